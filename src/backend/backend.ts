@@ -1,0 +1,192 @@
+/**
+ * The kernel contract. One method per kernel; every shape passed is the logical NCHW shape, whatever physical
+ * layout the backend keeps (DESIGN.md decision 1). A backend that lacks a method does not compile.
+ */
+export type DType = 'float32' | 'int32';
+export type Shape = readonly number[];
+export type TypedArray = Float32Array | Int32Array;
+
+/** An opaque handle to values a backend owns. Only the backend that made it may look inside. */
+export interface Storage {
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+}
+
+export type UnaryOp =
+  | 'neg'
+  | 'abs'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'square'
+  | 'reciprocal'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  /** LeCun's 1998 squashing function 1.7159 · tanh(2x/3). */
+  | 'scaledTanh'
+  | 'sign';
+
+/** Unary ops whose gradient has its own kernel (oneDNN's eltwise backward); the rest are written with ops. */
+export type ActivationOp = 'relu' | 'sigmoid' | 'tanh' | 'scaledTanh';
+
+/** Comparisons yield 1 where true and 0 where false, as float32. */
+export type BinaryOp =
+  | 'add'
+  | 'sub'
+  | 'mul'
+  | 'div'
+  | 'maximum'
+  | 'minimum'
+  | 'pow'
+  | 'equal'
+  | 'greater'
+  | 'less';
+
+export type ReduceOp = 'sum' | 'max' | 'min';
+
+export interface Conv2dAttrs {
+  stride: readonly [number, number];
+  /** [top, bottom, left, right]: 'same' with an even kernel pads unevenly, as PyTorch does. */
+  padding: readonly [number, number, number, number];
+  dilation: readonly [number, number];
+  groups: number;
+}
+
+export interface Pool2dAttrs {
+  kernel: readonly [number, number];
+  stride: readonly [number, number];
+  /** [top, bottom, left, right]. */
+  padding: readonly [number, number, number, number];
+  ceilMode: boolean;
+  /** Average pooling only: divide by the full window, padding included (PyTorch's default true). */
+  countIncludePad: boolean;
+}
+
+export type PoolKind = 'max' | 'avg';
+
+/** PyTorch's LocalResponseNorm: b = a / (k + alpha/size · Σ a²)^beta over `size` neighbouring channels. */
+export interface LrnAttrs {
+  size: number;
+  alpha: number;
+  beta: number;
+  k: number;
+}
+
+export interface PoolResult {
+  y: Storage;
+  /** What the backward pass needs from the forward (max pooling's argmax); null for average pooling. */
+  workspace: Storage | null;
+}
+
+export interface BatchNormTrainingResult {
+  y: Storage;
+  /** Per-channel batch mean and biased variance, shape [C]. */
+  mean: Storage;
+  variance: Storage;
+}
+
+export interface BatchNormGradients {
+  dx: Storage;
+  dgamma: Storage;
+  dbeta: Storage;
+}
+
+export interface MemoryInfo {
+  /** Storages allocated and not yet released. */
+  storages: number;
+  bytes: number;
+}
+
+export interface Backend {
+  readonly name: string;
+  /** Threads its kernels use. */
+  readonly threads: number;
+
+  // Storage
+  upload(values: TypedArray, shape: Shape): Storage;
+  /** Logical row-major (NCHW) values; a fresh array the caller may keep. */
+  read(x: Storage, shape: Shape): TypedArray;
+  fill(shape: Shape, value: number, dtype: DType): Storage;
+  release(x: Storage): void;
+  memory(): MemoryInfo;
+  cast(x: Storage, shape: Shape, dtype: DType): Storage;
+  /** Same values in row-major order under a new shape of equal size. */
+  reshape(x: Storage, shape: Shape, newShape: Shape): Storage;
+
+  // Elementwise
+  unary(op: UnaryOp, x: Storage, shape: Shape): Storage;
+  /** dL/dx of an activation given its input x, output y and dL/dy. */
+  activationBackward(op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage;
+  /** NumPy broadcasting; outShape is the broadcast of both shapes. */
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  /** Reduces over `axes`, keeping them as size-1 dimensions. */
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage;
+
+  // Linear algebra and data movement
+  /** Batched product of [batch, m, k] and [batch, k, n] (after the optional transposes of each matrix). */
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): Storage;
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage;
+  slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage;
+  pad(x: Storage, shape: Shape, before: readonly number[], after: readonly number[], value: number): Storage;
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
+  /** float32 [n, numClasses] with a 1 at each int32 label. */
+  oneHot(labels: Storage, n: number, numClasses: number): Storage;
+
+  // Convolution
+  /** Columns [groups, C/groups · kh · kw, N · outH · outW] of an NCHW input. */
+  im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage;
+  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, bias: Storage | null, attrs: Conv2dAttrs): Storage;
+  conv2dBackwardData(dy: Storage, dyShape: Shape, w: Storage, wShape: Shape, xShape: Shape, attrs: Conv2dAttrs): Storage;
+  conv2dBackwardFilter(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs): Storage;
+
+  // Pooling and normalisation
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult;
+  pool2dBackward(
+    kind: PoolKind,
+    dy: Storage,
+    dyShape: Shape,
+    xShape: Shape,
+    attrs: Pool2dAttrs,
+    workspace: Storage | null,
+  ): Storage;
+  adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage;
+  adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage;
+  lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage;
+  lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage;
+  /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. */
+  batchNormTraining(x: Storage, shape: Shape, gamma: Storage, beta: Storage, eps: number): BatchNormTrainingResult;
+  batchNormInference(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+  ): Storage;
+  batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    shape: Shape,
+    gamma: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+  ): BatchNormGradients;
+
+  // Softmax
+  softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage;
+  /** Given y = softmax(x) (or log-softmax when `log`), dL/dx from dL/dy. */
+  softmaxBackward(y: Storage, dy: Storage, shape: Shape, axis: number, log: boolean): Storage;
+}

@@ -1,0 +1,252 @@
+import type { Conv2dAttrs, Shape } from '../backend.js';
+import { ShapeError, ValueError, formatShape } from '../../errors.js';
+import { outputSize, sameShape, sizeOf } from '../shapes.js';
+import { gemm } from './gemm.js';
+
+/**
+ * Convolution as matrix products (Chellapilla et al. 2006): the input is unrolled into columns, one per output
+ * position, and each group's filters multiply them at once. Rows of the columns are ordered (c, ki, kj) with c
+ * the input channel, so [groups, C/groups · kh · kw, ·] is also [C · kh · kw, ·]: groups need no reordering.
+ */
+
+/** [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes when they do not fit. */
+export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
+  const what = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}`;
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new ShapeError(`${what}: input must be [N, C, H, W] and weight [C_out, C_in/groups, kH, kW]`);
+  }
+  checkAttrs(attrs);
+  const [, channels] = xShape;
+  const [outChannels, groupChannels, kh, kw] = wShape;
+  const { groups } = attrs;
+  if (channels !== groupChannels * groups) {
+    throw new ShapeError(
+      `${what}: input has ${channels} channels but the weight expects ${groupChannels} × ${groups} groups = ` +
+        `${groupChannels * groups}`,
+    );
+  }
+  if (outChannels % groups !== 0) {
+    throw new ShapeError(`${what}: ${outChannels} output channels do not divide into ${groups} groups`);
+  }
+  try {
+    return [xShape[0], outChannels, ...spatialOutput(xShape, [kh, kw], attrs)];
+  } catch (error) {
+    if (error instanceof ShapeError) throw new ShapeError(`${what}: ${error.message}`);
+    throw error;
+  }
+}
+
+function checkAttrs(attrs: Conv2dAttrs): void {
+  const { stride, dilation, padding, groups } = attrs;
+  const positive = (v: number) => Number.isInteger(v) && v >= 1;
+  if (!stride.every(positive) || !dilation.every(positive) || !positive(groups)) {
+    throw new ValueError(
+      `conv2d: stride [${stride.join(', ')}], dilation [${dilation.join(', ')}] and groups ${groups} ` +
+        'must be positive integers',
+    );
+  }
+  if (!padding.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ValueError(`conv2d: padding [${padding.join(', ')}] must be non-negative integers`);
+  }
+}
+
+function spatialOutput(xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): [number, number] {
+  const [top, bottom, left, right] = attrs.padding;
+  return [
+    outputSize(xShape[2], kernel[0], attrs.stride[0], top, { dilation: attrs.dilation[0], paddingAfter: bottom }),
+    outputSize(xShape[3], kernel[1], attrs.stride[1], left, { dilation: attrs.dilation[1], paddingAfter: right }),
+  ];
+}
+
+/** Output positions o in [start, end) whose input coordinate o·stride + offset lies inside [0, size). */
+function validRange(offset: number, stride: number, size: number, outSize: number): [number, number] {
+  const start = Math.max(0, Math.ceil(-offset / stride));
+  const end = Math.min(outSize, Math.floor((size - 1 - offset) / stride) + 1);
+  return [start, Math.max(start, end)];
+}
+
+/**
+ * Visits every (column row, input plane) pair of the unrolling: `copy(colStart, xStart, count, xStep)` moves
+ * `count` elements between cols[colStart + t] and x[xStart + t·xStep]. Positions in the padding are skipped.
+ */
+function forEachColumnRun(
+  xShape: Shape,
+  kernel: readonly [number, number],
+  attrs: Conv2dAttrs,
+  copy: (colStart: number, xStart: number, count: number, xStep: number) => void,
+): void {
+  const [batch, channels, height, width] = xShape;
+  const [kh, kw] = kernel;
+  const [outH, outW] = spatialOutput(xShape, kernel, attrs);
+  const [strideH, strideW] = attrs.stride;
+  const [dilationH, dilationW] = attrs.dilation;
+  const [top, , left] = attrs.padding;
+  const columns = batch * outH * outW;
+  for (let c = 0; c < channels; c++) {
+    for (let ki = 0; ki < kh; ki++) {
+      const offsetH = ki * dilationH - top;
+      const [ohStart, ohEnd] = validRange(offsetH, strideH, height, outH);
+      for (let kj = 0; kj < kw; kj++) {
+        const offsetW = kj * dilationW - left;
+        const [owStart, owEnd] = validRange(offsetW, strideW, width, outW);
+        if (owEnd === owStart) continue;
+        const rowStart = ((c * kh + ki) * kw + kj) * columns;
+        for (let n = 0; n < batch; n++) {
+          const plane = (n * channels + c) * height * width;
+          for (let oh = ohStart; oh < ohEnd; oh++) {
+            const ih = oh * strideH + offsetH;
+            const colStart = rowStart + (n * outH + oh) * outW + owStart;
+            const xStart = plane + ih * width + owStart * strideW + offsetW;
+            copy(colStart, xStart, owEnd - owStart, strideW);
+          }
+        }
+      }
+    }
+  }
+}
+
+function checkInput(xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): void {
+  if (xShape.length !== 4) throw new ShapeError(`im2col: input ${formatShape(xShape)} must be [N, C, H, W]`);
+  checkAttrs(attrs);
+  if (!kernel.every((k) => Number.isInteger(k) && k >= 1)) {
+    throw new ValueError(`im2col: kernel [${kernel.join(', ')}] must be positive integers`);
+  }
+  if (xShape[1] % attrs.groups !== 0) {
+    throw new ShapeError(`im2col: ${xShape[1]} input channels do not divide into ${attrs.groups} groups`);
+  }
+}
+
+/** Columns [groups, C/groups · kh · kw, N · outH · outW] of an NCHW input; padding reads as zero. */
+export function im2col(
+  x: Float32Array,
+  xShape: Shape,
+  kernel: readonly [number, number],
+  attrs: Conv2dAttrs,
+): Float32Array {
+  checkInput(xShape, kernel, attrs);
+  const [outH, outW] = spatialOutput(xShape, kernel, attrs);
+  const cols = new Float32Array(xShape[1] * kernel[0] * kernel[1] * xShape[0] * outH * outW);
+  forEachColumnRun(xShape, kernel, attrs, (colStart, xStart, count, xStep) => {
+    for (let t = 0; t < count; t++) cols[colStart + t] = x[xStart + t * xStep];
+  });
+  return cols;
+}
+
+/** The adjoint of im2col: sums each column entry back into the input position it was read from. */
+export function col2im(
+  cols: Float32Array,
+  xShape: Shape,
+  kernel: readonly [number, number],
+  attrs: Conv2dAttrs,
+  out: Float32Array = new Float32Array(sizeOf(xShape)),
+): Float32Array {
+  checkInput(xShape, kernel, attrs);
+  forEachColumnRun(xShape, kernel, attrs, (colStart, xStart, count, xStep) => {
+    for (let t = 0; t < count; t++) out[xStart + t * xStep] += cols[colStart + t];
+  });
+  return out;
+}
+
+/** [N, C, P] → [C, N·P]: the gradient of an output laid out as the rows a product of columns yields. */
+function channelsFirst(y: Float32Array, batch: number, channels: number, plane: number): Float32Array {
+  const rows = new Float32Array(y.length);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      rows.set(y.subarray((n * channels + c) * plane, (n * channels + c + 1) * plane), (c * batch + n) * plane);
+    }
+  }
+  return rows;
+}
+
+/** Cross-correlation of an NCHW input with [C_out, C_in/groups, kh, kw] filters, plus an optional bias [C_out]. */
+export function conv2d(
+  x: Float32Array,
+  xShape: Shape,
+  w: Float32Array,
+  wShape: Shape,
+  bias: Float32Array | null,
+  attrs: Conv2dAttrs,
+): Float32Array {
+  const yShape = conv2dOutputShape(xShape, wShape, attrs);
+  const [batch, outChannels, outH, outW] = yShape;
+  if (bias !== null && bias.length !== outChannels) {
+    throw new ShapeError(`conv2d: bias has ${bias.length} values for ${outChannels} output channels`);
+  }
+  const { groups } = attrs;
+  const groupOut = outChannels / groups;
+  const depth = wShape[1] * wShape[2] * wShape[3];
+  const plane = outH * outW;
+  const columns = batch * plane;
+  const cols = im2col(x, xShape, [wShape[2], wShape[3]], attrs);
+  const rows = new Float32Array(outChannels * columns);
+  for (let g = 0; g < groups; g++) {
+    gemm(w, cols, groupOut, depth, columns, false, false, rows, g * groupOut * depth, g * depth * columns, g * groupOut * columns);
+  }
+  const y = new Float32Array(sizeOf(yShape));
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < outChannels; c++) {
+      const shift = bias === null ? 0 : bias[c];
+      const from = (c * batch + n) * plane;
+      const to = (n * outChannels + c) * plane;
+      for (let p = 0; p < plane; p++) y[to + p] = rows[from + p] + shift;
+    }
+  }
+  return y;
+}
+
+function checkOutputGradient(op: string, dyShape: Shape, xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): void {
+  const expected = conv2dOutputShape(xShape, wShape, attrs);
+  if (!sameShape(dyShape, expected)) {
+    throw new ShapeError(
+      `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(expected)} of ` +
+        `input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
+    );
+  }
+}
+
+/** dL/dx of conv2d: each group's Wᵀ · dY gives gradient columns, which col2im folds back onto the input. */
+export function conv2dBackwardData(
+  dy: Float32Array,
+  dyShape: Shape,
+  w: Float32Array,
+  wShape: Shape,
+  xShape: Shape,
+  attrs: Conv2dAttrs,
+): Float32Array {
+  checkOutputGradient('conv2dBackwardData', dyShape, xShape, wShape, attrs);
+  const [batch, outChannels, outH, outW] = dyShape;
+  const { groups } = attrs;
+  const groupOut = outChannels / groups;
+  const depth = wShape[1] * wShape[2] * wShape[3];
+  const columns = batch * outH * outW;
+  const dyRows = channelsFirst(dy, batch, outChannels, outH * outW);
+  const dcols = new Float32Array(groups * depth * columns);
+  for (let g = 0; g < groups; g++) {
+    gemm(w, dyRows, depth, groupOut, columns, true, false, dcols, g * groupOut * depth, g * groupOut * columns, g * depth * columns);
+  }
+  return col2im(dcols, xShape, [wShape[2], wShape[3]], attrs);
+}
+
+/** dL/dw of conv2d: each group's dY · X_colᵀ, summed over the batch and every output position. */
+export function conv2dBackwardFilter(
+  x: Float32Array,
+  xShape: Shape,
+  dy: Float32Array,
+  dyShape: Shape,
+  wShape: Shape,
+  attrs: Conv2dAttrs,
+): Float32Array {
+  checkOutputGradient('conv2dBackwardFilter', dyShape, xShape, wShape, attrs);
+  const [batch, outChannels, outH, outW] = dyShape;
+  const { groups } = attrs;
+  const groupOut = outChannels / groups;
+  const depth = wShape[1] * wShape[2] * wShape[3];
+  const columns = batch * outH * outW;
+  const cols = im2col(x, xShape, [wShape[2], wShape[3]], attrs);
+  const dyRows = channelsFirst(dy, batch, outChannels, outH * outW);
+  const dw = new Float32Array(sizeOf(wShape));
+  for (let g = 0; g < groups; g++) {
+    gemm(dyRows, cols, groupOut, columns, depth, false, true, dw, g * groupOut * columns, g * depth * columns, g * groupOut * depth);
+  }
+  return dw;
+}

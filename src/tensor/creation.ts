@@ -1,0 +1,109 @@
+import type { Backend, DType, Shape, Storage, TypedArray } from '../backend/backend.js';
+import { getBackend } from '../backend/registry.js';
+import { sizeOf } from '../backend/shapes.js';
+import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { Generator, globalGenerator } from './random.js';
+import { Tensor } from './tensor.js';
+
+export type NestedArray = number | NestedArray[];
+
+export interface CreationOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+export interface RandomOptions extends CreationOptions {
+  generator?: Generator;
+}
+
+/** Wraps a storage the backend just made. */
+export function fromStorage(storage: Storage, shape: Shape, backend: Backend, dtype: DType = 'float32'): Tensor {
+  return new Tensor(storage, shape, dtype, backend);
+}
+
+function inferShape(values: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = values;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0];
+  }
+  return shape;
+}
+
+/**
+ * A tensor from values: a flat array or typed array with a shape, or nested arrays whose nesting is the shape.
+ * int32 values come from an Int32Array or `dtype: 'int32'`.
+ */
+export function tensor(values: NestedArray | TypedArray, shape?: Shape, options: CreationOptions = {}): Tensor {
+  const dtype = options.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
+  const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values);
+  const finalShape = shape ?? inferred;
+  const flat: ArrayLike<number> = ArrayBuffer.isView(values)
+    ? values
+    : Array.isArray(values)
+      ? ((values as unknown[]).flat(Infinity) as number[])
+      : [values];
+  if (flat.length !== sizeOf(finalShape)) {
+    throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${formatShape(finalShape)}`);
+  }
+  const typed = dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
+  const backend = getBackend();
+  const t = fromStorage(backend.upload(typed, finalShape), finalShape, backend, dtype);
+  return options.requiresGrad ? t.requireGrad() : t;
+}
+
+export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  return tensor([value], [], { dtype });
+}
+
+export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
+  const dtype = options.dtype ?? 'float32';
+  const backend = getBackend();
+  const t = fromStorage(backend.fill(shape, value, dtype), shape, backend, dtype);
+  return options.requiresGrad ? t.requireGrad() : t;
+}
+
+export function zeros(shape: Shape, options: CreationOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** Same shape, dtype and backend as `like`. */
+export function fullLike(like: Tensor, value: number): Tensor {
+  return fromStorage(like.backend.fill(like.shape, value, like.dtype), like.shape, like.backend, like.dtype);
+}
+
+export function zerosLike(like: Tensor): Tensor {
+  return fullLike(like, 0);
+}
+
+export function onesLike(like: Tensor): Tensor {
+  return fullLike(like, 1);
+}
+
+function randomTensor(shape: Shape, draw: (g: Generator) => number, options: RandomOptions): Tensor {
+  const generator = options.generator ?? globalGenerator();
+  const values = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < values.length; i++) values[i] = draw(generator);
+  return tensor(values, shape, { requiresGrad: options.requiresGrad });
+}
+
+/** Standard normal values. */
+export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  return randomTensor(shape, (g) => g.normal(), options);
+}
+
+/** Uniform values in [low, high). */
+export function uniform(shape: Shape, low = 0, high = 1, options: RandomOptions = {}): Tensor {
+  if (!(high > low)) throw new ValueError(`uniform(): high (${high}) must exceed low (${low})`);
+  return randomTensor(shape, (g) => low + (high - low) * g.uniform(), options);
+}
+
+/** Uniform values in [0, 1). */
+export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
+  return uniform(shape, 0, 1, options);
+}

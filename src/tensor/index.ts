@@ -1,0 +1,16 @@
+export { Tensor, type GradNode } from './tensor.js';
+export { noGrad, isGradEnabled } from './autograd.js';
+export { scope, keep } from './scope.js';
+export { Generator, manualSeed, globalGenerator } from './random.js';
+export * from './creation.js';
+export * from './ops/arithmetic.js';
+export * from './ops/activation.js';
+export * from './ops/reduce.js';
+export * from './ops/shape.js';
+export * from './ops/matmul.js';
+export * from './ops/conv.js';
+export * from './ops/pool.js';
+export * from './ops/norm.js';
+export * from './ops/softmax.js';
+export * from './ops/loss.js';
+export { pair, normaliseAxis } from './ops/common.js';

@@ -1,0 +1,102 @@
+import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
+import { broadcastShapes, sameShape } from '../../backend/shapes.js';
+import { record } from '../autograd.js';
+import { scalar } from '../creation.js';
+import { Tensor } from '../tensor.js';
+import { backendOf, wrap } from './common.js';
+import { activationGradient } from './activation.js';
+import { sum } from './reduce.js';
+import { reshape } from './shape.js';
+
+type Operand = Tensor | number;
+
+/** dL/da and dL/db before un-broadcasting; null where the op has no gradient. */
+type BinaryRule = (a: Tensor, b: Tensor, y: Tensor, dy: Tensor) => [Tensor, Tensor];
+
+const binaryGradients: Record<BinaryOp, BinaryRule | null> = {
+  add: (_a, _b, _y, dy) => [dy, dy],
+  sub: (_a, _b, _y, dy) => [dy, neg(dy)],
+  mul: (a, b, _y, dy) => [mul(dy, b), mul(dy, a)],
+  div: (_a, b, y, dy) => [div(dy, b), neg(div(mul(dy, y), b))],
+  maximum: (a, b, _y, dy) => [mul(dy, sub(1, less(a, b))), mul(dy, less(a, b))],
+  minimum: (a, b, _y, dy) => [mul(dy, sub(1, greater(a, b))), mul(dy, greater(a, b))],
+  pow: (a, b, y, dy) => [mul(dy, mul(b, pow(a, sub(b, 1)))), mul(dy, mul(y, log(a)))],
+  equal: null,
+  greater: null,
+  less: null,
+};
+
+type UnaryRule = (x: Tensor, y: Tensor, dy: Tensor) => Tensor;
+
+const unaryGradients: Record<UnaryOp, UnaryRule | null> = {
+  neg: (_x, _y, dy) => neg(dy),
+  abs: (x, _y, dy) => mul(dy, sign(x)),
+  exp: (_x, y, dy) => mul(dy, y),
+  log: (x, _y, dy) => div(dy, x),
+  sqrt: (_x, y, dy) => div(dy, mul(y, 2)),
+  square: (x, _y, dy) => mul(dy, mul(x, 2)),
+  reciprocal: (_x, y, dy) => neg(mul(dy, square(y))),
+  relu: (x, y, dy) => activationGradient('relu', x, y, dy),
+  sigmoid: (x, y, dy) => activationGradient('sigmoid', x, y, dy),
+  tanh: (x, y, dy) => activationGradient('tanh', x, y, dy),
+  scaledTanh: (x, y, dy) => activationGradient('scaledTanh', x, y, dy),
+  sign: null,
+};
+
+function asTensor(value: Operand): Tensor {
+  return typeof value === 'number' ? scalar(value) : value;
+}
+
+/** Sums a broadcast gradient back down to the shape of the input it flowed from. */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const offset = g.rank - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((d, i) => {
+    if (i < offset || (shape[i - offset] === 1 && d !== 1)) axes.push(i);
+  });
+  return reshape(sum(g, axes, true), shape);
+}
+
+export function binaryOp(op: BinaryOp, left: Operand, right: Operand): Tensor {
+  const a = asTensor(left);
+  const b = asTensor(right);
+  const backend = backendOf(op, [a, b]);
+  const outShape = broadcastShapes(a.shape, b.shape, op);
+  const y = wrap(backend.binary(op, a.storage, a.shape, b.storage, b.shape, outShape), outShape, backend);
+  const rule = binaryGradients[op];
+  if (rule === null) return y;
+  return record(op, y, [a, b], (dy) => {
+    const [da, db] = rule(a, b, y, dy);
+    return [sumToShape(da, a.shape), sumToShape(db, b.shape)];
+  });
+}
+
+export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
+  const backend = backendOf(op, [x]);
+  const y = wrap(backend.unary(op, x.storage, x.shape), x.shape, backend);
+  const rule = unaryGradients[op];
+  if (rule === null) return y;
+  return record(op, y, [x], (dy) => [rule(x, y, dy)]);
+}
+
+export const add = (a: Operand, b: Operand): Tensor => binaryOp('add', a, b);
+export const sub = (a: Operand, b: Operand): Tensor => binaryOp('sub', a, b);
+export const mul = (a: Operand, b: Operand): Tensor => binaryOp('mul', a, b);
+export const div = (a: Operand, b: Operand): Tensor => binaryOp('div', a, b);
+export const pow = (a: Operand, b: Operand): Tensor => binaryOp('pow', a, b);
+export const maximum = (a: Operand, b: Operand): Tensor => binaryOp('maximum', a, b);
+export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', a, b);
+/** 1 where a = b, else 0; no gradient. */
+export const equal = (a: Operand, b: Operand): Tensor => binaryOp('equal', a, b);
+export const greater = (a: Operand, b: Operand): Tensor => binaryOp('greater', a, b);
+export const less = (a: Operand, b: Operand): Tensor => binaryOp('less', a, b);
+
+export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
+export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+export const log = (x: Tensor): Tensor => unaryOp('log', x);
+export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+export const square = (x: Tensor): Tensor => unaryOp('square', x);
+export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x);
+export const sign = (x: Tensor): Tensor => unaryOp('sign', x);

@@ -1,0 +1,51 @@
+/**
+ * A small seeded generator (mulberry32): everything random in convnets draws from one of these, so a run is
+ * repeatable from its seed (DESIGN.md decision 9). Its whole state is one 32-bit integer.
+ */
+export class Generator {
+  private state: number;
+
+  constructor(seed = 0) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  uniform(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Standard normal, by Box–Muller. */
+  normal(): number {
+    const u = 1 - this.uniform();
+    const v = this.uniform();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
+  /** Integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  getState(): number {
+    return this.state;
+  }
+
+  setState(state: number): void {
+    this.state = state >>> 0;
+  }
+}
+
+let defaultGenerator = new Generator(0);
+
+/** Reseeds the generator used when none is given. */
+export function manualSeed(seed: number): void {
+  defaultGenerator = new Generator(seed);
+}
+
+export function globalGenerator(): Generator {
+  return defaultGenerator;
+}
