@@ -1,4 +1,4 @@
-import { ShapeError, formatShape } from '../errors.js';
+import { ShapeError, ValueError, formatShape } from '../errors.js';
 import type { Conv2dAttrs, Pool2dAttrs, Shape } from './backend.js';
 
 export function sizeOf(shape: Shape): number {
@@ -76,45 +76,88 @@ export function outputSize(
   return out;
 }
 
-/** [N, outChannels, outH, outW] of a convolution; validates ranks, channels and groups. */
-export function conv2dShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
-  if (xShape.length !== 4) throw new ShapeError(`conv2d expects a 4-D input [N, C, H, W], got ${formatShape(xShape)}`);
-  if (wShape.length !== 4) throw new ShapeError(`conv2d expects a 4-D weight [out, in/groups, kH, kW], got ${formatShape(wShape)}`);
-  const [n, c, h, w] = xShape;
-  const [outChannels, inPerGroup, kh, kw] = wShape;
-  const { groups, stride, padding, dilation } = attrs;
-  if (c !== inPerGroup * groups) {
+
+/** [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes when they do not fit. */
+export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
+  const what = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}`;
+  if (xShape.length !== 4 || wShape.length !== 4) {
+    throw new ShapeError(`${what}: input must be [N, C, H, W] and weight [C_out, C_in/groups, kH, kW]`);
+  }
+  checkConvAttrs(attrs);
+  const [, channels] = xShape;
+  const [outChannels, groupChannels, kh, kw] = wShape;
+  const { groups } = attrs;
+  if (channels !== groupChannels * groups) {
     throw new ShapeError(
-      `conv2d: input ${formatShape(xShape)} has ${c} channels but weight ${formatShape(wShape)} with groups=${groups} expects ${inPerGroup * groups}`,
+      `${what}: input has ${channels} channels but the weight expects ${groupChannels} × ${groups} groups = ` +
+        `${groupChannels * groups}`,
     );
   }
   if (outChannels % groups !== 0) {
-    throw new ShapeError(`conv2d: ${outChannels} output channels do not divide into groups=${groups}`);
+    throw new ShapeError(`${what}: ${outChannels} output channels do not divide into ${groups} groups`);
   }
   try {
-    const outH = outputSize(h, kh, stride[0], padding[0], { dilation: dilation[0], paddingAfter: padding[1] });
-    const outW = outputSize(w, kw, stride[1], padding[2], { dilation: dilation[1], paddingAfter: padding[3] });
-    return [n, outChannels, outH, outW];
-  } catch (e) {
-    if (e instanceof ShapeError) e.message = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}: ${e.message}`;
-    throw e;
+    return [xShape[0], outChannels, ...convSpatialOutput(xShape, [kh, kw], attrs)];
+  } catch (error) {
+    if (error instanceof ShapeError) throw new ShapeError(`${what}: ${error.message}`);
+    throw error;
   }
 }
 
-/** [N, C, outH, outW] of a pooling window. */
-export function pool2dShape(xShape: Shape, attrs: Pool2dAttrs, what = 'pool2d'): number[] {
-  if (xShape.length !== 4) throw new ShapeError(`${what} expects a 4-D input [N, C, H, W], got ${formatShape(xShape)}`);
-  const [n, c, h, w] = xShape;
-  const { kernel, stride, padding, ceilMode } = attrs;
-  if (padding[0] > kernel[0] / 2 || padding[2] > kernel[1] / 2) {
-    throw new ShapeError(`${what}: padding ${padding[0]}×${padding[2]} exceeds half the ${kernel[0]}×${kernel[1]} kernel`);
+export function checkConvAttrs(attrs: Conv2dAttrs): void {
+  const { stride, dilation, padding, groups } = attrs;
+  const positive = (v: number) => Number.isInteger(v) && v >= 1;
+  if (!stride.every(positive) || !dilation.every(positive) || !positive(groups)) {
+    throw new ValueError(
+      `conv2d: stride [${stride.join(', ')}], dilation [${dilation.join(', ')}] and groups ${groups} ` +
+        'must be positive integers',
+    );
   }
+  if (!padding.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ValueError(`conv2d: padding [${padding.join(', ')}] must be non-negative integers`);
+  }
+}
+
+export function convSpatialOutput(
+  xShape: Shape,
+  kernel: readonly [number, number],
+  attrs: Conv2dAttrs,
+): [number, number] {
+  const [top, bottom, left, right] = attrs.padding;
+  return [
+    outputSize(xShape[2], kernel[0], attrs.stride[0], top, {
+      dilation: attrs.dilation[0],
+      paddingAfter: bottom,
+    }),
+    outputSize(xShape[3], kernel[1], attrs.stride[1], left, {
+      dilation: attrs.dilation[1],
+      paddingAfter: right,
+    }),
+  ];
+}
+
+/** [N, C, outH, outW] of a pooling window sliding over an NCHW input. */
+export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs): number[] {
+  const what = `pool2d: input ${formatShape(xShape)}, kernel [${attrs.kernel.join(', ')}]`;
+  if (xShape.length !== 4) throw new ShapeError(`${what}: input must be [N, C, H, W]`);
+  const positive = (v: number) => Number.isInteger(v) && v >= 1;
+  if (!attrs.kernel.every(positive) || !attrs.stride.every(positive)) {
+    throw new ValueError(`${what}: kernel and stride [${attrs.stride.join(', ')}] must be positive integers`);
+  }
+  if (!attrs.padding.every((p) => Number.isInteger(p) && p >= 0)) {
+    throw new ValueError(`${what}: padding [${attrs.padding.join(', ')}] must be non-negative integers`);
+  }
+  const [top, bottom, left, right] = attrs.padding;
+  const { ceilMode } = attrs;
   try {
-    const outH = outputSize(h, kernel[0], stride[0], padding[0], { paddingAfter: padding[1], ceilMode });
-    const outW = outputSize(w, kernel[1], stride[1], padding[2], { paddingAfter: padding[3], ceilMode });
-    return [n, c, outH, outW];
-  } catch (e) {
-    if (e instanceof ShapeError) e.message = `${what}: input ${formatShape(xShape)}: ${e.message}`;
-    throw e;
+    return [
+      xShape[0],
+      xShape[1],
+      outputSize(xShape[2], attrs.kernel[0], attrs.stride[0], top, { ceilMode, paddingAfter: bottom }),
+      outputSize(xShape[3], attrs.kernel[1], attrs.stride[1], left, { ceilMode, paddingAfter: right }),
+    ];
+  } catch (error) {
+    if (error instanceof ShapeError) throw new ShapeError(`${what}: ${error.message}`);
+    throw error;
   }
 }

@@ -1,6 +1,6 @@
 import type { Conv2dAttrs, Shape } from '../backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { outputSize, sameShape, sizeOf } from '../shapes.js';
+import { checkConvAttrs, conv2dOutputShape, convSpatialOutput, sameShape, sizeOf } from '../shapes.js';
 import { gemm } from './gemm.js';
 
 /**
@@ -8,55 +8,6 @@ import { gemm } from './gemm.js';
  * position, and each group's filters multiply them at once. Rows of the columns are ordered (c, ki, kj) with c
  * the input channel, so [groups, C/groups · kh · kw, ·] is also [C · kh · kw, ·]: groups need no reordering.
  */
-
-/** [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes when they do not fit. */
-export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
-  const what = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}`;
-  if (xShape.length !== 4 || wShape.length !== 4) {
-    throw new ShapeError(`${what}: input must be [N, C, H, W] and weight [C_out, C_in/groups, kH, kW]`);
-  }
-  checkAttrs(attrs);
-  const [, channels] = xShape;
-  const [outChannels, groupChannels, kh, kw] = wShape;
-  const { groups } = attrs;
-  if (channels !== groupChannels * groups) {
-    throw new ShapeError(
-      `${what}: input has ${channels} channels but the weight expects ${groupChannels} × ${groups} groups = ` +
-        `${groupChannels * groups}`,
-    );
-  }
-  if (outChannels % groups !== 0) {
-    throw new ShapeError(`${what}: ${outChannels} output channels do not divide into ${groups} groups`);
-  }
-  try {
-    return [xShape[0], outChannels, ...spatialOutput(xShape, [kh, kw], attrs)];
-  } catch (error) {
-    if (error instanceof ShapeError) throw new ShapeError(`${what}: ${error.message}`);
-    throw error;
-  }
-}
-
-function checkAttrs(attrs: Conv2dAttrs): void {
-  const { stride, dilation, padding, groups } = attrs;
-  const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!stride.every(positive) || !dilation.every(positive) || !positive(groups)) {
-    throw new ValueError(
-      `conv2d: stride [${stride.join(', ')}], dilation [${dilation.join(', ')}] and groups ${groups} ` +
-        'must be positive integers',
-    );
-  }
-  if (!padding.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ValueError(`conv2d: padding [${padding.join(', ')}] must be non-negative integers`);
-  }
-}
-
-function spatialOutput(xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): [number, number] {
-  const [top, bottom, left, right] = attrs.padding;
-  return [
-    outputSize(xShape[2], kernel[0], attrs.stride[0], top, { dilation: attrs.dilation[0], paddingAfter: bottom }),
-    outputSize(xShape[3], kernel[1], attrs.stride[1], left, { dilation: attrs.dilation[1], paddingAfter: right }),
-  ];
-}
 
 /** Output positions o in [start, end) whose input coordinate o·stride + offset lies inside [0, size). */
 function validRange(offset: number, stride: number, size: number, outSize: number): [number, number] {
@@ -77,7 +28,7 @@ function forEachColumnRun(
 ): void {
   const [batch, channels, height, width] = xShape;
   const [kh, kw] = kernel;
-  const [outH, outW] = spatialOutput(xShape, kernel, attrs);
+  const [outH, outW] = convSpatialOutput(xShape, kernel, attrs);
   const [strideH, strideW] = attrs.stride;
   const [dilationH, dilationW] = attrs.dilation;
   const [top, , left] = attrs.padding;
@@ -107,7 +58,7 @@ function forEachColumnRun(
 
 function checkInput(xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): void {
   if (xShape.length !== 4) throw new ShapeError(`im2col: input ${formatShape(xShape)} must be [N, C, H, W]`);
-  checkAttrs(attrs);
+  checkConvAttrs(attrs);
   if (!kernel.every((k) => Number.isInteger(k) && k >= 1)) {
     throw new ValueError(`im2col: kernel [${kernel.join(', ')}] must be positive integers`);
   }
@@ -124,7 +75,7 @@ export function im2col(
   attrs: Conv2dAttrs,
 ): Float32Array {
   checkInput(xShape, kernel, attrs);
-  const [outH, outW] = spatialOutput(xShape, kernel, attrs);
+  const [outH, outW] = convSpatialOutput(xShape, kernel, attrs);
   const cols = new Float32Array(xShape[1] * kernel[0] * kernel[1] * xShape[0] * outH * outW);
   forEachColumnRun(xShape, kernel, attrs, (colStart, xStart, count, xStep) => {
     for (let t = 0; t < count; t++) cols[colStart + t] = x[xStart + t * xStep];
@@ -152,10 +103,29 @@ function channelsFirst(y: Float32Array, batch: number, channels: number, plane: 
   const rows = new Float32Array(y.length);
   for (let n = 0; n < batch; n++) {
     for (let c = 0; c < channels; c++) {
-      rows.set(y.subarray((n * channels + c) * plane, (n * channels + c + 1) * plane), (c * batch + n) * plane);
+      rows.set(
+        y.subarray((n * channels + c) * plane, (n * channels + c + 1) * plane),
+        (c * batch + n) * plane,
+      );
     }
   }
   return rows;
+}
+
+/** One product per group: group g of each operand starts g times that operand's per-group size in. */
+function groupedGemm(
+  groups: number,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  out: Float32Array,
+): void {
+  for (let g = 0; g < groups; g++)
+    gemm(a, b, m, k, n, transposeA, transposeB, out, g * m * k, g * k * n, g * m * n);
 }
 
 /** Cross-correlation of an NCHW input with [C_out, C_in/groups, kh, kw] filters, plus an optional bias [C_out]. */
@@ -179,9 +149,7 @@ export function conv2d(
   const columns = batch * plane;
   const cols = im2col(x, xShape, [wShape[2], wShape[3]], attrs);
   const rows = new Float32Array(outChannels * columns);
-  for (let g = 0; g < groups; g++) {
-    gemm(w, cols, groupOut, depth, columns, false, false, rows, g * groupOut * depth, g * depth * columns, g * groupOut * columns);
-  }
+  groupedGemm(groups, w, cols, groupOut, depth, columns, false, false, rows);
   const y = new Float32Array(sizeOf(yShape));
   for (let n = 0; n < batch; n++) {
     for (let c = 0; c < outChannels; c++) {
@@ -194,7 +162,13 @@ export function conv2d(
   return y;
 }
 
-function checkOutputGradient(op: string, dyShape: Shape, xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): void {
+function checkOutputGradient(
+  op: string,
+  dyShape: Shape,
+  xShape: Shape,
+  wShape: Shape,
+  attrs: Conv2dAttrs,
+): void {
   const expected = conv2dOutputShape(xShape, wShape, attrs);
   if (!sameShape(dyShape, expected)) {
     throw new ShapeError(
@@ -221,9 +195,7 @@ export function conv2dBackwardData(
   const columns = batch * outH * outW;
   const dyRows = channelsFirst(dy, batch, outChannels, outH * outW);
   const dcols = new Float32Array(groups * depth * columns);
-  for (let g = 0; g < groups; g++) {
-    gemm(w, dyRows, depth, groupOut, columns, true, false, dcols, g * groupOut * depth, g * groupOut * columns, g * depth * columns);
-  }
+  groupedGemm(groups, w, dyRows, depth, groupOut, columns, true, false, dcols);
   return col2im(dcols, xShape, [wShape[2], wShape[3]], attrs);
 }
 
@@ -245,8 +217,6 @@ export function conv2dBackwardFilter(
   const cols = im2col(x, xShape, [wShape[2], wShape[3]], attrs);
   const dyRows = channelsFirst(dy, batch, outChannels, outH * outW);
   const dw = new Float32Array(sizeOf(wShape));
-  for (let g = 0; g < groups; g++) {
-    gemm(dyRows, cols, groupOut, columns, depth, false, true, dw, g * groupOut * columns, g * depth * columns, g * groupOut * depth);
-  }
+  groupedGemm(groups, dyRows, cols, groupOut, columns, depth, false, true, dw);
   return dw;
 }

@@ -40,7 +40,9 @@ export function gemm(
 
 function checkLength(name: string, array: Float32Array, offset: number, size: number): void {
   if (offset < 0 || offset + size > array.length) {
-    throw new ShapeError(`gemm: ${name} needs ${size} elements from offset ${offset} but holds ${array.length}`);
+    throw new ShapeError(
+      `gemm: ${name} needs ${size} elements from offset ${offset} but holds ${array.length}`,
+    );
   }
 }
 

@@ -14,7 +14,12 @@ function channelLayout(op: string, shape: Shape): ChannelLayout {
   return { batch: shape[0], channels: shape[1], inner: sizeOf(shape.slice(2)) };
 }
 
-function checkPerChannel(op: string, shape: Shape, channels: number, params: Record<string, Float32Array>): void {
+function checkPerChannel(
+  op: string,
+  shape: Shape,
+  channels: number,
+  params: Record<string, Float32Array>,
+): void {
   for (const [name, values] of Object.entries(params)) {
     if (values.length !== channels) {
       throw new ShapeError(`${op}: ${name} has ${values.length} values for input ${formatShape(shape)}`);
@@ -90,7 +95,8 @@ export function lrnBackward(x: Float32Array, dy: Float32Array, shape: Shape, att
       }
       for (let s = 0; s < inner; s++) {
         const i = j * inner + s;
-        dx[base + i] = dy[base + i] * denominators[i] ** -beta - ((2 * alpha * beta) / size) * x[base + i] * sums[s];
+        dx[base + i] =
+          dy[base + i] * denominators[i] ** -beta - ((2 * alpha * beta) / size) * x[base + i] * sums[s];
       }
     }
   }
@@ -98,7 +104,10 @@ export function lrnBackward(x: Float32Array, dy: Float32Array, shape: Shape, att
 }
 
 /** Per-channel mean and biased variance over every axis but 1, in float64 and two passes for accuracy. */
-function channelStatistics(x: Float32Array, layout: ChannelLayout): { mean: Float64Array; variance: Float64Array } {
+function channelStatistics(
+  x: Float32Array,
+  layout: ChannelLayout,
+): { mean: Float64Array; variance: Float64Array } {
   const { batch, channels, inner } = layout;
   const count = batch * inner;
   const mean = new Float64Array(channels);

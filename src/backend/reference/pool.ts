@@ -1,32 +1,6 @@
 import type { Pool2dAttrs, PoolKind, Shape } from '../backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { outputSize, sameShape, sizeOf } from '../shapes.js';
-
-/** [N, C, outH, outW] of a pooling window sliding over an NCHW input. */
-export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs): number[] {
-  const what = `pool2d: input ${formatShape(xShape)}, kernel [${attrs.kernel.join(', ')}]`;
-  if (xShape.length !== 4) throw new ShapeError(`${what}: input must be [N, C, H, W]`);
-  const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!attrs.kernel.every(positive) || !attrs.stride.every(positive)) {
-    throw new ValueError(`${what}: kernel and stride [${attrs.stride.join(', ')}] must be positive integers`);
-  }
-  if (!attrs.padding.every((p) => Number.isInteger(p) && p >= 0)) {
-    throw new ValueError(`${what}: padding [${attrs.padding.join(', ')}] must be non-negative integers`);
-  }
-  const [top, bottom, left, right] = attrs.padding;
-  const { ceilMode } = attrs;
-  try {
-    return [
-      xShape[0],
-      xShape[1],
-      outputSize(xShape[2], attrs.kernel[0], attrs.stride[0], top, { ceilMode, paddingAfter: bottom }),
-      outputSize(xShape[3], attrs.kernel[1], attrs.stride[1], left, { ceilMode, paddingAfter: right }),
-    ];
-  } catch (error) {
-    if (error instanceof ShapeError) throw new ShapeError(`${what}: ${error.message}`);
-    throw error;
-  }
-}
+import { pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
 
 /** Where each output row (or column) reads: the window clipped to the input, and its size clipped to the padding. */
 interface Windows {
@@ -36,7 +10,14 @@ interface Windows {
   padded: Int32Array;
 }
 
-function windows(outSize: number, inSize: number, kernel: number, stride: number, before: number, after: number): Windows {
+function windows(
+  outSize: number,
+  inSize: number,
+  kernel: number,
+  stride: number,
+  before: number,
+  after: number,
+): Windows {
   const start = new Int32Array(outSize);
   const end = new Int32Array(outSize);
   const padded = new Int32Array(outSize);
@@ -151,7 +132,8 @@ export function pool2dBackward(
     const xPlane = plane * height * width;
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
-        const share = dy[(plane * outH + oh) * outW + ow] / divisor(rows, cols, oh, ow, attrs.countIncludePad);
+        const share =
+          dy[(plane * outH + oh) * outW + ow] / divisor(rows, cols, oh, ow, attrs.countIncludePad);
         for (let ih = rows.start[oh]; ih < rows.end[oh]; ih++) {
           for (let iw = cols.start[ow]; iw < cols.end[ow]; iw++) dx[xPlane + ih * width + iw] += share;
         }
@@ -180,7 +162,11 @@ function checkAdaptive(op: string, xShape: Shape, outSize: readonly [number, num
 }
 
 /** Average over PyTorch's adaptive bins, giving [N, C, outH, outW] whatever the input's size. */
-export function adaptiveAvgPool2d(x: Float32Array, xShape: Shape, outSize: readonly [number, number]): Float32Array {
+export function adaptiveAvgPool2d(
+  x: Float32Array,
+  xShape: Shape,
+  outSize: readonly [number, number],
+): Float32Array {
   checkAdaptive('adaptiveAvgPool2d', xShape, outSize);
   const [batch, channels, height, width] = xShape;
   const [outH, outW] = outSize;

@@ -1,5 +1,5 @@
 import type { Conv2dAttrs } from '../../backend/backend.js';
-import { conv2dShape } from '../../backend/shapes.js';
+import { conv2dOutputShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
@@ -47,7 +47,7 @@ export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOp
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   if (weight.rank !== 4) throw new ShapeError(`conv2d expects a 4-D weight, got ${formatShape(weight.shape)}`);
   const attrs = conv2dAttrs([weight.shape[2], weight.shape[3]], options);
-  const shape = conv2dShape(x.shape, weight.shape, attrs);
+  const shape = conv2dOutputShape(x.shape, weight.shape, attrs);
   if (bias !== null && (bias.rank !== 1 || bias.size !== weight.shape[0])) {
     throw new ShapeError(`conv2d: bias ${formatShape(bias.shape)} does not match ${weight.shape[0]} output channels`);
   }
@@ -81,7 +81,7 @@ export function im2col(x: Tensor, kernel: Pair, options: Conv2dOptions = {}): Te
   const [kh, kw] = pair(kernel);
   const attrs = conv2dAttrs([kh, kw], options);
   const channels = x.shape[1];
-  const [n, , outH, outW] = conv2dShape(x.shape, [attrs.groups, channels / attrs.groups, kh, kw], attrs);
+  const [n, , outH, outW] = conv2dOutputShape(x.shape, [attrs.groups, channels / attrs.groups, kh, kw], attrs);
   const backend = backendOf('im2col', [x]);
   const shape = [attrs.groups, (channels / attrs.groups) * kh * kw, n * outH * outW];
   return wrap(backend.im2col(x.storage, x.shape, [kh, kw], attrs), shape, backend);

@@ -1,5 +1,5 @@
 import type { Pool2dAttrs, PoolKind } from '../../backend/backend.js';
-import { pool2dShape } from '../../backend/shapes.js';
+import { pool2dOutputShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
@@ -37,7 +37,7 @@ export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}): Pool
 function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOptions): Tensor {
   const op = `${kind}Pool2d`;
   const attrs = pool2dAttrs(kernelSize, options);
-  const shape = pool2dShape(x.shape, attrs, op);
+  const shape = pool2dOutputShape(x.shape, attrs);
   const backend = backendOf(op, [x]);
   const { y, workspace } = backend.pool2d(kind, x.storage, x.shape, attrs);
   // Max pooling's argmax is held as a tensor so scopes and the garbage collector release it like any other.

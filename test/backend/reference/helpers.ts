@@ -18,7 +18,12 @@ export function randomArray(random: () => number, size: number): Float32Array {
 }
 
 /** |actual − expected| ≤ tolerance · (1 + |expected|) everywhere, naming the first element that is not. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tolerance: number,
+  what: string,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < actual.length; i++) {
     const error = Math.abs(actual[i] - expected[i]);
