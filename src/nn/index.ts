@@ -1,0 +1,20 @@
+export { Module, type Parameter, type NumParametersOptions } from './module.js';
+export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './state-dict.js';
+export * as init from './init.js';
+export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
+export { Linear, Identity, Flatten, type LinearOptions } from './layers/linear.js';
+export {
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  type MaxPool2dOptions,
+  type AvgPool2dOptions,
+} from './layers/pool.js';
+export {
+  BatchNorm1d,
+  BatchNorm2d,
+  LocalResponseNorm,
+  type BatchNormLayerOptions,
+} from './layers/normalization.js';
+export { ReLU, Sigmoid, Tanh, ScaledTanh, Dropout, type DropoutLayerOptions } from './layers/activation.js';
+export { Sequential } from './layers/container.js';

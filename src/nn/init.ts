@@ -1,0 +1,142 @@
+/**
+ * Initialisers that overwrite a tensor's values in place (keeping its identity), as torch.nn.init. Every random
+ * one draws from `generator`, or the global generator when none is given (DESIGN.md decision 9).
+ */
+import { ValueError, formatShape } from '../errors.js';
+import { Generator, globalGenerator, noGrad, tensor, type Tensor } from '../tensor/index.js';
+
+export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
+export type FanMode = 'fanIn' | 'fanOut';
+
+export interface RandomInitOptions {
+  generator?: Generator;
+}
+
+export interface KaimingOptions extends RandomInitOptions {
+  /** Negative slope of the leaky ReLU that follows (0: plain ReLU). */
+  a?: number;
+  /** fanIn keeps the forward pass's variance, fanOut the backward pass's (He et al. 2015, §2.2). */
+  mode?: FanMode;
+  /** PyTorch's default is leakyRelu, which with a = 0 is ReLU's gain √2. */
+  nonlinearity?: Nonlinearity;
+}
+
+export interface XavierOptions extends RandomInitOptions {
+  gain?: number;
+}
+
+/** PyTorch's calculate_gain: the factor that keeps activations' variance through the given nonlinearity. */
+export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
+  switch (nonlinearity) {
+    case 'linear':
+    case 'conv2d':
+    case 'sigmoid':
+      return 1;
+    case 'tanh':
+      return 5 / 3;
+    case 'relu':
+      return Math.SQRT2;
+    case 'leakyRelu': {
+      const slope = param ?? 0.01;
+      return Math.sqrt(2 / (1 + slope * slope));
+    }
+    case 'selu':
+      return 3 / 4;
+  }
+}
+
+/**
+ * Inputs and outputs each unit connects to: a weight [out, in, ...kernel] has fanIn = in·k and fanOut = out·k,
+ * with k the kernel's size (1 for Linear).
+ */
+export function fanInAndFanOut(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  if (shape.length < 2)
+    throw new ValueError(`fan in and fan out need a tensor of rank 2 or more, got ${formatShape(shape)}`);
+  const receptiveField = shape.slice(2).reduce((n, d) => n * d, 1);
+  return { fanIn: shape[1] * receptiveField, fanOut: shape[0] * receptiveField };
+}
+
+function fill(target: Tensor, value: (i: number) => number): Tensor {
+  const values = target.dtype === 'int32' ? new Int32Array(target.size) : new Float32Array(target.size);
+  for (let i = 0; i < values.length; i++) values[i] = value(i);
+  return noGrad(() => target.assign(tensor(values, target.shape, { dtype: target.dtype })));
+}
+
+function randomFill(target: Tensor, options: RandomInitOptions, draw: (g: Generator) => number): Tensor {
+  if (target.dtype !== 'float32')
+    throw new ValueError(`random initialisation needs a float32 tensor, got ${target.dtype}`);
+  const generator = options.generator ?? globalGenerator();
+  return fill(target, () => draw(generator));
+}
+
+export function uniform(target: Tensor, low = 0, high = 1, options: RandomInitOptions = {}): Tensor {
+  if (!(high >= low)) throw new ValueError(`uniform: high (${high}) must not be below low (${low})`);
+  return randomFill(target, options, (g) => low + (high - low) * g.uniform());
+}
+
+export function normal(target: Tensor, mean = 0, std = 1, options: RandomInitOptions = {}): Tensor {
+  if (!(std >= 0)) throw new ValueError(`normal: std must be non-negative, got ${std}`);
+  return randomFill(target, options, (g) => mean + std * g.normal());
+}
+
+export function constant(target: Tensor, value: number): Tensor {
+  return fill(target, () => value);
+}
+
+export function zeros(target: Tensor): Tensor {
+  return constant(target, 0);
+}
+
+export function ones(target: Tensor): Tensor {
+  return constant(target, 1);
+}
+
+function kaimingStd(target: Tensor, options: KaimingOptions): number {
+  const fans = fanInAndFanOut(target.shape);
+  const fan = (options.mode ?? 'fanIn') === 'fanIn' ? fans.fanIn : fans.fanOut;
+  return calculateGain(options.nonlinearity ?? 'leakyRelu', options.a ?? 0) / Math.sqrt(fan);
+}
+
+/** He et al. 2015: N(0, std²) with std = gain/√fan. */
+export function kaimingNormal(target: Tensor, options: KaimingOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  return normal(target, 0, kaimingStd(target, options), options);
+}
+
+/** He et al. 2015: U(−b, b) with b = √3 · gain/√fan, the same variance as kaimingNormal. */
+export function kaimingUniform(target: Tensor, options: KaimingOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  const bound = Math.sqrt(3) * kaimingStd(target, options);
+  return uniform(target, -bound, bound, options);
+}
+
+function xavierStd(target: Tensor, gain: number): number {
+  const { fanIn, fanOut } = fanInAndFanOut(target.shape);
+  return gain * Math.sqrt(2 / (fanIn + fanOut));
+}
+
+/** Glorot & Bengio 2010: U(−b, b) with b = gain·√(6/(fanIn + fanOut)). */
+export function xavierUniform(target: Tensor, options: XavierOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  const bound = Math.sqrt(3) * xavierStd(target, options.gain ?? 1);
+  return uniform(target, -bound, bound, options);
+}
+
+/** Glorot & Bengio 2010: N(0, std²) with std = gain·√(2/(fanIn + fanOut)). */
+export function xavierNormal(target: Tensor, options: XavierOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  return normal(target, 0, xavierStd(target, options.gain ?? 1), options);
+}
+
+/** LeCun et al. 1998 (Efficient BackProp, §4.6): std = 1/√fanIn, untruncated (Keras truncates). */
+export function lecunNormal(target: Tensor, options: RandomInitOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  return normal(target, 0, 1 / Math.sqrt(fanInAndFanOut(target.shape).fanIn), options);
+}
+
+/** U(−b, b) with b = √(3/fanIn): the variance of lecunNormal. */
+export function lecunUniform(target: Tensor, options: RandomInitOptions = {}): Tensor {
+  if (target.size === 0) return target;
+  const bound = Math.sqrt(3 / fanInAndFanOut(target.shape).fanIn);
+  return uniform(target, -bound, bound, options);
+}

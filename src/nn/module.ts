@@ -1,0 +1,336 @@
+import { ConvnetsError, ValueError } from '../errors.js';
+import { keep, type Tensor } from '../tensor/index.js';
+import {
+  loadStateDictInto,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+  type StateDict,
+} from './state-dict.js';
+
+/** A tensor a module trains: registered with registerParameter, which marks it requiresGrad. */
+export type Parameter = Tensor;
+
+export interface NumParametersOptions {
+  /** Count only parameters that currently require gradients (not frozen). */
+  trainableOnly?: boolean;
+}
+
+interface ActiveCall {
+  readonly module: Module;
+  readonly path: string;
+}
+
+/** Modules whose call() is running, outermost first: the source of the layer paths errors report. */
+const callStack: ActiveCall[] = [];
+
+function joinPath(prefix: string, name: string): string {
+  return prefix === '' ? name : `${prefix}.${name}`;
+}
+
+function checkName(kind: string, name: string): void {
+  if (name === '' || name.includes('.'))
+    throw new ValueError(`${kind} name '${name}' must be non-empty and contain no '.'`);
+}
+
+/**
+ * Base of every layer and network, in PyTorch's shape. Child modules are the instance's own enumerable
+ * properties holding a Module (so `net.fc = new Linear(512, 10)` swaps a head); parameters and buffers are
+ * registered by name, under torchvision's state_dict names.
+ */
+export abstract class Module {
+  training = true;
+  readonly #parameters = new Map<string, Tensor | null>();
+  readonly #buffers = new Map<string, Tensor | null>();
+  /** Names given through registerModule, whose order JavaScript's property order may not keep (integer-like keys). */
+  readonly #childOrder: string[] = [];
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** Runs forward; a ConvnetsError escaping it is prefixed with this module's dotted path and type. */
+  call(x: Tensor): Tensor {
+    const parent = callStack[callStack.length - 1];
+    const path =
+      parent === undefined ? '' : joinPath(parent.path, parent.module.childName(this) ?? this.typeName);
+    callStack.push({ module: this, path });
+    try {
+      return this.forward(x);
+    } catch (error) {
+      if (error instanceof ConvnetsError) {
+        if (path !== '') error.atLayer(path, this.typeName);
+        else if (error.layerPath === undefined) {
+          // The root has no path; naming its type alone reads better than an empty prefix.
+          error.layerPath = '';
+          error.message = `${this.typeName}: ${error.message}`;
+        }
+      }
+      throw error;
+    } finally {
+      callStack.pop();
+    }
+  }
+
+  get typeName(): string {
+    return this.constructor.name;
+  }
+
+  /** Registers (or replaces) a trainable tensor; null records an absent one, as `bias=False` in PyTorch. */
+  registerParameter(name: string, value: Tensor | null): Parameter | null {
+    this.checkFreeName('parameter', name, this.#parameters);
+    if (value !== null) keep(value.requireGrad());
+    this.#parameters.set(name, value);
+    return value;
+  }
+
+  /** Registers (or replaces) saved state that is not trained, such as BatchNorm's running statistics. */
+  registerBuffer(name: string, value: Tensor | null): Tensor | null {
+    this.checkFreeName('buffer', name, this.#buffers);
+    if (value !== null) keep(value);
+    this.#buffers.set(name, value);
+    return value;
+  }
+
+  /** Adds a child under a name (PyTorch's add_module); its position among children is the order of registration. */
+  registerModule(name: string, module: Module | null): void {
+    checkName('module', name);
+    const current: unknown = this.property(name);
+    if (name in this && current !== null && current !== undefined && !(current instanceof Module)) {
+      throw new ValueError(
+        `cannot register module '${name}' on ${this.typeName}: the name is taken by another member`,
+      );
+    }
+    if (this.#parameters.has(name) || this.#buffers.has(name)) {
+      throw new ValueError(
+        `cannot register module '${name}' on ${this.typeName}: a parameter or buffer has that name`,
+      );
+    }
+    (this as unknown as Record<string, unknown>)[name] = module;
+    if (!this.#childOrder.includes(name)) this.#childOrder.push(name);
+  }
+
+  private checkFreeName(kind: string, name: string, own: Map<string, Tensor | null>): void {
+    checkName(kind, name);
+    const taken =
+      (own !== this.#parameters && this.#parameters.has(name)) ||
+      (own !== this.#buffers && this.#buffers.has(name)) ||
+      this.property(name) instanceof Module;
+    if (taken)
+      throw new ValueError(
+        `cannot register ${kind} '${name}' on ${this.typeName}: the name is already in use`,
+      );
+  }
+
+  private property(name: string): unknown {
+    return Object.prototype.hasOwnProperty.call(this, name)
+      ? (this as unknown as Record<string, unknown>)[name]
+      : undefined;
+  }
+
+  private childName(child: Module): string | undefined {
+    return this.namedChildren().find(([, m]) => m === child)?.[0];
+  }
+
+  // ---- traversal ----
+
+  namedChildren(): [string, Module][] {
+    const keys = Object.keys(this);
+    const ordered = [
+      ...this.#childOrder.filter((n) => keys.includes(n)),
+      ...keys.filter((n) => !this.#childOrder.includes(n)),
+    ];
+    return ordered.flatMap((name): [string, Module][] => {
+      const value = this.property(name);
+      return value instanceof Module ? [[name, value]] : [];
+    });
+  }
+
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /** This module and every descendant, pre-order, each once, with dotted paths ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const seen = new Set<Module>();
+    const out: [string, Module][] = [];
+    const visit = (path: string, module: Module): void => {
+      if (seen.has(module)) return;
+      seen.add(module);
+      out.push([path, module]);
+      for (const [name, child] of module.namedChildren()) visit(joinPath(path, name), child);
+    };
+    visit(prefix, this);
+    return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  /** The sub-module at a dotted path such as 'layer1.0.conv1'; '' is this module. */
+  get(path: string): Module {
+    if (path === '') return this;
+    const names = path.split('.');
+    return names.reduce<Module>((module, name, i) => {
+      const child = module.namedChildren().find(([n]) => n === name)?.[1];
+      if (child !== undefined) return child;
+      const at = names.slice(0, i).join('.');
+      const available = module.namedChildren().map(([n]) => n);
+      throw new ValueError(
+        `${this.typeName} has no sub-module '${path}': ${at === '' ? 'it' : `'${at}' (${module.typeName})`} has no child '${name}'` +
+          ` (children: ${available.length > 0 ? available.join(', ') : 'none'})`,
+      );
+    }, this);
+  }
+
+  private namedTensors(own: (m: Module) => Map<string, Tensor | null>, recurse: boolean): [string, Tensor][] {
+    const seen = new Set<Tensor>();
+    const out: [string, Tensor][] = [];
+    const modules: [string, Module][] = recurse ? this.namedModules() : [['', this]];
+    for (const [path, module] of modules) {
+      for (const [name, t] of own(module)) {
+        if (t === null || seen.has(t)) continue;
+        seen.add(t);
+        out.push([joinPath(path, name), t]);
+      }
+    }
+    return out;
+  }
+
+  /** [dotted name, tensor] pairs as torchvision names them ('layer1.0.conv1.weight'), each tensor once. */
+  namedParameters(options: { recurse?: boolean } = {}): [string, Parameter][] {
+    return this.namedTensors((m) => m.#parameters, options.recurse ?? true);
+  }
+
+  parameters(options: { recurse?: boolean } = {}): Parameter[] {
+    return this.namedParameters(options).map(([, t]) => t);
+  }
+
+  namedBuffers(options: { recurse?: boolean } = {}): [string, Tensor][] {
+    return this.namedTensors((m) => m.#buffers, options.recurse ?? true);
+  }
+
+  buffers(options: { recurse?: boolean } = {}): Tensor[] {
+    return this.namedBuffers(options).map(([, t]) => t);
+  }
+
+  /** A registered parameter by dotted path; null when registered as absent (a layer without bias). */
+  getParameter(path: string): Parameter | null {
+    return this.ownTensor(path, 'parameter', (m) => m.#parameters);
+  }
+
+  getBuffer(path: string): Tensor | null {
+    return this.ownTensor(path, 'buffer', (m) => m.#buffers);
+  }
+
+  private ownTensor(
+    path: string,
+    kind: string,
+    own: (m: Module) => Map<string, Tensor | null>,
+  ): Tensor | null {
+    const cut = path.lastIndexOf('.');
+    const module = this.get(path.slice(0, Math.max(cut, 0)));
+    const name = path.slice(cut + 1);
+    const map = own(module);
+    if (!map.has(name)) {
+      const names = [...map.keys()];
+      throw new ValueError(
+        `${module.typeName} has no ${kind} '${name}'${cut > 0 ? ` (at '${path}')` : ''}; it has ${names.length > 0 ? names.join(', ') : 'none'}`,
+      );
+    }
+    return map.get(name) ?? null;
+  }
+
+  // ---- state ----
+
+  /**
+   * Parameters and buffers by torchvision's keys, in PyTorch's order (each module's parameters, then its buffers,
+   * then its children's). The tensors themselves, not copies; a shared tensor appears under each of its names.
+   */
+  stateDict(): StateDict {
+    const out: StateDict = new Map();
+    const visit = (prefix: string, module: Module): void => {
+      for (const own of [module.#parameters, module.#buffers]) {
+        for (const [name, t] of own) if (t !== null) out.set(joinPath(prefix, name), t);
+      }
+      for (const [name, child] of module.namedChildren()) visit(joinPath(prefix, name), child);
+    };
+    visit('', this);
+    return out;
+  }
+
+  /**
+   * Copies values in by key, keeping each tensor's identity (optimizers holding them stay valid). A shape
+   * mismatch is always an error; with strict (the default) a missing or unexpected key is one too.
+   */
+  loadStateDict(
+    state: StateDict | Record<string, Tensor>,
+    options: LoadStateDictOptions = {},
+  ): LoadStateDictResult {
+    return loadStateDictInto(this.stateDict(), state, options);
+  }
+
+  // ---- modes and gradients ----
+
+  /** Sets training mode on this module and all descendants (BatchNorm, Dropout behave differently). */
+  train(mode = true): this {
+    for (const module of this.modules()) module.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Stops gradients for every parameter of this sub-tree: backward skips them, optimizers leave them. */
+  freeze(): this {
+    for (const p of this.parameters()) p.requireGrad(false);
+    return this;
+  }
+
+  unfreeze(): this {
+    for (const p of this.parameters()) p.requireGrad(true);
+    return this;
+  }
+
+  /** Releases and clears every parameter's accumulated gradient. */
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Calls fn on every descendant, children first, then on this module (PyTorch's order). */
+  apply(fn: (module: Module) => void): this {
+    for (const child of this.children()) child.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  numParameters(options: NumParametersOptions = {}): number {
+    return this.parameters()
+      .filter((p) => !options.trainableOnly || p.requiresGrad)
+      .reduce((n, p) => n + p.size, 0);
+  }
+
+  // ---- display ----
+
+  /** The arguments shown between the parentheses of toString(), as PyTorch's extra_repr. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** PyTorch's repr: the type and its arguments, then each child indented under its name. */
+  toString(): string {
+    const children = this.namedChildren();
+    const extra = this.extraRepr();
+    if (children.length === 0) return `${this.typeName}(${extra})`;
+    const lines = extra === '' ? [] : [`  ${extra}`];
+    for (const [name, child] of children)
+      lines.push(`  (${name}): ${child.toString().split('\n').join('\n  ')}`);
+    return `${this.typeName}(\n${lines.join('\n')}\n)`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}

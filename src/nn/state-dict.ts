@@ -1,0 +1,66 @@
+import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { noGrad, tensor, type Tensor } from '../tensor/index.js';
+
+/** Parameters and buffers by torchvision's dotted keys ('layer1.0.bn1.running_mean'). */
+export type StateDict = Map<string, Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Require the keys to match exactly (default true); shapes must match either way. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+function quoteAll(keys: readonly string[]): string {
+  return keys.map((k) => `'${k}'`).join(', ');
+}
+
+/** A copy of source's values with target's dtype, so assign can take it over without touching source. */
+function copyFor(target: Tensor, source: Tensor): Tensor {
+  if (source.dtype === target.dtype && source.backend === target.backend) return source.detach();
+  // PyTorch saves num_batches_tracked as int64; importers may hand it over as float32.
+  return tensor(source.data(), source.shape, { dtype: target.dtype });
+}
+
+/**
+ * Checks every key and shape first and copies nothing unless all pass, so a failed load leaves the model as it was.
+ * Values go in with assign, keeping each target tensor's identity.
+ */
+export function loadStateDictInto(
+  target: StateDict,
+  state: StateDict | Record<string, Tensor>,
+  options: LoadStateDictOptions,
+): LoadStateDictResult {
+  const source = state instanceof Map ? state : new Map(Object.entries(state));
+  const missingKeys = [...target.keys()].filter((k) => !source.has(k));
+  const unexpectedKeys = [...source.keys()].filter((k) => !target.has(k));
+  const mismatches: string[] = [];
+  for (const [key, to] of target) {
+    const from = source.get(key);
+    if (from !== undefined && from.shape.join() !== to.shape.join()) {
+      mismatches.push(
+        `'${key}' is ${formatShape(from.shape)} in the state dict but ${formatShape(to.shape)} in the model`,
+      );
+    }
+  }
+  if (mismatches.length > 0) throw new ShapeError(`loadStateDict: size mismatch: ${mismatches.join('; ')}`);
+  if ((options.strict ?? true) && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
+    const problems = [
+      ...(missingKeys.length > 0 ? [`missing keys ${quoteAll(missingKeys)}`] : []),
+      ...(unexpectedKeys.length > 0 ? [`unexpected keys ${quoteAll(unexpectedKeys)}`] : []),
+    ];
+    throw new ValueError(
+      `loadStateDict: ${problems.join('; ')} (pass { strict: false } to load the keys that match)`,
+    );
+  }
+  noGrad(() => {
+    for (const [key, to] of target) {
+      const from = source.get(key);
+      if (from !== undefined && from !== to) to.assign(copyFor(to, from));
+    }
+  });
+  return { missingKeys, unexpectedKeys };
+}
