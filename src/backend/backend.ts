@@ -33,16 +33,7 @@ export type ActivationOp = 'relu' | 'sigmoid' | 'tanh' | 'scaledTanh';
 
 /** Comparisons yield 1 where true and 0 where false, as float32. */
 export type BinaryOp =
-  | 'add'
-  | 'sub'
-  | 'mul'
-  | 'div'
-  | 'maximum'
-  | 'minimum'
-  | 'pow'
-  | 'equal'
-  | 'greater'
-  | 'less';
+  'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'pow' | 'equal' | 'greater' | 'less';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 
@@ -146,9 +137,30 @@ export interface Backend {
   // Convolution
   /** Columns [groups, C/groups · kh · kw, N · outH · outW] of an NCHW input. */
   im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage;
-  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, bias: Storage | null, attrs: Conv2dAttrs): Storage;
-  conv2dBackwardData(dy: Storage, dyShape: Shape, w: Storage, wShape: Shape, xShape: Shape, attrs: Conv2dAttrs): Storage;
-  conv2dBackwardFilter(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs): Storage;
+  conv2d(
+    x: Storage,
+    xShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    bias: Storage | null,
+    attrs: Conv2dAttrs,
+  ): Storage;
+  conv2dBackwardData(
+    dy: Storage,
+    dyShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    xShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage;
+  conv2dBackwardFilter(
+    x: Storage,
+    xShape: Shape,
+    dy: Storage,
+    dyShape: Shape,
+    wShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage;
 
   // Pooling and normalisation
   pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult;
@@ -165,7 +177,13 @@ export interface Backend {
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. */
-  batchNormTraining(x: Storage, shape: Shape, gamma: Storage, beta: Storage, eps: number): BatchNormTrainingResult;
+  batchNormTraining(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    eps: number,
+  ): BatchNormTrainingResult;
   batchNormInference(
     x: Storage,
     shape: Shape,

@@ -76,7 +76,6 @@ export function outputSize(
   return out;
 }
 
-
 /** [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes when they do not fit. */
 export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
   const what = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}`;
@@ -148,6 +147,10 @@ export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs): number[] {
     throw new ValueError(`${what}: padding [${attrs.padding.join(', ')}] must be non-negative integers`);
   }
   const [top, bottom, left, right] = attrs.padding;
+  // PyTorch's rule: a window must never lie wholly in the padding.
+  if (top > attrs.kernel[0] / 2 || left > attrs.kernel[1] / 2) {
+    throw new ValueError(`${what}: padding [${top}, ${left}] exceeds half the kernel`);
+  }
   const { ceilMode } = attrs;
   try {
     return [

@@ -39,8 +39,12 @@ export function runDemo(): void {
   const loss = crossEntropy(x, labels);
   loss.backward();
   const gradientNorm = noGrad(() =>
-    Math.sqrt(net.parameters().reduce((total, p) => total + (p.grad === null ? 0 : sum(square(p.grad)).item()), 0)),
+    Math.sqrt(
+      net.parameters().reduce((total, p) => total + (p.grad === null ? 0 : sum(square(p.grad)).item()), 0),
+    ),
   );
-  console.log(`cross-entropy loss ${loss.item().toFixed(4)} (ln 10 = ${Math.log(10).toFixed(4)} for a uniform guess)`);
+  console.log(
+    `cross-entropy loss ${loss.item().toFixed(4)} (ln 10 = ${Math.log(10).toFixed(4)} for a uniform guess)`,
+  );
   console.log(`gradient norm over all parameters ${gradientNorm.toFixed(4)}`);
 }

@@ -50,7 +50,12 @@ export function unary(op: UnaryOp, x: Float32Array): Float32Array {
   return y;
 }
 
-export function activationBackward(op: ActivationOp, x: Float32Array, y: Float32Array, dy: Float32Array): Float32Array {
+export function activationBackward(
+  op: ActivationOp,
+  x: Float32Array,
+  y: Float32Array,
+  dy: Float32Array,
+): Float32Array {
   const derivative = activationDerivatives[op];
   const dx = new Float32Array(x.length);
   for (let i = 0; i < x.length; i++) dx[i] = dy[i] * derivative(x[i], y[i]);
@@ -64,7 +69,14 @@ function broadcastStrides(shape: Shape, outShape: Shape): number[] {
   return outShape.map((_, i) => (i < offset || shape[i - offset] === 1 ? 0 : own[i - offset]));
 }
 
-export function binary(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, outShape: Shape): Float32Array {
+export function binary(
+  op: BinaryOp,
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  outShape: Shape,
+): Float32Array {
   const f = binaryFunctions[op];
   const size = sizeOf(outShape);
   const out = new Float32Array(size);

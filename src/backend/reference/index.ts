@@ -74,7 +74,9 @@ export class ReferenceBackend implements Backend {
 
   fill(shape: Shape, value: number, dtype: DType): Storage {
     const size = sizeOf(shape);
-    return this.wrap(dtype === 'int32' ? new Int32Array(size).fill(value) : new Float32Array(size).fill(value));
+    return this.wrap(
+      dtype === 'int32' ? new Int32Array(size).fill(value) : new Float32Array(size).fill(value),
+    );
   }
 
   release(x: Storage): void {
@@ -114,7 +116,16 @@ export class ReferenceBackend implements Backend {
     return this.wrap(reduce(op, this.floats(x), shape, axes));
   }
 
-  matmul(a: Storage, b: Storage, batch: number, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): Storage {
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): Storage {
     const av = this.floats(a);
     const bv = this.floats(b);
     const out = new Float32Array(batch * m * n);
@@ -137,7 +148,13 @@ export class ReferenceBackend implements Backend {
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
-    return this.wrap(concat(xs.map((x) => this.values(x)), shapes, axis));
+    return this.wrap(
+      concat(
+        xs.map((x) => this.values(x)),
+        shapes,
+        axis,
+      ),
+    );
   }
 
   oneHot(labels: Storage, n: number, numClasses: number): Storage {
@@ -151,16 +168,37 @@ export class ReferenceBackend implements Backend {
     return this.wrap(im2col(this.floats(x), xShape, kernel, attrs));
   }
 
-  conv2d(x: Storage, xShape: Shape, w: Storage, wShape: Shape, bias: Storage | null, attrs: Conv2dAttrs): Storage {
+  conv2d(
+    x: Storage,
+    xShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    bias: Storage | null,
+    attrs: Conv2dAttrs,
+  ): Storage {
     const biasValues = bias === null ? null : this.floats(bias);
     return this.wrap(conv2d(this.floats(x), xShape, this.floats(w), wShape, biasValues, attrs));
   }
 
-  conv2dBackwardData(dy: Storage, dyShape: Shape, w: Storage, wShape: Shape, xShape: Shape, attrs: Conv2dAttrs): Storage {
+  conv2dBackwardData(
+    dy: Storage,
+    dyShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    xShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
     return this.wrap(conv2dBackwardData(this.floats(dy), dyShape, this.floats(w), wShape, xShape, attrs));
   }
 
-  conv2dBackwardFilter(x: Storage, xShape: Shape, dy: Storage, dyShape: Shape, wShape: Shape, attrs: Conv2dAttrs): Storage {
+  conv2dBackwardFilter(
+    x: Storage,
+    xShape: Shape,
+    dy: Storage,
+    dyShape: Shape,
+    wShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
     return this.wrap(conv2dBackwardFilter(this.floats(x), xShape, this.floats(dy), dyShape, wShape, attrs));
   }
 
@@ -169,7 +207,14 @@ export class ReferenceBackend implements Backend {
     return { y: this.wrap(y), workspace: argmax === null ? null : this.wrap(argmax) };
   }
 
-  pool2dBackward(kind: PoolKind, dy: Storage, dyShape: Shape, xShape: Shape, attrs: Pool2dAttrs, workspace: Storage | null): Storage {
+  pool2dBackward(
+    kind: PoolKind,
+    dy: Storage,
+    dyShape: Shape,
+    xShape: Shape,
+    attrs: Pool2dAttrs,
+    workspace: Storage | null,
+  ): Storage {
     const argmax = workspace === null ? null : (this.values(workspace) as Int32Array);
     return this.wrap(pool2dBackward(kind, this.floats(dy), dyShape, xShape, attrs, argmax));
   }
@@ -190,12 +235,26 @@ export class ReferenceBackend implements Backend {
     return this.wrap(lrnBackward(this.floats(x), this.floats(dy), shape, attrs));
   }
 
-  batchNormTraining(x: Storage, shape: Shape, gamma: Storage, beta: Storage, eps: number): BatchNormTrainingResult {
+  batchNormTraining(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    eps: number,
+  ): BatchNormTrainingResult {
     const result = batchNormTraining(this.floats(x), shape, this.floats(gamma), this.floats(beta), eps);
     return { y: this.wrap(result.y), mean: this.wrap(result.mean), variance: this.wrap(result.variance) };
   }
 
-  batchNormInference(x: Storage, shape: Shape, gamma: Storage, beta: Storage, mean: Storage, variance: Storage, eps: number): Storage {
+  batchNormInference(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+  ): Storage {
     const [g, b, m, v] = [gamma, beta, mean, variance].map((s) => this.floats(s));
     return this.wrap(batchNormInference(this.floats(x), shape, g, b, m, v, eps));
   }

@@ -2,7 +2,12 @@ import type { ReduceOp, Shape, TypedArray } from '../backend.js';
 import { sizeOf, stridesOf } from '../shapes.js';
 
 /** Calls visit(outIndex, inIndex) for every element of a strided view walked in row-major order. */
-function walk(shape: Shape, inStrides: readonly number[], inOffset: number, visit: (out: number, inp: number) => void): void {
+function walk(
+  shape: Shape,
+  inStrides: readonly number[],
+  inOffset: number,
+  visit: (out: number, inp: number) => void,
+): void {
   const rank = shape.length;
   const size = sizeOf(shape);
   const index = new Array<number>(rank).fill(0);
@@ -57,13 +62,23 @@ export function permute(x: TypedArray, shape: Shape, perm: readonly number[]): T
   const strides = stridesOf(shape);
   const outShape = perm.map((p) => shape[p]);
   const out = like(x, x.length);
-  walk(outShape, perm.map((p) => strides[p]), 0, (o, i) => {
-    out[o] = x[i];
-  });
+  walk(
+    outShape,
+    perm.map((p) => strides[p]),
+    0,
+    (o, i) => {
+      out[o] = x[i];
+    },
+  );
   return out;
 }
 
-export function slice(x: TypedArray, shape: Shape, begin: readonly number[], size: readonly number[]): TypedArray {
+export function slice(
+  x: TypedArray,
+  shape: Shape,
+  begin: readonly number[],
+  size: readonly number[],
+): TypedArray {
   const strides = stridesOf(shape);
   const offset = begin.reduce((sum, b, d) => sum + b * strides[d], 0);
   const out = like(x, sizeOf(size));
@@ -73,7 +88,13 @@ export function slice(x: TypedArray, shape: Shape, begin: readonly number[], siz
   return out;
 }
 
-export function pad(x: TypedArray, shape: Shape, before: readonly number[], after: readonly number[], value: number): TypedArray {
+export function pad(
+  x: TypedArray,
+  shape: Shape,
+  before: readonly number[],
+  after: readonly number[],
+  value: number,
+): TypedArray {
   const outShape = shape.map((d, i) => d + before[i] + after[i]);
   const outStrides = stridesOf(outShape);
   const out = like(x, sizeOf(outShape)).fill(value);
