@@ -1,10 +1,13 @@
-import { ValueError, formatShape } from '../errors.js';
+import { BackendError, ValueError, formatShape } from '../errors.js';
 import { keep, scope } from './scope.js';
 import type { GradNode, Tensor } from './tensor.js';
 import { add } from './ops/arithmetic.js';
 import { onesLike } from './creation.js';
 
 let gradEnabled = true;
+
+/** Outputs whose node a backward() without retainGraph freed, with the op that made them: not leaves. */
+const freed = new WeakMap<Tensor, string>();
 
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -23,17 +26,19 @@ export function noGrad<T>(fn: () => T): T {
 
 /**
  * Attaches the op's gradient rule to its output when gradients are being recorded and any input needs one.
- * `backward` maps dL/d(output) to dL/d(each input), null where an input needs none.
+ * `backward` maps dL/d(output) to dL/d(each input), null where an input needs none; `saved` lists the other
+ * tensors it reads, so that a scope returning the output keeps them too.
  */
 export function record(
   op: string,
   output: Tensor,
   inputs: readonly Tensor[],
   backward: GradNode['backward'],
+  saved: readonly Tensor[] = [],
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;
-    output.node = { op, inputs, backward };
+    output.node = { op, inputs, backward, saved };
   }
   return output;
 }
@@ -52,7 +57,8 @@ function reverseTopologicalOrder(root: Tensor): Tensor[] {
     if (seen.has(t)) continue;
     seen.add(t);
     stack.push([t, true]);
-    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !seen.has(input)) stack.push([input, false]);
+    for (const input of t.node?.inputs ?? [])
+      if (input.requiresGrad && !seen.has(input)) stack.push([input, false]);
   }
   return order.reverse();
 }
@@ -60,15 +66,35 @@ function reverseTopologicalOrder(root: Tensor): Tensor[] {
 export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph: boolean): void {
   if (!root.requiresGrad) throw new ValueError('backward(): the tensor does not require a gradient');
   if (grad === undefined && root.size !== 1) {
-    throw new ValueError(`backward(): a gradient is needed for a non-scalar output ${formatShape(root.shape)}`);
+    throw new ValueError(
+      `backward(): a gradient is needed for a non-scalar output ${formatShape(root.shape)}`,
+    );
   }
   if (grad !== undefined && grad.shape.join() !== root.shape.join()) {
-    throw new ValueError(`backward(): gradient ${formatShape(grad.shape)} does not match output ${formatShape(root.shape)}`);
+    throw new ValueError(
+      `backward(): gradient ${formatShape(grad.shape)} does not match output ${formatShape(root.shape)}`,
+    );
+  }
+  const order = reverseTopologicalOrder(root);
+  // Checked before anything accumulates, so a refused call leaves every .grad as it was.
+  for (const t of order) {
+    if (t.disposed) {
+      throw new BackendError(
+        `backward(): tensor ${formatShape(t.shape)} in the graph was disposed before backward() reached it`,
+      );
+    }
+    const op = t.node === null ? freed.get(t) : undefined;
+    if (op !== undefined) {
+      throw new ValueError(
+        `backward(): the graph through ${op} ${formatShape(t.shape)} was freed by an earlier backward(); ` +
+          'pass { retainGraph: true } to that call to back-propagate through it again',
+      );
+    }
   }
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     grads.set(root, grad ?? onesLike(root));
-    for (const t of reverseTopologicalOrder(root)) {
+    for (const t of order) {
       const g = grads.get(t);
       if (g === undefined) continue;
       grads.delete(t);
@@ -95,14 +121,25 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
         grads.set(input, previous === undefined ? gi : sumAndDispose(previous, gi));
       });
       for (const u of [...unused, g]) if (!handedOut.has(u)) u.dispose();
-      if (!retainGraph) t.node = null;
+      if (!retainGraph) {
+        freed.set(t, node.op);
+        t.node = null;
+      }
     }
   });
 }
 
-/** Leaves accumulate gradients across backward() calls, as in PyTorch; zeroGrad() clears them. */
+/**
+ * Leaves accumulate gradients across backward() calls in place, as in PyTorch, so `.grad` stays the same
+ * tensor; zeroGrad() clears them. A disposed `.grad` counts as cleared.
+ */
 function accumulateLeafGradient(leaf: Tensor, g: Tensor): void {
-  leaf.grad = keep(leaf.grad === null ? g : sumAndDispose(leaf.grad, g));
+  if (leaf.grad === null || leaf.grad.disposed) leaf.grad = keep(g);
+  else {
+    const total = add(leaf.grad, g);
+    g.dispose();
+    leaf.grad.assign(total);
+  }
 }
 
 function sumAndDispose(a: Tensor, b: Tensor): Tensor {

@@ -17,7 +17,12 @@ export interface RandomOptions extends CreationOptions {
 }
 
 /** Wraps a storage the backend just made. */
-export function fromStorage(storage: Storage, shape: Shape, backend: Backend, dtype: DType = 'float32'): Tensor {
+export function fromStorage(
+  storage: Storage,
+  shape: Shape,
+  backend: Backend,
+  dtype: DType = 'float32',
+): Tensor {
   return new Tensor(storage, shape, dtype, backend);
 }
 
@@ -35,7 +40,11 @@ function inferShape(values: NestedArray): number[] {
  * A tensor from values: a flat array or typed array with a shape, or nested arrays whose nesting is the shape.
  * int32 values come from an Int32Array or `dtype: 'int32'`.
  */
-export function tensor(values: NestedArray | TypedArray, shape?: Shape, options: CreationOptions = {}): Tensor {
+export function tensor(
+  values: NestedArray | TypedArray,
+  shape?: Shape,
+  options: CreationOptions = {},
+): Tensor {
   const dtype = options.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values);
   const finalShape = shape ?? inferred;

@@ -9,6 +9,8 @@ export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   readonly backward: (dy: Tensor) => readonly (Tensor | null)[];
+  /** Tensors the rule reads besides its inputs and output (max pooling's argmax), kept with the graph. */
+  readonly saved: readonly Tensor[];
 }
 
 interface Held {
@@ -70,7 +72,8 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new ValueError(`item() needs a one-element tensor, got ${formatShape(this.shape)}`);
+    if (this.size !== 1)
+      throw new ValueError(`item() needs a one-element tensor, got ${formatShape(this.shape)}`);
     return this.data()[0];
   }
 
@@ -89,7 +92,9 @@ export class Tensor {
    */
   assign(source: Tensor): this {
     if (source.shape.length !== this.shape.length || source.shape.some((d, i) => d !== this.shape[i])) {
-      throw new ValueError(`assign: shape ${formatShape(source.shape)} does not match ${formatShape(this.shape)}`);
+      throw new ValueError(
+        `assign: shape ${formatShape(source.shape)} does not match ${formatShape(this.shape)}`,
+      );
     }
     if (source.dtype !== this.dtype || source.backend !== this.backend) {
       throw new ValueError(`assign: dtype or backend differs (${source.dtype} into ${this.dtype})`);
@@ -121,7 +126,12 @@ export class Tensor {
 
   /** A copy of the values, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.backend.reshape(this.storage, this.shape, this.shape), this.shape, this.dtype, this.backend);
+    return new Tensor(
+      this.backend.reshape(this.storage, this.shape, this.shape),
+      this.shape,
+      this.dtype,
+      this.backend,
+    );
   }
 
   toString(): string {

@@ -18,8 +18,9 @@ const binaryGradients: Record<BinaryOp, BinaryRule | null> = {
   sub: (_a, _b, _y, dy) => [dy, neg(dy)],
   mul: (a, b, _y, dy) => [mul(dy, b), mul(dy, a)],
   div: (_a, b, y, dy) => [div(dy, b), neg(div(mul(dy, y), b))],
-  maximum: (a, b, _y, dy) => [mul(dy, sub(1, less(a, b))), mul(dy, less(a, b))],
-  minimum: (a, b, _y, dy) => [mul(dy, sub(1, greater(a, b))), mul(dy, greater(a, b))],
+  // Ties split the gradient equally, as PyTorch's maximum and minimum do.
+  maximum: (a, b, _y, dy) => [mul(dy, winShare(a, b)), mul(dy, winShare(b, a))],
+  minimum: (a, b, _y, dy) => [mul(dy, winShare(b, a)), mul(dy, winShare(a, b))],
   pow: (a, b, y, dy) => [mul(dy, mul(b, pow(a, sub(b, 1)))), mul(dy, mul(y, log(a)))],
   equal: null,
   greater: null,
@@ -42,6 +43,11 @@ const unaryGradients: Record<UnaryOp, UnaryRule | null> = {
   scaledTanh: (x, y, dy) => activationGradient('scaledTanh', x, y, dy),
   sign: null,
 };
+
+/** 1 where a > b, ½ where a = b, 0 where a < b. */
+function winShare(a: Tensor, b: Tensor): Tensor {
+  return add(greater(a, b), mul(equal(a, b), 0.5));
+}
 
 function asTensor(value: Operand): Tensor {
   return typeof value === 'number' ? scalar(value) : value;

@@ -23,9 +23,12 @@ export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOp
   const dilation = pair(options.dilation ?? 1);
   const groups = options.groups ?? 1;
   const padding = options.padding ?? 0;
-  if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`conv2d: groups must be a positive integer, got ${groups}`);
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new ValueError(`conv2d: groups must be a positive integer, got ${groups}`);
   if ([...stride, ...dilation].some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new ValueError(`conv2d: stride and dilation must be positive integers, got ${stride} and ${dilation}`);
+    throw new ValueError(
+      `conv2d: stride and dilation must be positive integers, got ${stride} and ${dilation}`,
+    );
   }
   let pads: [number, number, number, number];
   if (padding === 'valid') pads = [0, 0, 0, 0];
@@ -37,23 +40,36 @@ export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOp
     pads = [before[0], total[0] - before[0], before[1], total[1] - before[1]];
   } else {
     const [ph, pw] = pair(padding);
-    if ([ph, pw].some((p) => !Number.isInteger(p) || p < 0)) throw new ValueError(`conv2d: bad padding ${padding}`);
+    if ([ph, pw].some((p) => !Number.isInteger(p) || p < 0))
+      throw new ValueError(`conv2d: bad padding ${padding}`);
     pads = [ph, ph, pw, pw];
   }
   return { stride, padding: pads, dilation, groups };
 }
 
 /** 2-D cross-correlation over NCHW input with weight [out, in/groups, kH, kW], as PyTorch's conv2d. */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
-  if (weight.rank !== 4) throw new ShapeError(`conv2d expects a 4-D weight, got ${formatShape(weight.shape)}`);
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
+  if (weight.rank !== 4)
+    throw new ShapeError(`conv2d expects a 4-D weight, got ${formatShape(weight.shape)}`);
   const attrs = conv2dAttrs([weight.shape[2], weight.shape[3]], options);
   const shape = conv2dOutputShape(x.shape, weight.shape, attrs);
   if (bias !== null && (bias.rank !== 1 || bias.size !== weight.shape[0])) {
-    throw new ShapeError(`conv2d: bias ${formatShape(bias.shape)} does not match ${weight.shape[0]} output channels`);
+    throw new ShapeError(
+      `conv2d: bias ${formatShape(bias.shape)} does not match ${weight.shape[0]} output channels`,
+    );
   }
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   const backend = backendOf('conv2d', inputs);
-  const y = wrap(backend.conv2d(x.storage, x.shape, weight.storage, weight.shape, bias?.storage ?? null, attrs), shape, backend);
+  const y = wrap(
+    backend.conv2d(x.storage, x.shape, weight.storage, weight.shape, bias?.storage ?? null, attrs),
+    shape,
+    backend,
+  );
   return record('conv2d', y, inputs, (dy) => [
     x.requiresGrad ? conv2dBackwardData(dy, weight, x.shape, attrs) : null,
     weight.requiresGrad ? conv2dBackwardFilter(x, dy, weight.shape, attrs) : null,
@@ -62,15 +78,33 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
 }
 
 /** dL/dx of a convolution (a transposed convolution of dy); not itself differentiable. */
-export function conv2dBackwardData(dy: Tensor, weight: Tensor, xShape: readonly number[], attrs: Conv2dAttrs): Tensor {
+export function conv2dBackwardData(
+  dy: Tensor,
+  weight: Tensor,
+  xShape: readonly number[],
+  attrs: Conv2dAttrs,
+): Tensor {
   const backend = backendOf('conv2d backward-data', [dy, weight]);
-  return wrap(backend.conv2dBackwardData(dy.storage, dy.shape, weight.storage, weight.shape, xShape, attrs), xShape, backend);
+  return wrap(
+    backend.conv2dBackwardData(dy.storage, dy.shape, weight.storage, weight.shape, xShape, attrs),
+    xShape,
+    backend,
+  );
 }
 
 /** dL/dW of a convolution; not itself differentiable. */
-export function conv2dBackwardFilter(x: Tensor, dy: Tensor, wShape: readonly number[], attrs: Conv2dAttrs): Tensor {
+export function conv2dBackwardFilter(
+  x: Tensor,
+  dy: Tensor,
+  wShape: readonly number[],
+  attrs: Conv2dAttrs,
+): Tensor {
   const backend = backendOf('conv2d backward-filter', [x, dy]);
-  return wrap(backend.conv2dBackwardFilter(x.storage, x.shape, dy.storage, dy.shape, wShape, attrs), wShape, backend);
+  return wrap(
+    backend.conv2dBackwardFilter(x.storage, x.shape, dy.storage, dy.shape, wShape, attrs),
+    wShape,
+    backend,
+  );
 }
 
 /**
@@ -81,7 +115,11 @@ export function im2col(x: Tensor, kernel: Pair, options: Conv2dOptions = {}): Te
   const [kh, kw] = pair(kernel);
   const attrs = conv2dAttrs([kh, kw], options);
   const channels = x.shape[1];
-  const [n, , outH, outW] = conv2dOutputShape(x.shape, [attrs.groups, channels / attrs.groups, kh, kw], attrs);
+  const [n, , outH, outW] = conv2dOutputShape(
+    x.shape,
+    [attrs.groups, channels / attrs.groups, kh, kw],
+    attrs,
+  );
   const backend = backendOf('im2col', [x]);
   const shape = [attrs.groups, (channels / attrs.groups) * kh * kw, n * outH * outW];
   return wrap(backend.im2col(x.storage, x.shape, [kh, kw], attrs), shape, backend);

@@ -20,14 +20,24 @@ function reduce(loss: Tensor, reduction: Reduction): Tensor {
 
 /** float32 [N, numClasses] rows with a 1 at each int32 label; labels outside [0, numClasses) are an error. */
 export function oneHot(labels: Tensor, numClasses: number): Tensor {
+  checkLabels('oneHot', labels, numClasses);
+  const backend = backendOf('oneHot', [labels], true);
+  return wrap(backend.oneHot(labels.storage, labels.size, numClasses), [labels.size, numClasses], backend);
+}
+
+/** Labels must be 1-D int32 class indices in [0, numClasses); `op` names the caller in the error. */
+function checkLabels(op: string, labels: Tensor, numClasses: number): void {
   if (labels.dtype !== 'int32' || labels.rank !== 1) {
-    throw new ValueError(`oneHot: labels must be a 1-D int32 tensor, got ${labels.dtype} ${formatShape(labels.shape)}`);
+    throw new ValueError(
+      `${op}: labels must be a 1-D int32 tensor of class indices, ` +
+        `got ${labels.dtype} ${formatShape(labels.shape)}`,
+    );
   }
   const values = labels.data();
   const bad = values.findIndex((v) => v < 0 || v >= numClasses);
-  if (bad >= 0) throw new ValueError(`oneHot: label ${values[bad]} at index ${bad} is outside [0, ${numClasses})`);
-  const backend = backendOf('oneHot', [labels], true);
-  return wrap(backend.oneHot(labels.storage, labels.size, numClasses), [labels.size, numClasses], backend);
+  if (bad >= 0) {
+    throw new ValueError(`${op}: label ${values[bad]} at index ${bad} is outside [0, ${numClasses})`);
+  }
 }
 
 /** Negative log-likelihood of int32 labels under log-probabilities [N, C]. */
@@ -41,23 +51,33 @@ export function nllLoss(logProbabilities: Tensor, labels: Tensor, reduction: Red
 export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
   checkBatch('crossEntropy', logits, labels);
   const smoothing = options.labelSmoothing ?? 0;
-  if (!(smoothing >= 0 && smoothing <= 1)) throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
+  if (!(smoothing >= 0 && smoothing <= 1))
+    throw new ValueError(`crossEntropy: labelSmoothing must be in [0, 1], got ${smoothing}`);
   const classes = logits.shape[1];
   const logp = logSoftmax(logits, 1);
-  const target = smoothing === 0 ? oneHot(labels, classes) : add(mul(oneHot(labels, classes), 1 - smoothing), smoothing / classes);
+  const target =
+    smoothing === 0
+      ? oneHot(labels, classes)
+      : add(mul(oneHot(labels, classes), 1 - smoothing), smoothing / classes);
   return reduce(neg(sum(mul(logp, target), 1)), options.reduction ?? 'mean');
 }
 
 /** Mean squared error, as PyTorch's F.mse_loss. */
 export function mseLoss(prediction: Tensor, target: Tensor, reduction: Reduction = 'mean'): Tensor {
   if (prediction.shape.join() !== target.shape.join()) {
-    throw new ShapeError(`mseLoss: prediction ${formatShape(prediction.shape)} and target ${formatShape(target.shape)} differ`);
+    throw new ShapeError(
+      `mseLoss: prediction ${formatShape(prediction.shape)} and target ${formatShape(target.shape)} differ`,
+    );
   }
   return reduce(square(sub(prediction, target)), reduction);
 }
 
+/** Scores [N, C] and N valid int32 labels. */
 function checkBatch(op: string, scores: Tensor, labels: Tensor): void {
   if (scores.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== scores.shape[0]) {
-    throw new ShapeError(`${op}: expected scores [N, C] and labels [N], got ${formatShape(scores.shape)} and ${formatShape(labels.shape)}`);
+    throw new ShapeError(
+      `${op}: expected scores [N, C] and labels [N], got ${formatShape(scores.shape)} and ${formatShape(labels.shape)}`,
+    );
   }
+  checkLabels(op, labels, scores.shape[1]);
 }

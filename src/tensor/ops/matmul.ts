@@ -19,7 +19,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const transposeB = options.transposeB ?? false;
   const batched = a.rank === 3;
   if (a.rank !== b.rank || (a.rank !== 2 && a.rank !== 3) || (batched && a.shape[0] !== b.shape[0])) {
-    throw new ShapeError(`matmul: needs two rank-2 tensors or two rank-3 batches of one size, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+    throw new ShapeError(
+      `matmul: needs two rank-2 tensors or two rank-3 batches of one size, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
+    );
   }
   const batch = batched ? a.shape[0] : 1;
   const [ar, ac] = a.shape.slice(-2);
@@ -33,20 +35,35 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const backend = backendOf('matmul', [a, b]);
   const shape = batched ? [batch, m, n] : [m, n];
-  const y = wrap(backend.matmul(a.storage, b.storage, batch, m, k, n, transposeA, transposeB), shape, backend);
+  const y = wrap(
+    backend.matmul(a.storage, b.storage, batch, m, k, n, transposeA, transposeB),
+    shape,
+    backend,
+  );
   return record('matmul', y, [a, b], (dy) => [
     // For C = op(A)·op(B): dA = dC·op(B)ᵀ (transposed back when A was), dB likewise.
-    transposeA ? matmul(b, dy, { transposeA: transposeB, transposeB: true }) : matmul(dy, b, { transposeB: !transposeB }),
-    transposeB ? matmul(dy, a, { transposeA: true, transposeB: transposeA }) : matmul(a, dy, { transposeA: !transposeA }),
+    transposeA
+      ? matmul(b, dy, { transposeA: transposeB, transposeB: true })
+      : matmul(dy, b, { transposeB: !transposeB }),
+    transposeB
+      ? matmul(dy, a, { transposeA: true, transposeB: transposeA })
+      : matmul(a, dy, { transposeA: !transposeA }),
   ]);
 }
 
 /** y = x·Wᵀ + b with PyTorch's weight layout [outFeatures, inFeatures]; x is [N, inFeatures]. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
   if (x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[1]) {
-    throw new ShapeError(`linear: input ${formatShape(x.shape)} does not fit weight ${formatShape(weight.shape)} (expected [N, ${weight.shape[1]}])`);
+    throw new ShapeError(
+      `linear: input ${formatShape(x.shape)} does not fit weight ${formatShape(weight.shape)} (expected [N, ${weight.shape[1]}])`,
+    );
+  }
+  if (bias !== null && (bias.rank !== 1 || bias.size !== weight.shape[0])) {
+    throw new ShapeError(
+      `linear: bias ${formatShape(bias.shape)} does not match weight ${formatShape(weight.shape)} ` +
+        `(expected [${weight.shape[0]}])`,
+    );
   }
   const y = matmul(x, weight, { transposeB: true });
   return bias === null ? y : add(y, reshape(bias, [1, bias.size]));
 }
-

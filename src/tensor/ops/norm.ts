@@ -18,12 +18,21 @@ export interface LocalResponseNormOptions {
  * k 2): b = a / (k + alpha/size · Σ a²)^beta.
  */
 export function localResponseNorm(x: Tensor, size: number, options: LocalResponseNormOptions = {}): Tensor {
-  if (x.rank < 3) throw new ShapeError(`localResponseNorm expects [N, C, ...] input, got ${formatShape(x.shape)}`);
-  if (!Number.isInteger(size) || size < 1) throw new ValueError(`localResponseNorm: size must be a positive integer, got ${size}`);
-  const attrs: LrnAttrs = { size, alpha: options.alpha ?? 1e-4, beta: options.beta ?? 0.75, k: options.k ?? 1 };
+  if (x.rank < 3)
+    throw new ShapeError(`localResponseNorm expects [N, C, ...] input, got ${formatShape(x.shape)}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new ValueError(`localResponseNorm: size must be a positive integer, got ${size}`);
+  const attrs: LrnAttrs = {
+    size,
+    alpha: options.alpha ?? 1e-4,
+    beta: options.beta ?? 0.75,
+    k: options.k ?? 1,
+  };
   const backend = backendOf('localResponseNorm', [x]);
   const y = wrap(backend.lrn(x.storage, x.shape, attrs), x.shape, backend);
-  return record('localResponseNorm', y, [x], (dy) => [wrap(backend.lrnBackward(x.storage, dy.storage, x.shape, attrs), x.shape, backend)]);
+  return record('localResponseNorm', y, [x], (dy) => [
+    wrap(backend.lrnBackward(x.storage, dy.storage, x.shape, attrs), x.shape, backend),
+  ]);
 }
 
 export interface BatchNormOptions {
@@ -46,20 +55,32 @@ export function batchNorm(
   options: BatchNormOptions,
 ): Tensor {
   const eps = options.eps ?? 1e-5;
-  if (x.rank !== 2 && x.rank !== 4) throw new ShapeError(`batchNorm expects [N, C] or [N, C, H, W] input, got ${formatShape(x.shape)}`);
+  if (x.rank !== 2 && x.rank !== 4)
+    throw new ShapeError(`batchNorm expects [N, C] or [N, C, H, W] input, got ${formatShape(x.shape)}`);
   const channels = x.shape[1];
-  for (const [name, t] of [['weight', gamma], ['bias', beta], ['running_mean', runningMean], ['running_var', runningVar]] as const) {
+  for (const [name, t] of [
+    ['weight', gamma],
+    ['bias', beta],
+    ['running_mean', runningMean],
+    ['running_var', runningVar],
+  ] as const) {
     if (t !== null && (t.rank !== 1 || t.size !== channels)) {
-      throw new ShapeError(`batchNorm: input ${formatShape(x.shape)} has ${channels} channels but ${name} is ${formatShape(t.shape)}`);
+      throw new ShapeError(
+        `batchNorm: input ${formatShape(x.shape)} has ${channels} channels but ${name} is ${formatShape(t.shape)}`,
+      );
     }
   }
   const backend = backendOf('batchNorm', [x, gamma, beta]);
   if (!options.training) {
-    if (runningMean === null || runningVar === null) throw new ValueError('batchNorm: evaluation needs running statistics');
+    if (runningMean === null || runningVar === null)
+      throw new ValueError('batchNorm: evaluation needs running statistics');
     return batchNormInference(x, gamma, beta, runningMean, runningVar, eps);
   }
   const perChannel = x.size / channels;
-  if (perChannel < 2) throw new ValueError(`batchNorm: training needs more than one value per channel, got input ${formatShape(x.shape)}`);
+  if (perChannel < 2)
+    throw new ValueError(
+      `batchNorm: training needs more than one value per channel, got input ${formatShape(x.shape)}`,
+    );
   const result = backend.batchNormTraining(x.storage, x.shape, gamma.storage, beta.storage, eps);
   const mean = wrap(result.mean, [channels], backend);
   const variance = wrap(result.variance, [channels], backend);
@@ -67,30 +88,75 @@ export function batchNorm(
     const momentum = options.momentum ?? 0.1;
     noGrad(() => {
       runningMean.assign(add(mul(runningMean, 1 - momentum), mul(mean, momentum)));
-      runningVar.assign(add(mul(runningVar, 1 - momentum), mul(variance, (momentum * perChannel) / (perChannel - 1))));
+      runningVar.assign(
+        add(mul(runningVar, 1 - momentum), mul(variance, (momentum * perChannel) / (perChannel - 1))),
+      );
     });
   }
-  const y = record('batchNorm', wrap(result.y, x.shape, backend), [x, gamma, beta], (dy) => {
-    const grads = backend.batchNormBackward(x.storage, dy.storage, x.shape, gamma.storage, mean.storage, variance.storage, eps);
-    return [wrap(grads.dx, x.shape, backend), wrap(grads.dgamma, [channels], backend), wrap(grads.dbeta, [channels], backend)];
-  });
+  const y = record(
+    'batchNorm',
+    wrap(result.y, x.shape, backend),
+    [x, gamma, beta],
+    (dy) => {
+      const grads = backend.batchNormBackward(
+        x.storage,
+        dy.storage,
+        x.shape,
+        gamma.storage,
+        mean.storage,
+        variance.storage,
+        eps,
+      );
+      return [
+        wrap(grads.dx, x.shape, backend),
+        wrap(grads.dgamma, [channels], backend),
+        wrap(grads.dbeta, [channels], backend),
+      ];
+    },
+    [mean, variance],
+  );
   if (y.node === null) [mean, variance].forEach((t) => t.dispose());
   return y;
 }
 
 /** Evaluation mode: a fixed per-channel affine map, whose gradient is written with ops. */
-function batchNormInference(x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, eps: number): Tensor {
+function batchNormInference(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  mean: Tensor,
+  variance: Tensor,
+  eps: number,
+): Tensor {
   const backend = backendOf('batchNorm', [x, gamma, beta, mean, variance]);
   const y = wrap(
-    backend.batchNormInference(x.storage, x.shape, gamma.storage, beta.storage, mean.storage, variance.storage, eps),
+    backend.batchNormInference(
+      x.storage,
+      x.shape,
+      gamma.storage,
+      beta.storage,
+      mean.storage,
+      variance.storage,
+      eps,
+    ),
     x.shape,
     backend,
   );
   const channelShape = x.shape.map((d, i) => (i === 1 ? d : 1));
   const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-  return record('batchNorm', y, [x, gamma, beta], (dy) => {
-    const invStd = reshape(div(1, sqrt(add(variance, eps))), channelShape);
-    const normalised = mul(sub(x, reshape(mean, channelShape)), invStd);
-    return [mul(dy, mul(reshape(gamma, channelShape), invStd)), sum(mul(dy, normalised), axes), sum(dy, axes)];
-  });
+  return record(
+    'batchNorm',
+    y,
+    [x, gamma, beta],
+    (dy) => {
+      const invStd = reshape(div(1, sqrt(add(variance, eps))), channelShape);
+      const normalised = mul(sub(x, reshape(mean, channelShape)), invStd);
+      return [
+        mul(dy, mul(reshape(gamma, channelShape), invStd)),
+        sum(mul(dy, normalised), axes),
+        sum(dy, axes),
+      ];
+    },
+    [mean, variance],
+  );
 }

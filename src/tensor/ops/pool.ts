@@ -31,7 +31,13 @@ export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}): Pool
     const [ph, pw] = pair(options.padding ?? 0);
     padding = [ph, ph, pw, pw];
   }
-  return { kernel, stride, padding, ceilMode: options.ceilMode ?? false, countIncludePad: options.countIncludePad ?? true };
+  return {
+    kernel,
+    stride,
+    padding,
+    ceilMode: options.ceilMode ?? false,
+    countIncludePad: options.countIncludePad ?? true,
+  };
 }
 
 function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOptions): Tensor {
@@ -41,10 +47,21 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
   const backend = backendOf(op, [x]);
   const { y, workspace } = backend.pool2d(kind, x.storage, x.shape, attrs);
   // Max pooling's argmax is held as a tensor so scopes and the garbage collector release it like any other.
-  const argmax = workspace === null ? null : new Tensor(workspace, [workspace.size], workspace.dtype, backend);
-  const out = record(op, wrap(y, shape, backend), [x], (dy) => [
-    wrap(backend.pool2dBackward(kind, dy.storage, dy.shape, x.shape, attrs, argmax?.storage ?? null), x.shape, backend),
-  ]);
+  const argmax =
+    workspace === null ? null : new Tensor(workspace, [workspace.size], workspace.dtype, backend);
+  const out = record(
+    op,
+    wrap(y, shape, backend),
+    [x],
+    (dy) => [
+      wrap(
+        backend.pool2dBackward(kind, dy.storage, dy.shape, x.shape, attrs, argmax?.storage ?? null),
+        x.shape,
+        backend,
+      ),
+    ],
+    argmax === null ? [] : [argmax],
+  );
   if (out.node === null) argmax?.dispose();
   return out;
 }
@@ -59,9 +76,11 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = 
 
 /** Averages over PyTorch's adaptive bins so the output is exactly outH × outW. */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
-  if (x.rank !== 4) throw new ShapeError(`adaptiveAvgPool2d expects a 4-D input [N, C, H, W], got ${formatShape(x.shape)}`);
+  if (x.rank !== 4)
+    throw new ShapeError(`adaptiveAvgPool2d expects a 4-D input [N, C, H, W], got ${formatShape(x.shape)}`);
   const size = pair(outputSize);
-  if (size.some((s) => !Number.isInteger(s) || s < 1)) throw new ValueError(`adaptiveAvgPool2d: bad output size ${size}`);
+  if (size.some((s) => !Number.isInteger(s) || s < 1))
+    throw new ValueError(`adaptiveAvgPool2d: bad output size ${size}`);
   const backend = backendOf('adaptiveAvgPool2d', [x]);
   const shape = [x.shape[0], x.shape[1], size[0], size[1]];
   const y = wrap(backend.adaptiveAvgPool2d(x.storage, x.shape, size), shape, backend);

@@ -16,14 +16,25 @@ function reduceOp(op: ReduceOp, x: Tensor, axes: number[], keepDims: boolean): T
   const backend = backendOf(op, [x]);
   const keptShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
   const kept = wrap(backend.reduce(op, x.storage, x.shape, axes), keptShape, backend);
-  const y = keepDims ? kept : reshape(kept, x.shape.filter((_, i) => !axes.includes(i)));
+  const y = keepDims
+    ? kept
+    : reshape(
+        kept,
+        x.shape.filter((_, i) => !axes.includes(i)),
+      );
   if (op === 'sum') return record('sum', y, [x], (dy) => [broadcastTo(reshape(dy, keptShape), x.shape)]);
   // Ties share the gradient equally, as PyTorch's amax/amin do.
-  return record(op, y, [x], (dy) => {
-    const mask = equal(x, kept);
-    const count = sumAxes(mask, axes);
-    return [mul(broadcastTo(reshape(dy, keptShape), x.shape), div(mask, count))];
-  });
+  return record(
+    op,
+    y,
+    [x],
+    (dy) => {
+      const mask = equal(x, kept);
+      const count = sumAxes(mask, axes);
+      return [mul(broadcastTo(reshape(dy, keptShape), x.shape), div(mask, count))];
+    },
+    [kept],
+  );
 }
 
 function sumAxes(x: Tensor, axes: number[]): Tensor {

@@ -12,9 +12,13 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const inferred = shape.length - known.length;
   const knownSize = sizeOf(known);
   const resolved =
-    inferred === 1 && knownSize > 0 && x.size % knownSize === 0 ? shape.map((d) => (d === -1 ? x.size / knownSize : d)) : shape;
+    inferred === 1 && knownSize > 0 && x.size % knownSize === 0
+      ? shape.map((d) => (d === -1 ? x.size / knownSize : d))
+      : shape;
   if (inferred > 1 || sizeOf(resolved) !== x.size || resolved.some((d) => d < 0)) {
-    throw new ShapeError(`reshape: cannot view ${formatShape(x.shape)} (${x.size} values) as ${formatShape(shape)}`);
+    throw new ShapeError(
+      `reshape: cannot view ${formatShape(x.shape)} (${x.size} values) as ${formatShape(shape)}`,
+    );
   }
   if (sameShape(resolved, x.shape) && !x.requiresGrad) return x;
   const backend = backendOf('reshape', [x], true);
@@ -61,8 +65,14 @@ export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
 /** The block starting at `begin` of extent `size` (−1: to the end). */
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
   const extent = size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
-  if (begin.length !== x.rank || extent.length !== x.rank || extent.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])) {
-    throw new ShapeError(`slice: begin ${formatShape(begin)} size ${formatShape(size)} is outside ${formatShape(x.shape)}`);
+  if (
+    begin.length !== x.rank ||
+    extent.length !== x.rank ||
+    extent.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])
+  ) {
+    throw new ShapeError(
+      `slice: begin ${formatShape(begin)} size ${formatShape(size)} is outside ${formatShape(x.shape)}`,
+    );
   }
   const backend = backendOf('slice', [x], true);
   const y = new Tensor(backend.slice(x.storage, x.shape, begin, extent), extent, x.dtype, backend);
@@ -72,8 +82,14 @@ export function slice(x: Tensor, begin: readonly number[], size: readonly number
 
 /** Pads every axis with `before[i]` and `after[i]` elements of `value`. */
 export function pad(x: Tensor, before: readonly number[], after: readonly number[], value = 0): Tensor {
-  if (before.length !== x.rank || after.length !== x.rank || [...before, ...after].some((p) => p < 0 || !Number.isInteger(p))) {
-    throw new ValueError(`pad: before ${formatShape(before)} and after ${formatShape(after)} must be ${x.rank} non-negative integers each`);
+  if (
+    before.length !== x.rank ||
+    after.length !== x.rank ||
+    [...before, ...after].some((p) => p < 0 || !Number.isInteger(p))
+  ) {
+    throw new ValueError(
+      `pad: before ${formatShape(before)} and after ${formatShape(after)} must be ${x.rank} non-negative integers each`,
+    );
   }
   const backend = backendOf('pad', [x], true);
   const shape = x.shape.map((d, i) => d + before[i] + after[i]);
@@ -87,6 +103,10 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const first = xs[0];
   const a = normaliseAxis(axis, first.rank, 'concat');
   for (const t of xs) {
+    if (t.dtype !== first.dtype) {
+      const shapes = `${first.dtype} ${formatShape(first.shape)} and ${t.dtype} ${formatShape(t.shape)}`;
+      throw new ValueError(`concat: cannot join ${shapes}`);
+    }
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== a && d !== first.shape[i])) {
       throw new ShapeError(
         `concat along axis ${a}: shapes ${formatShape(first.shape)} and ${formatShape(t.shape)} differ outside that axis`,
@@ -96,7 +116,16 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   const backend = backendOf('concat', xs, true);
   const shape = first.shape.map((d, i) => (i === a ? xs.reduce((n, t) => n + t.shape[a], 0) : d));
   const storages = xs.map((t) => t.storage);
-  const y = new Tensor(backend.concat(storages, xs.map((t) => t.shape), a), shape, first.dtype, backend);
+  const y = new Tensor(
+    backend.concat(
+      storages,
+      xs.map((t) => t.shape),
+      a,
+    ),
+    shape,
+    first.dtype,
+    backend,
+  );
   return record('concat', y, xs, (dy) => {
     let offset = 0;
     return xs.map((t) => {
@@ -110,10 +139,8 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 /** Repeats size-1 dimensions (and adds leading ones) to reach `shape`. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(x.shape, shape)) return x;
-  const y = add(x, zeros(shape));
-  if (!sameShape(y.shape, shape)) {
+  if (x.rank > shape.length || x.shape.some((d, i) => d !== 1 && d !== shape[shape.length - x.rank + i])) {
     throw new ShapeError(`broadcastTo: ${formatShape(x.shape)} does not broadcast to ${formatShape(shape)}`);
   }
-  return y;
+  return add(x, zeros(shape));
 }
-

@@ -7,7 +7,9 @@ function softmaxOp(x: Tensor, axis: number, log: boolean): Tensor {
   const a = normaliseAxis(axis, x.rank, op);
   const backend = backendOf(op, [x]);
   const y = wrap(backend.softmax(x.storage, x.shape, a, log), x.shape, backend);
-  return record(op, y, [x], (dy) => [wrap(backend.softmaxBackward(y.storage, dy.storage, x.shape, a, log), x.shape, backend)]);
+  return record(op, y, [x], (dy) => [
+    wrap(backend.softmaxBackward(y.storage, dy.storage, x.shape, a, log), x.shape, backend),
+  ]);
 }
 
 /** exp(x) / Σ exp(x) along an axis (the last by default), computed stably. */

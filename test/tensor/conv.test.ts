@@ -1,0 +1,216 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ShapeError, ValueError } from '../../src/errors.js';
+import { type Conv2dOptions, conv2d, conv2dAttrs, im2col, tensor } from '../../src/tensor/index.js';
+import { assertTensor, gradcheck, uniformTensor } from './gradcheck.js';
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  options: Conv2dOptions;
+  outShape: number[];
+}
+
+const cases: Case[] = [
+  {
+    name: '3×3, padding 1',
+    x: [2, 2, 5, 5],
+    w: [3, 2, 3, 3],
+    options: { padding: 1 },
+    outShape: [2, 3, 5, 5],
+  },
+  {
+    name: 'stride 2, no padding',
+    x: [1, 2, 7, 6],
+    w: [2, 2, 3, 3],
+    options: { stride: 2 },
+    outShape: [1, 2, 3, 2],
+  },
+  {
+    name: 'stride [2, 1], padding [1, 0]',
+    x: [1, 2, 6, 5],
+    w: [2, 2, 3, 2],
+    options: { stride: [2, 1], padding: [1, 0] },
+    outShape: [1, 2, 3, 4],
+  },
+  // An even kernel with 'same': PyTorch pads 0 before and 1 after (top/left vs bottom/right).
+  {
+    name: "'same' with an even 2×4 kernel",
+    x: [1, 2, 5, 6],
+    w: [2, 2, 2, 4],
+    options: { padding: 'same' },
+    outShape: [1, 2, 5, 6],
+  },
+  {
+    name: 'dilation 2',
+    x: [1, 2, 7, 7],
+    w: [2, 2, 3, 3],
+    options: { dilation: 2, padding: 1 },
+    outShape: [1, 2, 5, 5],
+  },
+  {
+    name: "dilation [2, 1] with 'same'",
+    x: [1, 1, 6, 5],
+    w: [2, 1, 2, 3],
+    options: { dilation: [2, 1], padding: 'same' },
+    outShape: [1, 2, 6, 5],
+  },
+  {
+    name: 'two groups',
+    x: [1, 4, 5, 5],
+    w: [4, 2, 3, 3],
+    options: { groups: 2, padding: 1 },
+    outShape: [1, 4, 5, 5],
+  },
+  {
+    name: 'depthwise',
+    x: [2, 3, 5, 5],
+    w: [3, 1, 3, 3],
+    options: { groups: 3, padding: 1, stride: 2 },
+    outShape: [2, 3, 3, 3],
+  },
+  {
+    name: 'depthwise × 2 (channel multiplier)',
+    x: [1, 2, 4, 4],
+    w: [4, 1, 2, 2],
+    options: { groups: 2 },
+    outShape: [1, 4, 3, 3],
+  },
+  { name: '1×1', x: [2, 3, 3, 3], w: [2, 3, 1, 1], options: {}, outShape: [2, 2, 3, 3] },
+  {
+    name: 'stride, dilation, groups and padding together',
+    x: [1, 4, 7, 8],
+    w: [4, 2, 3, 2],
+    options: { stride: [2, 1], dilation: [1, 2], groups: 2, padding: [1, 2] },
+    outShape: [1, 4, 4, 10],
+  },
+];
+
+for (const c of cases) {
+  test(`conv2d gradient, ${c.name}, with bias`, () => {
+    const inputs = [uniformTensor(c.x, 1), uniformTensor(c.w, 2), uniformTensor([c.w[0]], 3)];
+    gradcheck(
+      `conv2d ${c.name} with bias`,
+      (x, w, b) => {
+        const y = conv2d(x, w, b, c.options);
+        assert.deepEqual(y.shape, c.outShape);
+        return y;
+      },
+      inputs,
+    );
+  });
+  test(`conv2d gradient, ${c.name}, without bias`, () => {
+    gradcheck(`conv2d ${c.name}`, (x, w) => conv2d(x, w, null, c.options), [
+      uniformTensor(c.x, 4),
+      uniformTensor(c.w, 5),
+    ]);
+  });
+}
+
+test('conv2d gradient with a frozen weight or a frozen input', () => {
+  const [x, w, b] = [uniformTensor([1, 2, 4, 4], 6), uniformTensor([2, 2, 3, 3], 7), uniformTensor([2], 8)];
+  gradcheck('conv2d, input only', (xi, wi, bi) => conv2d(xi, wi, bi, { padding: 1 }), [x, w, b], {
+    check: [0],
+  });
+  gradcheck('conv2d, weight only', (xi, wi, bi) => conv2d(xi, wi, bi, { padding: 1 }), [x, w, b], {
+    check: [1],
+  });
+  gradcheck('conv2d, bias only', (xi, wi, bi) => conv2d(xi, wi, bi, { padding: 1 }), [x, w, b], {
+    check: [2],
+  });
+});
+
+test("'same' padding attributes: PyTorch puts the odd element after", () => {
+  assert.deepEqual(conv2dAttrs([2, 4], { padding: 'same' }).padding, [0, 1, 1, 2]);
+  assert.deepEqual(conv2dAttrs([3, 3], { padding: 'same', dilation: 2 }).padding, [2, 2, 2, 2]);
+  assert.deepEqual(conv2dAttrs([3, 5], { padding: 'valid' }).padding, [0, 0, 0, 0]);
+  assert.deepEqual(conv2dAttrs([3, 5], { padding: [1, 2] }).padding, [1, 1, 2, 2]);
+  assert.throws(() => conv2dAttrs([3, 3], { padding: 'same', stride: 2 }), ValueError);
+  assert.throws(() => conv2dAttrs([3, 3], { groups: 0 }), ValueError);
+  assert.throws(() => conv2dAttrs([3, 3], { stride: 0 }), ValueError);
+});
+
+test('conv2d values by hand', () => {
+  // 1 channel 3×3 input, 2×2 kernel of ones: sums of each 2×2 window, plus the bias.
+  const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+  const ones = tensor([1, 1, 1, 1], [1, 1, 2, 2]);
+  assertTensor(conv2d(x, ones, tensor([10])), [1, 1, 2, 2], [22, 26, 34, 38], '2×2 sums + 10');
+  // 'same' with the even kernel pads one row below and one column right.
+  assertTensor(
+    conv2d(x, ones, null, { padding: 'same' }),
+    [1, 1, 3, 3],
+    [12, 16, 9, 24, 28, 15, 15, 17, 9],
+    "'same'",
+  );
+  // Cross-correlation, not convolution: the kernel is not flipped.
+  const corner = tensor([1, 0, 0, 0], [1, 1, 2, 2]);
+  assertTensor(conv2d(x, corner), [1, 1, 2, 2], [1, 2, 4, 5], 'unflipped kernel');
+  assertTensor(
+    conv2d(x, corner, null, { stride: 2, padding: 1 }),
+    [1, 1, 2, 2],
+    [0, 0, 0, 5],
+    'stride 2, padding 1',
+  );
+  // Two groups: channel 0 through filter 0, channel 1 through filter 1.
+  const twoChannels = tensor([1, 2, 3, 4, 10, 20, 30, 40], [1, 2, 2, 2]);
+  const depthwise = tensor([1, 1, 1, 1, 1, 0, 0, -1], [2, 1, 2, 2]);
+  assertTensor(conv2d(twoChannels, depthwise, null, { groups: 2 }), [1, 2, 1, 1], [10, -30], 'depthwise');
+});
+
+test('conv2d misuse names the shapes', () => {
+  const w = tensor(new Float32Array(8 * 3 * 3 * 3), [8, 3, 3, 3]);
+  const hasShapes =
+    (...shapes: string[]) =>
+    (e: unknown) =>
+      e instanceof ShapeError && shapes.every((s) => e.message.includes(s));
+  // A 3-D image without its batch dimension.
+  assert.throws(
+    () => conv2d(tensor(new Float32Array(3 * 8 * 8), [3, 8, 8]), w),
+    hasShapes('[3, 8, 8]', '[8, 3, 3, 3]'),
+  );
+  // A grayscale batch into an RGB layer.
+  assert.throws(
+    () => conv2d(tensor(new Float32Array(2 * 8 * 8), [2, 1, 8, 8]), w),
+    hasShapes('[2, 1, 8, 8]', '[8, 3, 3, 3]'),
+  );
+  // The kernel does not fit the (padded) input: the output would be below 1.
+  assert.throws(
+    () => conv2d(tensor(new Float32Array(3 * 2 * 2), [1, 3, 2, 2]), w),
+    (e: unknown) =>
+      e instanceof ShapeError &&
+      /kernel larger than the padded input/.test(e.message) &&
+      /\[1, 3, 2, 2\]/.test(e.message),
+  );
+  assert.doesNotThrow(() =>
+    conv2d(tensor(new Float32Array(3 * 2 * 2), [1, 3, 2, 2]), w, null, { padding: 1 }),
+  );
+  assert.throws(
+    () => conv2d(tensor(new Float32Array(3 * 16), [1, 3, 4, 4]), w, tensor([1, 2])),
+    hasShapes('[2]'),
+  );
+  assert.throws(
+    () =>
+      conv2d(
+        tensor(new Float32Array(4 * 16), [1, 4, 4, 4]),
+        tensor(new Float32Array(3 * 2 * 9), [3, 2, 3, 3]),
+        null,
+        { groups: 2 },
+      ),
+    ShapeError,
+  );
+});
+
+test('im2col lays out one column per output position, rows ordered (channel, ki, kj)', () => {
+  const x = tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 3, 3]);
+  // Rows: kernel offsets (0,0), (0,1), (1,0), (1,1); columns: output positions in row-major order.
+  assertTensor(im2col(x, 2), [1, 4, 4], [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9], 'im2col 2×2');
+  const twoChannels = tensor([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]);
+  assertTensor(
+    im2col(twoChannels, 2, { groups: 2 }),
+    [2, 4, 1],
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    'im2col per group',
+  );
+  assertTensor(im2col(x, 1, { stride: 2 }), [1, 1, 4], [1, 3, 7, 9], 'im2col 1×1 stride 2');
+});
