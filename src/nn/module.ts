@@ -46,6 +46,15 @@ export abstract class Module {
 
   abstract forward(x: Tensor): Tensor;
 
+  /**
+   * Multiply-accumulates this module does itself (not through its children) for one call whose input and
+   * output had these shapes, batch included. Convolutions and fully connected layers count, as in
+   * torchvision's figures; everything else is 0.
+   */
+  macs(_inputShape: readonly number[], _outputShape: readonly number[]): number {
+    return 0;
+  }
+
   /** Runs forward; a ConvnetsError escaping it is prefixed with this module's dotted path and type. */
   call(x: Tensor): Tensor {
     const parent = callStack[callStack.length - 1];

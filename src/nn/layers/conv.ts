@@ -97,6 +97,12 @@ export class Conv2d extends Module {
     }
   }
 
+  /** Each output element sums (inChannels/groups)·kH·kW products. */
+  override macs(_inputShape: readonly number[], outputShape: readonly number[]): number {
+    const outputs = outputShape.reduce((a, b) => a * b, 1);
+    return outputs * (this.inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
+  }
+
   forward(x: Tensor): Tensor {
     checkInputShape(x, ['N', this.inChannels, 'H', 'W']);
     const { stride, padding, dilation, groups } = this;

@@ -53,6 +53,10 @@ export class Linear extends Module {
       uniform(bias, -1 / Math.sqrt(this.inFeatures), 1 / Math.sqrt(this.inFeatures), { generator });
   }
 
+  override macs(_inputShape: readonly number[], outputShape: readonly number[]): number {
+    return outputShape.reduce((a, b) => a * b, 1) * this.inFeatures;
+  }
+
   forward(x: Tensor): Tensor {
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.inFeatures) {
       throw new ShapeError(

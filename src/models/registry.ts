@@ -1,0 +1,66 @@
+import { ValueError } from '../errors.js';
+import type { Module } from '../nn/index.js';
+
+/** What a builder accepts; families add their own options (e.g. `auxLogits` for GoogLeNet). */
+export interface ModelOptions {
+  numClasses?: number;
+  /** Seed of the generator the initialisers draw from. */
+  seed?: number;
+}
+
+/** Facts about a model, kept next to its builder and checked by tests. */
+export interface ModelInfo {
+  name: string;
+  family: string;
+  paper: string;
+  year: number;
+  /** Input [C, H, W] the figures below are for. */
+  inputShape: readonly [number, number, number];
+  numClasses: number;
+  /** Trainable parameters at the default configuration. */
+  parameters: number;
+  /** Multiply-accumulates of one image's forward pass (convolutions and fully connected layers). */
+  macs: number;
+  /** Top-1 accuracy a source reports, with the source named. */
+  reportedAccuracy?: { top1: number; dataset: string; source: string };
+  /** Normalisation the published weights expect, where there are any. */
+  preprocessing?: { mean: readonly number[]; std: readonly number[] };
+}
+
+export type Builder<O extends ModelOptions = ModelOptions> = (options?: O) => Module;
+
+interface Entry {
+  info: ModelInfo;
+  build: Builder;
+}
+
+const entries = new Map<string, Entry>();
+
+/** Adds a builder under info.name; returns the builder so a family file can export it in the same line. */
+export function register<O extends ModelOptions>(info: ModelInfo, build: Builder<O>): Builder<O> {
+  if (entries.has(info.name)) throw new ValueError(`model '${info.name}' is registered twice`);
+  entries.set(info.name, { info, build: build as Builder });
+  return build;
+}
+
+/** Builds a registered model by name, e.g. get('resnet50', { numClasses: 10 }). */
+export function get(name: string, options: ModelOptions & Record<string, unknown> = {}): Module {
+  return entry(name).build(options);
+}
+
+export function info(name: string): ModelInfo {
+  return entry(name).info;
+}
+
+/** Every registered model's facts, in registration order. */
+export function list(): ModelInfo[] {
+  return [...entries.values()].map((e) => e.info);
+}
+
+function entry(name: string): Entry {
+  const found = entries.get(name);
+  if (found === undefined) {
+    throw new ValueError(`unknown model '${name}'; known models: ${[...entries.keys()].join(', ')}`);
+  }
+  return found;
+}
