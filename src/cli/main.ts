@@ -1,42 +1,45 @@
 #!/usr/bin/env node
-import { getBackend } from '../backend/registry.js';
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { runDemo } from './demo.js';
+import { runInfo } from './info.js';
 
-const usage = `convnets ${version}: deep convolutional networks on Node.js
-
-usage: convnets <command>
-
-commands:
-  info    version, backend and thread count
-  demo    build LeNet-5, run a forward and a backward pass, print shapes and the gradient norm
-  help    this text`;
-
-function info(): void {
-  const backend = getBackend();
-  console.log(`convnets ${version}`);
-  console.log(`backend  ${backend.name}`);
-  console.log(`threads  ${backend.threads}`);
-  console.log(`node     ${process.version}`);
+interface Command {
+  summary: string;
+  run: (args: string[]) => void | Promise<void>;
 }
 
-const commands: Record<string, () => void> = {
-  info,
-  demo: runDemo,
-  help: () => console.log(usage),
+/** One line per command; each command lives in its own file under src/cli/. */
+const commands: Record<string, Command> = {
+  info: { summary: 'version, backend and thread count', run: runInfo },
+  demo: { summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm', run: runDemo },
 };
 
-const [command = 'help'] = process.argv.slice(2);
-const run = commands[command];
-if (run === undefined) {
-  console.error(`convnets: unknown command '${command}'\n\n${usage}`);
-  process.exit(2);
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `convnets ${version}: deep convolutional networks on Node.js\n\nusage: convnets <command> [options]\n\ncommands:\n${lines.join('\n')}`;
 }
-try {
-  run();
-} catch (error) {
-  if (!(error instanceof ConvnetsError)) throw error;
-  console.error(`convnets ${command}: ${error.message}`);
-  process.exit(1);
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(usage());
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    console.error(`convnets: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    await command.run(args);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof ConvnetsError)) throw error;
+    console.error(`convnets ${name}: ${error.message}`);
+    return 1;
+  }
 }
+
+process.exitCode = await main(process.argv.slice(2));
