@@ -56,31 +56,39 @@ export function fanInAndFanOut(shape: readonly number[]): { fanIn: number; fanOu
   return { fanIn: shape[1] * receptiveField, fanOut: shape[0] * receptiveField };
 }
 
-function fill(target: Tensor, value: (i: number) => number): Tensor {
-  const values = target.dtype === 'int32' ? new Int32Array(target.size) : new Float32Array(target.size);
-  for (let i = 0; i < values.length; i++) values[i] = value(i);
-  return noGrad(() => target.assign(tensor(values, target.shape, { dtype: target.dtype })));
+/** Replaces the target's values with those `draw` writes into a fresh array of its size. */
+function fill(target: Tensor, draw: (values: Float32Array) => void): Tensor {
+  // A shape-only backend keeps no values: drawing them would be most of the time of building VGG-16 there.
+  if (target.backend.shapeOnly) return target;
+  const values = new Float32Array(target.size);
+  draw(values);
+  const typed = target.dtype === 'int32' ? Int32Array.from(values) : values;
+  return noGrad(() => target.assign(tensor(typed, target.shape, { dtype: target.dtype })));
 }
 
-function randomFill(target: Tensor, options: RandomInitOptions, draw: (g: Generator) => number): Tensor {
+function randomFill(
+  target: Tensor,
+  options: RandomInitOptions,
+  draw: (g: Generator, values: Float32Array) => void,
+): Tensor {
   if (target.dtype !== 'float32')
     throw new ValueError(`random initialisation needs a float32 tensor, got ${target.dtype}`);
   const generator = options.generator ?? globalGenerator();
-  return fill(target, () => draw(generator));
+  return fill(target, (values) => draw(generator, values));
 }
 
 export function uniform(target: Tensor, low = 0, high = 1, options: RandomInitOptions = {}): Tensor {
   if (!(high >= low)) throw new ValueError(`uniform: high (${high}) must not be below low (${low})`);
-  return randomFill(target, options, (g) => low + (high - low) * g.uniform());
+  return randomFill(target, options, (g, values) => g.fillUniform(values, low, high));
 }
 
 export function normal(target: Tensor, mean = 0, std = 1, options: RandomInitOptions = {}): Tensor {
   if (!(std >= 0)) throw new ValueError(`normal: std must be non-negative, got ${std}`);
-  return randomFill(target, options, (g) => mean + std * g.normal());
+  return randomFill(target, options, (g, values) => g.fillNormal(values, mean, std));
 }
 
 export function constant(target: Tensor, value: number): Tensor {
-  return fill(target, () => value);
+  return fill(target, (values) => values.fill(value));
 }
 
 export function zeros(target: Tensor): Tensor {

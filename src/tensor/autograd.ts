@@ -38,7 +38,8 @@ export function record(
 ): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;
-    output.node = { op, inputs, backward, saved };
+    // Copied: a caller may reuse its array (DenseNet grows one list of features), and the graph must not change.
+    output.node = { op, inputs: [...inputs], backward, saved: [...saved] };
   }
   return output;
 }

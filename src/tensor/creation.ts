@@ -56,7 +56,15 @@ export function tensor(
   if (flat.length !== sizeOf(finalShape)) {
     throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${formatShape(finalShape)}`);
   }
-  const typed = dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
+  // A typed array of the right kind goes straight to the backend, which copies it once.
+  const typed =
+    dtype === 'int32'
+      ? flat instanceof Int32Array
+        ? flat
+        : Int32Array.from(flat)
+      : flat instanceof Float32Array
+        ? flat
+        : Float32Array.from(flat);
   const backend = getBackend();
   const t = fromStorage(backend.upload(typed, finalShape), finalShape, backend, dtype);
   return options.requiresGrad ? t.requireGrad() : t;

@@ -25,6 +25,24 @@ export class Generator {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
+  /** Fills `out` with uniform values in [low, high): the fast path for initialising large weights. */
+  fillUniform(out: Float32Array, low = 0, high = 1): Float32Array {
+    const range = high - low;
+    for (let i = 0; i < out.length; i++) out[i] = low + range * this.uniform();
+    return out;
+  }
+
+  /** Fills `out` with N(mean, std²) values, using both outputs of each Box–Muller pair. */
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    for (let i = 0; i < out.length; i += 2) {
+      const radius = std * Math.sqrt(-2 * Math.log(1 - this.uniform()));
+      const angle = 2 * Math.PI * this.uniform();
+      out[i] = mean + radius * Math.cos(angle);
+      if (i + 1 < out.length) out[i + 1] = mean + radius * Math.sin(angle);
+    }
+    return out;
+  }
+
   /** Integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.uniform() * n);

@@ -126,12 +126,14 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
     first.dtype,
     backend,
   );
+  // The rule reads the shapes now: the caller may reuse its array afterwards (DenseNet grows one list).
+  const inputShapes = xs.map((t) => t.shape);
   return record('concat', y, xs, (dy) => {
     let offset = 0;
-    return xs.map((t) => {
+    return inputShapes.map((inputShape) => {
       const begin = dy.shape.map((_, i) => (i === a ? offset : 0));
-      offset += t.shape[a];
-      return slice(dy, begin, t.shape);
+      offset += inputShape[a];
+      return slice(dy, begin, inputShape);
     });
   });
 }
