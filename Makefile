@@ -1,18 +1,40 @@
 # Every target installs what it needs first: `make demo` and `make test` work on a fresh Debian machine.
 SHELL := /bin/bash
 SOURCES := $(shell find src test -name '*.ts') tsconfig.json
+NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
+# oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist
 
-.PHONY: setup build demo test lint fixtures clean
+.PHONY: setup system-packages build demo test test-native lint fixtures clean
 
-setup: node_modules/.installed
+setup: node_modules/.installed build/native.stamp
 
 # apt only when a needed command is missing, so a second run costs nothing.
-node_modules/.installed: package-lock.json
+node_modules/.installed: package-lock.json | system-packages
 	@command -v node >/dev/null && command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	npm ci --no-audit --no-fund
 	touch $@
 
-build: dist/.built
+# apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
+# backend, without the dataset its tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
+system-packages:
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3; } >/dev/null || \
+	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend or the dataset will be missing"
+
+# Rebuilds the addon when its sources change (npm ci builds it the first time); prints one line, never fails.
+build/native.stamp: $(NATIVE_SOURCES) | node_modules/.installed
+	node native/build.mjs
+
+# A build that found no oneDNN is retried once the headers are there (a failed compilation waits for a source change).
+ifneq ($(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),)
+ifneq ($(shell grep -l 'headers not found' build/native.stamp 2>/dev/null),)
+.PHONY: build/native.stamp
+endif
+endif
+
+build: dist/.built build/native.stamp
 
 dist/.built: node_modules/.installed $(SOURCES)
 	npx tsc -p tsconfig.json
@@ -21,8 +43,14 @@ dist/.built: node_modules/.installed $(SOURCES)
 demo: build
 	node dist/src/cli/main.js demo
 
+# The suite runs on the reference backend (the oracle); test/backend/native/ selects the native backend itself and
+# checks it against the reference and the PyTorch fixtures, or says it is skipped where the addon is not built.
 test: build
-	node --test dist/test/
+	CONVNETS_BACKEND=reference node --test dist/test/
+
+# The whole suite on the native backend: not what CI runs, a wider check of the addon.
+test-native: build
+	CONVNETS_BACKEND=native node --test dist/test/
 
 lint: setup
 	npx eslint . && npx prettier --check .
@@ -33,4 +61,4 @@ fixtures:
 	for script in scripts/fixtures/*.py; do OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 $$script || exit 1; done
 
 clean:
-	rm -rf dist
+	rm -rf dist build

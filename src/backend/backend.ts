@@ -94,6 +94,8 @@ export interface Backend {
   readonly name: string;
   /** Threads its kernels use. */
   readonly threads: number;
+  /** True for a backend that tracks shapes and holds no values (meta): callers may skip computing values for it. */
+  readonly shapeOnly?: boolean;
 
   // Storage
   upload(values: TypedArray, shape: Shape): Storage;

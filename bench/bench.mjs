@@ -1,0 +1,228 @@
+#!/usr/bin/env node
+/* global process, console, performance */
+// convnets against its peers on this machine, in one run, one measurement at a time (docs: bench/README.md).
+//
+//   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train]
+//
+// Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s;
+// 3. one 3×3 64→64 convolution on 128×64×32×32, forward, backward-data and backward-weights, GFLOP/s and % of the
+// FMA peak that bench/peak/fma-peak.c measures. Peers: PyTorch (Debian's python3-torch) on the same threads.
+// Needs `make build` first (it reads dist/ and the addon).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1];
+}
+const asJson = process.argv.includes('--json');
+const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? availableParallelism()));
+const seconds = Number(option('seconds', '3'));
+const only = option('only', 'conv,train').split(',');
+process.env.CONVNETS_THREADS = String(threads);
+
+const log = (line) => {
+  if (!asJson) console.error(line);
+};
+
+/**
+ * Best and median seconds of one call after `warmup` untimed calls; at least `minReps` calls and `seconds` in all.
+ * Figures use the best: on a shared machine it is the one least disturbed by other work.
+ */
+function timed(fn, minReps = 5, warmup = 2) {
+  for (let i = 0; i < warmup; i++) fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < minReps || performance.now() - start < seconds * 1000) {
+    const t = performance.now();
+    fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return { seconds: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
+}
+
+/** bench/peak/fma-peak.c, compiled on first use. */
+function fmaPeak() {
+  const binary = join(root, 'build', 'fma-peak');
+  if (!existsSync(binary)) {
+    mkdirSync(dirname(binary), { recursive: true });
+    execFileSync('cc', ['-O3', '-fopenmp', join(root, 'bench/peak/fma-peak.c'), '-o', binary]);
+  }
+  const out = execFileSync(binary, [String(threads), '1'], { encoding: 'utf8' })
+    .trim()
+    .split('\n');
+  return JSON.parse(out[out.length - 1]);
+}
+
+const CONV = { x: [128, 64, 32, 32], w: [64, 64, 3, 3] };
+const CONV_FLOPS = 2 * 128 * 64 * 32 * 32 * 64 * 9;
+
+/** Workload 3 on the native backend's kernels, activations in the blocked layout a previous layer leaves. */
+async function convnetsConv() {
+  const { NativeBackend } = await import(join(root, 'dist/src/backend/native/index.js'));
+  const backend = new NativeBackend();
+  const attrs = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 };
+  const random = (n) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+  const plain = backend.upload(random(128 * 64 * 32 * 32), CONV.x);
+  const w = backend.upload(random(64 * 64 * 9), CONV.w);
+  // Outputs of a convolution: the layout the next layer receives.
+  const x = backend.conv2d(plain, CONV.x, w, CONV.w, null, attrs);
+  const dy = backend.conv2d(x, CONV.x, w, CONV.w, null, attrs);
+  const cases = {
+    forward: () => backend.release(backend.conv2d(x, CONV.x, w, CONV.w, null, attrs)),
+    'backward-data': () => backend.release(backend.conv2dBackwardData(dy, CONV.x, w, CONV.w, CONV.x, attrs)),
+    'backward-weights': () =>
+      backend.release(backend.conv2dBackwardFilter(x, CONV.x, dy, CONV.x, CONV.w, attrs)),
+  };
+  const results = {};
+  for (const [name, fn] of Object.entries(cases)) {
+    const { seconds: s, median, reps } = timed(fn);
+    results[name] = { seconds: s, median, reps, gflops: CONV_FLOPS / s / 1e9 };
+    log(`  convnets conv ${name}: ${results[name].gflops.toFixed(1)} GFLOP/s`);
+  }
+  for (const s of [plain, w, x, dy]) backend.release(s);
+  return results;
+}
+
+/** Workload 1: full training steps (forward, cross-entropy, backward, SGD with momentum) at batch 128. */
+async function convnetsTrain(modelName) {
+  const convnets = await import(join(root, 'dist/src/index.js'));
+  const models =
+    modelName === 'lenet5'
+      ? await import(join(root, 'dist/src/models/lenet.js'))
+      : await import(join(root, 'dist/src/models/cifar-resnet.js'));
+  convnets.setBackend('native');
+  const build = models[modelName];
+  const net = build({ seed: 1 });
+  const channels = modelName === 'lenet5' ? 1 : 3;
+  const x = convnets.randn([128, channels, 32, 32]);
+  const labels = convnets.tensor(
+    Int32Array.from({ length: 128 }, (_, i) => i % 10),
+    [128],
+    { dtype: 'int32' },
+  );
+  const optimizer = convnets.optim.sgd(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const step = () =>
+    convnets.scope(() => {
+      optimizer.zeroGrad();
+      const loss = convnets.crossEntropy(net.call(x), labels);
+      loss.backward();
+      optimizer.step();
+      return loss.item();
+    });
+  const { seconds: s, median, reps } = timed(step, 5, 3);
+  log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);
+  return { seconds: s, median, reps, imagesPerSecond: 128 / s };
+}
+
+/** PyTorch's figures from bench/peers/torch_peer.py, or the reason it could not run. */
+function pytorch(workloads) {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) return { skipped: 'no /usr/bin/python3' };
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { skipped: 'PyTorch not installed (apt-get install python3-torch)' };
+  log(`  running PyTorch (${workloads.join(', ')})…`);
+  const run = spawnSync(
+    python,
+    [join(root, 'bench/peers/torch_peer.py'), String(threads), String(seconds), ...workloads],
+    {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        OPENBLAS_CORETYPE: 'SkylakeX',
+        OPENBLAS_NUM_THREADS: '1',
+        OMP_NUM_THREADS: String(threads),
+      },
+      maxBuffer: 1 << 20,
+    },
+  );
+  if (run.status !== 0) return { skipped: `torch_peer.py failed: ${run.stderr.trim().split('\n').pop()}` };
+  const lines = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
+  const result = { version: lines[0].version, threads: lines[0].threads, conv: {}, train: {} };
+  for (const line of lines.slice(1)) {
+    if (line.workload === 'conv') result.conv[line.case] = line;
+    else result.train[line.workload.split(':')[1]] = line;
+  }
+  return result;
+}
+
+const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
+const fixed = (v, digits) => (v === undefined ? '—' : v.toFixed(digits));
+
+async function main() {
+  const results = {
+    date: new Date().toISOString(),
+    machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,
+    threads,
+  };
+  // One measurement at a time, in this order: the peak, convnets, then PyTorch.
+  if (only.includes('conv')) {
+    log('measuring the FMA peak…');
+    results.peak = fmaPeak();
+  }
+  const { nativeUnavailableReason } = await import(join(root, 'dist/src/backend/native/addon.js'));
+  const reason = nativeUnavailableReason();
+  if (reason !== null) throw new Error(`the native backend is not available: ${reason}`);
+  results.convnets = { conv: {}, train: {} };
+  if (only.includes('conv')) results.convnets.conv = await convnetsConv();
+  if (only.includes('train')) {
+    for (const model of ['lenet5', 'resnet20']) results.convnets.train[model] = await convnetsTrain(model);
+  }
+  const peerWorkloads = [
+    ...(only.includes('conv') ? ['conv'] : []),
+    ...(only.includes('train') ? ['train:lenet5', 'train:resnet20'] : []),
+  ];
+  results.pytorch = pytorch(peerWorkloads);
+
+  if (asJson) {
+    console.log(JSON.stringify(results, null, 2));
+    return;
+  }
+  const torch = results.pytorch;
+  const peak = results.peak?.gflops;
+  const rows = [['workload', 'convnets', 'PyTorch', 'convnets ÷ PyTorch', 'convnets % of peak']];
+  for (const [name, c] of Object.entries(results.convnets.conv)) {
+    const p = torch.conv?.[name]?.gflops;
+    rows.push([
+      `conv 3×3 64→64, 128×64×32×32, ${name} (GFLOP/s)`,
+      fixed(c.gflops, 1),
+      fixed(p, 1),
+      ratio(c.gflops, p),
+      peak ? `${((100 * c.gflops) / peak).toFixed(0)} %` : '—',
+    ]);
+  }
+  for (const [name, c] of Object.entries(results.convnets.train)) {
+    const p = torch.train?.[name]?.imagesPerSecond;
+    rows.push([
+      `training step, ${name}, batch 128 (images/s)`,
+      fixed(c.imagesPerSecond, 0),
+      fixed(p, 0),
+      ratio(c.imagesPerSecond, p),
+      '',
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`${results.date}, ${results.machine}, ${threads} threads`);
+  if (peak)
+    console.log(
+      `FMA peak (bench/peak/fma-peak.c, ${results.peak.isa}): ${peak.toFixed(1)} GFLOP/s on ${results.peak.threads} threads, ${results.peak.gflopsOneThread.toFixed(1)} on one`,
+    );
+  console.log(
+    torch.skipped
+      ? `PyTorch skipped: ${torch.skipped}`
+      : `PyTorch ${torch.version}, ${torch.threads} threads`,
+  );
+  console.log([line(rows[0]), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n'));
+}
+
+await main();

@@ -1,0 +1,130 @@
+"""PyTorch's side of bench/bench.mjs: the same workloads, timed the same way, one JSON object per line on stdout.
+
+Run with Debian's PyTorch (/usr/bin/python3), OPENBLAS_CORETYPE=SkylakeX and OPENBLAS_NUM_THREADS=1 (Debian's OpenBLAS
+does not recognise this CPU): bench.mjs sets them. Usage: torch_peer.py <threads> <workload>... where a workload is
+conv (one 3x3 64->64 convolution on 128x64x32x32) or train:lenet5 / train:resnet20 (training steps at batch 128).
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def timed(fn, min_seconds, min_reps, warmup):
+    """Best and median seconds of one call, after `warmup` untimed calls; at least min_reps calls and min_seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[0], times[len(times) // 2], len(times)
+
+
+def conv_workload(seconds):
+    x = torch.randn(128, 64, 32, 32)
+    w = torch.randn(64, 64, 3, 3)
+    dy = torch.randn(128, 64, 32, 32)
+    flops = 2 * 128 * 64 * 32 * 32 * 64 * 9
+    conv_backward = torch.ops.aten.convolution_backward
+    cases = {
+        "forward": lambda: F.conv2d(x, w, padding=1),
+        "backward-data": lambda: conv_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [True, False, False]),
+        "backward-weights": lambda: conv_backward(dy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, [False, True, False]),
+    }
+    with torch.no_grad():
+        for name, fn in cases.items():
+            best, median, reps = timed(fn, seconds, 5, 2)
+            print(json.dumps({"workload": "conv", "case": name, "seconds": best, "median": median, "reps": reps, "gflops": flops / best / 1e9}), flush=True)
+
+
+class LeNet5(nn.Module):
+    """convnets' lenet5: conv 5x5 (6) - ReLU - max pool - conv 5x5 (16) - ReLU - max pool - 400 - 120 - 84 - 10."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.features(x), 1))
+
+
+class BasicBlock(nn.Module):
+    """He et al. 2015's CIFAR block, option A shortcut: subsample by 2 and pad the new channels with zeros."""
+
+    def __init__(self, inplanes, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.pad = planes - inplanes if stride != 1 or inplanes != planes else 0
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        shortcut = x
+        if self.pad:
+            shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return F.relu(out + shortcut)
+
+
+class ResNet20(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        blocks, inplanes = [], 16
+        for planes, stride in [(16, 1), (32, 2), (64, 2)]:
+            for i in range(3):
+                blocks.append(BasicBlock(inplanes, planes, stride if i == 0 else 1))
+                inplanes = planes
+        self.layers = nn.Sequential(*blocks)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.layers(F.relu(self.bn1(self.conv1(x))))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def train_workload(model_name, seconds):
+    torch.manual_seed(1)
+    model, channels = (LeNet5(), 1) if model_name == "lenet5" else (ResNet20(), 3)
+    model.train()
+    x = torch.randn(128, channels, 32, 32)
+    labels = torch.randint(0, 10, (128,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        optimizer.step()
+
+    best, median, reps = timed(step, seconds, 5, 3)
+    print(json.dumps({"workload": f"train:{model_name}", "seconds": best, "median": median, "reps": reps, "imagesPerSecond": 128 / best}), flush=True)
+
+
+def main():
+    threads = int(sys.argv[1])
+    seconds = float(sys.argv[2])
+    torch.set_num_threads(threads)
+    print(json.dumps({"peer": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+    for workload in sys.argv[3:]:
+        if workload == "conv":
+            conv_workload(seconds)
+        elif workload.startswith("train:"):
+            train_workload(workload.split(":", 1)[1], seconds)
+        else:
+            raise SystemExit(f"unknown workload {workload}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "convnets_native",
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/common.cc",
+        "native/src/elementwise.cc",
+        "native/src/movement.cc",
+        "native/src/convolution.cc",
+        "native/src/pooling_norm.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wno-unused-function"],
+      "libraries": ["-ldnnl", "-lgomp"]
+    }
+  ]
+}

@@ -1,0 +1,215 @@
+// Module entry point, library information, threads, and the storage functions: upload, read, fill, release,
+// reshape (a plain copy) and cast.
+#include <omp.h>
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "common.h"
+
+namespace convnets {
+
+namespace {
+
+DataType typeOf(const Napi::Value& code) {
+  // 0 is float32, 1 int32: the two dtypes of the Backend interface.
+  return toInt(code) == 1 ? DataType::s32 : DataType::f32;
+}
+
+void checkTyped(const Napi::Value& value, DataType type, int64_t length, const char* what) {
+  if (!value.IsTypedArray()) throw Napi::TypeError::New(value.Env(), std::string(what) + ": expected a typed array");
+  auto array = value.As<Napi::TypedArray>();
+  const auto want = type == DataType::s32 ? napi_int32_array : napi_float32_array;
+  if (array.TypedArrayType() != want) {
+    throw Napi::TypeError::New(value.Env(), std::string(what) + ": typed array of the wrong element type");
+  }
+  if (static_cast<int64_t>(array.ElementLength()) != length) {
+    throw Napi::RangeError::New(value.Env(), std::string(what) + ": typed array length does not match the shape");
+  }
+}
+
+void* typedData(const Napi::Value& value) {
+  auto array = value.As<Napi::TypedArray>();
+  return static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+}
+
+Napi::Value Upload(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[1]);
+  const DataType type = typeOf(info[2]);
+  checkTyped(info[0], type, product(dims), "upload");
+  Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
+  std::memcpy(s->data, typedData(info[0]), s->bytes);
+  return wrap(info.Env(), s);
+}
+
+/** read(handle, dims, destination): the logical row-major values, converted to the destination's type. */
+Napi::Value Read(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[1]);
+  Storage* s = unwrap(info[0], dims, "read");
+  if (!info[2].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "read: expected a typed array");
+  const DataType type =
+      info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array ? DataType::s32 : DataType::f32;
+  checkTyped(info[2], type, product(dims), "read");
+  // Blocked layouts and max pooling's u8 workspace both come out through one reorder.
+  const Dims own = isPlain(s->md) ? dims : s->md.dims();
+  memory from = isPlain(s->md) ? memory(plainDesc(dims, s->md.data_type()), engine(), s->data)
+                               : memory(s->md, engine(), s->data);
+  memory to(plainDesc(own, type), engine(), typedData(info[2]));
+  if (from.get_desc() == to.get_desc()) {
+    std::memcpy(to.get_data_handle(), from.get_data_handle(), to.get_desc().get_size());
+  } else if (s->elements > 0) {
+    reorder(from, to);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Fill(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[0]);
+  const double value = toDouble(info[1]);
+  const DataType type = typeOf(info[2]);
+  Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
+  if (type == DataType::s32) {
+    auto* p = static_cast<int32_t*>(s->data);
+    std::fill(p, p + s->elements, static_cast<int32_t>(value));
+  } else {
+    auto* p = static_cast<float*>(s->data);
+    std::fill(p, p + s->elements, static_cast<float>(value));
+  }
+  return wrap(info.Env(), s);
+}
+
+Napi::Value Release(const Napi::CallbackInfo& info) {
+  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "release: expected a native storage handle");
+  freeData(info.Env(), info[0].As<Napi::External<Storage>>().Data());
+  return info.Env().Undefined();
+}
+
+Napi::Value Memory(const Napi::CallbackInfo& info) {
+  int64_t storages = 0, bytes = 0;
+  liveCounts(storages, bytes);
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(storages)));
+  out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(bytes)));
+  return out;
+}
+
+/** reshape(handle, dims, newDims): the same values row-major under newDims; a plain storage is aliased, not copied. */
+Napi::Value Reshape(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[1]);
+  const Dims newDims = toDims(info[2]);
+  Storage* s = unwrap(info[0], dims, "reshape");
+  if (product(newDims) != s->elements) throw Napi::RangeError::New(info.Env(), "reshape: sizes differ");
+  const DataType type = s->md.data_type();
+  if (isPlain(s->md)) return wrap(info.Env(), alias(s, plainDesc(newDims, type)));
+  if (newDims == s->md.dims()) return wrap(info.Env(), alias(s, s->md));
+  Storage* out = allocate(info.Env(), plainDesc(newDims, type), s->elements);
+  reorder(memory(s->md, engine(), s->data), memory(plainDesc(s->md.dims(), type), engine(), out->data));
+  return wrap(info.Env(), out);
+}
+
+/** float32 → int32 truncates toward zero as Int32Array.from(values, Math.trunc) does (NaN and ±∞ give 0). */
+int32_t truncateToInt32(float v) {
+  if (!std::isfinite(v)) return 0;
+  const double t = std::trunc(static_cast<double>(v));
+  const double wrapped = std::fmod(t, 4294967296.0);
+  return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(wrapped < 0 ? wrapped + 4294967296.0 : wrapped)));
+}
+
+Napi::Value Cast(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[1]);
+  Storage* s = unwrap(info[0], dims, "cast");
+  const DataType type = typeOf(info[2]);
+  Temps temps;
+  memory plain = viewPlain(s, dims, temps);
+  Storage* out = allocate(info.Env(), plainDesc(dims, type), s->elements);
+  const int64_t n = s->elements;
+  if (s->md.data_type() == type) {
+    std::memcpy(out->data, plain.get_data_handle(), out->bytes);
+  } else if (type == DataType::s32) {
+    const auto* from = static_cast<const float*>(plain.get_data_handle());
+    auto* to = static_cast<int32_t*>(out->data);
+    for (int64_t i = 0; i < n; i++) to[i] = truncateToInt32(from[i]);
+  } else {
+    const auto* from = static_cast<const int32_t*>(plain.get_data_handle());
+    auto* to = static_cast<float*>(out->data);
+    for (int64_t i = 0; i < n; i++) to[i] = static_cast<float>(from[i]);
+  }
+  return wrap(info.Env(), out);
+}
+
+const char* isaName(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+  }
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const dnnl_version_t* v = dnnl_version();
+  auto out = Napi::Object::New(env);
+  out.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  out.Set("isa", isaName(dnnl::get_effective_cpu_isa()));
+  out.Set("threads", omp_get_max_threads());
+  out.Set("blocked", keepBlocked());
+  return out;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  const int64_t n = toInt(info[0]);
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "threads must be at least 1");
+  return Napi::Number::New(info.Env(), setThreads(static_cast<int>(n)));
+}
+
+/** isBlocked(handle): whether the storage is in a oneDNN blocked layout rather than plain row-major. */
+Napi::Value IsBlocked(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !isPlain(unwrap(info[0])->md));
+}
+
+Napi::Value SetBlocked(const Napi::CallbackInfo& info) {
+  setKeepBlocked(info[0].ToBoolean().Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void registerStorage(Napi::Env env, Napi::Object exports) {
+  CONVNETS_EXPORT(exports, "upload", Upload);
+  CONVNETS_EXPORT(exports, "read", Read);
+  CONVNETS_EXPORT(exports, "fill", Fill);
+  CONVNETS_EXPORT(exports, "release", Release);
+  CONVNETS_EXPORT(exports, "memory", Memory);
+  CONVNETS_EXPORT(exports, "reshape", Reshape);
+  CONVNETS_EXPORT(exports, "cast", Cast);
+  CONVNETS_EXPORT(exports, "info", Info);
+  CONVNETS_EXPORT(exports, "setThreads", SetThreads);
+  CONVNETS_EXPORT(exports, "setBlocked", SetBlocked);
+  CONVNETS_EXPORT(exports, "isBlocked", IsBlocked);
+}
+
+}  // namespace convnets
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // The addon's caches, pool and scratchpad belong to one thread: the first that loads it (decision 10).
+  static const std::thread::id owner = std::this_thread::get_id();
+  if (std::this_thread::get_id() != owner) {
+    throw Napi::Error::New(env, "convnets_native runs on the main thread only, not in worker threads");
+  }
+  convnets::initialize(env);
+  convnets::registerStorage(env, exports);
+  convnets::registerElementwise(env, exports);
+  convnets::registerMovement(env, exports);
+  convnets::registerConvolution(env, exports);
+  convnets::registerPoolingAndNorm(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(convnets_native, Init)

@@ -1,0 +1,183 @@
+// Matrix products and data movement on oneDNN: matmul, and permute, slice, pad and concat as reorders between
+// strided views of plain memory.
+#include <cstring>
+
+#include "common.h"
+
+namespace convnets {
+
+namespace {
+
+Dims rowMajorStrides(const Dims& dims) {
+  Dims strides(dims.size());
+  int64_t stride = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= dims[i];
+  }
+  return strides;
+}
+
+using Matmul = Compiled<dnnl::matmul::primitive_desc, dnnl::matmul>;
+
+/** A [batch, rows, cols] matrix stored row-major, or its transpose when `transposed` (stored [batch, cols, rows]). */
+memory::desc matrixDesc(int64_t batch, int64_t rows, int64_t cols, bool transposed) {
+  const Dims strides = transposed ? Dims{rows * cols, 1, rows} : Dims{rows * cols, cols, 1};
+  return memory::desc({batch, rows, cols}, DataType::f32, strides);
+}
+
+/** matmul(a, b, batch, m, k, n, transposeA, transposeB) → [batch, m, n]. */
+Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t batch = toInt(info[2]), m = toInt(info[3]), k = toInt(info[4]), n = toInt(info[5]);
+  const bool ta = info[6].ToBoolean().Value(), tb = info[7].ToBoolean().Value();
+  Storage* a = unwrap(info[0], {batch * m * k}, "matmul");
+  Storage* b = unwrap(info[1], {batch * k * n}, "matmul");
+  Temps temps;
+  const memory::desc aMd = matrixDesc(batch, m, k, ta), bMd = matrixDesc(batch, k, n, tb);
+  const memory::desc cMd = plainDesc({batch, m, n});
+  Output out(env, cMd, {batch, m, n}, temps);
+  if (batch * m * n == 0) return out.finish();
+  if (k == 0) {
+    std::memset(out.mem().get_data_handle(), 0, cMd.get_size());
+    return out.finish();
+  }
+  auto mm = cached<Matmul>(Key("matmul").add(aMd).add(bMd).add(cMd), [&] {
+    return new Matmul({dnnl::matmul::desc(aMd, bMd, cMd), userScratchpad(), engine()});
+  });
+  memory aMem(aMd, engine(), viewPlain(a, {batch * m * k}, temps).get_data_handle());
+  memory bMem(bMd, engine(), viewPlain(b, {batch * k * n}, temps).get_data_handle());
+  execute(mm->primitive, mm->pd.scratchpad_desc(),
+          {{DNNL_ARG_SRC, aMem}, {DNNL_ARG_WEIGHTS, bMem}, {DNNL_ARG_DST, out.mem()}});
+  return out.finish();
+}
+
+/** permute(x, dims, perm) → x with axis i of the result taken from axis perm[i]. */
+Napi::Value Permute(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Dims dims = toDims(info[1]);
+  const Dims perm = toDims(info[2]);
+  Storage* x = unwrap(info[0], dims, "permute");
+  if (perm.size() != dims.size()) throw Napi::RangeError::New(env, "permute: permutation rank differs");
+  const Dims strides = rowMajorStrides(dims);
+  Dims outDims(dims.size()), outStrides(dims.size());
+  for (size_t i = 0; i < perm.size(); i++) {
+    if (perm[i] < 0 || perm[i] >= static_cast<int64_t>(dims.size())) {
+      throw Napi::RangeError::New(env, "permute: axis out of range");
+    }
+    outDims[i] = dims[perm[i]];
+    outStrides[i] = strides[perm[i]];
+  }
+  const DataType type = x->md.data_type();
+  Temps temps;
+  memory src = viewPlain(x, dims, temps);
+  Output out(env, plainDesc(outDims, type), outDims, temps);
+  if (x->elements > 0) {
+    reorder(memory(memory::desc(outDims, type, outStrides), engine(), src.get_data_handle()), out.mem());
+  }
+  return out.finish();
+}
+
+/** slice(x, dims, begin, size) → the box of `size` starting at `begin`. */
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Dims dims = toDims(info[1]), begin = toDims(info[2]), size = toDims(info[3]);
+  Storage* x = unwrap(info[0], dims, "slice");
+  if (begin.size() != dims.size() || size.size() != dims.size()) {
+    throw Napi::RangeError::New(env, "slice: begin and size must have the input's rank");
+  }
+  for (size_t i = 0; i < dims.size(); i++) {
+    if (begin[i] + size[i] > dims[i]) throw Napi::RangeError::New(env, "slice: box exceeds the input");
+  }
+  const DataType type = x->md.data_type();
+  Temps temps;
+  Output out(env, plainDesc(size, type), size, temps);
+  if (product(size) > 0) {
+    memory src = viewPlain(x, dims, temps);
+    const memory::desc box = plainDesc(dims, type).submemory_desc(size, begin);
+    reorder(memory(box, engine(), src.get_data_handle()), out.mem());
+  }
+  return out.finish();
+}
+
+/** Writes `part` into the box of `into` at `offsets` (`into` is plain). */
+void place(const memory& part, const memory& into, const Dims& offsets) {
+  const memory::desc box = into.get_desc().submemory_desc(part.get_desc().dims(), offsets);
+  reorder(part, memory(box, engine(), into.get_data_handle()));
+}
+
+void fillWith(const memory& m, double value) {
+  const int64_t n = product(m.get_desc().dims());
+  if (m.get_desc().data_type() == DataType::s32) {
+    auto* p = static_cast<int32_t*>(m.get_data_handle());
+    std::fill(p, p + n, static_cast<int32_t>(value));
+  } else {
+    auto* p = static_cast<float*>(m.get_data_handle());
+    std::fill(p, p + n, static_cast<float>(value));
+  }
+}
+
+/** pad(x, dims, before, after, value) → x surrounded by `value`. */
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Dims dims = toDims(info[1]), before = toDims(info[2]), after = toDims(info[3]);
+  const double value = toDouble(info[4]);
+  Storage* x = unwrap(info[0], dims, "pad");
+  if (before.size() != dims.size() || after.size() != dims.size()) {
+    throw Napi::RangeError::New(env, "pad: before and after must have the input's rank");
+  }
+  Dims outDims(dims.size());
+  for (size_t i = 0; i < dims.size(); i++) outDims[i] = dims[i] + before[i] + after[i];
+  const DataType type = x->md.data_type();
+  Temps temps;
+  Output out(env, plainDesc(outDims, type), outDims, temps);
+  fillWith(out.mem(), value);
+  if (x->elements > 0) place(viewPlain(x, dims, temps), out.mem(), before);
+  return out.finish();
+}
+
+/** concat(handles, dimsList, axis) → the inputs joined along `axis`. */
+Napi::Value Concat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto handles = info[0].As<Napi::Array>();
+  auto shapes = info[1].As<Napi::Array>();
+  const int64_t axis = toInt(info[2]);
+  if (handles.Length() == 0 || handles.Length() != shapes.Length()) {
+    throw Napi::RangeError::New(env, "concat: needs one shape per input, and at least one input");
+  }
+  std::vector<Storage*> parts;
+  std::vector<Dims> dims;
+  for (uint32_t i = 0; i < handles.Length(); i++) {
+    dims.push_back(toDims(shapes.Get(i)));
+    parts.push_back(unwrap(handles.Get(i), dims.back(), "concat"));
+  }
+  Dims outDims = dims[0];
+  if (axis < 0 || axis >= static_cast<int64_t>(outDims.size())) throw Napi::RangeError::New(env, "concat: bad axis");
+  outDims[axis] = 0;
+  for (const Dims& d : dims) {
+    if (d.size() != outDims.size()) throw Napi::RangeError::New(env, "concat: ranks differ");
+    outDims[axis] += d[axis];
+  }
+  const DataType type = parts[0]->md.data_type();
+  Temps temps;
+  Output out(env, plainDesc(outDims, type), outDims, temps);
+  Dims offsets(outDims.size(), 0);
+  for (size_t i = 0; i < parts.size(); i++) {
+    if (parts[i]->md.data_type() != type) throw Napi::TypeError::New(env, "concat: dtypes differ");
+    if (parts[i]->elements > 0) place(viewPlain(parts[i], dims[i], temps), out.mem(), offsets);
+    offsets[axis] += dims[i][axis];
+  }
+  return out.finish();
+}
+
+}  // namespace
+
+void registerMovement(Napi::Env env, Napi::Object exports) {
+  CONVNETS_EXPORT(exports, "matmul", MatmulFn);
+  CONVNETS_EXPORT(exports, "permute", Permute);
+  CONVNETS_EXPORT(exports, "slice", Slice);
+  CONVNETS_EXPORT(exports, "pad", Pad);
+  CONVNETS_EXPORT(exports, "concat", Concat);
+}
+
+}  // namespace convnets

@@ -1,0 +1,207 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import { BackendError } from '../../errors.js';
+import type { Shape, TypedArray } from '../backend.js';
+
+declare const nativeHandle: unique symbol;
+/** A native storage handle: an N-API external owning oneDNN memory. Opaque to JavaScript. */
+export type Handle = { readonly [nativeHandle]: true };
+
+/** 0 is float32, 1 int32. */
+export type DTypeCode = 0 | 1;
+
+export interface LibraryInfo {
+  /** oneDNN's version, e.g. 2.6.3. */
+  version: string;
+  /** The instruction set oneDNN's kernels use (dnnl_get_effective_cpu_isa). */
+  isa: string;
+  /** OpenMP threads oneDNN runs on. */
+  threads: number;
+  /** Whether outputs may stay in oneDNN's blocked layouts between layers. */
+  blocked: boolean;
+}
+
+type Dims = Shape;
+
+/** The functions native/src/*.cc export; argument order follows each C++ function's comment. */
+export interface Addon {
+  upload(values: TypedArray, dims: Dims, dtype: DTypeCode): Handle;
+  read(x: Handle, dims: Dims, into: TypedArray): void;
+  fill(dims: Dims, value: number, dtype: DTypeCode): Handle;
+  release(x: Handle): void;
+  memory(): [storages: number, bytes: number];
+  reshape(x: Handle, dims: Dims, newDims: Dims): Handle;
+  cast(x: Handle, dims: Dims, dtype: DTypeCode): Handle;
+  info(): LibraryInfo;
+  setThreads(threads: number): number;
+  setBlocked(blocked: boolean): void;
+  isBlocked(x: Handle): boolean;
+
+  unary(op: string, x: Handle, dims: Dims): Handle;
+  activationBackward(op: string, x: Handle, y: Handle, dy: Handle, dims: Dims): Handle;
+  binary(op: string, a: Handle, aDims: Dims, b: Handle, bDims: Dims, outDims: Dims): Handle;
+  reduce(op: string, x: Handle, dims: Dims, outDims: Dims): Handle;
+  softmax(x: Handle, dims: Dims, axis: number, log: boolean): Handle;
+  softmaxBackward(y: Handle, dy: Handle, dims: Dims, axis: number, log: boolean): Handle;
+
+  matmul(
+    a: Handle,
+    b: Handle,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    ta: boolean,
+    tb: boolean,
+  ): Handle;
+  permute(x: Handle, dims: Dims, perm: readonly number[]): Handle;
+  slice(x: Handle, dims: Dims, begin: readonly number[], size: readonly number[]): Handle;
+  pad(x: Handle, dims: Dims, before: readonly number[], after: readonly number[], value: number): Handle;
+  concat(xs: Handle[], dims: Dims[], axis: number): Handle;
+
+  conv2d(
+    x: Handle,
+    w: Handle,
+    bias: Handle | null,
+    xDims: Dims,
+    wDims: Dims,
+    yDims: Dims,
+    stride: readonly number[],
+    padding: readonly number[],
+    dilation: readonly number[],
+    groups: number,
+  ): Handle;
+  conv2dBackwardData(
+    dy: Handle,
+    w: Handle,
+    xDims: Dims,
+    wDims: Dims,
+    yDims: Dims,
+    stride: readonly number[],
+    padding: readonly number[],
+    dilation: readonly number[],
+    groups: number,
+  ): Handle;
+  conv2dBackwardFilter(
+    x: Handle,
+    dy: Handle,
+    xDims: Dims,
+    wDims: Dims,
+    yDims: Dims,
+    stride: readonly number[],
+    padding: readonly number[],
+    dilation: readonly number[],
+    groups: number,
+  ): Handle;
+
+  pool2d(
+    x: Handle,
+    kind: string,
+    xDims: Dims,
+    yDims: Dims,
+    kernel: readonly number[],
+    stride: readonly number[],
+    paddingBefore: readonly number[],
+    paddingAfter: readonly number[],
+    countIncludePad: boolean,
+  ): [y: Handle, workspace: Handle | null, workspaceElements: number];
+  pool2dBackward(
+    dy: Handle,
+    kind: string,
+    xDims: Dims,
+    yDims: Dims,
+    kernel: readonly number[],
+    stride: readonly number[],
+    paddingBefore: readonly number[],
+    paddingAfter: readonly number[],
+    countIncludePad: boolean,
+    workspace: Handle | null,
+  ): Handle;
+  lrn(x: Handle, dims: Dims, size: number, alpha: number, beta: number, k: number): Handle;
+  lrnBackward(
+    x: Handle,
+    dy: Handle,
+    dims: Dims,
+    size: number,
+    alpha: number,
+    beta: number,
+    k: number,
+  ): Handle;
+  batchNormTraining(
+    x: Handle,
+    dims: Dims,
+    gamma: Handle,
+    beta: Handle,
+    eps: number,
+  ): [y: Handle, mean: Handle, variance: Handle];
+  batchNormInference(
+    x: Handle,
+    dims: Dims,
+    gamma: Handle,
+    beta: Handle,
+    mean: Handle,
+    variance: Handle,
+    eps: number,
+  ): Handle;
+  batchNormBackward(
+    x: Handle,
+    dy: Handle,
+    dims: Dims,
+    gamma: Handle,
+    mean: Handle,
+    variance: Handle,
+    eps: number,
+  ): [dx: Handle, dgamma: Handle, dbeta: Handle];
+}
+
+/**
+ * Where node-gyp puts the addon: build/Release at the repository root, four levels above dist/src/backend/native/.
+ * CONVNETS_NATIVE_ADDON names another file (tests use it to see the fallback).
+ */
+export const addonPath =
+  process.env.CONVNETS_NATIVE_ADDON ??
+  fileURLToPath(new URL('../../../../build/Release/convnets_native.node', import.meta.url));
+
+let loaded: { addon: Addon } | { reason: string } | undefined;
+
+/** Errors from C++ become BackendErrors naming the kernel. */
+function withErrors(raw: Record<string, (...args: unknown[]) => unknown>): Addon {
+  const wrapped: Record<string, (...args: unknown[]) => unknown> = {};
+  for (const [name, fn] of Object.entries(raw)) {
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        return fn(...args);
+      } catch (error) {
+        throw new BackendError(`native ${name}: ${(error as Error).message}`);
+      }
+    };
+  }
+  return wrapped as unknown as Addon;
+}
+
+function load(): { addon: Addon } | { reason: string } {
+  // Its caches and memory pool belong to one thread; workers load data, not kernels (DESIGN.md decision 10).
+  if (!isMainThread) return { reason: 'the oneDNN addon runs on the main thread only' };
+  if (!existsSync(addonPath)) return { reason: 'the oneDNN addon is not built; run make setup' };
+  try {
+    const raw = createRequire(import.meta.url)(addonPath) as Record<string, (...args: unknown[]) => unknown>;
+    return { addon: withErrors(raw) };
+  } catch (error) {
+    return { reason: `the oneDNN addon does not load: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** The addon, loaded once; throws a BackendError saying why when it is not available. */
+export function loadAddon(): Addon {
+  loaded ??= load();
+  if ('reason' in loaded) throw new BackendError(loaded.reason);
+  return loaded.addon;
+}
+
+/** Why the native backend cannot run here, or null when it can. */
+export function nativeUnavailableReason(): string | null {
+  loaded ??= load();
+  return 'reason' in loaded ? loaded.reason : null;
+}

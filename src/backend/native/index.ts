@@ -1,0 +1,547 @@
+import { availableParallelism } from 'node:os';
+import type {
+  ActivationOp,
+  Backend,
+  BatchNormGradients,
+  BatchNormTrainingResult,
+  BinaryOp,
+  Conv2dAttrs,
+  DType,
+  LrnAttrs,
+  MemoryInfo,
+  Pool2dAttrs,
+  PoolKind,
+  PoolResult,
+  ReduceOp,
+  Shape,
+  Storage,
+  TypedArray,
+  UnaryOp,
+} from '../backend.js';
+import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
+import { ReferenceBackend } from '../reference/index.js';
+import { conv2dOutputShape, convSpatialOutput, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
+import { type Addon, type Handle, type LibraryInfo, loadAddon } from './addon.js';
+
+/** A storage whose values live in memory the addon owns (possibly in a oneDNN blocked layout). */
+class NativeStorage implements Storage {
+  released = false;
+  constructor(
+    readonly handle: Handle,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {}
+}
+
+/** CONVNETS_THREADS, or every core this process may use (DESIGN.md decision 10). */
+function threadCount(): number {
+  const raw = process.env.CONVNETS_THREADS;
+  if (raw === undefined || raw === '') return availableParallelism();
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new ValueError(`CONVNETS_THREADS=${raw}: expected a positive integer`);
+  }
+  return threads;
+}
+
+/** CONVNETS_NATIVE_LAYOUT=plain keeps every output in plain NCHW; the default lets oneDNN's blocked layouts flow. */
+function blockedLayout(): boolean {
+  const raw = process.env.CONVNETS_NATIVE_LAYOUT ?? 'blocked';
+  if (raw !== 'blocked' && raw !== 'plain') {
+    throw new ValueError(`CONVNETS_NATIVE_LAYOUT=${raw}: expected 'blocked' or 'plain'`);
+  }
+  return raw === 'blocked';
+}
+
+const dtypeCode = (dtype: DType) => (dtype === 'int32' ? 1 : 0);
+
+/** Pooling padding oneDNN needs: the after-padding grows so ceil mode's last window fits (PyTorch clips it). */
+function poolPadding(
+  xShape: Shape,
+  yShape: Shape,
+  attrs: Pool2dAttrs,
+): { before: number[]; after: number[] } {
+  const [top, bottom, left, right] = attrs.padding;
+  const needed = (i: number, before: number) =>
+    (yShape[2 + i] - 1) * attrs.stride[i] + attrs.kernel[i] - xShape[2 + i] - before;
+  return { before: [top, left], after: [Math.max(bottom, needed(0, top)), Math.max(right, needed(1, left))] };
+}
+
+/**
+ * oneDNN's average pooling with padding counted divides by the whole kernel; PyTorch clips a ceil-mode window
+ * that overhangs the padded input first. Those cases, and nothing else, go to the reference kernel.
+ */
+function poolOnOneDnn(kind: PoolKind, attrs: Pool2dAttrs, after: readonly number[]): boolean {
+  const [, bottom, , right] = attrs.padding;
+  return kind === 'max' || !attrs.countIncludePad || (after[0] === bottom && after[1] === right);
+}
+
+/** Adaptive average pooling is plain pooling when the output divides the input evenly (global pooling always). */
+function adaptiveKernel(xShape: Shape, outSize: readonly [number, number]): [number, number] | null {
+  const [, , height, width] = xShape;
+  if (height % outSize[0] !== 0 || width % outSize[1] !== 0) return null;
+  return [height / outSize[0], width / outSize[1]];
+}
+
+/**
+ * Kernels on oneDNN (Debian's libdnnl, the 2.x API) through the N-API addon in native/. Outputs of convolution,
+ * pooling, batch norm, LRN and elementwise ops may stay in oneDNN's blocked layouts; read() and the kernels that
+ * need plain values reorder. Kernels oneDNN lacks go to the reference backend, each in one line marked
+ * "reference:" (listed in docs/native-backend.md).
+ */
+export class NativeBackend implements Backend {
+  readonly name = 'native';
+  readonly threads: number;
+  private readonly addon: Addon;
+  private readonly reference: Backend = new ReferenceBackend();
+
+  constructor() {
+    this.addon = loadAddon();
+    this.threads = this.addon.setThreads(threadCount());
+    this.addon.setBlocked(blockedLayout());
+  }
+
+  /** oneDNN's version, instruction set, threads and layout mode. */
+  library(): LibraryInfo {
+    return this.addon.info();
+  }
+
+  /** Lets outputs stay in oneDNN's blocked layouts (the default), or keeps every output plain. */
+  setBlockedLayout(blocked: boolean): void {
+    this.addon.setBlocked(blocked);
+  }
+
+  /** Whether a storage is held in one of oneDNN's blocked layouts (tests check that layouts flow). */
+  isBlocked(x: Storage): boolean {
+    return this.addon.isBlocked(this.handle(x));
+  }
+
+  private handle(x: Storage): Handle {
+    if (!(x instanceof NativeStorage)) throw new BackendError('storage belongs to another backend');
+    if (x.released) throw new BackendError('storage used after it was released');
+    return x.handle;
+  }
+
+  private wrap(handle: Handle, shape: Shape, dtype: DType = 'float32'): NativeStorage {
+    return new NativeStorage(handle, dtype, sizeOf(shape));
+  }
+
+  /**
+   * Runs a kernel on the reference backend: the inputs are copied out of native memory, the result copied back.
+   * Every use is one line marked "reference:".
+   */
+  private viaReference(
+    inputs: readonly (readonly [Storage, Shape])[],
+    outShape: Shape,
+    kernel: (reference: Backend, inputs: Storage[]) => Storage,
+  ): Storage {
+    const copies = inputs.map(([x, shape]) => this.reference.upload(this.read(x, shape), shape));
+    const result = kernel(this.reference, copies);
+    const values = this.reference.read(result, outShape);
+    for (const copy of [...copies, result]) this.reference.release(copy);
+    return this.upload(values, outShape);
+  }
+
+  upload(values: TypedArray, shape: Shape): Storage {
+    const dtype: DType = values instanceof Int32Array ? 'int32' : 'float32';
+    return this.wrap(this.addon.upload(values, shape, dtypeCode(dtype)), shape, dtype);
+  }
+
+  read(x: Storage, shape: Shape): TypedArray {
+    const out = x.dtype === 'int32' ? new Int32Array(x.size) : new Float32Array(x.size);
+    this.addon.read(this.handle(x), shape, out);
+    return out;
+  }
+
+  fill(shape: Shape, value: number, dtype: DType): Storage {
+    return this.wrap(this.addon.fill(shape, value, dtypeCode(dtype)), shape, dtype);
+  }
+
+  release(x: Storage): void {
+    if (!(x instanceof NativeStorage)) throw new BackendError('storage belongs to another backend');
+    if (x.released) return;
+    x.released = true;
+    this.addon.release(x.handle);
+  }
+
+  /** Live storages and bytes of every native backend in this process (they share the addon's memory). */
+  memory(): MemoryInfo {
+    const [storages, bytes] = this.addon.memory();
+    return { storages, bytes };
+  }
+
+  cast(x: Storage, shape: Shape, dtype: DType): Storage {
+    return this.wrap(this.addon.cast(this.handle(x), shape, dtypeCode(dtype)), shape, dtype);
+  }
+
+  reshape(x: Storage, shape: Shape, newShape: Shape): Storage {
+    return this.wrap(this.addon.reshape(this.handle(x), shape, newShape), newShape, x.dtype);
+  }
+
+  unary(op: UnaryOp, x: Storage, shape: Shape): Storage {
+    // reference: oneDNN has no sign
+    if (op === 'sign') return this.viaReference([[x, shape]], shape, (r, [v]) => r.unary(op, v, shape));
+    return this.wrap(this.addon.unary(op, this.handle(x), shape), shape);
+  }
+
+  activationBackward(op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage {
+    const [hx, hy, hdy] = [x, y, dy].map((s) => this.handle(s));
+    return this.wrap(this.addon.activationBackward(op, hx, hy, hdy, shape), shape);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    // reference: no binary pow in oneDNN 2.6
+    if (op === 'pow')
+      return this.viaReference(
+        [
+          [a, aShape],
+          [b, bShape],
+        ],
+        outShape,
+        (r, [u, v]) => r.binary(op, u, aShape, v, bShape, outShape),
+      );
+    return this.wrap(
+      this.addon.binary(op, this.handle(a), aShape, this.handle(b), bShape, outShape),
+      outShape,
+    );
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return this.wrap(this.addon.reduce(op, this.handle(x), shape, outShape), outShape);
+  }
+
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): Storage {
+    const product = this.addon.matmul(this.handle(a), this.handle(b), batch, m, k, n, transposeA, transposeB);
+    return this.wrap(product, [batch, m, n]);
+  }
+
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    return this.wrap(this.addon.permute(this.handle(x), shape, perm), shape, x.dtype);
+  }
+
+  slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage {
+    return this.wrap(this.addon.slice(this.handle(x), shape, begin, size), size, x.dtype);
+  }
+
+  pad(x: Storage, shape: Shape, before: readonly number[], after: readonly number[], value: number): Storage {
+    const outShape = shape.map((d, i) => d + before[i] + after[i]);
+    return this.wrap(this.addon.pad(this.handle(x), shape, before, after, value), outShape, x.dtype);
+  }
+
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    const outShape = [...shapes[0]];
+    outShape[axis] = shapes.reduce((sum, s) => sum + s[axis], 0);
+    const handles = xs.map((x) => this.handle(x));
+    return this.wrap(this.addon.concat(handles, [...shapes], axis), outShape, xs[0].dtype);
+  }
+
+  oneHot(labels: Storage, n: number, numClasses: number): Storage {
+    // reference: a scatter, no oneDNN primitive
+    return this.viaReference([[labels, [n]]], [n, numClasses], (r, [l]) => r.oneHot(l, n, numClasses));
+  }
+
+  im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage {
+    const [outH, outW] = convSpatialOutput(xShape, kernel, attrs);
+    const colsShape = [xShape[1] * kernel[0] * kernel[1], xShape[0] * outH * outW];
+    // reference: oneDNN convolves without unrolling
+    return this.viaReference([[x, xShape]], colsShape, (r, [v]) => r.im2col(v, xShape, kernel, attrs));
+  }
+
+  conv2d(
+    x: Storage,
+    xShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    bias: Storage | null,
+    attrs: Conv2dAttrs,
+  ): Storage {
+    const yShape = conv2dOutputShape(xShape, wShape, attrs);
+    const hb = bias === null ? null : this.handle(bias);
+    const { stride, padding, dilation, groups } = attrs;
+    const y = this.addon.conv2d(
+      this.handle(x),
+      this.handle(w),
+      hb,
+      xShape,
+      wShape,
+      yShape,
+      stride,
+      padding,
+      dilation,
+      groups,
+    );
+    return this.wrap(y, yShape);
+  }
+
+  conv2dBackwardData(
+    dy: Storage,
+    dyShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    xShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
+    this.checkConvGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
+    const { stride, padding, dilation, groups } = attrs;
+    const dx = this.addon.conv2dBackwardData(
+      this.handle(dy),
+      this.handle(w),
+      xShape,
+      wShape,
+      dyShape,
+      stride,
+      padding,
+      dilation,
+      groups,
+    );
+    return this.wrap(dx, xShape);
+  }
+
+  conv2dBackwardFilter(
+    x: Storage,
+    xShape: Shape,
+    dy: Storage,
+    dyShape: Shape,
+    wShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
+    this.checkConvGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
+    const { stride, padding, dilation, groups } = attrs;
+    const dw = this.addon.conv2dBackwardFilter(
+      this.handle(x),
+      this.handle(dy),
+      xShape,
+      wShape,
+      dyShape,
+      stride,
+      padding,
+      dilation,
+      groups,
+    );
+    return this.wrap(dw, wShape);
+  }
+
+  private checkConvGradient(
+    op: string,
+    xShape: Shape,
+    wShape: Shape,
+    dyShape: Shape,
+    attrs: Conv2dAttrs,
+  ): void {
+    const yShape = conv2dOutputShape(xShape, wShape, attrs);
+    if (!sameShape(yShape, dyShape)) {
+      throw new ShapeError(
+        `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(yShape)} ` +
+          `of input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
+      );
+    }
+  }
+
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult {
+    const yShape = pool2dOutputShape(xShape, attrs);
+    const { before, after } = poolPadding(xShape, yShape, attrs);
+    // reference: PyTorch's ceil-mode divisor
+    if (!poolOnOneDnn(kind, attrs, after))
+      return {
+        y: this.viaReference([[x, xShape]], yShape, (r, [v]) => r.pool2d(kind, v, xShape, attrs).y),
+        workspace: null,
+      };
+    const [y, workspace, workspaceSize] = this.addon.pool2d(
+      this.handle(x),
+      kind,
+      xShape,
+      yShape,
+      attrs.kernel,
+      attrs.stride,
+      before,
+      after,
+      attrs.countIncludePad,
+    );
+    return {
+      y: this.wrap(y, yShape),
+      workspace: workspace === null ? null : this.wrap(workspace, [workspaceSize], 'int32'),
+    };
+  }
+
+  pool2dBackward(
+    kind: PoolKind,
+    dy: Storage,
+    dyShape: Shape,
+    xShape: Shape,
+    attrs: Pool2dAttrs,
+    workspace: Storage | null,
+  ): Storage {
+    const yShape = pool2dOutputShape(xShape, attrs);
+    if (!sameShape(dyShape, yShape)) {
+      throw new ShapeError(
+        `pool2dBackward: output gradient ${formatShape(dyShape)} does not match the output ` +
+          `${formatShape(yShape)} of input ${formatShape(xShape)}`,
+      );
+    }
+    const { before, after } = poolPadding(xShape, yShape, attrs);
+    // reference: PyTorch's ceil-mode divisor
+    if (!poolOnOneDnn(kind, attrs, after))
+      return this.viaReference([[dy, dyShape]], xShape, (r, [v]) =>
+        r.pool2dBackward(kind, v, dyShape, xShape, attrs, null),
+      );
+    if (kind === 'max' && workspace === null) {
+      throw new ValueError('pool2dBackward: max pooling needs the workspace its forward returned');
+    }
+    const dx = this.addon.pool2dBackward(
+      this.handle(dy),
+      kind,
+      xShape,
+      yShape,
+      attrs.kernel,
+      attrs.stride,
+      before,
+      after,
+      attrs.countIncludePad,
+      workspace === null ? null : this.handle(workspace),
+    );
+    return this.wrap(dx, xShape);
+  }
+
+  adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage {
+    const kernel = xShape.length === 4 ? adaptiveKernel(xShape, outSize) : null;
+    const yShape = [xShape[0], xShape[1], outSize[0], outSize[1]];
+    // reference: uneven bins
+    if (kernel === null)
+      return this.viaReference([[x, xShape]], yShape, (r, [v]) => r.adaptiveAvgPool2d(v, xShape, outSize));
+    return this.pool2d('avg', x, xShape, this.adaptiveAttrs(kernel)).y;
+  }
+
+  adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage {
+    const kernel =
+      xShape.length === 4 && dyShape.length === 4 ? adaptiveKernel(xShape, [dyShape[2], dyShape[3]]) : null;
+    // reference: uneven bins
+    if (kernel === null)
+      return this.viaReference([[dy, dyShape]], xShape, (r, [v]) =>
+        r.adaptiveAvgPool2dBackward(v, dyShape, xShape),
+      );
+    return this.pool2dBackward('avg', dy, dyShape, xShape, this.adaptiveAttrs(kernel), null);
+  }
+
+  private adaptiveAttrs(kernel: [number, number]): Pool2dAttrs {
+    return { kernel, stride: kernel, padding: [0, 0, 0, 0], ceilMode: false, countIncludePad: false };
+  }
+
+  lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage {
+    // reference: oneDNN's even window differs from PyTorch's
+    if (attrs.size % 2 === 0)
+      return this.viaReference([[x, shape]], shape, (r, [v]) => r.lrn(v, shape, attrs));
+    const { size, alpha, beta, k } = attrs;
+    return this.wrap(this.addon.lrn(this.handle(x), shape, size, alpha, beta, k), shape);
+  }
+
+  lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage {
+    // reference: oneDNN's even window differs from PyTorch's
+    if (attrs.size % 2 === 0)
+      return this.viaReference(
+        [
+          [x, shape],
+          [dy, shape],
+        ],
+        shape,
+        (r, [u, v]) => r.lrnBackward(u, v, shape, attrs),
+      );
+    const { size, alpha, beta, k } = attrs;
+    return this.wrap(
+      this.addon.lrnBackward(this.handle(x), this.handle(dy), shape, size, alpha, beta, k),
+      shape,
+    );
+  }
+
+  batchNormTraining(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    eps: number,
+  ): BatchNormTrainingResult {
+    const [y, mean, variance] = this.addon.batchNormTraining(
+      this.handle(x),
+      shape,
+      this.handle(gamma),
+      this.handle(beta),
+      eps,
+    );
+    const channels = [shape[1]];
+    return {
+      y: this.wrap(y, shape),
+      mean: this.wrap(mean, channels),
+      variance: this.wrap(variance, channels),
+    };
+  }
+
+  batchNormInference(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+  ): Storage {
+    const [hg, hb, hm, hv] = [gamma, beta, mean, variance].map((s) => this.handle(s));
+    return this.wrap(this.addon.batchNormInference(this.handle(x), shape, hg, hb, hm, hv, eps), shape);
+  }
+
+  batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    shape: Shape,
+    gamma: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+  ): BatchNormGradients {
+    const [hg, hm, hv] = [gamma, mean, variance].map((s) => this.handle(s));
+    const [dx, dgamma, dbeta] = this.addon.batchNormBackward(
+      this.handle(x),
+      this.handle(dy),
+      shape,
+      hg,
+      hm,
+      hv,
+      eps,
+    );
+    const channels = [shape[1]];
+    return {
+      dx: this.wrap(dx, shape),
+      dgamma: this.wrap(dgamma, channels),
+      dbeta: this.wrap(dbeta, channels),
+    };
+  }
+
+  softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
+    return this.wrap(
+      this.addon.softmax(this.handle(x), shape, this.axis('softmax', shape, axis), log),
+      shape,
+    );
+  }
+
+  softmaxBackward(y: Storage, dy: Storage, shape: Shape, axis: number, log: boolean): Storage {
+    const a = this.axis('softmaxBackward', shape, axis);
+    return this.wrap(this.addon.softmaxBackward(this.handle(y), this.handle(dy), shape, a, log), shape);
+  }
+
+  /** A non-negative axis, as the reference kernel's error would name it. */
+  private axis(op: string, shape: Shape, axis: number): number {
+    const rank = shape.length;
+    if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+      throw new ShapeError(`${op}: axis ${axis} is out of range for shape ${formatShape(shape)}`);
+    }
+    return axis < 0 ? axis + rank : axis;
+  }
+}
