@@ -3,6 +3,9 @@ import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { runDemo } from './demo.js';
 import { runInfo } from './info.js';
+import { runModels } from './models.js';
+import { runOnnx } from './onnx.js';
+import { runSummary } from './summary.js';
 
 interface Command {
   summary: string;
@@ -13,6 +16,9 @@ interface Command {
 const commands: Record<string, Command> = {
   info: { summary: 'version, backend and thread count', run: runInfo },
   demo: { summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm', run: runDemo },
+  models: { summary: 'registered models: family, parameters, MACs, input size [--json]', run: runModels },
+  summary: { summary: 'layer table of a model: <model> [--input C,H,W] [--json]', run: runSummary },
+  onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };
 
 function usage(): string {

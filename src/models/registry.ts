@@ -21,11 +21,17 @@ export interface ModelInfo {
   parameters: number;
   /** Multiply-accumulates of one image's forward pass (convolutions and fully connected layers). */
   macs: number;
-  /** Top-1 accuracy a source reports, with the source named. */
+  /** Top-1 accuracy in percent (76.13, as torchvision's tables print it), with the source named. */
   reportedAccuracy?: { top1: number; dataset: string; source: string };
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
 }
+
+/** The per-channel (RGB) mean and standard deviation of ImageNet that torchvision's published weights expect. */
+export const IMAGENET_PREPROCESSING = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+} as const satisfies ModelInfo['preprocessing'];
 
 export type Builder<O extends ModelOptions = ModelOptions> = (options?: O) => Module;
 

@@ -1,4 +1,11 @@
-export { Module, type Parameter, type NumParametersOptions } from './module.js';
+export {
+  Module,
+  observeCalls,
+  type Parameter,
+  type NumParametersOptions,
+  type ModuleCall,
+  type CallObserver,
+} from './module.js';
 export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './state-dict.js';
 export * as init from './init.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';

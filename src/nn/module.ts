@@ -23,6 +23,36 @@ interface ActiveCall {
 /** Modules whose call() is running, outermost first: the source of the layer paths errors report. */
 const callStack: ActiveCall[] = [];
 
+/** One Module.call that returned, as call observers see it. */
+export interface ModuleCall {
+  readonly module: Module;
+  /** Dotted path from the outermost module called ('' for that one), as errors name layers. */
+  readonly path: string;
+  /** Number of calls running around this one: 0 for the outermost. */
+  readonly depth: number;
+  /** Increases with the order in which calls started, so sorting by it lists a parent before its children. */
+  readonly index: number;
+  readonly input: Tensor;
+  readonly output: Tensor;
+}
+
+export type CallObserver = (call: ModuleCall) => void;
+
+const observers: CallObserver[] = [];
+let callsStarted = 0;
+
+/**
+ * Notifies fn after every Module.call returns (children before their parent); returns a function that stops it.
+ * The hook behind analysis/summary: it sees shapes without each layer having to report them.
+ */
+export function observeCalls(fn: CallObserver): () => void {
+  observers.push(fn);
+  return () => {
+    const at = observers.indexOf(fn);
+    if (at >= 0) observers.splice(at, 1);
+  };
+}
+
 function joinPath(prefix: string, name: string): string {
   return prefix === '' ? name : `${prefix}.${name}`;
 }
@@ -60,9 +90,15 @@ export abstract class Module {
     const parent = callStack[callStack.length - 1];
     const path =
       parent === undefined ? '' : joinPath(parent.path, parent.module.childName(this) ?? this.typeName);
+    const index = callsStarted++;
     callStack.push({ module: this, path });
     try {
-      return this.forward(x);
+      const output = this.forward(x);
+      if (observers.length > 0) {
+        const call = { module: this, path, depth: callStack.length - 1, index, input: x, output };
+        for (const observer of [...observers]) observer(call);
+      }
+      return output;
     } catch (error) {
       if (error instanceof ConvnetsError) {
         if (path !== '') error.atLayer(path, this.typeName);

@@ -32,9 +32,11 @@ abstract class BatchNorm extends Module {
   readonly momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
-  /** Stand-ins for weight and bias when affine is false: the kernel always takes both. */
-  readonly #fixedScale: Tensor | null;
-  readonly #fixedShift: Tensor | null;
+  /**
+   * Stand-ins for weight and bias when affine is false (the kernel always takes both), made again when an input
+   * comes from another backend (summary runs models on the meta backend).
+   */
+  #fixed: { scale: Tensor; shift: Tensor } | null = null;
 
   protected abstract readonly inputLayout: readonly (string | number)[];
 
@@ -55,8 +57,6 @@ abstract class BatchNorm extends Module {
     this.trackRunningStats = options.trackRunningStats ?? true;
     this.registerParameter('weight', this.affine ? ones([numFeatures]) : null);
     this.registerParameter('bias', this.affine ? zeros([numFeatures]) : null);
-    this.#fixedScale = this.affine ? null : keep(ones([numFeatures]));
-    this.#fixedShift = this.affine ? null : keep(zeros([numFeatures]));
     const track = this.trackRunningStats;
     this.registerBuffer('running_mean', track ? zeros([numFeatures]) : null);
     this.registerBuffer('running_var', track ? ones([numFeatures]) : null);
@@ -106,10 +106,13 @@ abstract class BatchNorm extends Module {
     }
     // As PyTorch: without running statistics, evaluation normalises by the batch's own.
     const useBatchStatistics = this.training || runningMean === null || runningVar === null;
+    if (!this.affine && this.#fixed?.scale.backend !== x.backend) {
+      this.#fixed = { scale: keep(ones([this.numFeatures])), shift: keep(zeros([this.numFeatures])) };
+    }
     return batchNorm(
       x,
-      this.weight ?? this.#fixedScale!,
-      this.bias ?? this.#fixedShift!,
+      this.weight ?? this.#fixed!.scale,
+      this.bias ?? this.#fixed!.shift,
       runningMean,
       runningVar,
       { training: useBatchStatistics, momentum, eps: this.eps },

@@ -1,0 +1,20 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ValueError } from '../errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface ParsedCommandArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** node:util's parseArgs, strict, with its errors turned into ValueErrors that the CLI prints without a stack. */
+export function parseCommandArgs(args: string[], options: Options): ParsedCommandArgs {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as ParsedCommandArgs['values'], positionals };
+  } catch (error) {
+    if (error instanceof TypeError) throw new ValueError(error.message);
+    throw error;
+  }
+}
