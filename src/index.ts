@@ -1,8 +1,20 @@
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export {
+  summary,
+  formatSummary,
+  ModelSummary,
+  type ModelSummaryJSON,
+  type SummaryRow,
+  type SummaryTotals,
+  type SummaryMemory,
+} from './analysis/index.js';
 export type { Backend, DType, Shape, Storage } from './backend/backend.js';
-export { getBackend, setBackend, backendNames } from './backend/registry.js';
+export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
 export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';
 export { ConvnetsError, ShapeError, FormatError, BackendError, ValueError } from './errors.js';
 export { version } from './version.js';
+export * as models from './models/index.js';
+export * as data from './data/index.js';
+export * as io from './io/index.js';

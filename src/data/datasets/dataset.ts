@@ -1,0 +1,353 @@
+/**
+ * Datasets: a length, a fixed CHW image shape and `get(i)`. The built-in ones keep their pixels and labels in
+ * SharedArrayBuffers, and `toSpec()` describes them as plain data holding those buffers: posting the spec to a
+ * worker shares the memory instead of copying it, and `datasetFromSpec` rebuilds the dataset there without
+ * touching the files again. (Re-reading files in each worker would cost every worker the parse time and a
+ * private copy of the data; sharing costs nothing after the first read.)
+ */
+import { Generator } from '../../tensor/random.js';
+import { ShapeError, ValueError } from '../../errors.js';
+
+export interface Sample {
+  /** CHW, `shape` values; the built-in image datasets give values in [0, 1]. */
+  image: Float32Array;
+  label: number;
+}
+
+export interface Dataset {
+  readonly length: number;
+  /** [channels, height, width] of every image. */
+  readonly shape: readonly [number, number, number];
+  readonly numClasses: number;
+  readonly classNames: readonly string[];
+  get(index: number): Sample;
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a worker; without it, workers: 0 only. */
+  toSpec?(): DatasetSpec;
+}
+
+/** What a worker needs to rebuild a dataset: structured-clone-able, its buffers shared, never copied. */
+export type DatasetSpec =
+  | {
+      kind: 'bytes';
+      name: string;
+      pixels: SharedArrayBuffer;
+      labels: SharedArrayBuffer;
+      shape: [number, number, number];
+      classNames: string[];
+    }
+  | {
+      kind: 'float32';
+      name: string;
+      images: SharedArrayBuffer;
+      labels: SharedArrayBuffer;
+      shape: [number, number, number];
+      classNames: string[];
+    }
+  | { kind: 'subset'; parent: DatasetSpec; indices: SharedArrayBuffer };
+
+type Shape3 = readonly [number, number, number];
+
+/** The array itself if it already fills a SharedArrayBuffer, else a copy in one (workers then share it). */
+function shared<T extends Uint8Array | Int32Array | Float32Array>(array: T): T {
+  if (
+    array.buffer instanceof SharedArrayBuffer &&
+    array.byteOffset === 0 &&
+    array.byteLength === array.buffer.byteLength
+  ) {
+    return array;
+  }
+  // Not array.constructor: a Node Buffer is a Uint8Array whose constructor cannot wrap a SharedArrayBuffer.
+  const buffer = new SharedArrayBuffer(array.byteLength);
+  const copy =
+    array instanceof Float32Array
+      ? new Float32Array(buffer)
+      : array instanceof Int32Array
+        ? new Int32Array(buffer)
+        : new Uint8Array(buffer);
+  copy.set(array as ArrayLike<number>);
+  return copy as T;
+}
+
+function checkIndex(name: string, index: number, length: number): void {
+  if (!Number.isInteger(index) || index < 0 || index >= length) {
+    throw new ValueError(`${name}: index ${index} is outside 0..${length - 1}`);
+  }
+}
+
+function checkShape(name: string, shape: Shape3): void {
+  if (shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ShapeError(`${name}: image shape [${shape.join(', ')}] is not [channels, height, width]`);
+  }
+}
+
+function checkLabels(name: string, labels: Int32Array, numClasses: number): void {
+  for (let i = 0; i < labels.length; i++) {
+    if (!(labels[i] >= 0 && labels[i] < numClasses)) {
+      throw new ValueError(`${name}: label ${labels[i]} of sample ${i} is outside 0..${numClasses - 1}`);
+    }
+  }
+}
+
+function defaultClassNames(labels: Int32Array): string[] {
+  let max = -1;
+  for (const label of labels) max = Math.max(max, label);
+  return Array.from({ length: max + 1 }, (_, i) => String(i));
+}
+
+/** Images stored as bytes (CHW, one byte a value) and read as value / 255: MNIST, CIFAR, image folders. */
+export class ByteImageDataset implements Dataset {
+  readonly length: number;
+  readonly shape: Shape3;
+  readonly classNames: readonly string[];
+  private readonly pixels: Uint8Array;
+  private readonly labels: Int32Array;
+  private readonly imageSize: number;
+
+  constructor(
+    readonly name: string,
+    pixels: Uint8Array,
+    labels: Int32Array,
+    shape: Shape3,
+    classNames?: readonly string[],
+  ) {
+    checkShape(name, shape);
+    this.imageSize = shape[0] * shape[1] * shape[2];
+    if (pixels.length !== labels.length * this.imageSize) {
+      throw new ShapeError(
+        `${name}: ${pixels.length} pixel bytes for ${labels.length} images of shape [${shape.join(', ')}]`,
+      );
+    }
+    this.pixels = shared(pixels);
+    this.labels = shared(labels);
+    this.length = labels.length;
+    this.shape = [shape[0], shape[1], shape[2]];
+    this.classNames = classNames ? [...classNames] : defaultClassNames(labels);
+    checkLabels(name, this.labels, this.classNames.length);
+  }
+
+  get numClasses(): number {
+    return this.classNames.length;
+  }
+
+  get(index: number): Sample {
+    checkIndex(this.name, index, this.length);
+    const image = new Float32Array(this.imageSize);
+    const offset = index * this.imageSize;
+    for (let i = 0; i < this.imageSize; i++) image[i] = this.pixels[offset + i] / 255;
+    return { image, label: this.labels[index] };
+  }
+
+  /** The raw bytes of image `index` (CHW), without conversion. */
+  bytes(index: number): Uint8Array {
+    checkIndex(this.name, index, this.length);
+    return this.pixels.subarray(index * this.imageSize, (index + 1) * this.imageSize);
+  }
+
+  toSpec(): DatasetSpec {
+    return {
+      kind: 'bytes',
+      name: this.name,
+      pixels: this.pixels.buffer as SharedArrayBuffer,
+      labels: this.labels.buffer as SharedArrayBuffer,
+      shape: [...this.shape],
+      classNames: [...this.classNames],
+    };
+  }
+}
+
+/** In-memory float images (N·C·H·W values, CHW per image) with integer labels. */
+export class ArrayDataset implements Dataset {
+  readonly length: number;
+  readonly shape: Shape3;
+  readonly classNames: readonly string[];
+  private readonly images: Float32Array;
+  private readonly labels: Int32Array;
+  private readonly imageSize: number;
+
+  constructor(
+    readonly name: string,
+    images: Float32Array,
+    labels: Int32Array,
+    shape: Shape3,
+    classNames?: readonly string[],
+  ) {
+    checkShape(name, shape);
+    this.imageSize = shape[0] * shape[1] * shape[2];
+    if (images.length !== labels.length * this.imageSize) {
+      throw new ShapeError(
+        `${name}: ${images.length} values for ${labels.length} images of shape [${shape.join(', ')}] ` +
+          `(${labels.length * this.imageSize} expected)`,
+      );
+    }
+    this.images = shared(images);
+    this.labels = shared(labels);
+    this.length = labels.length;
+    this.shape = [shape[0], shape[1], shape[2]];
+    this.classNames = classNames ? [...classNames] : defaultClassNames(labels);
+    checkLabels(name, this.labels, this.classNames.length);
+  }
+
+  get numClasses(): number {
+    return this.classNames.length;
+  }
+
+  get(index: number): Sample {
+    checkIndex(this.name, index, this.length);
+    return {
+      image: this.images.slice(index * this.imageSize, (index + 1) * this.imageSize),
+      label: this.labels[index],
+    };
+  }
+
+  toSpec(): DatasetSpec {
+    return {
+      kind: 'float32',
+      name: this.name,
+      images: this.images.buffer as SharedArrayBuffer,
+      labels: this.labels.buffer as SharedArrayBuffer,
+      shape: [...this.shape],
+      classNames: [...this.classNames],
+    };
+  }
+}
+
+/**
+ * A dataset from arrays already in memory: `images` holds N images of `shape` ([C, H, W]) one after another.
+ * Labels are integers in 0..numClasses-1; class names default to "0", "1", ….
+ */
+export function arrayDataset(
+  images: Float32Array,
+  labels: Int32Array | readonly number[],
+  shape: readonly [number, number, number],
+  options: { classNames?: readonly string[]; name?: string } = {},
+): ArrayDataset {
+  const labelArray = labels instanceof Int32Array ? labels : Int32Array.from(labels);
+  return new ArrayDataset(options.name ?? 'arrayDataset', images, labelArray, shape, options.classNames);
+}
+
+/** The samples of `parent` at `indices`, in that order. */
+export class Subset implements Dataset {
+  readonly indices: Int32Array;
+
+  constructor(
+    readonly parent: Dataset,
+    indices: Int32Array | readonly number[],
+  ) {
+    const array = indices instanceof Int32Array ? indices : Int32Array.from(indices);
+    for (const index of array) checkIndex('Subset', index, parent.length);
+    this.indices = shared(array);
+  }
+
+  get length(): number {
+    return this.indices.length;
+  }
+  get shape(): Shape3 {
+    return this.parent.shape;
+  }
+  get numClasses(): number {
+    return this.parent.numClasses;
+  }
+  get classNames(): readonly string[] {
+    return this.parent.classNames;
+  }
+
+  get(index: number): Sample {
+    checkIndex('Subset', index, this.indices.length);
+    return this.parent.get(this.indices[index]);
+  }
+
+  toSpec(): DatasetSpec {
+    if (!this.parent.toSpec) {
+      throw new ValueError('Subset: its parent dataset has no toSpec(), so workers cannot rebuild it');
+    }
+    return {
+      kind: 'subset',
+      parent: this.parent.toSpec(),
+      indices: this.indices.buffer as SharedArrayBuffer,
+    };
+  }
+}
+
+/** Rebuilds a dataset from `toSpec()`'s description, sharing its buffers (used by the loader's workers). */
+export function datasetFromSpec(spec: DatasetSpec): Dataset {
+  switch (spec.kind) {
+    case 'bytes':
+      return new ByteImageDataset(
+        spec.name,
+        new Uint8Array(spec.pixels),
+        new Int32Array(spec.labels),
+        spec.shape,
+        spec.classNames,
+      );
+    case 'float32':
+      return new ArrayDataset(
+        spec.name,
+        new Float32Array(spec.images),
+        new Int32Array(spec.labels),
+        spec.shape,
+        spec.classNames,
+      );
+    case 'subset':
+      return new Subset(datasetFromSpec(spec.parent), new Int32Array(spec.indices));
+  }
+}
+
+/** A seeded permutation of 0..n-1 (Fisher–Yates). */
+export function permutation(n: number, generator: Generator): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = generator.int(i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
+}
+
+/**
+ * Splits a dataset into disjoint random subsets, as torch.utils.data.random_split: `lengths` are counts that
+ * add up to the dataset's length, or fractions that add up to 1 (the remainder after flooring goes one sample
+ * at a time to the first subsets). The same seed gives the same split.
+ */
+export function randomSplit(dataset: Dataset, lengths: readonly number[], seed: number): Subset[] {
+  const n = dataset.length;
+  let counts: number[];
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (lengths.every((l) => Number.isInteger(l) && l >= 0) && total === n) {
+    counts = [...lengths];
+  } else if (lengths.every((l) => l >= 0 && l <= 1) && Math.abs(total - 1) < 1e-9) {
+    counts = lengths.map((f) => Math.floor(f * n));
+    let remainder = n - counts.reduce((a, b) => a + b, 0);
+    for (let i = 0; remainder > 0; i = (i + 1) % counts.length, remainder--) counts[i]++;
+  } else {
+    throw new ValueError(
+      `randomSplit: lengths [${lengths.join(', ')}] neither add up to the dataset's ${n} samples nor are ` +
+        `fractions adding up to 1`,
+    );
+  }
+  const order = permutation(n, new Generator(seed));
+  const subsets: Subset[] = [];
+  let start = 0;
+  for (const count of counts) {
+    subsets.push(new Subset(dataset, order.subarray(start, start + count)));
+    start += count;
+  }
+  return subsets;
+}
+
+/** `randomSplit` into training and validation sets; `validation` is a count or a fraction of the dataset. */
+export function splitValidation(
+  dataset: Dataset,
+  options: { validation: number; seed: number },
+): { train: Subset; validation: Subset } {
+  const { validation, seed } = options;
+  const count = validation < 1 ? Math.round(validation * dataset.length) : validation;
+  if (!Number.isInteger(count) || count < 0 || count > dataset.length) {
+    throw new ValueError(
+      `splitValidation: validation ${validation} does not fit a dataset of ${dataset.length}`,
+    );
+  }
+  const [train, held] = randomSplit(dataset, [dataset.length - count, count], seed);
+  return { train, validation: held };
+}

@@ -1,0 +1,34 @@
+/**
+ * A loader worker: rebuilds the dataset (sharing its memory) and the transform from plain descriptors, then
+ * answers batch requests one at a time. It imports no tensor code, so no backend is loaded here.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadBatch } from './batch.js';
+import { datasetFromSpec } from './datasets/dataset.js';
+import type { BatchRequest, BatchResponse, WorkerInit } from './protocol.js';
+import { makeTransform } from './transforms/build.js';
+
+const init = workerData as WorkerInit;
+const dataset = datasetFromSpec(init.dataset);
+const transform = init.transform ? makeTransform(init.transform) : undefined;
+const port = parentPort!;
+
+port.on('message', (request: BatchRequest) => {
+  let response: BatchResponse;
+  try {
+    response = {
+      id: request.id,
+      ...loadBatch(dataset, transform, request.indices, request.seed, request.epoch),
+    };
+  } catch (error) {
+    const { name, message, stack } = error instanceof Error ? error : new Error(String(error));
+    port.postMessage({ id: request.id, error: { name, message, stack } } satisfies BatchResponse);
+    return;
+  }
+  // Transferred, not copied: the batch's buffers were made for this message.
+  const transfer =
+    'images' in response
+      ? [response.images.buffer as ArrayBuffer, response.labels.buffer as ArrayBuffer]
+      : [];
+  port.postMessage(response, transfer);
+});
