@@ -1,6 +1,6 @@
 # Every target installs what it needs first: `make demo` and `make test` work on a fresh Debian machine.
 SHELL := /bin/bash
-SOURCES := $(shell find src test -name '*.ts') tsconfig.json
+SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests.
 SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist
