@@ -1,0 +1,75 @@
+import { getBackend, setBackend } from '../backend/registry.js';
+import { ConvnetsError, ValueError } from '../errors.js';
+import { type CaseResult, onnxTolerance, runBackendTests } from '../io/onnx/index.js';
+import { parseCommandArgs } from './args.js';
+
+const usage =
+  'usage: convnets onnx test <dir>... [--backend reference|native] [--rtol 1e-3] [--atol 1e-7] [--quiet]';
+
+function parseTolerance(text: string | boolean | undefined, fallback: number, name: string): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (typeof text !== 'string' || !(value >= 0))
+    throw new ValueError(`--${name} '${String(text)}' must be a non-negative number`);
+  return value;
+}
+
+const formatError = (x: number) => (Number.isNaN(x) ? '-' : x.toExponential(2));
+
+function line(result: CaseResult): string {
+  const label = { passed: 'PASS', failed: 'FAIL', skipped: 'SKIP' }[result.status];
+  if (result.status === 'skipped') return `${label} ${result.name}: ${result.reason}`;
+  const errors = `max abs ${formatError(result.maxAbsError)}, max rel ${formatError(result.maxRelError)}`;
+  return result.status === 'passed'
+    ? `${label} ${result.name} (${errors})`
+    : `${label} ${result.name}: ${result.reason} (${errors})`;
+}
+
+/**
+ * `convnets onnx test <dir>...`: runs ONNX backend-test cases (model.onnx + test_data_set_N/input_K.pb,
+ * output_K.pb), a case directory or a directory of them such as ONNX's data/node. Prints one line per case, the
+ * skip reasons tallied, and last `N passed, N failed, N skipped`; exits non-zero when any case failed.
+ */
+async function runTest(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, {
+    backend: { type: 'string' },
+    rtol: { type: 'string' },
+    atol: { type: 'string' },
+    quiet: { type: 'boolean' },
+  });
+  if (positionals.length === 0) throw new ValueError(`name at least one directory\n${usage}`);
+  if (typeof values.backend === 'string') setBackend(values.backend);
+  const tolerance = {
+    rtol: parseTolerance(values.rtol, onnxTolerance.rtol, 'rtol'),
+    atol: parseTolerance(values.atol, onnxTolerance.atol, 'atol'),
+  };
+  console.log(`backend ${getBackend().name}, tolerance |a − e| ≤ ${tolerance.atol} + ${tolerance.rtol}·|e|`);
+  const summary = await runBackendTests(positionals, {
+    tolerance,
+    onResult: (result) => {
+      if (!values.quiet || result.status === 'failed') console.log(line(result));
+    },
+  });
+  const tally = new Map<string, number>();
+  for (const r of summary.results) {
+    const key = r.tag ?? r.reason ?? '';
+    if (r.status === 'skipped') tally.set(key, (tally.get(key) ?? 0) + 1);
+  }
+  if (tally.size > 0) {
+    console.log('\nskipped, by reason:');
+    for (const [reason, count] of [...tally].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) {
+      console.log(`  ${String(count).padStart(4)}  ${reason}`);
+    }
+  }
+  console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+  // main() turns a thrown ConvnetsError into exit status 1, after the summary line above.
+  if (summary.failed > 0)
+    throw new ConvnetsError(`${summary.failed} of ${summary.results.length} cases failed`);
+}
+
+/** `convnets onnx <subcommand>`. */
+export async function runOnnx(args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === 'test') return runTest(rest);
+  throw new ConvnetsError(sub === undefined ? usage : `unknown subcommand '${sub}'\n${usage}`);
+}

@@ -1,0 +1,31 @@
+export { decodeNpy, encodeNpy, parseNpyHeader, readNpy, writeNpy, type NpyHeader } from './npy.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadSafetensors,
+  saveSafetensors,
+  type Safetensors,
+} from './safetensors.js';
+export { decodePth, loadPth } from './pth/index.js';
+export {
+  detectFormat,
+  loadWeights,
+  readWeights,
+  saveWeights,
+  type LoadWeightsOptions,
+  type WeightsFormat,
+} from './weights.js';
+export type { Source } from './common.js';
+export {
+  OnnxModel,
+  OnnxUnsupportedError,
+  IntValues,
+  decodeOnnx,
+  encodeOnnx,
+  exportOnnx,
+  importOnnx,
+  runBackendTests,
+  type ExportOnnxOptions,
+  type ImportOnnxOptions,
+  type OnnxValue,
+} from './onnx/index.js';

@@ -1,0 +1,400 @@
+/**
+ * An ONNX model as a convnets Module: its graph runs node by node with convnets' ops on the active backend, so
+ * it trains like any other module. Float initialisers are registered as parameters (buffers when they only feed
+ * BatchNormalization's running statistics), under their ONNX names: a name such as 'layer1.0.conv1.weight' is
+ * split at its dots into nested modules, so stateDict() keys are the ONNX names themselves and torchvision's
+ * weights load by key. A name that cannot nest (an empty segment, or a segment clashing with a member of Module
+ * or with another name) is registered flat with '%' escaped as '%25' and '.' as '%2E'; `stateKeys` maps every
+ * initialiser to its key. Integer initialisers and Constant nodes are plain data of the model, not state.
+ */
+import { ConvnetsError, FormatError, ValueError } from '../../errors.js';
+import { Module } from '../../nn/index.js';
+import { Tensor, isGradEnabled, keep, scope } from '../../tensor/index.js';
+import { inFile, readSource, type Source } from '../common.js';
+import { operators, type Kernel } from './ops/index.js';
+import {
+  DataType,
+  dataTypeName,
+  decodeModelProto,
+  type Dimension,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+} from './proto.js';
+import { decodeTensorData } from './tensor-data.js';
+import {
+  Attributes,
+  IntValues,
+  OnnxUnsupportedError,
+  arrayToValue,
+  valueToTensor,
+  type Value,
+} from './values.js';
+
+export interface ImportOnnxOptions {
+  /** Register float initialisers as trainable parameters (default true); false makes every one a buffer. */
+  trainable?: boolean;
+}
+
+/** A graph input or output: its name, ONNX element type and shape (null where the file gives none). */
+export interface OnnxValueInfo {
+  name: string;
+  elemType: number;
+  shape: Dimension[] | null;
+}
+
+interface Step {
+  readonly node: NodeProto;
+  readonly where: string;
+  readonly kernel: Kernel;
+}
+
+/**
+ * Element types graph inputs and outputs may have: float32 runs as tensors, the integer types as host values
+ * (wrapping as their width does). DOUBLE and FLOAT16 inputs are refused rather than silently computed in float32.
+ */
+const ioTypes: readonly number[] = [
+  DataType.FLOAT,
+  DataType.INT64,
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT64,
+  DataType.UINT32,
+  DataType.UINT16,
+  DataType.UINT8,
+  DataType.BOOL,
+];
+
+/** Holds nested parameters and buffers for OnnxModel; it has no computation of its own. */
+export class OnnxScope extends Module {
+  forward(): Tensor {
+    throw new ValueError('OnnxScope holds weights of an OnnxModel and is not called');
+  }
+}
+
+/** The version of the default operator set a model imports. */
+export function defaultOpset(model: ModelProto): number {
+  const entry = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx');
+  if (entry === undefined) throw new FormatError('ONNX ModelProto: no opset_import for the default domain');
+  if (!Number.isInteger(entry.version) || entry.version < 1) {
+    throw new FormatError(`ONNX ModelProto: opset version ${entry.version} is not valid`);
+  }
+  return entry.version;
+}
+
+function nodeWhere(node: NodeProto, index: number): string {
+  return `node ${node.name === '' ? `#${index}` : `'${node.name}'`} (${node.opType})`;
+}
+
+function opKey(node: NodeProto): string {
+  return node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}.${node.opType}`;
+}
+
+/** Operators of the graph convnets does not run, sorted, each once. */
+export function unsupportedOperators(graph: GraphProto): string[] {
+  const missing = new Set<string>();
+  for (const node of graph.node) {
+    const key = opKey(node);
+    if (key !== node.opType || !Object.hasOwn(operators, key)) missing.add(key);
+  }
+  return [...missing].sort();
+}
+
+function valueInfo(info: GraphProto['input'][number], what: string): OnnxValueInfo {
+  const type = info.type;
+  if (type !== null && type.kind !== 'tensor') {
+    throw new OnnxUnsupportedError(
+      `${what} '${info.name}' is a ${type.kind}, not a tensor`,
+      `${type.kind} values`,
+    );
+  }
+  const elemType = type?.elemType ?? DataType.FLOAT;
+  if (!ioTypes.includes(elemType)) {
+    throw new OnnxUnsupportedError(
+      `${what} '${info.name}' has element type ${dataTypeName(elemType)}`,
+      `${dataTypeName(elemType)} ${what}s`,
+    );
+  }
+  return { name: info.name, elemType, shape: type?.shape ?? null };
+}
+
+/** Members every scope has (training, forward, call…): no child scope may take their names. */
+let scopeProbe: OnnxScope | null = null;
+
+/**
+ * The module a dotted name's last segment registers on, creating the OnnxScopes of its prefix; null when the name
+ * cannot nest (an empty segment, a scope name clashing with a member of Module, or a name already taken). A
+ * parameter is not a property, so only scopes can clash with members; nothing is created when null is returned.
+ */
+function nestedOwner(root: Module, name: string, taken: ReadonlySet<string>): Module | null {
+  const parts = name.split('.');
+  if (parts.some((p) => p === '')) return null;
+  scopeProbe ??= new OnnxScope();
+  // A dry run first, so that a clash found late leaves no empty scope behind. owner null: below a new scope.
+  let owner: Module | null = root;
+  let path = '';
+  for (const [i, part] of parts.entries()) {
+    path = path === '' ? part : `${path}.${part}`;
+    if (taken.has(path)) return null;
+    const existing: unknown =
+      owner !== null && Object.hasOwn(owner, part)
+        ? (owner as unknown as Record<string, unknown>)[part]
+        : undefined;
+    if (i === parts.length - 1) {
+      if (existing instanceof Module) return null;
+    } else if (existing instanceof OnnxScope) owner = existing;
+    else if (part in (owner ?? scopeProbe)) return null;
+    else owner = null;
+  }
+  owner = root;
+  for (const part of parts.slice(0, -1)) {
+    const existing: unknown = Object.hasOwn(owner, part)
+      ? (owner as unknown as Record<string, unknown>)[part]
+      : undefined;
+    if (existing instanceof OnnxScope) owner = existing;
+    else {
+      const scope = new OnnxScope();
+      owner.registerModule(part, scope);
+      owner = scope;
+    }
+  }
+  return owner;
+}
+
+/** A flat key for a name that cannot nest: '%' → '%25', '.' → '%2E', and a numeric suffix if still taken. */
+function escapedKey(root: Module, name: string, taken: ReadonlySet<string>): string {
+  const base = name.replaceAll('%', '%25').replaceAll('.', '%2E') || '%';
+  let key = base;
+  for (let n = 1; key in root || taken.has(key); n++) key = `${base}%${n}`;
+  return key;
+}
+
+export class OnnxModel extends Module {
+  readonly #steps: Step[] = [];
+  /** Initialisers and Constant outputs by value name: live for the model's lifetime. */
+  readonly #constants = new Map<string, Value>();
+  readonly #inputs: OnnxValueInfo[];
+  readonly #outputs: OnnxValueInfo[];
+  readonly #opset: number;
+  readonly #stateKeys = new Map<string, string>();
+  /** Index of the last step reading each value, for releasing intermediates early in inference. */
+  readonly #lastUse = new Map<string, number>();
+  readonly #producer: string;
+
+  constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
+    super();
+    const graph = model.graph;
+    const missing = unsupportedOperators(graph);
+    if (missing.length > 0) {
+      throw new OnnxUnsupportedError(
+        `the model uses operators convnets does not run: ${missing.join(', ')}`,
+        `ops ${missing.join(', ')}`,
+      );
+    }
+    this.#opset = defaultOpset(model);
+    this.#producer = `${model.producerName} ${model.producerVersion}`.trim();
+    if (graph.sparseInitializers > 0) {
+      throw new OnnxUnsupportedError('the graph has sparse initialisers', 'sparse initialisers');
+    }
+    const initialised = new Set(graph.initializer.map((t) => t.name));
+    this.#inputs = graph.input.filter((i) => !initialised.has(i.name)).map((i) => valueInfo(i, 'input'));
+    this.#outputs = graph.output.map((o) => valueInfo(o, 'output'));
+    this.registerInitialisers(graph, options.trainable ?? true);
+    this.buildSteps(graph);
+  }
+
+  /** Float initialisers become parameters or buffers under their ONNX names; integer ones, plain values. */
+  private registerInitialisers(graph: GraphProto, trainable: boolean): void {
+    // BatchNormalization's running mean and variance (inputs 4 and 5) are state, not trained.
+    const statistics = new Set<string>();
+    const otherUses = new Set<string>();
+    for (const node of graph.node) {
+      node.input.forEach((name, i) =>
+        (node.opType === 'BatchNormalization' && i >= 3 ? statistics : otherUses).add(name),
+      );
+    }
+    const names = new Set<string>();
+    graph.initializer.forEach((t, i) => {
+      if (t.name === '') throw new FormatError(`ONNX GraphProto.initializer[${i}] has no name`);
+      if (names.has(t.name)) throw new FormatError(`ONNX initialiser '${t.name}' appears twice`);
+      names.add(t.name);
+      const value = arrayToValue(decodeTensorData(t, `initialiser`));
+      if (value instanceof Tensor) {
+        const asParameter = trainable && !(statistics.has(t.name) && !otherUses.has(t.name));
+        this.#stateKeys.set(t.name, this.place(t.name, value, asParameter));
+      }
+      this.#constants.set(t.name, value);
+    });
+  }
+
+  /** Registers a tensor under an ONNX name, nested at its dots where possible; returns its state-dict key. */
+  private place(name: string, value: Tensor, asParameter: boolean): string {
+    const taken = new Set(this.#stateKeys.values());
+    const owner = nestedOwner(this, name, taken);
+    const key = owner === null ? escapedKey(this, name, taken) : name;
+    const at = owner ?? this;
+    const last = owner === null ? key : name.slice(name.lastIndexOf('.') + 1);
+    if (asParameter) at.registerParameter(last, value);
+    else at.registerBuffer(last, value);
+    return key;
+  }
+
+  private buildSteps(graph: GraphProto): void {
+    const known = new Set<string>([...this.#constants.keys(), ...this.#inputs.map((i) => i.name)]);
+    graph.node.forEach((node, index) => {
+      const where = nodeWhere(node, index);
+      for (const name of node.input) {
+        if (name !== '' && !known.has(name)) {
+          throw new FormatError(
+            `${where}: input '${name}' is not a graph input, an initialiser or an earlier node's output`,
+          );
+        }
+      }
+      const attrs = new Attributes(node, where);
+      const kernel = operators[node.opType]({ node, attrs, opset: this.#opset, where });
+      const unread = attrs.unread();
+      if (unread.length > 0) {
+        throw new OnnxUnsupportedError(
+          `${where}: unsupported attribute${unread.length > 1 ? 's' : ''} ${unread.map((a) => `'${a}'`).join(', ')}`,
+          `${node.opType} attribute ${unread.join(', ')}`,
+        );
+      }
+      if (node.opType === 'Constant') {
+        // Evaluated once: its value is part of the model, like an initialiser.
+        const [value] = this.runKernel({ node, where, kernel }, []);
+        if (value instanceof Tensor) keep(value);
+        this.#constants.set(node.output[0], value);
+      } else {
+        this.#steps.push({ node, where, kernel });
+        for (const name of node.input) this.#lastUse.set(name, this.#steps.length - 1);
+      }
+      for (const name of node.output) if (name !== '') known.add(name);
+    });
+    for (const output of this.#outputs) {
+      if (!known.has(output.name))
+        throw new FormatError(`ONNX graph output '${output.name}' is never produced`);
+    }
+  }
+
+  private runKernel(step: Step, inputs: (Value | null)[]): Value[] {
+    try {
+      const outputs = scope(() => step.kernel(inputs));
+      const wanted = step.node.output.filter((name) => name !== '').length;
+      if (outputs.length < wanted) {
+        throw new FormatError(`${step.where}: produced ${outputs.length} outputs, the node names ${wanted}`);
+      }
+      return outputs;
+    } catch (error) {
+      if (error instanceof ConvnetsError && !error.message.includes(step.where)) {
+        error.message = `${step.where}: ${error.message}`;
+      }
+      throw error;
+    }
+  }
+
+  /** The graph's inputs that are not initialisers: what run() and forward() need. */
+  get inputs(): readonly OnnxValueInfo[] {
+    return this.#inputs;
+  }
+
+  get outputs(): readonly OnnxValueInfo[] {
+    return this.#outputs;
+  }
+
+  get opsetVersion(): number {
+    return this.#opset;
+  }
+
+  get producer(): string {
+    return this.#producer;
+  }
+
+  /** Each float initialiser's key in stateDict() (the ONNX name itself unless it had to be escaped). */
+  get stateKeys(): ReadonlyMap<string, string> {
+    return this.#stateKeys;
+  }
+
+  /** Runs a model with exactly one input and returns its first output (integers as an int32 tensor). */
+  forward(x: Tensor): Tensor {
+    if (this.#inputs.length !== 1) {
+      throw new ValueError(
+        `forward() takes one input, but the model has ${this.#inputs.length} (${this.#inputs.map((i) => i.name).join(', ')}); use run()`,
+      );
+    }
+    const outputs = this.run([x]);
+    const first = this.#outputs[0].name;
+    return valueToTensor(outputs.get(first) as Value, `output '${first}'`);
+  }
+
+  /**
+   * Runs the graph on inputs given in order or by name; returns every graph output by name. Float inputs are
+   * tensors; integer inputs may be IntValues or int32 tensors. Intermediate values are released as soon as no
+   * later node reads them, unless gradients are being recorded (backward may still need them).
+   */
+  run(inputs: readonly Value[] | Readonly<Record<string, Value>>): Map<string, Value> {
+    const env = new Map<string, Value>(this.#constants);
+    const fed = new Set<Value>();
+    const given = Array.isArray(inputs)
+      ? inputs
+      : this.#inputs.map((i) => (inputs as Record<string, Value>)[i.name]);
+    if (given.length !== this.#inputs.length) {
+      throw new ValueError(`the model takes ${this.#inputs.length} inputs, got ${given.length}`);
+    }
+    this.#inputs.forEach((info, i) => {
+      const v = given[i];
+      if (v === undefined) throw new ValueError(`input '${info.name}' is missing`);
+      const wantsFloat = info.elemType === DataType.FLOAT;
+      const isFloat = v instanceof Tensor && v.dtype === 'float32';
+      if (wantsFloat !== isFloat) {
+        throw new ValueError(`input '${info.name}' must be ${wantsFloat ? 'a float32 tensor' : 'integers'}`);
+      }
+      fed.add(v);
+      env.set(info.name, v instanceof Tensor && !isFloat ? new IntValues(v.shape, Array.from(v.data())) : v);
+    });
+    const release = !isGradEnabled();
+    const persistent = new Set<Value>([...this.#constants.values(), ...fed]);
+    const outputNames = new Set(this.#outputs.map((o) => o.name));
+    this.#steps.forEach((step, index) => {
+      const values = step.node.input.map((name) => (name === '' ? null : (env.get(name) ?? null)));
+      const outputs = this.runKernel(step, values);
+      step.node.output.forEach((name, i) => {
+        if (name !== '') env.set(name, outputs[i]);
+      });
+      if (!release) return;
+      // Values this step read for the last time, and outputs nothing reads (Dropout's mask, say).
+      const done = [
+        ...step.node.input.filter((name) => this.#lastUse.get(name) === index),
+        ...step.node.output.filter((name) => !this.#lastUse.has(name)),
+      ];
+      for (const name of new Set(done)) {
+        if (name === '' || outputNames.has(name)) continue;
+        const v = env.get(name);
+        env.delete(name);
+        // Released only if nothing else still holds the same tensor (Identity and Reshape may pass it through).
+        if (v instanceof Tensor && !persistent.has(v) && ![...env.values()].includes(v)) v.dispose();
+      }
+    });
+    return new Map(this.#outputs.map((o) => [o.name, env.get(o.name) as Value]));
+  }
+
+  override extraRepr(): string {
+    const io = (list: readonly OnnxValueInfo[]) => list.map((v) => v.name).join(', ');
+    return `inputs=[${io(this.#inputs)}], outputs=[${io(this.#outputs)}], nodes=${this.#steps.length}, opset=${this.#opset}`;
+  }
+}
+
+/** Decodes an ONNX model from its bytes into an OnnxModel. */
+export function decodeOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
+  return new OnnxModel(decodeModelProto(bytes), options);
+}
+
+/**
+ * Imports an .onnx file (path or bytes) as a Module that runs on the active backend and can be trained further.
+ * An operator, attribute or data type convnets does not run is an OnnxUnsupportedError (a FormatError) naming
+ * the node, operator and attribute; a malformed file is a FormatError naming the message and field.
+ */
+export async function importOnnx(source: Source, options: ImportOnnxOptions = {}): Promise<OnnxModel> {
+  const { bytes, name } = await readSource(source);
+  return inFile(name, () => decodeOnnx(bytes, options));
+}

@@ -1,0 +1,15 @@
+/** Every operator the importer runs, by ONNX op_type (default domain). */
+import type { OpFactory } from './context.js';
+import { elementwiseOps } from './elementwise.js';
+import { extraOps } from './extra.js';
+import { nnOps } from './nn.js';
+import { shapeOps } from './shape.js';
+
+export const operators: Readonly<Record<string, OpFactory>> = {
+  ...elementwiseOps,
+  ...nnOps,
+  ...shapeOps,
+  ...extraOps,
+};
+
+export type { Kernel, OpContext, OpFactory } from './context.js';

@@ -1,0 +1,515 @@
+/**
+ * ONNX's messages as plain objects, read from the protobuf wire format (proto-encode.ts writes them). Field
+ * numbers are those of onnx.proto (ONNX 1.12, IR version 8, as Debian's libonnx-dev ships it in
+ * /usr/include/onnx/onnx.proto). Only the fields convnets uses are kept; unknown fields are skipped, as protobuf
+ * requires.
+ */
+import { FormatError } from '../../errors.js';
+import { ProtoReader } from './protobuf.js';
+
+/** TensorProto.DataType. */
+export const DataType = {
+  UNDEFINED: 0,
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+  COMPLEX64: 14,
+  COMPLEX128: 15,
+  BFLOAT16: 16,
+} as const;
+
+export function dataTypeName(type: number): string {
+  return Object.entries(DataType).find(([, v]) => v === type)?.[0] ?? `data type ${type}`;
+}
+
+/** AttributeProto.AttributeType. */
+export const AttributeType = {
+  UNDEFINED: 0,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSOR: 11,
+  SPARSE_TENSORS: 12,
+  TYPE_PROTO: 13,
+  TYPE_PROTOS: 14,
+} as const;
+
+export interface TensorProto {
+  name: string;
+  dims: number[];
+  dataType: number;
+  floatData: number[];
+  int32Data: number[];
+  int64Data: number[];
+  doubleData: number[];
+  uint64Data: number[];
+  /** Little-endian values; a view into the file's bytes. */
+  rawData: Uint8Array | null;
+  stringData: Uint8Array[];
+  /** 1: the values live in another file (external_data names it). */
+  dataLocation: number;
+  externalData: [string, string][];
+  /** Set when the tensor is one segment of a larger one (not supported). */
+  segmented: boolean;
+}
+
+export interface AttributeProto {
+  name: string;
+  /** AttributeType; 0 in files older than IR version 2, where the field present says the type. */
+  type: number;
+  f: number;
+  i: number;
+  s: Uint8Array;
+  t: TensorProto | null;
+  g: GraphProto | null;
+  floats: number[];
+  ints: number[];
+  strings: Uint8Array[];
+  tensors: TensorProto[];
+  graphs: GraphProto[];
+  /** Which value fields were present on the wire, to infer a missing type. */
+  present: Set<string>;
+}
+
+export interface NodeProto {
+  input: string[];
+  output: string[];
+  name: string;
+  opType: string;
+  domain: string;
+  attribute: AttributeProto[];
+}
+
+/** A dimension: its size, a symbolic name, or null when unknown. */
+export type Dimension = number | string | null;
+
+export interface TypeProto {
+  /** 'tensor', or the kind of a value convnets does not run: 'sequence', 'map', 'optional', 'sparse_tensor'. */
+  kind: 'tensor' | 'sequence' | 'map' | 'optional' | 'sparse_tensor' | 'none';
+  elemType: number;
+  /** null when the type gives no shape. */
+  shape: Dimension[] | null;
+}
+
+export interface ValueInfoProto {
+  name: string;
+  type: TypeProto | null;
+}
+
+export interface GraphProto {
+  name: string;
+  node: NodeProto[];
+  initializer: TensorProto[];
+  sparseInitializers: number;
+  input: ValueInfoProto[];
+  output: ValueInfoProto[];
+  valueInfo: ValueInfoProto[];
+}
+
+export interface OperatorSetId {
+  domain: string;
+  version: number;
+}
+
+export interface ModelProto {
+  irVersion: number;
+  opsetImport: OperatorSetId[];
+  producerName: string;
+  producerVersion: string;
+  domain: string;
+  modelVersion: number;
+  docString: string;
+  graph: GraphProto;
+  metadataProps: [string, string][];
+  /** Model-local functions: counted, not run. */
+  functions: number;
+}
+
+// ---- reading ----
+
+/** Subgraphs (If, Loop, Scan bodies) nest; a file nesting deeper than this is refused rather than overflow the stack. */
+const MAX_GRAPH_DEPTH = 32;
+
+export function emptyTensor(): TensorProto {
+  return {
+    name: '',
+    dims: [],
+    dataType: 0,
+    floatData: [],
+    int32Data: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    rawData: null,
+    stringData: [],
+    dataLocation: 0,
+    externalData: [],
+    segmented: false,
+  };
+}
+
+function readStringEntry(r: ProtoReader): [string, string] {
+  let key = '';
+  let value = '';
+  while (r.next()) {
+    if (r.field === 1) key = r.string('key');
+    else if (r.field === 2) value = r.string('value');
+    else r.skip();
+  }
+  return [key, value];
+}
+
+export function readTensor(r: ProtoReader): TensorProto {
+  const t = emptyTensor();
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        r.repeatedInt64('dims', t.dims);
+        break;
+      case 2:
+        t.dataType = r.int32('data_type');
+        break;
+      case 3:
+        r.skip();
+        t.segmented = true;
+        break;
+      case 4:
+        r.repeatedFloat('float_data', t.floatData);
+        break;
+      case 5:
+        r.repeatedInt64('int32_data', t.int32Data);
+        break;
+      case 6:
+        t.stringData.push(r.bytesField('string_data'));
+        break;
+      case 7:
+        r.repeatedInt64('int64_data', t.int64Data);
+        break;
+      case 8:
+        t.name = r.string('name');
+        break;
+      case 9:
+        t.rawData = r.bytesField('raw_data');
+        break;
+      case 10:
+        r.repeatedDouble('double_data', t.doubleData);
+        break;
+      case 11:
+        r.repeatedUint64('uint64_data', t.uint64Data);
+        break;
+      case 13:
+        t.externalData.push(readStringEntry(r.message('external_data', `${r.path}.external_data`)));
+        break;
+      case 14:
+        t.dataLocation = r.int32('data_location');
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return t;
+}
+
+function readShape(r: ProtoReader): Dimension[] {
+  const dims: Dimension[] = [];
+  while (r.next()) {
+    if (r.field !== 1) {
+      r.skip();
+      continue;
+    }
+    const d = r.message('dim', `${r.path}.dim[${dims.length}]`);
+    let dim: Dimension = null;
+    while (d.next()) {
+      if (d.field === 1) dim = d.int64('dim_value');
+      else if (d.field === 2) dim = d.string('dim_param');
+      else d.skip();
+    }
+    dims.push(dim);
+  }
+  return dims;
+}
+
+function readTensorType(r: ProtoReader, type: TypeProto): void {
+  while (r.next()) {
+    if (r.field === 1) type.elemType = r.int32('elem_type');
+    else if (r.field === 2) type.shape = readShape(r.message('shape', `${r.path}.shape`));
+    else r.skip();
+  }
+}
+
+function readType(r: ProtoReader): TypeProto {
+  const type: TypeProto = { kind: 'none', elemType: 0, shape: null };
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        type.kind = 'tensor';
+        readTensorType(r.message('tensor_type', `${r.path}.tensor_type`), type);
+        break;
+      case 4:
+        type.kind = 'sequence';
+        r.skip();
+        break;
+      case 5:
+        type.kind = 'map';
+        r.skip();
+        break;
+      case 8:
+        type.kind = 'sparse_tensor';
+        r.skip();
+        break;
+      case 9:
+        type.kind = 'optional';
+        r.skip();
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return type;
+}
+
+function readValueInfo(r: ProtoReader): ValueInfoProto {
+  const info: ValueInfoProto = { name: '', type: null };
+  while (r.next()) {
+    if (r.field === 1) info.name = r.string('name');
+    else if (r.field === 2) info.type = readType(r.message('type', `${r.path}.type`));
+    else r.skip();
+  }
+  return info;
+}
+
+function readAttribute(r: ProtoReader, depth: number): AttributeProto {
+  const a: AttributeProto = {
+    name: '',
+    type: 0,
+    f: 0,
+    i: 0,
+    s: new Uint8Array(0),
+    t: null,
+    g: null,
+    floats: [],
+    ints: [],
+    strings: [],
+    tensors: [],
+    graphs: [],
+    present: new Set(),
+  };
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        a.name = r.string('name');
+        break;
+      case 20:
+        a.type = r.int32('type');
+        break;
+      case 2:
+        a.f = r.float('f');
+        a.present.add('f');
+        break;
+      case 3:
+        a.i = r.int64('i');
+        a.present.add('i');
+        break;
+      case 4:
+        a.s = r.bytesField('s');
+        a.present.add('s');
+        break;
+      case 5:
+        a.t = readTensor(r.message('t', `${r.path}.t`));
+        a.present.add('t');
+        break;
+      case 6:
+        a.g = readGraph(r.message('g', `${r.path}.g`), depth + 1);
+        a.present.add('g');
+        break;
+      case 7:
+        r.repeatedFloat('floats', a.floats);
+        a.present.add('floats');
+        break;
+      case 8:
+        r.repeatedInt64('ints', a.ints);
+        a.present.add('ints');
+        break;
+      case 9:
+        a.strings.push(r.bytesField('strings'));
+        a.present.add('strings');
+        break;
+      case 10:
+        a.tensors.push(readTensor(r.message('tensors', `${r.path}.tensors[${a.tensors.length}]`)));
+        a.present.add('tensors');
+        break;
+      case 11:
+        a.graphs.push(readGraph(r.message('graphs', `${r.path}.graphs[${a.graphs.length}]`), depth + 1));
+        a.present.add('graphs');
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return a;
+}
+
+function readNode(r: ProtoReader, depth: number): NodeProto {
+  const node: NodeProto = { input: [], output: [], name: '', opType: '', domain: '', attribute: [] };
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        node.input.push(r.string('input'));
+        break;
+      case 2:
+        node.output.push(r.string('output'));
+        break;
+      case 3:
+        node.name = r.string('name');
+        break;
+      case 4:
+        node.opType = r.string('op_type');
+        break;
+      case 7:
+        node.domain = r.string('domain');
+        break;
+      case 5:
+        node.attribute.push(
+          readAttribute(r.message('attribute', `${r.path}.attribute[${node.attribute.length}]`), depth),
+        );
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return node;
+}
+
+export function readGraph(r: ProtoReader, depth = 0): GraphProto {
+  if (depth > MAX_GRAPH_DEPTH) r.fail(`subgraphs nest deeper than ${MAX_GRAPH_DEPTH} levels`);
+  const g: GraphProto = {
+    name: '',
+    node: [],
+    initializer: [],
+    sparseInitializers: 0,
+    input: [],
+    output: [],
+    valueInfo: [],
+  };
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        g.node.push(readNode(r.message('node', `${r.path}.node[${g.node.length}]`), depth));
+        break;
+      case 2:
+        g.name = r.string('name');
+        break;
+      case 5:
+        g.initializer.push(
+          readTensor(r.message('initializer', `${r.path}.initializer[${g.initializer.length}]`)),
+        );
+        break;
+      case 15:
+        r.skip();
+        g.sparseInitializers++;
+        break;
+      case 11:
+        g.input.push(readValueInfo(r.message('input', `${r.path}.input[${g.input.length}]`)));
+        break;
+      case 12:
+        g.output.push(readValueInfo(r.message('output', `${r.path}.output[${g.output.length}]`)));
+        break;
+      case 13:
+        g.valueInfo.push(
+          readValueInfo(r.message('value_info', `${r.path}.value_info[${g.valueInfo.length}]`)),
+        );
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return g;
+}
+
+/** Decodes a ModelProto (an .onnx file). A malformed file is a FormatError naming the message and field. */
+export function decodeModelProto(bytes: Uint8Array): ModelProto {
+  const r = new ProtoReader(bytes, 'ModelProto');
+  let graph: GraphProto | null = null;
+  const model: Omit<ModelProto, 'graph'> = {
+    irVersion: 0,
+    opsetImport: [],
+    producerName: '',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    metadataProps: [],
+    functions: 0,
+  };
+  while (r.next()) {
+    switch (r.field) {
+      case 1:
+        model.irVersion = r.int64('ir_version');
+        break;
+      case 8: {
+        const o = r.message('opset_import', `ModelProto.opset_import[${model.opsetImport.length}]`);
+        const id: OperatorSetId = { domain: '', version: 0 };
+        while (o.next()) {
+          if (o.field === 1) id.domain = o.string('domain');
+          else if (o.field === 2) id.version = o.int64('version');
+          else o.skip();
+        }
+        model.opsetImport.push(id);
+        break;
+      }
+      case 2:
+        model.producerName = r.string('producer_name');
+        break;
+      case 3:
+        model.producerVersion = r.string('producer_version');
+        break;
+      case 4:
+        model.domain = r.string('domain');
+        break;
+      case 5:
+        model.modelVersion = r.int64('model_version');
+        break;
+      case 6:
+        model.docString = r.string('doc_string');
+        break;
+      case 7:
+        graph = readGraph(r.message('graph', 'ModelProto.graph'));
+        break;
+      case 14:
+        model.metadataProps.push(readStringEntry(r.message('metadata_props', 'ModelProto.metadata_props')));
+        break;
+      case 25:
+        r.skip();
+        model.functions++;
+        break;
+      default:
+        r.skip();
+    }
+  }
+  if (graph === null) throw new FormatError('ONNX ModelProto: no graph (field 7); not an ONNX model file');
+  if (model.irVersion < 1)
+    throw new FormatError('ONNX ModelProto: no ir_version (field 1); not an ONNX model file');
+  return { ...model, graph };
+}
+
+/** Decodes a serialised TensorProto (the input_K.pb / output_K.pb files of ONNX's backend tests). */
+export function decodeTensorProto(bytes: Uint8Array): TensorProto {
+  return readTensor(new ProtoReader(bytes, 'TensorProto'));
+}

@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { FormatError } from '../../src/errors.js';
+import type { Tensor } from '../../src/tensor/index.js';
+
+// Tests run from dist/test/io/; the fixtures are committed under test/fixtures/io/ at the repo root.
+export function fixturePath(name: string): string {
+  return new URL(`../../../test/fixtures/io/${name}`, import.meta.url).pathname;
+}
+
+export function fixture(name: string): Uint8Array {
+  const buffer = readFileSync(fixturePath(name));
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+export interface Expected {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: number[];
+}
+
+export const expected: Record<string, Record<string, Expected> & Expected> = JSON.parse(
+  readFileSync(fixturePath('expected.json'), 'utf8'),
+);
+
+/** Shape, dtype and every value exactly as the fixture script recorded them. */
+export function assertTensor(actual: Tensor | undefined, wanted: Expected, what: string): void {
+  assert.ok(actual !== undefined, `${what}: missing`);
+  assert.deepEqual([...actual.shape], wanted.shape, `${what}: shape`);
+  assert.equal(actual.dtype, wanted.dtype, `${what}: dtype`);
+  assert.deepEqual(Array.from(actual.data()), wanted.data, `${what}: values`);
+}
+
+export function assertTensors(
+  actual: Map<string, Tensor>,
+  wanted: Record<string, Expected>,
+  what: string,
+): void {
+  assert.deepEqual([...actual.keys()].sort(), Object.keys(wanted).sort(), `${what}: keys`);
+  for (const [key, value] of Object.entries(wanted)) assertTensor(actual.get(key), value, `${what} '${key}'`);
+}
+
+/** Asserts fn throws a FormatError whose message matches `pattern`. */
+export function assertFormatError(fn: () => unknown, pattern: RegExp, what = ''): void {
+  assert.throws(
+    fn,
+    (error: unknown) => {
+      assert.ok(error instanceof FormatError, `${what}: expected a FormatError, got ${String(error)}`);
+      assert.match(error.message, pattern, what);
+      return true;
+    },
+    what,
+  );
+}
+
+export const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+export function concat(...parts: (Uint8Array | number[])[]): Uint8Array {
+  const arrays = parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p)));
+  const out = new Uint8Array(arrays.reduce((n, a) => n + a.length, 0));
+  let at = 0;
+  for (const a of arrays) {
+    out.set(a, at);
+    at += a.length;
+  }
+  return out;
+}
+
+function le(value: number, bytes: number): number[] {
+  return Array.from({ length: bytes }, (_, i) => Math.floor(value / 2 ** (8 * i)) & 0xff);
+}
+
+/** A minimal stored (uncompressed) zip archive, for crafting PyTorch files the tests need. */
+export function storedZip(entries: [string, Uint8Array][]): Uint8Array {
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const nameBytes = ascii(name);
+    const crc = crc32(data) >>> 0;
+    const common = [
+      ...le(20, 2),
+      ...le(0, 2),
+      ...le(0, 2),
+      ...le(0, 4),
+      ...le(crc, 4),
+      ...le(data.length, 4),
+      ...le(data.length, 4),
+    ];
+    const local = concat(
+      [0x50, 0x4b, 0x03, 0x04],
+      common,
+      le(nameBytes.length, 2),
+      le(0, 2),
+      nameBytes,
+      data,
+    );
+    centrals.push(
+      concat(
+        [0x50, 0x4b, 0x01, 0x02],
+        le(20, 2),
+        common,
+        le(nameBytes.length, 2),
+        le(0, 6),
+        le(0, 6),
+        le(offset, 4),
+        nameBytes,
+      ),
+    );
+    locals.push(local);
+    offset += local.length;
+  }
+  const directory = concat(...centrals);
+  const end = concat(
+    [0x50, 0x4b, 0x05, 0x06],
+    le(0, 4),
+    le(entries.length, 2),
+    le(entries.length, 2),
+    le(directory.length, 4),
+    le(offset, 4),
+    le(0, 2),
+  );
+  return concat(...locals, directory, end);
+}
+
+/** A torch-style archive holding one pickle and the given storages. */
+export function pthArchive(pickle: Uint8Array, storages: [string, Uint8Array][] = []): Uint8Array {
+  return storedZip([
+    ['archive/data.pkl', pickle],
+    ...storages.map(([key, data]): [string, Uint8Array] => [`archive/data/${key}`, data]),
+    ['archive/version', ascii('3\n')],
+  ]);
+}
+
+/** Pickle opcodes by name, for writing small pickles by hand. */
+export const op = {
+  PROTO2: [0x80, 0x02],
+  MARK: [0x28],
+  EMPTY_DICT: [0x7d],
+  EMPTY_TUPLE: [0x29],
+  SETITEM: [0x73],
+  SETITEMS: [0x75],
+  TUPLE: [0x74],
+  TUPLE1: [0x85],
+  REDUCE: [0x52],
+  BINPERSID: [0x51],
+  NEWFALSE: [0x89],
+  STOP: [0x2e],
+  int1: (n: number) => [0x4b, n],
+  str: (s: string) => [0x58, ...le(s.length, 4), ...ascii(s)],
+  global: (module: string, name: string) => [0x63, ...ascii(`${module}\n${name}\n`)],
+};
+
+/**
+ * The pickle torch writes for {key: float32 tensor of `size` over storage '0' of `numel` elements}, with the given
+ * storage offset and strides.
+ */
+export function tensorDictPickle(
+  key: string,
+  options: { numel: number; size: number[]; stride: number[]; offset?: number; storageType?: string },
+): Uint8Array {
+  const tuple = (items: number[]) => [...op.MARK, ...items.flatMap(op.int1), ...op.TUPLE];
+  return concat(
+    op.PROTO2,
+    op.global('collections', 'OrderedDict'),
+    op.EMPTY_TUPLE,
+    op.REDUCE,
+    op.str(key),
+    op.global('torch._utils', '_rebuild_tensor_v2'),
+    op.MARK,
+    op.MARK,
+    op.str('storage'),
+    op.global('torch', options.storageType ?? 'FloatStorage'),
+    op.str('0'),
+    op.str('cpu'),
+    op.int1(options.numel),
+    op.TUPLE,
+    op.BINPERSID,
+    op.int1(options.offset ?? 0),
+    tuple(options.size),
+    tuple(options.stride),
+    op.NEWFALSE,
+    op.global('collections', 'OrderedDict'),
+    op.EMPTY_TUPLE,
+    op.REDUCE,
+    op.TUPLE,
+    op.REDUCE,
+    op.SETITEM,
+    op.STOP,
+  );
+}
+
+export function float32Bytes(values: number[]): Uint8Array {
+  return new Uint8Array(Float32Array.from(values).buffer);
+}
+
+/** A deterministic generator for the fuzz test (mulberry32). */
+export function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

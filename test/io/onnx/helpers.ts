@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import {
+  AttributeType,
+  DataType,
+  type AttributeProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from '../../../src/io/onnx/proto.js';
+import { encodeModelProto } from '../../../src/io/onnx/proto-encode.js';
+import { floatTensorProto, int64TensorProto } from '../../../src/io/onnx/tensor-data.js';
+
+/** The repository root, from dist/test/io/onnx/. */
+export const repoRoot = new URL('../../../../', import.meta.url).pathname;
+
+export function fixturePath(name: string): string {
+  return `${repoRoot}test/fixtures/onnx/${name}`;
+}
+
+export function fixture(name: string): Uint8Array {
+  const buffer = readFileSync(fixturePath(name));
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Largest |a − b| over two equally long arrays, and the largest |b| (for relative errors). */
+export function maxError(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+): { abs: number; scale: number } {
+  assert.equal(actual.length, expected.length, 'lengths differ');
+  let abs = 0;
+  let scale = 0;
+  for (let i = 0; i < actual.length; i++) {
+    abs = Math.max(abs, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return { abs, scale };
+}
+
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  relative: number,
+  what: string,
+): void {
+  const { abs, scale } = maxError(actual, expected);
+  assert.ok(
+    abs <= relative * Math.max(scale, 1e-30),
+    `${what}: max |error| ${abs} exceeds ${relative} × ${scale}`,
+  );
+}
+
+// ---- building small models by hand ----
+
+export function attr(
+  name: string,
+  value: number | number[] | string | TensorProto,
+  kind?: 'float' | 'floats',
+): AttributeProto {
+  const base: AttributeProto = {
+    name,
+    type: 0,
+    f: 0,
+    i: 0,
+    s: new Uint8Array(0),
+    t: null,
+    g: null,
+    floats: [],
+    ints: [],
+    strings: [],
+    tensors: [],
+    graphs: [],
+    present: new Set(),
+  };
+  if (typeof value === 'string')
+    return { ...base, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (kind === 'float') return { ...base, type: AttributeType.FLOAT, f: value as number };
+  if (kind === 'floats') return { ...base, type: AttributeType.FLOATS, floats: value as number[] };
+  if (typeof value === 'number') return { ...base, type: AttributeType.INT, i: value };
+  if (Array.isArray(value)) return { ...base, type: AttributeType.INTS, ints: value };
+  return { ...base, type: AttributeType.TENSOR, t: value };
+}
+
+export function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: AttributeProto[] = [],
+  name = '',
+): NodeProto {
+  return { opType, input, output, attribute, name, domain: '' };
+}
+
+export interface ModelSpec {
+  nodes: NodeProto[];
+  inputs: [string, number[]][];
+  outputs: string[];
+  initializers?: TensorProto[];
+  opset?: number;
+}
+
+export function model(spec: ModelSpec): ModelProto {
+  return {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: spec.opset ?? 13 }],
+    producerName: 'test',
+    producerVersion: '',
+    domain: '',
+    modelVersion: 0,
+    docString: '',
+    graph: {
+      name: 'g',
+      node: spec.nodes,
+      initializer: spec.initializers ?? [],
+      sparseInitializers: 0,
+      input: spec.inputs.map(([name, shape]) => ({
+        name,
+        type: { kind: 'tensor', elemType: DataType.FLOAT, shape },
+      })),
+      output: spec.outputs.map((name) => ({
+        name,
+        type: { kind: 'tensor', elemType: DataType.FLOAT, shape: null },
+      })),
+      valueInfo: [],
+    },
+    metadataProps: [],
+    functions: 0,
+  };
+}
+
+export function modelBytes(spec: ModelSpec): Uint8Array {
+  return encodeModelProto(model(spec)).finish();
+}
+
+export { floatTensorProto, int64TensorProto };
+
+/**
+ * onnxruntime-node, a development tool only: from $CONVNETS_ONNXRUNTIME (a directory whose node_modules has it),
+ * else bench/'s own install, else this package's. null when none is installed.
+ */
+export function loadOnnxRuntime(): { module: OrtModule | null; tried: string[] } {
+  const places = [
+    ...(process.env.CONVNETS_ONNXRUNTIME ? [`${process.env.CONVNETS_ONNXRUNTIME}/`] : []),
+    `${repoRoot}bench/`,
+    repoRoot,
+  ];
+  for (const place of places) {
+    try {
+      return { module: createRequire(`${place}index.js`)('onnxruntime-node') as OrtModule, tried: places };
+    } catch {
+      // not installed there
+    }
+  }
+  return { module: null, tried: places };
+}
+
+export interface OrtModule {
+  InferenceSession: { create(bytes: Uint8Array): Promise<OrtSession> };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+}
+
+export interface OrtSession {
+  run(
+    feeds: Record<string, unknown>,
+  ): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+}
