@@ -2,10 +2,12 @@
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { runDemo } from './demo.js';
+import { runEval } from './eval.js';
 import { runInfo } from './info.js';
 import { runModels } from './models.js';
 import { runOnnx } from './onnx.js';
 import { runSummary } from './summary.js';
+import { runTrain } from './train.js';
 
 interface Command {
   summary: string;
@@ -18,6 +20,14 @@ const commands: Record<string, Command> = {
   demo: { summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm', run: runDemo },
   models: { summary: 'registered models: family, parameters, MACs, input size [--json]', run: runModels },
   summary: { summary: 'layer table of a model: <model> [--input C,H,W] [--json]', run: runSummary },
+  train: {
+    summary: 'train a model: <model> --data fashion-mnist [--epochs N] [--out DIR] ... (per-model defaults)',
+    run: runTrain,
+  },
+  eval: {
+    summary: 'test accuracy, per-class accuracy and confusion matrix of a train checkpoint: <out-dir>',
+    run: runEval,
+  },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };
 

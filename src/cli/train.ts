@@ -1,0 +1,215 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ValueError } from '../errors.js';
+import { loader } from '../data/index.js';
+import * as models from '../models/index.js';
+import * as optim from '../optim/index.js';
+import { getBackend } from '../backend/registry.js';
+import { manualSeed } from '../tensor/index.js';
+import {
+  ProgressDisplay,
+  evaluate,
+  fit,
+  formatDuration,
+  historyChart,
+  readCheckpointState,
+  saveHistory,
+  writeText,
+  type EpochRecord,
+  type EvaluationResult,
+} from '../train/index.js';
+import { parseCommandArgs } from './args.js';
+import { choiceOption, defaultsFor, loadDataset, numberOption, transformFor } from './train-setup.js';
+
+const usage =
+  'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
+  '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
+  '         [--out DIR] [--resume]';
+
+/** The checkpoint's meta: enough for `convnets eval` to rebuild the model and the test transform. */
+export interface TrainMeta {
+  model: string;
+  modelOptions: Record<string, unknown>;
+  data: string;
+  size: number;
+  [key: string]: unknown;
+}
+
+function reportMarkdown(
+  meta: TrainMeta,
+  parameters: number,
+  history: readonly EpochRecord[],
+  seconds: number,
+  test: EvaluationResult,
+  classNames: readonly string[],
+  settings: Record<string, unknown>,
+): string {
+  const last = history[history.length - 1];
+  const rows = test.perClass.map(
+    (accuracy, c) => `| ${c} | ${classNames[c] ?? c} | ${(100 * accuracy).toFixed(2)}% |`,
+  );
+  return [
+    `# ${meta.model} on ${meta.data}`,
+    '',
+    `- model: \`${meta.model}\` ${JSON.stringify(meta.modelOptions)}, ${parameters.toLocaleString('en-US')} parameters`,
+    `- settings: ${Object.entries(settings)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(', ')}`,
+    `- epochs: ${last.epoch}; training time ${formatDuration(seconds)} (${seconds.toFixed(1)} s), last epoch ${Math.round(last.imagesPerSecond)} images/s`,
+    `- backend: ${getBackend().name}`,
+    `- **final test accuracy: ${(100 * test.top1).toFixed(2)}%** (top-5 ${(100 * test.top5).toFixed(2)}%, loss ${test.loss.toFixed(4)}, ${test.samples} images)`,
+    '',
+    '![loss and accuracy per epoch](chart.svg)',
+    '',
+    '## Per-class test accuracy',
+    '',
+    '| class | name | accuracy |',
+    '|---:|---|---:|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/**
+ * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (MODEL_DEFAULTS), showing
+ * progress, and writes into --out a checkpoint after every epoch (weights.safetensors, optimizer.safetensors,
+ * state.json), history.json, history.csv, chart.svg and report.md. --resume continues the checkpoint in --out.
+ */
+export async function runTrain(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, {
+    data: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    schedule: { type: 'string' },
+    augment: { type: 'string' },
+    workers: { type: 'string' },
+    limit: { type: 'string' },
+    'test-limit': { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    resume: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  });
+  if (positionals.length !== 1) throw new ValueError(`name one model\n${usage}`);
+  const [name] = positionals;
+  if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
+  const data = values.data;
+  const defaults = defaultsFor(name);
+  const out = typeof values.out === 'string' ? values.out : join('runs', name);
+  const resume = values.resume === true;
+  const previous = resume ? await readCheckpointState(out) : null;
+  const epochs = numberOption('epochs', values.epochs, defaults.epochs, { integer: true, min: 1 });
+  const batchSize = numberOption('batch-size', values['batch-size'], defaults.batchSize, {
+    integer: true,
+    min: 1,
+  });
+  const lr = numberOption('lr', values.lr, defaults.lr);
+  const optimizerName = choiceOption('optimizer', values.optimizer, defaults.optimizer, ['sgd', 'adam']);
+  const scheduleName = choiceOption('schedule', values.schedule, defaults.schedule, [
+    'cosine',
+    'step',
+    'none',
+  ]);
+  const augment = choiceOption('augment', values.augment, defaults.augment, ['none', 'crop-flip']);
+  const workers = numberOption('workers', values.workers, 1, { integer: true });
+  const limit =
+    values.limit === undefined
+      ? undefined
+      : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
+  const testLimit =
+    values['test-limit'] === undefined
+      ? undefined
+      : numberOption('test-limit', values['test-limit'], 0, { integer: true, min: 1 });
+  const seed = numberOption('seed', values.seed, (previous?.meta.seed as number | undefined) ?? 1, {
+    integer: true,
+  });
+
+  manualSeed(seed);
+  const meta: TrainMeta = {
+    model: name,
+    modelOptions: { ...defaults.modelOptions, seed },
+    data,
+    size: defaults.size,
+    seed,
+  };
+  const model = models.get(name, meta.modelOptions);
+  const trainSet = loadDataset(data, 'train', limit);
+  const testSet = loadDataset(data, 'test', testLimit);
+  const trainLoader = loader(trainSet, {
+    batchSize,
+    shuffle: true,
+    seed,
+    workers,
+    transform: transformFor(data, defaults.size, augment),
+  });
+  const testLoader = loader(testSet, {
+    batchSize: 500,
+    workers,
+    transform: transformFor(data, defaults.size, 'none'),
+  });
+  const optimizer =
+    optimizerName === 'sgd'
+      ? optim.sgd(model.parameters(), { lr, momentum: defaults.momentum, weightDecay: defaults.weightDecay })
+      : optim.adam(model.parameters(), { lr, weightDecay: defaults.weightDecay });
+  const schedule =
+    scheduleName === 'cosine'
+      ? optim.cosineAnnealingLR(optimizer, { tMax: epochs })
+      : scheduleName === 'step'
+        ? optim.stepLR(optimizer, { stepSize: Math.max(1, Math.round(epochs / 3)) })
+        : undefined;
+  const settings = {
+    optimizer: optimizerName,
+    lr,
+    batchSize,
+    schedule: scheduleName,
+    augment,
+    seed,
+    limit: limit ?? 'all',
+  };
+
+  await mkdir(out, { recursive: true });
+  const progress = new ProgressDisplay({ logEvery: values.quiet ? 0 : 100 });
+  progress.message(
+    `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data}: ${trainSet.length} images, ${epochs} epochs, ` +
+      `${Object.entries(settings)
+        .map(([k, v]) => `${k} ${String(v)}`)
+        .join(', ')}; backend ${getBackend().name}; writing ${out}`,
+  );
+  const started = performance.now();
+  const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
+  try {
+    const history = await fit(model, trainLoader, {
+      epochs,
+      optimizer,
+      schedule,
+      validation: testLoader,
+      checkpointDir: out,
+      resumeFrom: resume ? out : undefined,
+      meta,
+      onStep: values.quiet ? undefined : (info) => progress.step(info),
+      callbacks: [
+        {
+          onEpochEnd: async (record, all) => {
+            progress.epoch(record, epochs);
+            await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
+            await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
+          },
+        },
+      ],
+    });
+    const seconds = previousSeconds + (performance.now() - started) / 1000;
+    const test = await evaluate(model, testLoader);
+    await writeText(
+      join(out, 'report.md'),
+      reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),
+    );
+    progress.message(
+      `test accuracy ${(100 * test.top1).toFixed(2)}% (top-5 ${(100 * test.top5).toFixed(2)}%) after ${history.length} epochs, ${seconds.toFixed(1)} s; wrote ${out}`,
+    );
+  } finally {
+    await trainLoader.close();
+    await testLoader.close();
+  }
+}

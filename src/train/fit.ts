@@ -1,0 +1,262 @@
+/**
+ * train.fit and train.evaluate: the training loop. Each step runs inside scope(), so a step leaves no storage
+ * behind; the model is in training mode for the steps and in evaluation mode, under noGrad, for validation.
+ */
+import { ValueError } from '../errors.js';
+import type { Batch, DataLoader } from '../data/loader.js';
+import { AUX_LOSS_WEIGHT, type GoogLeNetOutputs } from '../models/inception.js';
+import type { Module } from '../nn/module.js';
+import type { AnyOptimizer, LRScheduler } from '../optim/index.js';
+import {
+  add,
+  crossEntropy,
+  mean,
+  mul,
+  noGrad,
+  reshape,
+  scope,
+  sqrt,
+  square,
+  sum,
+  type Tensor,
+} from '../tensor/index.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import type { EpochRecord } from './history.js';
+import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
+import type { StepInfo } from './progress.js';
+
+export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
+
+export interface Callback {
+  onStep?(info: StepInfo): void;
+  /** After each epoch, once its checkpoint (if any) is written. */
+  onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): void | Promise<void>;
+}
+
+export interface FitOptions {
+  /** Total epochs; when resuming, training continues up to this count. */
+  epochs: number;
+  optimizer: AnyOptimizer;
+  /** Stepped once per epoch, after the epoch. */
+  schedule?: LRScheduler;
+  validation?: DataLoader;
+  callbacks?: readonly Callback[];
+  /** Rescales the gradients so that their global L2 norm is at most this (torch's clip_grad_norm_). */
+  clipGradNorm?: number;
+  /** Default crossEntropy. */
+  lossFn?: LossFn;
+  onStep?: (info: StepInfo) => void;
+  /** Writes a checkpoint here after every epoch. */
+  checkpointDir?: string;
+  /** Continues from the checkpoint in this directory (often the same as checkpointDir). */
+  resumeFrom?: string;
+  /** Kept in the checkpoint's state.json. */
+  meta?: Record<string, unknown>;
+}
+
+interface WithAux {
+  forwardWithAux(x: Tensor): GoogLeNetOutputs;
+}
+
+function hasAux(model: Module): model is Module & WithAux {
+  return typeof (model as Partial<WithAux>).forwardWithAux === 'function';
+}
+
+/** Scales every gradient by min(1, maxNorm / total norm); returns the norm before clipping. */
+function clipGradients(params: readonly Tensor[], maxNorm: number): number {
+  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  if (grads.length === 0) return 0;
+  const total = sqrt(grads.map((g) => sum(square(g))).reduce((a, b) => add(a, b))).item();
+  const factor = maxNorm / (total + 1e-6);
+  if (factor < 1) for (const g of grads) g.assign(mul(g, factor));
+  return total;
+}
+
+function checkLoader(what: string, loader: unknown): asserts loader is DataLoader {
+  if (typeof (loader as DataLoader)?.setEpoch !== 'function') {
+    throw new ValueError(`fit: ${what} must be a data.loader(...)`);
+  }
+}
+
+/** Logits for a batch: [N, C, H, W] as is; [N, K, C, H, W] (tenCrop) averaged over the K crops. */
+function evaluationLogits(model: Module, images: Tensor): Tensor {
+  if (images.rank !== 5) return model.call(images);
+  const [n, k, ...chw] = images.shape;
+  const logits = model.call(reshape(images, [n * k, ...chw]));
+  return mean(reshape(logits, [n, k, logits.shape[1]]), 1);
+}
+
+function numClassesOf(loader: DataLoader): number {
+  return loader.dataset.numClasses;
+}
+
+/** Loss, top-1/top-5, per-class accuracy and confusion matrix of `model` over one pass of `loader`. */
+export async function evaluate(
+  model: Module,
+  loader: DataLoader,
+  options: { lossFn?: LossFn } = {},
+): Promise<EvaluationResult> {
+  checkLoader('the loader', loader);
+  const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
+  const wasTraining = model.training;
+  model.eval();
+  const metrics = new ClassificationMetrics(numClassesOf(loader));
+  try {
+    for await (const batch of loader) {
+      try {
+        noGrad(() =>
+          scope(() => {
+            const logits = evaluationLogits(model, batch.images);
+            const loss = lossFn(logits, batch.labels).item();
+            metrics.update(logits.data(), batch.labels.data(), loss);
+          }),
+        );
+      } finally {
+        disposeBatch(batch);
+      }
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  if (metrics.samples === 0) throw new ValueError('evaluate: the loader gave no samples');
+  return metrics.result();
+}
+
+function disposeBatch(batch: Batch): void {
+  batch.images.dispose();
+  batch.labels.dispose();
+}
+
+interface StepResult {
+  loss: number;
+  logits: Float32Array | null;
+}
+
+/**
+ * Trains `model` on `loader` for `options.epochs` epochs and returns the history (one record per epoch, those of
+ * a resumed run included). A non-finite loss stops training with a ValueError naming the epoch and step, before
+ * that step's update: the last checkpoint written stays the last good one.
+ */
+export async function fit(model: Module, loader: DataLoader, options: FitOptions): Promise<EpochRecord[]> {
+  checkLoader('the training loader', loader);
+  if (options.validation !== undefined) checkLoader('validation', options.validation);
+  const { epochs, optimizer, schedule, clipGradNorm } = options;
+  if (!Number.isInteger(epochs) || epochs < 1)
+    throw new ValueError(`fit: epochs must be an integer ≥ 1, got ${epochs}`);
+  if (clipGradNorm !== undefined && !(clipGradNorm > 0))
+    throw new ValueError(`fit: clipGradNorm must be > 0, got ${clipGradNorm}`);
+  const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
+  const callbacks = options.callbacks ?? [];
+  const params = model.parameters();
+  const history: EpochRecord[] = [];
+  let startEpoch = 0;
+  let lastCheckpoint: number | null = null;
+  if (options.resumeFrom !== undefined) {
+    const state = await loadCheckpoint(options.resumeFrom, { model, optimizer, schedule });
+    if (state.loaderSeed !== null && state.loaderSeed !== loader.seed) {
+      throw new ValueError(
+        `fit: the checkpoint in ${options.resumeFrom} was trained with loader seed ${state.loaderSeed}, this loader has ${loader.seed}; build the loader with { seed: ${state.loaderSeed} } to resume exactly`,
+      );
+    }
+    startEpoch = state.epoch;
+    lastCheckpoint = state.epoch;
+    history.push(...state.history);
+  }
+
+  const trainStep = (batch: Batch): StepResult =>
+    scope(() => {
+      optimizer.zeroGrad();
+      let logits: Tensor;
+      let loss: Tensor;
+      if (hasAux(model)) {
+        // GoogLeNet: the auxiliary classifiers' losses join the main one, weighted 0.3 as in the paper.
+        const outputs = model.forwardWithAux(batch.images);
+        logits = outputs.logits;
+        loss = lossFn(logits, batch.labels);
+        for (const aux of [outputs.aux1, outputs.aux2])
+          if (aux !== null) loss = add(loss, mul(lossFn(aux, batch.labels), AUX_LOSS_WEIGHT));
+      } else {
+        logits = model.call(batch.images);
+        loss = lossFn(logits, batch.labels);
+      }
+      const value = loss.item();
+      if (!Number.isFinite(value)) return { loss: value, logits: null };
+      loss.backward();
+      if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
+      optimizer.step();
+      return { loss: value, logits: Float32Array.from(logits.data()) };
+    });
+
+  for (let epoch = startEpoch; epoch < epochs; epoch++) {
+    const started = performance.now();
+    const lr = optimizer.lr;
+    const metrics = new ClassificationMetrics(numClassesOf(loader));
+    const steps = loader.length;
+    model.train();
+    loader.setEpoch(epoch);
+    let step = 0;
+    for await (const batch of loader) {
+      step++;
+      let result: StepResult;
+      const labels = Int32Array.from(batch.labels.data());
+      try {
+        result = trainStep(batch);
+      } finally {
+        disposeBatch(batch);
+      }
+      if (result.logits === null) {
+        const kept =
+          options.checkpointDir === undefined
+            ? 'no checkpoint was asked for'
+            : lastCheckpoint === null
+              ? `no checkpoint was written yet in ${options.checkpointDir}`
+              : `the last good checkpoint (epoch ${lastCheckpoint}) is kept in ${options.checkpointDir}`;
+        throw new ValueError(
+          `fit: the loss is ${result.loss} at epoch ${epoch + 1}, step ${step} of ${steps}; training stopped before that update (${kept}). Try a lower learning rate or clipGradNorm.`,
+        );
+      }
+      metrics.update(result.logits, labels, result.loss);
+      const info: StepInfo = {
+        epoch: epoch + 1,
+        epochs,
+        step,
+        steps,
+        loss: metrics.loss,
+        top1: metrics.top1,
+        images: metrics.samples,
+        seconds: (performance.now() - started) / 1000,
+      };
+      options.onStep?.(info);
+      for (const callback of callbacks) callback.onStep?.(info);
+    }
+    const trainSeconds = (performance.now() - started) / 1000;
+    const validation = options.validation ? await evaluate(model, options.validation, { lossFn }) : null;
+    schedule?.step();
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss: metrics.loss,
+      trainTop1: metrics.top1,
+      valLoss: validation?.loss ?? null,
+      valTop1: validation?.top1 ?? null,
+      valTop5: validation?.top5 ?? null,
+      lr,
+      seconds: (performance.now() - started) / 1000,
+      imagesPerSecond: metrics.samples / trainSeconds,
+    };
+    history.push(record);
+    if (options.checkpointDir !== undefined) {
+      await saveCheckpoint(options.checkpointDir, {
+        model,
+        optimizer,
+        schedule,
+        epoch: epoch + 1,
+        history,
+        loaderSeed: loader.seed,
+        meta: options.meta,
+      });
+      lastCheckpoint = epoch + 1;
+    }
+    for (const callback of callbacks) await callback.onEpochEnd?.(record, history);
+  }
+  return history;
+}

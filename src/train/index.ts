@@ -1,0 +1,29 @@
+export { fit, evaluate, type Callback, type FitOptions, type LossFn } from './fit.js';
+export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
+export {
+  HISTORY_COLUMNS,
+  historyToCsv,
+  historyToJson,
+  saveHistory,
+  writeText,
+  type EpochRecord,
+} from './history.js';
+export { historyChart, niceTicks } from './chart.js';
+export {
+  ProgressDisplay,
+  formatDuration,
+  formatEpoch,
+  type ProgressOptions,
+  type StepInfo,
+} from './progress.js';
+export {
+  OPTIMIZER_FILE,
+  STATE_FILE,
+  WEIGHTS_FILE,
+  loadCheckpoint,
+  readCheckpointState,
+  saveCheckpoint,
+  type CheckpointState,
+  type SaveCheckpointOptions,
+  type Trainable,
+} from './checkpoint.js';

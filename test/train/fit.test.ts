@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setBackend } from '../../src/backend/registry.js';
+import { loader } from '../../src/data/index.js';
+import { ValueError } from '../../src/errors.js';
+import * as optim from '../../src/optim/index.js';
+import { crossEntropy, mul } from '../../src/tensor/index.js';
+import { evaluate, fit, readCheckpointState } from '../../src/train/index.js';
+import { halvesDataset, tinyNet, weights } from './helpers.js';
+
+setBackend('reference');
+
+test('fit makes the loss fall and the accuracy rise on a separable dataset', async () => {
+  const model = tinyNet();
+  const data = loader(halvesDataset(32), { batchSize: 8, shuffle: true, seed: 3 });
+  const steps: number[] = [];
+  const history = await fit(model, data, {
+    epochs: 4,
+    optimizer: optim.sgd(model.parameters(), { lr: 0.1, momentum: 0.9 }),
+    validation: loader(halvesDataset(16, 9), { batchSize: 16 }),
+    onStep: (info) => steps.push(info.step),
+  });
+  assert.equal(history.length, 4);
+  assert.deepEqual(steps, [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]);
+  assert.ok(history[3].trainLoss < history[0].trainLoss / 2, `losses ${history.map((r) => r.trainLoss)}`);
+  assert.equal(history[3].valTop1, 1);
+  assert.ok(history.every((r) => r.imagesPerSecond > 0 && r.valTop5 === 1));
+  const result = await evaluate(model, loader(halvesDataset(16, 9), { batchSize: 5 }));
+  assert.equal(result.top1, 1);
+  assert.deepEqual(result.confusion, [
+    [8, 0],
+    [0, 8],
+  ]);
+});
+
+test('a non-finite loss stops training naming epoch and step, and keeps the last good checkpoint', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-nan-'));
+  try {
+    const model = tinyNet();
+    const data = loader(halvesDataset(32), { batchSize: 8, shuffle: true, seed: 3 });
+    let calls = 0;
+    // The 7th loss (epoch 2, step 3) is NaN.
+    const lossFn = (
+      logits: Parameters<typeof crossEntropy>[0],
+      labels: Parameters<typeof crossEntropy>[1],
+    ) => (++calls === 7 ? mul(crossEntropy(logits, labels), NaN) : crossEntropy(logits, labels));
+    let afterEpoch1: Record<string, number[]> = {};
+    await assert.rejects(
+      fit(model, data, {
+        epochs: 3,
+        optimizer: optim.sgd(model.parameters(), { lr: 0.1 }),
+        lossFn,
+        checkpointDir: dir,
+        callbacks: [{ onEpochEnd: () => void (afterEpoch1 = weights(model)) }],
+      }),
+      (error: Error) =>
+        error instanceof ValueError &&
+        /loss is NaN at epoch 2, step 3 of 4/.test(error.message) &&
+        /last good checkpoint \(epoch 1\)/.test(error.message),
+    );
+    const state = await readCheckpointState(dir);
+    assert.equal(state.epoch, 1);
+    assert.equal(state.history.length, 1);
+    // The weights on disk are those after epoch 1, not after the two steps of epoch 2.
+    const restored = tinyNet(99);
+    const resumed = loader(halvesDataset(32), { batchSize: 8, seed: 3 });
+    await fit(restored, resumed, {
+      epochs: 1,
+      optimizer: optim.sgd(restored.parameters(), { lr: 0.1 }),
+      resumeFrom: dir,
+    });
+    assert.deepEqual(weights(restored), afterEpoch1);
+    assert.ok(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).epoch === 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
