@@ -6,6 +6,7 @@ import { runEval } from './eval.js';
 import { runInfo } from './info.js';
 import { runModels } from './models.js';
 import { runOnnx } from './onnx.js';
+import { runPredict } from './predict.js';
 import { runSummary } from './summary.js';
 import { runTrain } from './train.js';
 
@@ -27,6 +28,11 @@ const commands: Record<string, Command> = {
   eval: {
     summary: 'test accuracy, per-class accuracy and confusion matrix of a train checkpoint: <out-dir>',
     run: runEval,
+  },
+  predict: {
+    summary:
+      'top classes of images or .npy batches: <checkpoint> <file>... | --arch M --weights F --input x.npy',
+    run: runPredict,
   },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };

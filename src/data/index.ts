@@ -31,6 +31,7 @@ export {
 } from './datasets/cifar.js';
 export {
   imageFolder,
+  sharpDecoder,
   type DecodedImage,
   type ImageDecoder,
   type ImageFolderOptions,

@@ -46,7 +46,8 @@ interface SharpPipeline {
   }): Promise<{ data: Uint8Array; info: { width: number; height: number; channels: number } }>;
 }
 
-async function sharpDecoder(): Promise<ImageDecoder> {
+/** The decoder imageFolder uses by default: the optional package sharp, or a clear error when it is missing. */
+export async function sharpDecoder(): Promise<ImageDecoder> {
   let sharp: (file: string) => SharpPipeline;
   try {
     // A variable keeps TypeScript from requiring sharp's types: it is an optional dependency.

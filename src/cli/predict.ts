@@ -1,0 +1,164 @@
+import { stat } from 'node:fs/promises';
+import { basename, dirname, extname } from 'node:path';
+import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
+import { loadWeights, readNpy, writeNpy } from '../io/index.js';
+import type { Module } from '../nn/index.js';
+import * as models from '../models/index.js';
+import { Generator, noGrad, softmax, tensor, type Tensor } from '../tensor/index.js';
+import { loadCheckpoint, readCheckpointState } from '../train/index.js';
+import { parseCommandArgs } from './args.js';
+import { loadDataset, numberOption, transformFor } from './train-setup.js';
+import type { TrainMeta } from './train.js';
+
+const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
+       convnets predict --arch <model> --weights <file.pth|.safetensors|.onnx> --input x.npy [--output y.npy]`;
+
+/** What the inputs are fed to, and how raw images are turned into its input. */
+interface Predictor {
+  model: Module;
+  /** Channels and size raw images are decoded to. */
+  imageShape: readonly [number, number, number];
+  /** The evaluation transform of a `convnets train` checkpoint; none for --arch, whose input is taken as given. */
+  prepare: (image: ChwImage) => ChwImage;
+  classNames: readonly string[];
+}
+
+/**
+ * `convnets predict`: the model's evaluation-mode output for images or .npy batches, either from a
+ * `convnets train` checkpoint (its test-time transform applied, top-K classes printed) or from a zoo
+ * architecture and a weights file (the raw output written with --output).
+ */
+export async function runPredict(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, {
+    arch: { type: 'string' },
+    weights: { type: 'string' },
+    input: { type: 'string', multiple: true },
+    output: { type: 'string' },
+    top: { type: 'string' },
+    'num-classes': { type: 'string' },
+  });
+  const viaArch = typeof values.arch === 'string';
+  if (viaArch !== (typeof values.weights === 'string'))
+    throw new ValueError(`--arch and --weights go together\n${usage}`);
+  const inputs = [...((values.input as string[] | undefined) ?? []), ...positionals.slice(viaArch ? 0 : 1)];
+  if ((!viaArch && positionals.length === 0) || inputs.length === 0)
+    throw new ValueError(`name a model and inputs\n${usage}`);
+  const predictor = viaArch
+    ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
+    : await fromCheckpoint(positionals[0]);
+  const batch = await loadInputs(inputs, predictor);
+  predictor.model.eval();
+  const logits = noGrad(() => predictor.model.call(batch));
+  if (typeof values.output === 'string') {
+    await writeNpy(values.output, logits);
+    console.log(`wrote ${formatShape(logits.shape)} output to ${values.output}`);
+    return;
+  }
+  const top = numberOption('top', values.top, 5, { integer: true, min: 1 });
+  printTopK(
+    noGrad(() => softmax(logits, 1)),
+    inputs,
+    predictor.classNames,
+    top,
+  );
+}
+
+async function fromCheckpoint(path: string): Promise<Predictor> {
+  const dir = (await stat(path).catch(() => null))?.isDirectory() ? path : dirname(path);
+  const state = await readCheckpointState(dir);
+  const meta = state.meta as Partial<TrainMeta>;
+  if (typeof meta.model !== 'string' || typeof meta.size !== 'number' || typeof meta.data !== 'string') {
+    throw new ValueError(
+      `${dir}: the checkpoint does not name its model and data (not written by convnets train)`,
+    );
+  }
+  const model = models.get(meta.model, meta.modelOptions ?? {});
+  await loadCheckpoint(dir, { model });
+  const dataset = loadDataset(meta.data, 'test', 1);
+  const transform = transforms.makeTransform(transformFor(meta.data, meta.size, 'none'));
+  const generator = new Generator(0);
+  return {
+    model,
+    imageShape: dataset.shape as [number, number, number],
+    prepare: (image) => transform(image, generator)[0],
+    classNames: dataset.classNames,
+  };
+}
+
+async function fromArchitecture(
+  arch: string,
+  weights: string,
+  numClasses: string | boolean | undefined,
+): Promise<Predictor> {
+  const info = models.info(arch);
+  const classes = numberOption('num-classes', numClasses, info.numClasses, { integer: true, min: 1 });
+  const model = models.get(arch, { numClasses: classes });
+  await loadWeights(model, weights);
+  return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
+}
+
+/** .npy files hold [C, H, W] or [N, C, H, W] batches; other files are images decoded with sharp, scaled to [0, 1]. */
+async function loadInputs(files: readonly string[], predictor: Predictor): Promise<Tensor> {
+  const [channels, height, width] = predictor.imageShape;
+  const images: ChwImage[] = [];
+  for (const file of files) {
+    if (extname(file).toLowerCase() === '.npy') {
+      const array = await readNpy(file);
+      const shape = array.rank === 3 ? [1, ...array.shape] : array.shape;
+      if (shape.length !== 4 || array.dtype !== 'float32') {
+        throw new ShapeError(
+          `${file}: expected float32 [C, H, W] or [N, C, H, W], got ${array.dtype} ${formatShape(array.shape)}`,
+        );
+      }
+      const values = array.data() as Float32Array;
+      const [n, c, h, w] = shape;
+      for (let i = 0; i < n; i++)
+        images.push(chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w));
+      continue;
+    }
+    const decode = await sharpDecoder();
+    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] });
+    const planar = new Float32Array(decoded.data.length);
+    const pixels = decoded.width * decoded.height;
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < decoded.channels; c++)
+        planar[c * pixels + p] = decoded.data[p * decoded.channels + c] / 255;
+    }
+    images.push(chwImage(planar, decoded.channels, decoded.height, decoded.width));
+  }
+  const prepared = images.map(predictor.prepare);
+  const [first] = prepared;
+  const size = first.data.length;
+  const mismatch = prepared.find((image) => image.data.length !== size);
+  if (mismatch !== undefined) {
+    throw new ShapeError(
+      `inputs differ in shape: [${first.channels}, ${first.height}, ${first.width}] and [${mismatch.channels}, ${mismatch.height}, ${mismatch.width}]`,
+    );
+  }
+  const batch = new Float32Array(prepared.length * size);
+  prepared.forEach((image, i) => batch.set(image.data, i * size));
+  return tensor(batch, [prepared.length, first.channels, first.height, first.width]);
+}
+
+function printTopK(
+  probabilities: Tensor,
+  files: readonly string[],
+  classNames: readonly string[],
+  k: number,
+): void {
+  const [n, classes] = probabilities.shape;
+  const values = probabilities.data();
+  const labels =
+    n === files.length ? files.map((f) => basename(f)) : Array.from({ length: n }, (_, i) => `#${i}`);
+  for (let i = 0; i < n; i++) {
+    const row = Array.from(values.subarray(i * classes, (i + 1) * classes));
+    const ranked = row
+      .map((p, c) => [p, c])
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, k);
+    console.log(labels[i]);
+    for (const [p, c] of ranked)
+      console.log(`  ${(100 * p).toFixed(2).padStart(6)}%  ${c}${classNames[c] ? ` ${classNames[c]}` : ''}`);
+  }
+}
