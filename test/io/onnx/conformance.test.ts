@@ -22,14 +22,6 @@ const skipMessage = `${NODE_TESTS} not found: apt-get install libonnx-testdata (
 /** Passed on the reference backend when this was written (ONNX 1.12's 932 node tests): a floor, not a target. */
 const MIN_PASSED = 310;
 
-/**
- * Cases a backend fails for a reason outside the importer, each with its reason. oneDNN's eltwise log is an
- * approximation: log(1) comes out as −1.4e-6 where ONNX's test expects 0 within atol 1e-7.
- */
-const KNOWN_DEVIATIONS: Record<string, Record<string, string>> = {
-  native: { test_log_example: 'oneDNN eltwise_log: log(1) = −1.4e-6' },
-};
-
 const backends = ['reference', ...(nativeUnavailableReason() === null ? ['native'] : [])];
 
 for (const backend of backends) {
@@ -39,8 +31,7 @@ for (const backend of backends) {
     async (t) => {
       setBackend(backend);
       const summary = await runBackendTests([NODE_TESTS]);
-      const known = KNOWN_DEVIATIONS[backend] ?? {};
-      const failures = summary.results.filter((r) => r.status === 'failed' && !(r.name in known));
+      const failures = summary.results.filter((r) => r.status === 'failed');
       assert.deepEqual(
         failures.map((r) => `${r.name}: ${r.reason}`),
         [],
@@ -49,7 +40,6 @@ for (const backend of backends) {
       t.diagnostic(
         `${backend}: ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`,
       );
-      for (const [name, reason] of Object.entries(known)) t.diagnostic(`known deviation, ${name}: ${reason}`);
     },
   );
 }
