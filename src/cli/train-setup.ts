@@ -23,7 +23,8 @@ const cifarResnet: ModelDefaults = {
   // Fashion-MNIST at 28×28, one channel: the CIFAR ResNets are fully convolutional up to the global pool.
   size: 28,
   modelOptions: { inChannels: 1 },
-  epochs: 30,
+  // 24 epochs reached 94.56 % test accuracy here (README).
+  epochs: 24,
   batchSize: 128,
   optimizer: 'sgd',
   lr: 0.1,
