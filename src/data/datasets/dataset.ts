@@ -94,30 +94,35 @@ function defaultClassNames(labels: Int32Array): string[] {
   return Array.from({ length: max + 1 }, (_, i) => String(i));
 }
 
-/** Images stored as bytes (CHW, one byte a value) and read as value / 255: MNIST, CIFAR, image folders. */
-export class ByteImageDataset implements Dataset {
+/**
+ * What the built-in datasets share: N images of one [C, H, W] shape stored one after another in shared memory
+ * (so workers read them without copies), and N integer labels.
+ */
+abstract class StoredImageDataset<Values extends Uint8Array | Float32Array> implements Dataset {
   readonly length: number;
   readonly shape: Shape3;
   readonly classNames: readonly string[];
-  private readonly pixels: Uint8Array;
-  private readonly labels: Int32Array;
-  private readonly imageSize: number;
+  protected readonly values: Values;
+  protected readonly labels: Int32Array;
+  protected readonly imageSize: number;
 
   constructor(
     readonly name: string,
-    pixels: Uint8Array,
+    values: Values,
     labels: Int32Array,
     shape: Shape3,
-    classNames?: readonly string[],
+    classNames: readonly string[] | undefined,
+    what: string,
   ) {
     checkShape(name, shape);
     this.imageSize = shape[0] * shape[1] * shape[2];
-    if (pixels.length !== labels.length * this.imageSize) {
+    if (values.length !== labels.length * this.imageSize) {
       throw new ShapeError(
-        `${name}: ${pixels.length} pixel bytes for ${labels.length} images of shape [${shape.join(', ')}]`,
+        `${name}: ${values.length} ${what} for ${labels.length} images of shape [${shape.join(', ')}] ` +
+          `(${labels.length * this.imageSize} expected)`,
       );
     }
-    this.pixels = shared(pixels);
+    this.values = shared(values);
     this.labels = shared(labels);
     this.length = labels.length;
     this.shape = [shape[0], shape[1], shape[2]];
@@ -129,25 +134,44 @@ export class ByteImageDataset implements Dataset {
     return this.classNames.length;
   }
 
-  get(index: number): Sample {
+  abstract get(index: number): Sample;
+
+  /** The stored values of image `index` (CHW), a view without conversion. */
+  protected stored(index: number): Values {
     checkIndex(this.name, index, this.length);
+    return this.values.subarray(index * this.imageSize, (index + 1) * this.imageSize) as Values;
+  }
+}
+
+/** Images stored as bytes (CHW, one byte a value) and read as value / 255: MNIST, CIFAR, image folders. */
+export class ByteImageDataset extends StoredImageDataset<Uint8Array> {
+  constructor(
+    name: string,
+    pixels: Uint8Array,
+    labels: Int32Array,
+    shape: Shape3,
+    classNames?: readonly string[],
+  ) {
+    super(name, pixels, labels, shape, classNames, 'pixel bytes');
+  }
+
+  get(index: number): Sample {
+    const pixels = this.stored(index);
     const image = new Float32Array(this.imageSize);
-    const offset = index * this.imageSize;
-    for (let i = 0; i < this.imageSize; i++) image[i] = this.pixels[offset + i] / 255;
+    for (let i = 0; i < this.imageSize; i++) image[i] = pixels[i] / 255;
     return { image, label: this.labels[index] };
   }
 
   /** The raw bytes of image `index` (CHW), without conversion. */
   bytes(index: number): Uint8Array {
-    checkIndex(this.name, index, this.length);
-    return this.pixels.subarray(index * this.imageSize, (index + 1) * this.imageSize);
+    return this.stored(index);
   }
 
   toSpec(): DatasetSpec {
     return {
       kind: 'bytes',
       name: this.name,
-      pixels: this.pixels.buffer as SharedArrayBuffer,
+      pixels: this.values.buffer as SharedArrayBuffer,
       labels: this.labels.buffer as SharedArrayBuffer,
       shape: [...this.shape],
       classNames: [...this.classNames],
@@ -156,54 +180,26 @@ export class ByteImageDataset implements Dataset {
 }
 
 /** In-memory float images (N·C·H·W values, CHW per image) with integer labels. */
-export class ArrayDataset implements Dataset {
-  readonly length: number;
-  readonly shape: Shape3;
-  readonly classNames: readonly string[];
-  private readonly images: Float32Array;
-  private readonly labels: Int32Array;
-  private readonly imageSize: number;
-
+export class ArrayDataset extends StoredImageDataset<Float32Array> {
   constructor(
-    readonly name: string,
+    name: string,
     images: Float32Array,
     labels: Int32Array,
     shape: Shape3,
     classNames?: readonly string[],
   ) {
-    checkShape(name, shape);
-    this.imageSize = shape[0] * shape[1] * shape[2];
-    if (images.length !== labels.length * this.imageSize) {
-      throw new ShapeError(
-        `${name}: ${images.length} values for ${labels.length} images of shape [${shape.join(', ')}] ` +
-          `(${labels.length * this.imageSize} expected)`,
-      );
-    }
-    this.images = shared(images);
-    this.labels = shared(labels);
-    this.length = labels.length;
-    this.shape = [shape[0], shape[1], shape[2]];
-    this.classNames = classNames ? [...classNames] : defaultClassNames(labels);
-    checkLabels(name, this.labels, this.classNames.length);
-  }
-
-  get numClasses(): number {
-    return this.classNames.length;
+    super(name, images, labels, shape, classNames, 'values');
   }
 
   get(index: number): Sample {
-    checkIndex(this.name, index, this.length);
-    return {
-      image: this.images.slice(index * this.imageSize, (index + 1) * this.imageSize),
-      label: this.labels[index],
-    };
+    return { image: this.stored(index).slice(), label: this.labels[index] };
   }
 
   toSpec(): DatasetSpec {
     return {
       kind: 'float32',
       name: this.name,
-      images: this.images.buffer as SharedArrayBuffer,
+      images: this.values.buffer as SharedArrayBuffer,
       labels: this.labels.buffer as SharedArrayBuffer,
       shape: [...this.shape],
       classNames: [...this.classNames],
