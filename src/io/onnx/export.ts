@@ -16,6 +16,7 @@ import { writeAtomic } from '../common.js';
 import {
   AttributeType,
   DataType,
+  emptyAttribute,
   emptyTensor,
   type AttributeProto,
   type ModelProto,
@@ -41,22 +42,7 @@ const LECUN_A = 1.7159;
 const LECUN_S = 2 / 3;
 
 function attribute(name: string, type: number, value: Partial<AttributeProto>): AttributeProto {
-  return {
-    name,
-    type,
-    f: 0,
-    i: 0,
-    s: new Uint8Array(0),
-    t: null,
-    g: null,
-    floats: [],
-    ints: [],
-    strings: [],
-    tensors: [],
-    graphs: [],
-    present: new Set(),
-    ...value,
-  };
+  return { ...emptyAttribute(name, type), ...value };
 }
 
 const int = (name: string, i: number) => attribute(name, AttributeType.INT, { i });

@@ -295,10 +295,11 @@ function readValueInfo(r: ProtoReader): ValueInfoProto {
   return info;
 }
 
-function readAttribute(r: ProtoReader, depth: number): AttributeProto {
-  const a: AttributeProto = {
-    name: '',
-    type: 0,
+/** An attribute with every field at its protobuf default; writers and readers fill in what they have. */
+export function emptyAttribute(name = '', type = 0): AttributeProto {
+  return {
+    name,
+    type,
     f: 0,
     i: 0,
     s: new Uint8Array(0),
@@ -311,6 +312,10 @@ function readAttribute(r: ProtoReader, depth: number): AttributeProto {
     graphs: [],
     present: new Set(),
   };
+}
+
+function readAttribute(r: ProtoReader, depth: number): AttributeProto {
+  const a = emptyAttribute();
   while (r.next()) {
     switch (r.field) {
       case 1:

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import {
   AttributeType,
   DataType,
+  emptyAttribute,
   type AttributeProto,
   type ModelProto,
   type NodeProto,
@@ -59,21 +60,7 @@ export function attr(
   value: number | number[] | string | TensorProto,
   kind?: 'float' | 'floats',
 ): AttributeProto {
-  const base: AttributeProto = {
-    name,
-    type: 0,
-    f: 0,
-    i: 0,
-    s: new Uint8Array(0),
-    t: null,
-    g: null,
-    floats: [],
-    ints: [],
-    strings: [],
-    tensors: [],
-    graphs: [],
-    present: new Set(),
-  };
+  const base = emptyAttribute(name);
   if (typeof value === 'string')
     return { ...base, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if (kind === 'float') return { ...base, type: AttributeType.FLOAT, f: value as number };
