@@ -278,6 +278,24 @@ memory viewAs(Storage* s, const memory::desc& md, Temps& temps) {
   return to;
 }
 
+memory viewKept(Storage* s, const memory::desc& md, Temps& temps) {
+  if (s->md == md) return memory(md, engine(), s->data);
+  // Forward and backward-data may want different layouts of the same weights: keep one of each.
+  constexpr size_t kKeptLayouts = 2;
+  auto& kept = s->buffer->kept;
+  for (auto& [keptMd, copy] : kept) {
+    if (keptMd == md) return memory(md, engine(), copy->data);
+  }
+  memory from = (isPlain(s->md) || s->md.dims() != md.dims()) ? viewPlain(s, md.dims(), temps)
+                                                               : memory(s->md, engine(), s->data);
+  auto copy = std::make_unique<Buffer>(md.get_size());
+  memory to(md, engine(), copy->data);
+  reorder(from, to);
+  if (kept.size() == kKeptLayouts) kept.erase(kept.begin());
+  kept.emplace_back(md, std::move(copy));
+  return to;
+}
+
 Output::Output(Napi::Env env, const memory::desc& md, const Dims& logical, Temps& temps, bool plainOnly) {
   Storage* storage;
   if (isPlain(md) || (keepBlocked() && !plainOnly)) {

@@ -25,6 +25,9 @@ using Args = std::unordered_map<int, memory>;
 struct Buffer {
   void* data;
   size_t bytes;
+  // The same values reordered into the layouts primitives asked for (viewKept): weights are read in one layout
+  // by every call, and a buffer's values never change. Freed with the buffer.
+  std::vector<std::pair<memory::desc, std::unique_ptr<Buffer>>> kept;
   explicit Buffer(size_t size);
   ~Buffer();
   Buffer(const Buffer&) = delete;
@@ -94,6 +97,11 @@ class Temps {
 memory viewPlain(Storage* s, const Dims& dims, Temps& temps);
 /** `s` in layout `md` (whose dims are the storage's logical dims), reordering into a temporary if needed. */
 memory viewAs(Storage* s, const memory::desc& md, Temps& temps);
+/**
+ * Like viewAs, but a reordered copy stays with the storage's buffer for the next call that asks for the same
+ * layout: for weights, which every forward and backward pass reads unchanged.
+ */
+memory viewKept(Storage* s, const memory::desc& md, Temps& temps);
 void reorder(const memory& from, const memory& to);
 /** `dims` in the same 4-D format as `like` (plain, channels-last or channel-blocked), else plain. */
 memory::desc sameLayout(const memory::desc& like, const Dims& dims);

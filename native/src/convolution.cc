@@ -55,23 +55,47 @@ dnnl::convolution_forward::desc forwardDesc(const Geometry& g, bool bias) {
           anyLayout(g.y), g.stride, g.dilation, g.padL, g.padR};
 }
 
-/** conv2d(x, w, bias | null, xDims, wDims, yDims, stride, padding, dilation, groups) → y. */
+bool given(const Napi::Value& value) { return !value.IsNull() && !value.IsUndefined(); }
+
+dnnl::primitive_attr withPostOps(bool sum, bool relu) {
+  dnnl::post_ops ops;
+  if (sum) ops.append_sum(1.0f);
+  if (relu) ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+  dnnl::primitive_attr attr = userScratchpad();
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+/**
+ * conv2d(x, w, bias | null, xDims, wDims, yDims, stride, padding, dilation, groups, add | null, relu) → y.
+ * `add` and `relu` are post-ops: oneDNN's sum (the output starts as a copy of `add`) and eltwise ReLU. They use
+ * the training kernels too: oneDNN 2.6's forward_inference picks brgconv for some small odd shapes, which crashed
+ * with sum and ReLU together (a [3,1,8,9] input, [2,1,2,3] kernel, stride [1,3], padding [1,2,2,0]).
+ */
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Geometry g = geometry(info, 3);
   Storage* x = unwrap(info[0], g.x, "conv2d");
   Storage* w = unwrap(info[1], g.wLogical, "conv2d");
-  const bool hasBias = !info[2].IsNull() && !info[2].IsUndefined();
+  const bool hasBias = given(info[2]);
   Storage* bias = hasBias ? unwrap(info[2], {g.y[1]}, "conv2d") : nullptr;
-  auto c = cached<ConvForward>(g.key("conv").add(int64_t(hasBias)), [&] {
-    return new ConvForward({forwardDesc(g, hasBias), userScratchpad(), engine()});
+  Storage* add = given(info[10]) ? unwrap(info[10], g.y, "conv2d's fused sum") : nullptr;
+  const bool relu = info[11].ToBoolean();
+  const Key key = g.key("conv").add(int64_t(hasBias)).add(int64_t(add != nullptr)).add(int64_t(relu));
+  auto c = cached<ConvForward>(key, [&] {
+    return new ConvForward({forwardDesc(g, hasBias), withPostOps(add != nullptr, relu), engine()});
   });
   Temps temps;
   Args args{{DNNL_ARG_SRC, viewAs(x, c->pd.src_desc(), temps)},
-            {DNNL_ARG_WEIGHTS, viewAs(w, c->pd.weights_desc(), temps)}};
+            {DNNL_ARG_WEIGHTS, viewKept(w, c->pd.weights_desc(), temps)}};
   if (hasBias) args[DNNL_ARG_BIAS] = viewAs(bias, c->pd.bias_desc(), temps);
   Output out(env, c->pd.dst_desc(), g.y, temps);
   args[DNNL_ARG_DST] = out.mem();
+  if (add != nullptr) {
+    // The sum post-op accumulates into the destination: start it as the values to add.
+    const memory from = add->md.dims() == g.y ? memory(add->md, engine(), add->data) : viewPlain(add, g.y, temps);
+    reorder(from, out.mem());
+  }
   execute(c->primitive, c->pd.scratchpad_desc(), args);
   return out.finish();
 }
@@ -92,7 +116,7 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   Output out(env, c->pd.diff_src_desc(), g.x, temps);
   execute(c->primitive, c->pd.scratchpad_desc(),
           {{DNNL_ARG_DIFF_DST, viewAs(dy, c->pd.diff_dst_desc(), temps)},
-           {DNNL_ARG_WEIGHTS, viewAs(w, c->pd.weights_desc(), temps)},
+           {DNNL_ARG_WEIGHTS, viewKept(w, c->pd.weights_desc(), temps)},
            {DNNL_ARG_DIFF_SRC, out.mem()}});
   return out.finish();
 }

@@ -45,6 +45,15 @@ export interface Conv2dAttrs {
   groups: number;
 }
 
+/**
+ * Work fused into a convolution's output, in this order: `add` (a storage of the output's shape) is added, then
+ * ReLU applied. Inference graphs fold a residual sum and an activation into the convolution this way.
+ */
+export interface ConvPostOps {
+  add?: Storage | null;
+  relu?: boolean;
+}
+
 export interface Pool2dAttrs {
   kernel: readonly [number, number];
   stride: readonly [number, number];
@@ -146,6 +155,7 @@ export interface Backend {
     wShape: Shape,
     bias: Storage | null,
     attrs: Conv2dAttrs,
+    post?: ConvPostOps,
   ): Storage;
   conv2dBackwardData(
     dy: Storage,

@@ -5,6 +5,7 @@ import type {
   BatchNormTrainingResult,
   BinaryOp,
   Conv2dAttrs,
+  ConvPostOps,
   DType,
   LrnAttrs,
   MemoryInfo,
@@ -169,8 +170,9 @@ export class MetaBackend implements Backend {
     wShape: Shape,
     bias: Storage | null,
     attrs: Conv2dAttrs,
+    post: ConvPostOps = {},
   ): Storage {
-    [x, w, ...(bias === null ? [] : [bias])].forEach((s) => this.check(s));
+    [x, w, ...(bias === null ? [] : [bias]), ...(post.add ? [post.add] : [])].forEach((s) => this.check(s));
     return this.floats(conv2dOutputShape(xShape, wShape, attrs));
   }
 

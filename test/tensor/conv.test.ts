@@ -1,7 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ShapeError, ValueError } from '../../src/errors.js';
-import { type Conv2dOptions, conv2d, conv2dAttrs, im2col, tensor } from '../../src/tensor/index.js';
+import {
+  type Conv2dOptions,
+  Tensor,
+  add,
+  conv2d,
+  conv2dAttrs,
+  conv2dFused,
+  im2col,
+  mul,
+  relu,
+  sum,
+  tensor,
+} from '../../src/tensor/index.js';
 import { assertTensor, gradcheck, uniformTensor } from './gradcheck.js';
 
 interface Case {
@@ -213,4 +225,46 @@ test('im2col lays out one column per output position, rows ordered (channel, ki,
     'im2col per group',
   );
   assertTensor(im2col(x, 1, { stride: 2 }), [1, 1, 4], [1, 3, 7, 9], 'im2col 1×1 stride 2');
+});
+
+test('conv2dFused: the sum has gradients of its own', () => {
+  const inputs = [
+    uniformTensor([2, 3, 5, 5], 9),
+    uniformTensor([4, 3, 3, 3], 10),
+    uniformTensor([4], 11),
+    uniformTensor([2, 4, 3, 3], 12),
+  ];
+  gradcheck('conv2dFused with a sum', (x, w, b, z) => conv2dFused(x, w, b, {}, { add: z }), inputs);
+});
+
+test('conv2dFused equals relu(conv2d + sum), values and gradients', () => {
+  const make = () => [
+    uniformTensor([2, 3, 6, 6], 13),
+    uniformTensor([4, 3, 3, 3], 14),
+    uniformTensor([4], 15),
+    uniformTensor([2, 4, 3, 3], 16),
+  ];
+  const run = (f: (x: Tensor, w: Tensor, b: Tensor, z: Tensor) => Tensor) => {
+    const inputs = make();
+    for (const t of inputs) t.requiresGrad = true;
+    const [x, w, b, z] = inputs;
+    const y = f(x, w, b, z);
+    sum(mul(y, y)).backward();
+    return [y, ...inputs.map((t) => t.grad!)].map((t) => Array.from(t.data()));
+  };
+  const options: Conv2dOptions = { stride: 2, padding: 1 };
+  const fused = run((x, w, b, z) => conv2dFused(x, w, b, options, { add: z, relu: true }));
+  const composed = run((x, w, b, z) => relu(add(conv2d(x, w, b, options), z)));
+  fused.forEach((values, i) =>
+    values.forEach((v, j) => assert.ok(Math.abs(v - composed[i][j]) <= 1e-5, `tensor ${i}, element ${j}`)),
+  );
+  assert.ok(fused[0].some((v) => v === 0) && fused[0].some((v) => v > 0), 'ReLU clips some outputs');
+});
+
+test('conv2dFused: a sum of the wrong shape names both shapes', () => {
+  const [x, w] = [uniformTensor([1, 2, 4, 4], 17), uniformTensor([3, 2, 3, 3], 18)];
+  assert.throws(
+    () => conv2dFused(x, w, null, {}, { add: uniformTensor([1, 3, 4, 4], 19) }),
+    /the tensor to add is \[1, 3, 4, 4\], the output \[1, 3, 2, 2\]/,
+  );
 });

@@ -72,6 +72,9 @@ export interface Addon {
     padding: readonly number[],
     dilation: readonly number[],
     groups: number,
+    /** Added to the output before the activation (a residual sum); the output's shape. */
+    add: Handle | null,
+    relu: boolean,
   ): Handle;
   conv2dBackwardData(
     dy: Handle,

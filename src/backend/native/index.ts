@@ -6,6 +6,7 @@ import type {
   BatchNormTrainingResult,
   BinaryOp,
   Conv2dAttrs,
+  ConvPostOps,
   DType,
   LrnAttrs,
   MemoryInfo,
@@ -265,6 +266,7 @@ export class NativeBackend implements Backend {
     wShape: Shape,
     bias: Storage | null,
     attrs: Conv2dAttrs,
+    post: ConvPostOps = {},
   ): Storage {
     const yShape = conv2dOutputShape(xShape, wShape, attrs);
     const hb = bias === null ? null : this.handle(bias);
@@ -280,6 +282,8 @@ export class NativeBackend implements Backend {
       padding,
       dilation,
       groups,
+      post.add ? this.handle(post.add) : null,
+      post.relu ?? false,
     );
     return this.wrap(y, yShape);
   }

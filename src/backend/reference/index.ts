@@ -5,6 +5,7 @@ import type {
   BatchNormTrainingResult,
   BinaryOp,
   Conv2dAttrs,
+  ConvPostOps,
   DType,
   LrnAttrs,
   MemoryInfo,
@@ -175,9 +176,19 @@ export class ReferenceBackend implements Backend {
     wShape: Shape,
     bias: Storage | null,
     attrs: Conv2dAttrs,
+    post: ConvPostOps = {},
   ): Storage {
     const biasValues = bias === null ? null : this.floats(bias);
-    return this.wrap(conv2d(this.floats(x), xShape, this.floats(w), wShape, biasValues, attrs));
+    const y = conv2d(this.floats(x), xShape, this.floats(w), wShape, biasValues, attrs);
+    if (post.add) {
+      const add = this.floats(post.add);
+      if (add.length !== y.length) {
+        throw new BackendError(`conv2d: the fused sum has ${add.length} values, the output ${y.length}`);
+      }
+      for (let i = 0; i < y.length; i++) y[i] += add[i];
+    }
+    if (post.relu) for (let i = 0; i < y.length; i++) y[i] = y[i] > 0 ? y[i] : 0;
+    return this.wrap(y);
   }
 
   conv2dBackwardData(

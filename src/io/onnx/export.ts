@@ -7,7 +7,7 @@
  * becomes one Gemm. Shapes are those of the traced input; Flatten is exported as Flatten, so the batch size of
  * a classifier's input may still vary.
  */
-import type { Storage } from '../../backend/backend.js';
+import type { ConvPostOps, Storage } from '../../backend/backend.js';
 import { version } from '../../version.js';
 import { ValueError, formatShape } from '../../errors.js';
 import { Module, observeCalls } from '../../nn/index.js';
@@ -70,8 +70,11 @@ function inputsOf(call: KernelCall): Storage[] {
       return [s(0), s(1)];
     case 'concat':
       return [...(a[0] as Storage[])];
-    case 'conv2d':
-      return a[4] === null ? [s(0), s(2)] : [s(0), s(2), s(4)];
+    case 'conv2d': {
+      // x, w, the bias if any, then a fused sum's operand if any.
+      const add = (a[6] as ConvPostOps | undefined)?.add;
+      return [s(0), s(2), ...(a[4] === null ? [] : [s(4)]), ...(add ? [add] : [])];
+    }
     case 'batchNormInference':
       return [s(0), s(2), s(3), s(4), s(5)];
     case 'batchNormTraining':
@@ -406,10 +409,13 @@ export function buildOnnxModel(
       case 'conv2d': {
         const attrs = a[5] as { stride: number[]; padding: number[]; dilation: number[]; groups: number };
         const wShape = a[3] as number[];
+        const post = (a[6] ?? {}) as ConvPostOps;
         const [top, bottom, left, right] = attrs.padding;
-        return emit(
+        // A fused convolution is written out in standard operators: Conv, then Add, then Relu.
+        const convInputs = post.add ? inputs.slice(0, -1) : inputs;
+        let y = emit(
           'Conv',
-          inputs,
+          convInputs,
           [
             ints('kernel_shape', wShape.slice(2)),
             ints('strides', attrs.stride),
@@ -417,8 +423,10 @@ export function buildOnnxModel(
             ints('dilations', attrs.dilation),
             int('group', attrs.groups),
           ],
-          at,
+          post.add || post.relu ? undefined : at,
         );
+        if (post.add) y = emit('Add', [y, inputs[inputs.length - 1]], [], post.relu ? undefined : at);
+        return post.relu ? emit('Relu', [y], [], at) : y;
       }
       case 'pool2d':
         return emitPool(call, inputs[0], at);

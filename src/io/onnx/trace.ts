@@ -9,7 +9,7 @@
  * properties shadowing the class's methods, for the duration of a synchronous function, and removes them in a
  * finally block. Nothing else runs meanwhile (the function is synchronous), so no other caller sees the wrappers.
  */
-import type { Backend, PoolResult, Shape, Storage, TypedArray } from '../../backend/backend.js';
+import type { Backend, ConvPostOps, PoolResult, Shape, Storage, TypedArray } from '../../backend/backend.js';
 import { conv2dOutputShape, pool2dOutputShape } from '../../backend/shapes.js';
 import { ValueError } from '../../errors.js';
 
@@ -143,7 +143,11 @@ function describeCall(
         [s(2), wShape],
       ];
       if (args[4] !== null) inputs.push([s(4), [wShape[0]]]);
-      return { shape: conv2dOutputShape(xShape, wShape, args[5] as never), inputs };
+      const shape = conv2dOutputShape(xShape, wShape, args[5] as never);
+      // A fused sum's operand (ConvPostOps.add) comes last.
+      const add = (args[6] as ConvPostOps | undefined)?.add;
+      if (add) inputs.push([add, shape]);
+      return { shape, inputs };
     }
     case 'pool2d':
       return {

@@ -3,6 +3,7 @@ import { conv2dOutputShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
+import { activationGradient } from './activation.js';
 import { backendOf, pair, wrap } from './common.js';
 import { sum } from './reduce.js';
 
@@ -54,6 +55,26 @@ export function conv2d(
   bias: Tensor | null = null,
   options: Conv2dOptions = {},
 ): Tensor {
+  return conv2dFused(x, weight, bias, options, {});
+}
+
+/** What conv2dFused does after the convolution: add a tensor of the output's shape, then apply ReLU. */
+export interface ConvFusion {
+  add?: Tensor | null;
+  relu?: boolean;
+}
+
+/**
+ * relu(conv2d(x, weight, bias) + add) in one kernel, as inference graphs fuse a residual sum and an activation
+ * into the convolution before them (one pass over the output instead of three). Differentiable.
+ */
+export function conv2dFused(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  options: Conv2dOptions,
+  fusion: ConvFusion,
+): Tensor {
   if (weight.rank !== 4)
     throw new ShapeError(`conv2d expects a 4-D weight, got ${formatShape(weight.shape)}`);
   const attrs = conv2dAttrs([weight.shape[2], weight.shape[3]], options);
@@ -63,18 +84,33 @@ export function conv2d(
       `conv2d: bias ${formatShape(bias.shape)} does not match ${weight.shape[0]} output channels`,
     );
   }
-  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  const add = fusion.add ?? null;
+  if (add !== null && formatShape(add.shape) !== formatShape(shape)) {
+    throw new ShapeError(
+      `conv2d: the tensor to add is ${formatShape(add.shape)}, the output ${formatShape(shape)}`,
+    );
+  }
+  const relu = fusion.relu ?? false;
+  const inputs = [x, weight, ...(bias === null ? [] : [bias]), ...(add === null ? [] : [add])];
   const backend = backendOf('conv2d', inputs);
   const y = wrap(
-    backend.conv2d(x.storage, x.shape, weight.storage, weight.shape, bias?.storage ?? null, attrs),
+    backend.conv2d(x.storage, x.shape, weight.storage, weight.shape, bias?.storage ?? null, attrs, {
+      add: add?.storage ?? null,
+      relu,
+    }),
     shape,
     backend,
   );
-  return record('conv2d', y, inputs, (dy) => [
-    x.requiresGrad ? conv2dBackwardData(dy, weight, x.shape, attrs) : null,
-    weight.requiresGrad ? conv2dBackwardFilter(x, dy, weight.shape, attrs) : null,
-    ...(bias === null ? [] : [bias.requiresGrad ? sum(dy, [0, 2, 3]) : null]),
-  ]);
+  return record(relu || add !== null ? 'conv2dFused' : 'conv2d', y, inputs, (dy) => {
+    // ReLU's gradient passes where its output is positive, which is where its input was.
+    const dz = relu ? activationGradient('relu', y, y, dy) : dy;
+    return [
+      x.requiresGrad ? conv2dBackwardData(dz, weight, x.shape, attrs) : null,
+      weight.requiresGrad ? conv2dBackwardFilter(x, dz, weight.shape, attrs) : null,
+      ...(bias === null ? [] : [bias.requiresGrad ? sum(dz, [0, 2, 3]) : null]),
+      ...(add === null ? [] : [add.requiresGrad ? dz : null]),
+    ];
+  });
 }
 
 /** dL/dx of a convolution (a transposed convolution of dy); not itself differentiable. */

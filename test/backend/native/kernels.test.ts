@@ -103,6 +103,10 @@ function checkConv(c: ConvCase, random: Random, layout: (typeof layouts)[number]
   ];
   agree(what, layout, inputs, (b, [x, w, dy, bias]) => [
     b.conv2d(x, c.xShape, w, c.wShape, c.bias ? bias : null, c.attrs),
+    // Post-ops: a sum (dy serves as the tensor to add), ReLU, and both.
+    b.conv2d(x, c.xShape, w, c.wShape, c.bias ? bias : null, c.attrs, { add: dy }),
+    b.conv2d(x, c.xShape, w, c.wShape, c.bias ? bias : null, c.attrs, { relu: true }),
+    b.conv2d(x, c.xShape, w, c.wShape, c.bias ? bias : null, c.attrs, { add: dy, relu: true }),
     b.conv2dBackwardData(dy, yShape, w, c.wShape, c.xShape, c.attrs),
     b.conv2dBackwardFilter(x, c.xShape, dy, yShape, c.wShape, c.attrs),
   ]);
