@@ -18,4 +18,5 @@ export { version } from './version.js';
 export * as models from './models/index.js';
 export * as data from './data/index.js';
 export * as io from './io/index.js';
+export { optimizeForInference } from './io/index.js';
 export * as train from './train/index.js';

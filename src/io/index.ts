@@ -24,6 +24,8 @@ export {
   encodeOnnx,
   exportOnnx,
   importOnnx,
+  optimizeForInference,
+  optimizeGraph,
   runBackendTests,
   type ExportOnnxOptions,
   type ImportOnnxOptions,

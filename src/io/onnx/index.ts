@@ -22,3 +22,5 @@ export {
   type Tolerance,
 } from './backend-test.js';
 export { buildOnnxModel, encodeOnnx, exportOnnx, type ExportOnnxOptions } from './export.js';
+export { optimizeForInference } from './inference.js';
+export { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';

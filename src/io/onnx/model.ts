@@ -21,6 +21,7 @@ import {
   type ModelProto,
   type NodeProto,
 } from './proto.js';
+import { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';
 import { decodeTensorData } from './tensor-data.js';
 import {
   Attributes,
@@ -34,6 +35,11 @@ import {
 export interface ImportOnnxOptions {
   /** Register float initialisers as trainable parameters (default true); false makes every one a buffer. */
   trainable?: boolean;
+  /**
+   * Rewrite the graph for inference first (optimizeGraph): BatchNormalization folded into the Conv before it,
+   * residual Adds and Relus fused into convolutions. Default false; the rewritten model is for inference only.
+   */
+  optimize?: boolean;
 }
 
 /** A graph input or output: its name, ONNX element type and shape (null where the file gives none). */
@@ -96,7 +102,8 @@ export function unsupportedOperators(graph: GraphProto): string[] {
   const missing = new Set<string>();
   for (const node of graph.node) {
     const key = opKey(node);
-    if (key !== node.opType || !Object.hasOwn(operators, key)) missing.add(key);
+    const known = key === node.opType || node.domain === CONVNETS_DOMAIN;
+    if (!known || !Object.hasOwn(operators, key)) missing.add(key);
   }
   return [...missing].sort();
 }
@@ -252,7 +259,7 @@ export class OnnxModel extends Module {
         }
       }
       const attrs = new Attributes(node, where);
-      const kernel = operators[node.opType]({ node, attrs, opset: this.#opset, where });
+      const kernel = operators[opKey(node)]({ node, attrs, opset: this.#opset, where });
       const unread = attrs.unread();
       if (unread.length > 0) {
         throw new OnnxUnsupportedError(
@@ -386,7 +393,8 @@ export class OnnxModel extends Module {
 
 /** Decodes an ONNX model from its bytes into an OnnxModel. */
 export function decodeOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
-  return new OnnxModel(decodeModelProto(bytes), options);
+  const model = decodeModelProto(bytes);
+  return new OnnxModel(options.optimize ? optimizeGraph(model) : model, options);
 }
 
 /**

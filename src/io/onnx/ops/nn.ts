@@ -3,15 +3,19 @@
  * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; 3-D ones are unsupported.
  * Padding convnets' kernels cannot express (uneven, or more than half the window) is applied by Pad first.
  */
+import { conv2dOutputShape } from '../../../backend/shapes.js';
 import { formatShape } from '../../../errors.js';
 import {
   Tensor,
+  type Conv2dOptions,
   adaptiveAvgPool2d,
   add,
   avgPool2d,
   batchNorm,
   broadcastTo,
   conv2d,
+  conv2dAttrs,
+  conv2dFused,
   div,
   full,
   localResponseNorm,
@@ -23,6 +27,7 @@ import {
   mul,
   pad,
   pow,
+  relu as reluOp,
   reshape,
   softmax,
 } from '../../../tensor/index.js';
@@ -117,48 +122,70 @@ function spatialRank(ctx: OpContext, x: Tensor): 1 | 2 {
 const lift = (t: Tensor): Tensor => reshape(t, [...t.shape.slice(0, 2), 1, ...t.shape.slice(2)]);
 const lower = (t: Tensor): Tensor => reshape(t, [...t.shape.slice(0, 2), t.shape[3]]);
 
-const conv: OpFactory = (ctx) => {
-  const group = ctx.attrs.int('group', 1);
-  const kernelShape = ctx.attrs.ints('kernel_shape');
-  const window = readWindow(ctx, true);
-  return (inputs) => {
-    let x = floatInput(ctx, inputs, 0, 'X');
-    let w = floatInput(ctx, inputs, 1, 'W');
-    const b = inputs[2] ? floatInput(ctx, inputs, 2, 'B') : null;
-    const rank = spatialRank(ctx, x);
-    if (w.rank !== x.rank)
-      malformed(ctx, `weight ${formatShape(w.shape)} does not fit input ${formatShape(x.shape)}`);
-    const kernel = w.shape.slice(2);
-    if (
-      kernelShape !== undefined &&
-      (kernelShape.length !== rank || kernelShape.some((k, i) => k !== kernel[i]))
-    ) {
-      malformed(
-        ctx,
-        `kernel_shape [${kernelShape.join(', ')}] does not match weight ${formatShape(w.shape)}`,
-      );
-    }
-    // Resolved per call: SAME padding depends on the input's size.
-    let { stride, dilation, pads } = resolveWindow(ctx, window, x.shape.slice(2), kernel);
-    if (rank === 1) {
-      [x, w] = [lift(x), lift(w)];
-      [stride, dilation, pads] = [
-        [1, ...stride],
-        [1, ...dilation],
-        [[0, 0], ...pads],
-      ];
-    }
-    const even = pads.every(([begin, end]) => begin === end);
-    if (!even) x = pad(x, [0, 0, pads[0][0], pads[1][0]], [0, 0, pads[0][1], pads[1][1]]);
-    const y = conv2d(x, w, b, {
-      stride: [stride[0], stride[1]],
-      dilation: [dilation[0], dilation[1]],
-      padding: even ? [pads[0][0], pads[1][0]] : 0,
-      groups: group,
-    });
-    return [rank === 1 ? lower(y) : y];
+/**
+ * Conv, or with `fused` convnets' FusedConv (see optimize.ts): Conv's inputs and attributes, plus an optional
+ * fourth input Z added to the output and an `activation` attribute ('Relu') applied after the sum.
+ */
+const convolution =
+  (fused: boolean): OpFactory =>
+  (ctx) => {
+    const activation = fused ? ctx.attrs.string('activation', '') : '';
+    if (activation !== '' && activation !== 'Relu')
+      unsupported(ctx, `activation '${activation}'`, `FusedConv ${activation}`);
+    const group = ctx.attrs.int('group', 1);
+    const kernelShape = ctx.attrs.ints('kernel_shape');
+    const window = readWindow(ctx, true);
+    return (inputs) => {
+      let x = floatInput(ctx, inputs, 0, 'X');
+      let w = floatInput(ctx, inputs, 1, 'W');
+      const b = inputs[2] ? floatInput(ctx, inputs, 2, 'B') : null;
+      const rank = spatialRank(ctx, x);
+      if (w.rank !== x.rank)
+        malformed(ctx, `weight ${formatShape(w.shape)} does not fit input ${formatShape(x.shape)}`);
+      const kernel = w.shape.slice(2);
+      if (
+        kernelShape !== undefined &&
+        (kernelShape.length !== rank || kernelShape.some((k, i) => k !== kernel[i]))
+      ) {
+        malformed(
+          ctx,
+          `kernel_shape [${kernelShape.join(', ')}] does not match weight ${formatShape(w.shape)}`,
+        );
+      }
+      // Resolved per call: SAME padding depends on the input's size.
+      let { stride, dilation, pads } = resolveWindow(ctx, window, x.shape.slice(2), kernel);
+      if (rank === 1) {
+        [x, w] = [lift(x), lift(w)];
+        [stride, dilation, pads] = [
+          [1, ...stride],
+          [1, ...dilation],
+          [[0, 0], ...pads],
+        ];
+      }
+      const even = pads.every(([begin, end]) => begin === end);
+      if (!even) x = pad(x, [0, 0, pads[0][0], pads[1][0]], [0, 0, pads[0][1], pads[1][1]]);
+      const options: Conv2dOptions = {
+        stride: [stride[0], stride[1]],
+        dilation: [dilation[0], dilation[1]],
+        padding: even ? [pads[0][0], pads[1][0]] : 0,
+        groups: group,
+      };
+      const sum = inputs[3] ? floatInput(ctx, inputs, 3, 'Z') : null;
+      const relu = activation === 'Relu';
+      if (rank === 1) {
+        const y = lower(conv2d(x, w, b, options));
+        const summed = sum === null ? y : add(y, sum);
+        return [relu ? reluOp(summed) : summed];
+      }
+      const yShape = conv2dOutputShape(x.shape, w.shape, conv2dAttrs([w.shape[2], w.shape[3]], options));
+      if (sum === null || formatShape(sum.shape) === formatShape(yShape)) {
+        return [conv2dFused(x, w, b, options, { add: sum, relu })];
+      }
+      // A sum that broadcasts runs after the convolution.
+      const summed = add(conv2d(x, w, b, options), sum);
+      return [relu ? reluOp(summed) : summed];
+    };
   };
-};
 
 /** ONNX's pooled size: floor (or ceil) of (in + pads − kernel) / stride, + 1. */
 function onnxPooledSize(
@@ -397,7 +424,8 @@ function softmaxOp(log: boolean): OpFactory {
 }
 
 export const nnOps: Record<string, OpFactory> = {
-  Conv: conv,
+  Conv: convolution(false),
+  'ai.convnets.FusedConv': convolution(true),
   MaxPool: pool('max'),
   AveragePool: pool('avg'),
   GlobalAveragePool: globalAveragePool,
