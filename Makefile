@@ -5,7 +5,7 @@ NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs bi
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests.
 SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist
 
-.PHONY: setup system-packages build demo test test-native lint fixtures clean
+.PHONY: setup system-packages build demo test test-native lint fixtures bench clean
 
 setup: node_modules/.installed build/native.stamp
 
@@ -62,6 +62,16 @@ lint: setup
 fixtures:
 	command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import torch' 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3-torch python3-torchvision)
 	for script in scripts/fixtures/*.py; do OPENBLAS_CORETYPE=SkylakeX OPENBLAS_NUM_THREADS=1 /usr/bin/python3 $$script || exit 1; done
+
+# convnets against its peers (bench/README.md). onnxruntime-node lives in bench/package.json, out of the library's
+# dependencies, and installs offline only with ONNXRUNTIME_NODE_INSTALL=skip (DESIGN.md, "Facts"); without it the
+# benchmark skips that peer and says so. Options pass through: make bench BENCH_ARGS="--only infer --seconds 1".
+bench: build bench/node_modules/.installed
+	npm run bench -- $(BENCH_ARGS)
+
+bench/node_modules/.installed: bench/package.json bench/package-lock.json | node_modules/.installed
+	cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund && touch node_modules/.installed || \
+	  echo "convnets: could not install bench/'s peers (onnxruntime-node); the benchmark will skip them"
 
 clean:
 	rm -rf dist build

@@ -1,51 +1,31 @@
 #!/usr/bin/env node
-/* global process, console, performance */
+/* global process, console */
 // convnets against its peers on this machine, in one run, one measurement at a time (docs: bench/README.md).
 //
-//   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train]
+//   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train,infer] [--models resnet18,...]
 //
 // Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s;
-// 3. one 3×3 64→64 convolution on 128×64×32×32, forward, backward-data and backward-weights, GFLOP/s and % of the
-// FMA peak that bench/peak/fma-peak.c measures. Peers: PyTorch (Debian's python3-torch) on the same threads.
-// Needs `make build` first (it reads dist/ and the addon).
+// 2. inference at 224×224×3 of ResNet-18/50, VGG-16 and GoogLeNet, batch 1 latency (ms) and batch 8 images/s
+// (bench/inference.mjs); 3. one 3×3 64→64 convolution on 128×64×32×32, forward, backward-data and backward-weights,
+// GFLOP/s and % of the FMA peak that bench/peak/fma-peak.c measures. Peers on the same threads: PyTorch (Debian's
+// python3-torch and python3-torchvision) and, for workload 2, onnxruntime-node (bench/package.json) on convnets' own
+// ONNX exports. Needs `make build` first (it reads dist/ and the addon).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-function option(name, fallback) {
-  const at = process.argv.indexOf(`--${name}`);
-  return at === -1 ? fallback : process.argv[at + 1];
-}
-const asJson = process.argv.includes('--json');
-const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? availableParallelism()));
-const seconds = Number(option('seconds', '3'));
-const only = option('only', 'conv,train').split(',');
-process.env.CONVNETS_THREADS = String(threads);
-
-const log = (line) => {
-  if (!asJson) console.error(line);
-};
-
-/**
- * Best and median seconds of one call after `warmup` untimed calls; at least `minReps` calls and `seconds` in all.
- * Figures use the best: on a shared machine it is the one least disturbed by other work.
- */
-function timed(fn, minReps = 5, warmup = 2) {
-  for (let i = 0; i < warmup; i++) fn();
-  const times = [];
-  const start = performance.now();
-  while (times.length < minReps || performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    fn();
-    times.push((performance.now() - t) / 1000);
-  }
-  times.sort((a, b) => a - b);
-  return { seconds: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
-}
+import { dirname, join } from 'node:path';
+import {
+  asJson,
+  inferenceFigure,
+  inferenceModels,
+  log,
+  only,
+  root,
+  seconds,
+  threads,
+  timed,
+} from './common.mjs';
+import { BATCHES, convnetsInference, onnxruntimeInference } from './inference.mjs';
 
 /** bench/peak/fma-peak.c, compiled on first use. */
 function fmaPeak() {
@@ -122,7 +102,7 @@ async function convnetsTrain(modelName) {
 }
 
 /** PyTorch's figures from bench/peers/torch_peer.py, or the reason it could not run. */
-function pytorch(workloads) {
+function pytorch(workloads, macsOf) {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return { skipped: 'no /usr/bin/python3' };
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -147,16 +127,117 @@ function pytorch(workloads) {
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line));
-  const result = { version: lines[0].version, threads: lines[0].threads, conv: {}, train: {} };
+  const result = { version: lines[0].version, threads: lines[0].threads, conv: {}, train: {}, infer: {} };
   for (const line of lines.slice(1)) {
-    if (line.workload === 'conv') result.conv[line.case] = line;
-    else result.train[line.workload.split(':')[1]] = line;
+    const [kind, name] = line.workload.split(':');
+    if (kind === 'conv') result.conv[line.case] = line;
+    else if (kind === 'train') result.train[name] = line;
+    else if (line.skipped) result.infer[name] = { skipped: line.skipped };
+    else (result.infer[name] ??= {})[`batch${line.batch}`] = inferenceFigure(line, line.batch, macsOf(name));
   }
   return result;
 }
 
 const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
 const fixed = (v, digits) => (v === undefined ? '—' : v.toFixed(digits));
+const percentOf = (v, peak) => (v === undefined || !peak ? '—' : `${((100 * v) / peak).toFixed(0)} %`);
+
+/** The table's rows: convnets, ORT, PyTorch, convnets ÷ ORT, convnets ÷ PyTorch (higher: convnets faster), % of peak. */
+function tableRows(results) {
+  const torch = results.pytorch;
+  const ort = results.onnxruntime;
+  const peak = results.peak?.gflops;
+  const rows = [];
+  for (const [name, c] of Object.entries(results.convnets.conv)) {
+    const p = torch.conv?.[name]?.gflops;
+    const label = `conv 3×3 64→64, 128×64×32×32, ${name} (GFLOP/s)`;
+    rows.push([
+      label,
+      fixed(c.gflops, 1),
+      '—',
+      fixed(p, 1),
+      '—',
+      ratio(c.gflops, p),
+      percentOf(c.gflops, peak),
+    ]);
+  }
+  for (const [name, c] of Object.entries(results.convnets.train)) {
+    const p = torch.train?.[name]?.imagesPerSecond;
+    const label = `training step, ${name}, batch 128 (images/s)`;
+    rows.push([label, fixed(c.imagesPerSecond, 0), '—', fixed(p, 0), '—', ratio(c.imagesPerSecond, p), '—']);
+  }
+  for (const [name, figures] of Object.entries(results.convnets.infer)) {
+    for (const batch of BATCHES) {
+      const c = figures[`batch${batch}`];
+      const o = ort?.infer?.[name]?.[`batch${batch}`];
+      const p = torch.infer?.[name]?.[`batch${batch}`];
+      const percent = percentOf(c.gflops, peak);
+      // Batch 1 is a latency (lower is better, so peer ÷ convnets), batch 8 a throughput (convnets ÷ peer).
+      if (batch === 1) {
+        const label = `inference, ${name}, 224×224, batch 1 (ms)`;
+        const cells = [
+          fixed(c.ms, 1),
+          fixed(o?.ms, 1),
+          fixed(p?.ms, 1),
+          ratio(o?.ms, c.ms),
+          ratio(p?.ms, c.ms),
+        ];
+        rows.push([label, ...cells, percent]);
+      } else {
+        const label = `inference, ${name}, 224×224, batch ${batch} (images/s)`;
+        const [cv, ov, pv] = [c.imagesPerSecond, o?.imagesPerSecond, p?.imagesPerSecond];
+        rows.push([label, fixed(cv, 1), fixed(ov, 1), fixed(pv, 1), ratio(cv, ov), ratio(cv, pv), percent]);
+      }
+    }
+  }
+  return rows;
+}
+
+function printTable(results) {
+  const { peak, pytorch: torch, onnxruntime: ort } = results;
+  const header = [
+    'workload',
+    'convnets',
+    'ORT',
+    'PyTorch',
+    'convnets ÷ ORT',
+    'convnets ÷ PyTorch',
+    'convnets % of peak',
+  ];
+  const rows = [header, ...tableRows(results)];
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`${results.date}, ${results.machine}, ${threads} threads`);
+  if (peak?.gflops)
+    console.log(
+      `FMA peak (bench/peak/fma-peak.c, ${peak.isa}): ${peak.gflops.toFixed(1)} GFLOP/s on ${peak.threads} threads, ${peak.gflopsOneThread.toFixed(1)} on one`,
+    );
+  if (ort) {
+    console.log(
+      ort.skipped
+        ? `ORT skipped: ${ort.skipped}`
+        : `ORT: onnxruntime-node ${ort.version}, ${ort.threads} threads`,
+    );
+  }
+  console.log(
+    torch.skipped
+      ? `PyTorch skipped: ${torch.skipped}`
+      : `PyTorch ${torch.version}, ${torch.threads} threads`,
+  );
+  // Failures of single figures, which the table shows as '—'.
+  for (const [peer, infer] of [
+    ['ORT', ort?.infer],
+    ['PyTorch', torch.infer],
+  ]) {
+    for (const [name, figures] of Object.entries(infer ?? {})) {
+      if (figures.skipped) console.log(`${peer} ${name} skipped: ${figures.skipped}`);
+      for (const [batch, f] of Object.entries(figures)) {
+        if (f.skipped) console.log(`${peer} ${name} ${batch} skipped: ${f.skipped}`);
+      }
+    }
+  }
+  console.log([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n'));
+}
 
 async function main() {
   const results = {
@@ -164,7 +245,7 @@ async function main() {
     machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,
     threads,
   };
-  // One measurement at a time, in this order: the peak, convnets, then PyTorch.
+  // One measurement at a time, in this order: the peak, convnets, onnxruntime-node, then PyTorch.
   if (only.includes('conv')) {
     log('measuring the FMA peak…');
     results.peak = fmaPeak();
@@ -172,57 +253,27 @@ async function main() {
   const { nativeUnavailableReason } = await import(join(root, 'dist/src/backend/native/addon.js'));
   const reason = nativeUnavailableReason();
   if (reason !== null) throw new Error(`the native backend is not available: ${reason}`);
-  results.convnets = { conv: {}, train: {} };
+  const convnets = await import(join(root, 'dist/src/index.js'));
+  const macsOf = (name) => convnets.models.info(name).macs;
+  results.convnets = { conv: {}, train: {}, infer: {} };
   if (only.includes('conv')) results.convnets.conv = await convnetsConv();
   if (only.includes('train')) {
     for (const model of ['lenet5', 'resnet20']) results.convnets.train[model] = await convnetsTrain(model);
   }
+  if (only.includes('infer')) {
+    const { results: infer, onnxFiles } = await convnetsInference(inferenceModels);
+    results.convnets.infer = infer;
+    results.onnxruntime = await onnxruntimeInference(onnxFiles, macsOf);
+  }
   const peerWorkloads = [
     ...(only.includes('conv') ? ['conv'] : []),
     ...(only.includes('train') ? ['train:lenet5', 'train:resnet20'] : []),
+    ...(only.includes('infer') ? inferenceModels.map((name) => `infer:${name}`) : []),
   ];
-  results.pytorch = pytorch(peerWorkloads);
+  results.pytorch = pytorch(peerWorkloads, macsOf);
 
-  if (asJson) {
-    console.log(JSON.stringify(results, null, 2));
-    return;
-  }
-  const torch = results.pytorch;
-  const peak = results.peak?.gflops;
-  const rows = [['workload', 'convnets', 'PyTorch', 'convnets ÷ PyTorch', 'convnets % of peak']];
-  for (const [name, c] of Object.entries(results.convnets.conv)) {
-    const p = torch.conv?.[name]?.gflops;
-    rows.push([
-      `conv 3×3 64→64, 128×64×32×32, ${name} (GFLOP/s)`,
-      fixed(c.gflops, 1),
-      fixed(p, 1),
-      ratio(c.gflops, p),
-      peak ? `${((100 * c.gflops) / peak).toFixed(0)} %` : '—',
-    ]);
-  }
-  for (const [name, c] of Object.entries(results.convnets.train)) {
-    const p = torch.train?.[name]?.imagesPerSecond;
-    rows.push([
-      `training step, ${name}, batch 128 (images/s)`,
-      fixed(c.imagesPerSecond, 0),
-      fixed(p, 0),
-      ratio(c.imagesPerSecond, p),
-      '',
-    ]);
-  }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`${results.date}, ${results.machine}, ${threads} threads`);
-  if (peak)
-    console.log(
-      `FMA peak (bench/peak/fma-peak.c, ${results.peak.isa}): ${peak.toFixed(1)} GFLOP/s on ${results.peak.threads} threads, ${results.peak.gflopsOneThread.toFixed(1)} on one`,
-    );
-  console.log(
-    torch.skipped
-      ? `PyTorch skipped: ${torch.skipped}`
-      : `PyTorch ${torch.version}, ${torch.threads} threads`,
-  );
-  console.log([line(rows[0]), line(widths.map((w) => '-'.repeat(w))), ...rows.slice(1).map(line)].join('\n'));
+  if (asJson) console.log(JSON.stringify(results, null, 2));
+  else printTable(results);
 }
 
 await main();

@@ -1,9 +1,11 @@
 """PyTorch's side of bench/bench.mjs: the same workloads, timed the same way, one JSON object per line on stdout.
 
 Run with Debian's PyTorch (/usr/bin/python3), OPENBLAS_CORETYPE=SkylakeX and OPENBLAS_NUM_THREADS=1 (Debian's OpenBLAS
-does not recognise this CPU): bench.mjs sets them. Usage: torch_peer.py <threads> <workload>... where a workload is
-conv (one 3x3 64->64 convolution on 128x64x32x32) or train:lenet5 / train:resnet20 (training steps at batch 128).
+does not recognise this CPU): bench.mjs sets them. Usage: torch_peer.py <threads> <seconds> <workload>... where a
+workload is conv (one 3x3 64->64 convolution on 128x64x32x32), train:lenet5 / train:resnet20 (training steps at batch
+128) or infer:<torchvision model> (inference at 224x224, batch 1 and 8; Debian's python3-torchvision).
 """
+import gc
 import json
 import sys
 import time
@@ -112,6 +114,26 @@ def train_workload(model_name, seconds):
     print(json.dumps({"workload": f"train:{model_name}", "seconds": best, "median": median, "reps": reps, "imagesPerSecond": 128 / best}), flush=True)
 
 
+def infer_workload(model_name, seconds):
+    """torchvision's architecture with random weights, in evaluation mode without autograd, at batch 1 and 8."""
+    try:
+        import torchvision
+    except ImportError:
+        print(json.dumps({"workload": f"infer:{model_name}", "skipped": "torchvision not installed (apt-get install python3-torchvision)"}), flush=True)
+        return
+    torch.manual_seed(1)
+    # The aux heads never run in evaluation (torchvision's as convnets'): leaving them and their init out only saves time.
+    options = {"aux_logits": False, "init_weights": False} if model_name == "googlenet" else {}
+    model = getattr(torchvision.models, model_name)(weights=None, **options).eval()
+    for batch in (1, 8):
+        x = torch.randn(batch, 3, 224, 224)
+        with torch.no_grad():
+            best, median, reps = timed(lambda: model(x), seconds, 5, 2)
+        print(json.dumps({"workload": f"infer:{model_name}", "batch": batch, "seconds": best, "median": median, "reps": reps}), flush=True)
+    del model
+    gc.collect()
+
+
 def main():
     threads = int(sys.argv[1])
     seconds = float(sys.argv[2])
@@ -122,6 +144,8 @@ def main():
             conv_workload(seconds)
         elif workload.startswith("train:"):
             train_workload(workload.split(":", 1)[1], seconds)
+        elif workload.startswith("infer:"):
+            infer_workload(workload.split(":", 1)[1], seconds)
         else:
             raise SystemExit(f"unknown workload {workload}")
 

@@ -1,0 +1,85 @@
+/* global process, console, performance */
+// What every part of the benchmark shares: the command line, the log and the timing (docs: bench/README.md).
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Workload 2's models, by their names in convnets' registry and in torchvision. */
+export const INFERENCE_MODELS = ['resnet18', 'resnet50', 'vgg16', 'googlenet'];
+export const WORKLOADS = ['conv', 'train', 'infer'];
+
+function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1];
+}
+function list(name, fallback, known) {
+  const values = option(name, fallback.join(',')).split(',');
+  const unknown = values.filter((v) => !known.includes(v));
+  if (unknown.length > 0)
+    throw new Error(`--${name}: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  return values;
+}
+
+export const asJson = process.argv.includes('--json');
+export const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? availableParallelism()));
+export const seconds = Number(option('seconds', '3'));
+export const only = list('only', WORKLOADS, WORKLOADS);
+export const inferenceModels = list('models', INFERENCE_MODELS, INFERENCE_MODELS);
+// Read by the native backend when it loads: set before anything imports it.
+process.env.CONVNETS_THREADS = String(threads);
+
+export const log = (line) => {
+  if (!asJson) console.error(line);
+};
+
+function summary(times) {
+  times.sort((a, b) => a - b);
+  return { seconds: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
+}
+
+/**
+ * Best and median seconds of one call after `warmup` untimed calls; at least `minReps` calls and `seconds` in all.
+ * Figures use the best: on a shared machine it is the one least disturbed by other work.
+ */
+export function timed(fn, minReps = 5, warmup = 2) {
+  for (let i = 0; i < warmup; i++) fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < minReps || performance.now() - start < seconds * 1000) {
+    const t = performance.now();
+    fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  return summary(times);
+}
+
+/** `timed` for a function that returns a promise (onnxruntime-node's session.run), awaited inside the timing. */
+export async function timedAsync(fn, minReps = 5, warmup = 2) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  const start = performance.now();
+  while (times.length < minReps || performance.now() - start < seconds * 1000) {
+    const t = performance.now();
+    await fn();
+    times.push((performance.now() - t) / 1000);
+  }
+  return summary(times);
+}
+
+/**
+ * One inference figure: the timing plus batch-1 latency in ms, images/s and GFLOP/s (FLOPs = 2 × MACs per image,
+ * the registry's MACs at 224×224).
+ */
+export function inferenceFigure({ seconds: best, median, reps }, batch, macs) {
+  return {
+    batch,
+    seconds: best,
+    median,
+    reps,
+    ms: best * 1000,
+    imagesPerSecond: batch / best,
+    gflops: (2 * macs * batch) / best / 1e9,
+  };
+}
