@@ -100,7 +100,7 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
-/** Writes `part` into the box of `into` at `offsets` (`into` is plain). */
+/** Writes `part` into the box of `into` at `offsets` (plain, or blocked with the offsets on block boundaries). */
 void place(const memory& part, const memory& into, const Dims& offsets) {
   const memory::desc box = into.get_desc().submemory_desc(part.get_desc().dims(), offsets);
   reorder(part, memory(box, engine(), into.get_data_handle()));
@@ -136,6 +136,27 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
+/**
+ * Whether 4-D parts share one channel-blocked layout and each fills whole blocks, so that joining them along the
+ * channels keeps that layout (GoogLeNet's and DenseNet's concatenations): one copy per part, and the next
+ * convolution reads the result without a reorder.
+ */
+bool joinsWholeBlocks(const std::vector<Storage*>& parts, const std::vector<Dims>& dims) {
+  using Tag = memory::format_tag;
+  const memory::desc& first = parts[0]->md;
+  for (auto [tag, block] : {std::pair{Tag::aBcd16b, 16}, std::pair{Tag::aBcd8b, 8}}) {
+    if (first.dims().size() != 4 || memory::desc(first.dims(), first.data_type(), tag) != first) continue;
+    for (size_t i = 0; i < parts.size(); i++) {
+      const memory::desc& md = parts[i]->md;
+      if (md.dims() != dims[i] || dims[i][1] % block != 0 || memory::desc(dims[i], md.data_type(), tag) != md) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
 /** concat(handles, dimsList, axis) → the inputs joined along `axis`. */
 Napi::Value Concat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -159,12 +180,18 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
     outDims[axis] += d[axis];
   }
   const DataType type = parts[0]->md.data_type();
+  for (Storage* part : parts) {
+    if (part->md.data_type() != type) throw Napi::TypeError::New(env, "concat: dtypes differ");
+  }
+  const bool blocked = axis == 1 && keepBlocked() && joinsWholeBlocks(parts, dims);
   Temps temps;
-  Output out(env, plainDesc(outDims, type), outDims, temps);
+  Output out(env, blocked ? sameLayout(parts[0]->md, outDims) : plainDesc(outDims, type), outDims, temps);
   Dims offsets(outDims.size(), 0);
   for (size_t i = 0; i < parts.size(); i++) {
-    if (parts[i]->md.data_type() != type) throw Napi::TypeError::New(env, "concat: dtypes differ");
-    if (parts[i]->elements > 0) place(viewPlain(parts[i], dims[i], temps), out.mem(), offsets);
+    if (parts[i]->elements > 0) {
+      place(blocked ? memory(parts[i]->md, engine(), parts[i]->data) : viewPlain(parts[i], dims[i], temps), out.mem(),
+            offsets);
+    }
     offsets[axis] += dims[i][axis];
   }
   return out.finish();

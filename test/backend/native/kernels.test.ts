@@ -497,6 +497,28 @@ for (const layout of layouts) {
     },
   );
 
+  test(
+    `channel concat of whole 16-channel blocks, and of parts that are not [${layout}]`,
+    { skip: skipNative },
+    () => {
+      const random = generator(12);
+      const [a, b, c] = [
+        [2, 16, 5, 3],
+        [2, 32, 5, 3],
+        [2, 8, 5, 3],
+      ];
+      agree(
+        'concat of blocks',
+        layout,
+        [floats(random, a), floats(random, b), floats(random, c)],
+        (backend, [x, y, z]) => [
+          backend.concat([x, y, x], [a, b, a], 1),
+          backend.concat([x, z, y], [a, c, b], 1),
+        ],
+      );
+    },
+  );
+
   test(`oneHot and im2col agree [${layout}]`, { skip: skipNative }, () => {
     const random = generator(12);
     const labels = input(

@@ -3,7 +3,7 @@
  * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; 3-D ones are unsupported.
  * Padding convnets' kernels cannot express (uneven, or more than half the window) is applied by Pad first.
  */
-import { conv2dOutputShape } from '../../../backend/shapes.js';
+import { conv2dOutputShape, pool2dOutputShape } from '../../../backend/shapes.js';
 import { formatShape } from '../../../errors.js';
 import {
   Tensor,
@@ -187,6 +187,28 @@ const convolution =
     };
   };
 
+/**
+ * Whether max pooling with `pads` (end ≥ begin) has the windows of PyTorch's ceil mode with the begin padding on
+ * both sides: the same count along each axis. Padding never wins a max, so they then take the same maxima.
+ */
+function ceilModeEquivalent(
+  xShape: readonly number[],
+  kernel: readonly number[],
+  stride: readonly number[],
+  pads: readonly (readonly [number, number])[],
+  expected: readonly number[],
+): boolean {
+  if (pads.some(([begin, end], i) => end < begin || begin > kernel[i] / 2)) return false;
+  const ceil = pool2dOutputShape(xShape, {
+    kernel: [kernel[0], kernel[1]],
+    stride: [stride[0], stride[1]],
+    padding: [pads[0][0], pads[0][0], pads[1][0], pads[1][0]],
+    ceilMode: true,
+    countIncludePad: false,
+  });
+  return ceil[2] === expected[0] && ceil[3] === expected[1];
+}
+
 /** ONNX's pooled size: floor (or ceil) of (in + pads − kernel) / stride, + 1. */
 function onnxPooledSize(
   size: number,
@@ -241,7 +263,11 @@ function pool(kind: 'max' | 'avg'): OpFactory {
       const symmetric = pads.every(([begin, end], i) => begin === end && begin <= k[i] / 2);
       const options = { stride: [s[0], s[1]] as [number, number], ceilMode: ceil };
       let y: Tensor;
-      if (symmetric) {
+      if (kind === 'max' && rank === 2 && !symmetric && ceilModeEquivalent(x.shape, k, s, pads, expected)) {
+        // Extra end padding only lets the last windows reach past the input (exporters write PyTorch's ceil mode
+        // so): ceil mode with the begin padding takes the same maxima, without copying the input into a pad.
+        y = maxPool2d(x, [k[0], k[1]], { ...options, ceilMode: true, padding: [pads[0][0], pads[1][0]] });
+      } else if (symmetric) {
         const padded = { ...options, padding: [pads[0][0], pads[1][0]] as [number, number], countIncludePad };
         y = kind === 'max' ? maxPool2d(x, [k[0], k[1]], padded) : avgPool2d(x, [k[0], k[1]], padded);
       } else {
