@@ -3,6 +3,7 @@
 // convnets against its peers on this machine, in one run, one measurement at a time (docs: bench/README.md).
 //
 //   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train,infer] [--models resnet18,...]
+//   node bench/bench.mjs --table saved.json   (the table of a saved --json run)
 //
 // Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s;
 // 2. inference at 224×224×3 of ResNet-18/50, VGG-16 and GoogLeNet, batch 1 latency (ms) and batch 8 images/s
@@ -11,7 +12,7 @@
 // python3-torch and python3-torchvision) and, for workload 2, onnxruntime-node (bench/package.json) on convnets' own
 // ONNX exports. Needs `make build` first (it reads dist/ and the addon).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
@@ -22,10 +23,11 @@ import {
   only,
   root,
   seconds,
+  tableOf,
   threads,
   timed,
 } from './common.mjs';
-import { BATCHES, convnetsInference, onnxruntimeInference } from './inference.mjs';
+import { BATCHES, inference } from './inference.mjs';
 
 /** bench/peak/fma-peak.c, compiled on first use. */
 function fmaPeak() {
@@ -207,7 +209,7 @@ function printTable(results) {
   const rows = [header, ...tableRows(results)];
   const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => `| ${r.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`${results.date}, ${results.machine}, ${threads} threads`);
+  console.log(`${results.date}, ${results.machine}, ${results.threads} threads`);
   if (peak?.gflops)
     console.log(
       `FMA peak (bench/peak/fma-peak.c, ${peak.isa}): ${peak.gflops.toFixed(1)} GFLOP/s on ${peak.threads} threads, ${peak.gflopsOneThread.toFixed(1)} on one`,
@@ -240,12 +242,16 @@ function printTable(results) {
 }
 
 async function main() {
+  if (tableOf !== null) {
+    printTable(JSON.parse(readFileSync(tableOf, 'utf8')));
+    return;
+  }
   const results = {
     date: new Date().toISOString(),
     machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,
     threads,
   };
-  // One measurement at a time, in this order: the peak, convnets, onnxruntime-node, then PyTorch.
+  // One measurement at a time, in this order: the peak, convnets (with onnxruntime-node, interleaved), PyTorch.
   if (only.includes('conv')) {
     log('measuring the FMA peak…');
     results.peak = fmaPeak();
@@ -261,9 +267,9 @@ async function main() {
     for (const model of ['lenet5', 'resnet20']) results.convnets.train[model] = await convnetsTrain(model);
   }
   if (only.includes('infer')) {
-    const { results: infer, onnxFiles } = await convnetsInference(inferenceModels);
-    results.convnets.infer = infer;
-    results.onnxruntime = await onnxruntimeInference(onnxFiles, macsOf);
+    const both = await inference(inferenceModels);
+    results.convnets.infer = both.convnets;
+    results.onnxruntime = both.onnxruntime;
   }
   const peerWorkloads = [
     ...(only.includes('conv') ? ['conv'] : []),

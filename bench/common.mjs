@@ -23,6 +23,8 @@ function list(name, fallback, known) {
 }
 
 export const asJson = process.argv.includes('--json');
+/** A saved `--json` run whose table to print instead of measuring. */
+export const tableOf = option('table', null);
 export const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? availableParallelism()));
 export const seconds = Number(option('seconds', '3'));
 export const only = list('only', WORKLOADS, WORKLOADS);
@@ -55,17 +57,30 @@ export function timed(fn, minReps = 5, warmup = 2) {
   return summary(times);
 }
 
-/** `timed` for a function that returns a promise (onnxruntime-node's session.run), awaited inside the timing. */
-export async function timedAsync(fn, minReps = 5, warmup = 2) {
-  for (let i = 0; i < warmup; i++) await fn();
-  const times = [];
-  const start = performance.now();
-  while (times.length < minReps || performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    await fn();
-    times.push((performance.now() - t) / 1000);
+/**
+ * `timed` for several functions (sync, or async as onnxruntime-node's session.run) at once, in alternating rounds: each runs a block of at
+ * least `seconds / rounds` in turn, `rounds` times over, so that a disturbance of the shared machine falls on all
+ * of them alike and the ratios of their figures hold up. Returns each one's summary by name.
+ */
+export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2) {
+  const entries = Object.entries(fns);
+  for (const [, fn] of entries) for (let i = 0; i < warmup; i++) await fn();
+  const times = Object.fromEntries(entries.map(([name]) => [name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const [name, fn] of entries) {
+      const start = performance.now();
+      const mine = times[name];
+      while (
+        mine.length < (minReps * round) / rounds ||
+        performance.now() - start < (seconds * 1000) / rounds
+      ) {
+        const t = performance.now();
+        await fn();
+        mine.push((performance.now() - t) / 1000);
+      }
+    }
   }
-  return summary(times);
+  return Object.fromEntries(entries.map(([name]) => [name, summary(times[name])]));
 }
 
 /**

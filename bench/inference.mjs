@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { inferenceFigure, log, root, threads, timed, timedAsync } from './common.mjs';
+import { inferenceFigure, interleaved, log, root, threads } from './common.mjs';
 
 export const BATCHES = [1, 8];
 const inputShapeAt = (batch) => [batch, 3, 224, 224];
@@ -42,48 +42,6 @@ async function onnxFile(convnets, key, name, batch, net) {
   return path;
 }
 
-/**
- * convnets' figures for each model and batch, and the ONNX files of the same models and weights (exported as each
- * model is measured, so that each is built once).
- */
-export async function convnetsInference(models) {
-  const convnets = await import(join(root, 'dist/src/index.js'));
-  convnets.setBackend('native');
-  const key = buildKey(convnets);
-  const results = {};
-  const onnxFiles = {};
-  for (const name of models) {
-    const { macs } = convnets.models.info(name);
-    const net = convnets.models.get(name, { seed: 1 }).eval();
-    results[name] = {};
-    onnxFiles[name] = {};
-    for (const batch of BATCHES) {
-      // What a user runs for inference: the model traced at this shape, BatchNorm folded into the convolutions,
-      // residual sums and ReLUs fused into them (convnets.optimizeForInference).
-      const model = convnets.optimizeForInference(net, inputShapeAt(batch));
-      const x = convnets.randn(inputShapeAt(batch));
-      // Reading the output makes sure the work is finished.
-      const infer = () => convnets.noGrad(() => convnets.scope(() => model.call(x).data()));
-      const figure = inferenceFigure(timed(infer), batch, macs);
-      x.dispose();
-      release(model);
-      results[name][`batch${batch}`] = figure;
-      log(
-        `  convnets infer ${name} batch ${batch}: ${figure.ms.toFixed(1)} ms, ${figure.imagesPerSecond.toFixed(1)} images/s`,
-      );
-      if (!onnxruntimeInstalled()) continue;
-      try {
-        onnxFiles[name][`batch${batch}`] = { path: await onnxFile(convnets, key, name, batch, net) };
-      } catch (error) {
-        onnxFiles[name][`batch${batch}`] = { skipped: `exportOnnx failed: ${error.message}` };
-        log(`  exportOnnx ${name} batch ${batch} failed: ${error.message}`);
-      }
-    }
-    release(net);
-  }
-  return { results, onnxFiles };
-}
-
 /** onnxruntime-node, or the reason it cannot run. */
 async function loadOnnxruntime() {
   if (!onnxruntimeInstalled()) {
@@ -99,46 +57,86 @@ async function loadOnnxruntime() {
   }
 }
 
-/** onnxruntime-node's figures on convnets' exports, one session at a time, each released before the next. */
-export async function onnxruntimeInference(onnxFiles, macsOf) {
-  const { ort, skipped } = await loadOnnxruntime();
-  if (skipped) return { skipped };
-  const result = { version: ort.env.versions?.node ?? 'unknown', threads, files: {}, infer: {} };
-  const options = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
-  for (const [name, files] of Object.entries(onnxFiles)) {
-    result.infer[name] = {};
-    result.files[name] = {};
-    for (const batch of BATCHES) {
-      const file = files[`batch${batch}`];
-      if (file.skipped) {
-        result.infer[name][`batch${batch}`] = { skipped: file.skipped };
-        continue;
-      }
-      result.files[name][`batch${batch}`] = relative(root, file.path);
-      let session;
-      try {
-        session = await ort.InferenceSession.create(file.path, options);
-        const size = inputShapeAt(batch).reduce((a, b) => a * b);
-        const values = Float32Array.from({ length: size }, () => Math.random() - 0.5);
-        const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', values, inputShapeAt(batch)) };
-        const infer = () => session.run(feeds);
-        const figure = inferenceFigure(await timedAsync(infer), batch, macsOf(name));
-        result.infer[name][`batch${batch}`] = figure;
-        log(
-          `  ORT infer ${name} batch ${batch}: ${figure.ms.toFixed(1)} ms, ${figure.imagesPerSecond.toFixed(1)} images/s`,
-        );
-      } catch (error) {
-        result.infer[name][`batch${batch}`] = { skipped: `onnxruntime-node failed: ${error.message}` };
-        log(`  ORT infer ${name} batch ${batch} failed: ${error.message}`);
-      } finally {
-        await session?.release();
-      }
-    }
+const ortOptions = () => ({
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+});
+
+/**
+ * An onnxruntime-node session on convnets' export of `net` at `batch`, and its inference call; or the reason
+ * there is none (recorded for that figure only).
+ */
+async function ortRunner(ort, convnets, key, name, batch, net) {
+  let path;
+  try {
+    path = await onnxFile(convnets, key, name, batch, net);
+  } catch (error) {
+    return { skipped: `exportOnnx failed: ${error.message}` };
   }
-  return result;
+  try {
+    const session = await ort.InferenceSession.create(path, ortOptions());
+    const size = inputShapeAt(batch).reduce((a, b) => a * b);
+    const values = Float32Array.from({ length: size }, () => Math.random() - 0.5);
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', values, inputShapeAt(batch)) };
+    return { session, file: relative(root, path), infer: () => session.run(feeds) };
+  } catch (error) {
+    return { skipped: `onnxruntime-node failed: ${error.message}` };
+  }
+}
+
+/**
+ * Workload 2 for convnets and onnxruntime-node: for each model and batch, both timed in alternating rounds
+ * (`interleaved`), so that a disturbance of the shared machine falls on both alike. convnets runs what a user runs
+ * for inference: the model traced at that shape, BatchNorm folded into the convolutions and residual sums and
+ * ReLUs fused into them (convnets.optimizeForInference). ORT runs convnets' ONNX export of the same weights.
+ */
+export async function inference(models) {
+  const convnets = await import(join(root, 'dist/src/index.js'));
+  convnets.setBackend('native');
+  const { ort, skipped } = await loadOnnxruntime();
+  const key = buildKey(convnets);
+  const mine = {};
+  const theirs = skipped
+    ? { skipped }
+    : { version: ort.env.versions?.node ?? 'unknown', threads, files: {}, infer: {} };
+  for (const name of models) {
+    const { macs } = convnets.models.info(name);
+    const net = convnets.models.get(name, { seed: 1 }).eval();
+    mine[name] = {};
+    if (ort) [theirs.infer[name], theirs.files[name]] = [{}, {}];
+    for (const batch of BATCHES) {
+      const model = convnets.optimizeForInference(net, inputShapeAt(batch));
+      const x = convnets.randn(inputShapeAt(batch));
+      // Reading the output makes sure the work is finished.
+      const runners = { convnets: () => convnets.noGrad(() => convnets.scope(() => model.call(x).data())) };
+      const peer = ort ? await ortRunner(ort, convnets, key, name, batch, net) : null;
+      if (peer?.infer) runners.ort = peer.infer;
+      const timings = await interleaved(runners);
+      mine[name][`batch${batch}`] = inferenceFigure(timings.convnets, batch, macs);
+      logFigure('convnets', name, mine[name][`batch${batch}`]);
+      if (peer) {
+        theirs.infer[name][`batch${batch}`] = peer.skipped
+          ? { skipped: peer.skipped }
+          : inferenceFigure(timings.ort, batch, macs);
+        if (peer.skipped) log(`  ORT infer ${name} batch ${batch}: ${peer.skipped}`);
+        else {
+          theirs.files[name][`batch${batch}`] = peer.file;
+          logFigure('ORT', name, theirs.infer[name][`batch${batch}`]);
+        }
+        await peer.session?.release();
+      }
+      x.dispose();
+      release(model);
+    }
+    release(net);
+  }
+  return { convnets: mine, onnxruntime: theirs };
+}
+
+function logFigure(peer, name, figure) {
+  log(
+    `  ${peer} infer ${name} batch ${figure.batch}: ${figure.ms.toFixed(1)} ms, ${figure.imagesPerSecond.toFixed(1)} images/s`,
+  );
 }
