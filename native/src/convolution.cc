@@ -67,7 +67,8 @@ dnnl::primitive_attr withPostOps(bool sum, bool relu) {
 }
 
 /**
- * conv2d(x, w, bias | null, xDims, wDims, yDims, stride, padding, dilation, groups, add | null, relu) → y.
+ * conv2d(x, w, bias | null, xDims, wDims, yDims, stride, padding, dilation, groups, add | null, relu, addInPlace)
+ * → y.
  * `add` and `relu` are post-ops: oneDNN's sum (the output starts as a copy of `add`) and eltwise ReLU. They use
  * the training kernels too: oneDNN 2.6's forward_inference picks brgconv for some small odd shapes, which crashed
  * with sum and ReLU together (a [3,1,8,9] input, [2,1,2,3] kernel, stride [1,3], padding [1,2,2,0]).
@@ -81,6 +82,7 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Storage* bias = hasBias ? unwrap(info[2], {g.y[1]}, "conv2d") : nullptr;
   Storage* add = given(info[10]) ? unwrap(info[10], g.y, "conv2d's fused sum") : nullptr;
   const bool relu = info[11].ToBoolean();
+  const bool addInPlace = info[12].ToBoolean();
   const Key key = g.key("conv").add(int64_t(hasBias)).add(int64_t(add != nullptr)).add(int64_t(relu));
   auto c = cached<ConvForward>(key, [&] {
     return new ConvForward({forwardDesc(g, hasBias), withPostOps(add != nullptr, relu), engine()});
@@ -89,6 +91,14 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Args args{{DNNL_ARG_SRC, viewAs(x, c->pd.src_desc(), temps)},
             {DNNL_ARG_WEIGHTS, viewKept(w, c->pd.weights_desc(), temps)}};
   if (hasBias) args[DNNL_ARG_BIAS] = viewAs(bias, c->pd.bias_desc(), temps);
+  if (add != nullptr && addInPlace && add->md == c->pd.dst_desc() && add->buffer.use_count() == 1 && add->buffer->kept.empty()) {
+    // The caller gives `add` up and nothing else views its buffer: the sum accumulates in it, with no copy.
+    Storage* y = alias(add, add->md);
+    Napi::Value handle = wrap(env, y);
+    args[DNNL_ARG_DST] = memory(y->md, engine(), y->data);
+    execute(c->primitive, c->pd.scratchpad_desc(), args);
+    return handle;
+  }
   Output out(env, c->pd.dst_desc(), g.y, temps);
   args[DNNL_ARG_DST] = out.mem();
   if (add != nullptr) {

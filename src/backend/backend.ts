@@ -52,6 +52,11 @@ export interface Conv2dAttrs {
 export interface ConvPostOps {
   add?: Storage | null;
   relu?: boolean;
+  /**
+   * The caller gives `add` up: the backend may write the output into its memory (saving a copy of it), and the
+   * caller releases `add` right after without reading it again.
+   */
+  addInPlace?: boolean;
 }
 
 export interface Pool2dAttrs {

@@ -268,3 +268,19 @@ test('conv2dFused: a sum of the wrong shape names both shapes', () => {
     /the tensor to add is \[1, 3, 4, 4\], the output \[1, 3, 2, 2\]/,
   );
 });
+
+test('conv2dFused consumeAdd: the same values, the tensor to add disposed; refused while it needs a gradient', () => {
+  const [x, w] = [uniformTensor([2, 3, 5, 5], 20), uniformTensor([4, 3, 3, 3], 21)];
+  const z = uniformTensor([2, 4, 3, 3], 22);
+  const expected = Array.from(conv2dFused(x, w, null, {}, { add: z, relu: true }).data());
+  const y = conv2dFused(x, w, null, {}, { add: z, relu: true, consumeAdd: true });
+  assert.deepEqual(Array.from(y.data()), expected);
+  assert.equal(z.disposed, true);
+  const needsGrad = uniformTensor([2, 4, 3, 3], 23);
+  needsGrad.requiresGrad = true;
+  assert.throws(
+    () => conv2dFused(x, w, null, {}, { add: needsGrad, consumeAdd: true }),
+    /cannot consume a tensor to add that needs a gradient/,
+  );
+  assert.equal(needsGrad.disposed, false);
+});

@@ -75,6 +75,8 @@ export interface Addon {
     /** Added to the output before the activation (a residual sum); the output's shape. */
     add: Handle | null,
     relu: boolean,
+    /** The caller releases `add` after the call: its buffer may become the output's. */
+    addInPlace: boolean,
   ): Handle;
   conv2dBackwardData(
     dy: Handle,

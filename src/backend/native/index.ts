@@ -284,6 +284,7 @@ export class NativeBackend implements Backend {
       groups,
       post.add ? this.handle(post.add) : null,
       post.relu ?? false,
+      post.addInPlace ?? false,
     );
     return this.wrap(y, yShape);
   }

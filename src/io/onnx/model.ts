@@ -284,9 +284,9 @@ export class OnnxModel extends Module {
     }
   }
 
-  private runKernel(step: Step, inputs: (Value | null)[]): Value[] {
+  private runKernel(step: Step, inputs: (Value | null)[], consumable: boolean[] = []): Value[] {
     try {
-      const outputs = scope(() => step.kernel(inputs));
+      const outputs = scope(() => step.kernel(inputs, consumable));
       const wanted = step.node.output.filter((name) => name !== '').length;
       if (outputs.length < wanted) {
         throw new FormatError(`${step.where}: produced ${outputs.length} outputs, the node names ${wanted}`);
@@ -364,7 +364,18 @@ export class OnnxModel extends Module {
     const outputNames = new Set(this.#outputs.map((o) => o.name));
     this.#steps.forEach((step, index) => {
       const values = step.node.input.map((name) => (name === '' ? null : (env.get(name) ?? null)));
-      const outputs = this.runKernel(step, values);
+      // Inputs read for the last time that no other name or caller holds: the kernel may reuse their memory.
+      const consumable = step.node.input.map(
+        (name, i) =>
+          release &&
+          this.#lastUse.get(name) === index &&
+          step.node.input.indexOf(name) === i &&
+          !outputNames.has(name) &&
+          values[i] instanceof Tensor &&
+          !persistent.has(values[i]) &&
+          [...env.values()].filter((v) => v === values[i]).length === 1,
+      );
+      const outputs = this.runKernel(step, values, consumable);
       step.node.output.forEach((name, i) => {
         if (name !== '') env.set(name, outputs[i]);
       });

@@ -1,7 +1,7 @@
 import type { Conv2dAttrs } from '../../backend/backend.js';
 import { conv2dOutputShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { record } from '../autograd.js';
+import { isGradEnabled, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { activationGradient } from './activation.js';
 import { backendOf, pair, wrap } from './common.js';
@@ -62,6 +62,11 @@ export function conv2d(
 export interface ConvFusion {
   add?: Tensor | null;
   relu?: boolean;
+  /**
+   * Dispose `add` in the call, letting the backend accumulate the output in its memory instead of copying it
+   * (inference graphs do this with a residual nothing reads afterwards). Not while `add` needs a gradient.
+   */
+  consumeAdd?: boolean;
 }
 
 /**
@@ -91,16 +96,22 @@ export function conv2dFused(
     );
   }
   const relu = fusion.relu ?? false;
+  const consumeAdd = add !== null && (fusion.consumeAdd ?? false);
+  if (consumeAdd && isGradEnabled() && add.requiresGrad) {
+    throw new ValueError('conv2dFused: cannot consume a tensor to add that needs a gradient');
+  }
   const inputs = [x, weight, ...(bias === null ? [] : [bias]), ...(add === null ? [] : [add])];
   const backend = backendOf('conv2d', inputs);
   const y = wrap(
     backend.conv2d(x.storage, x.shape, weight.storage, weight.shape, bias?.storage ?? null, attrs, {
       add: add?.storage ?? null,
       relu,
+      addInPlace: consumeAdd,
     }),
     shape,
     backend,
   );
+  if (consumeAdd) add.dispose();
   return record(relu || add !== null ? 'conv2dFused' : 'conv2d', y, inputs, (dy) => {
     // ReLU's gradient passes where its output is positive, which is where its input was.
     const dz = relu ? activationGradient('relu', y, y, dy) : dy;

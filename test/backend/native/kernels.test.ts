@@ -110,6 +110,14 @@ function checkConv(c: ConvCase, random: Random, layout: (typeof layouts)[number]
     b.conv2dBackwardData(dy, yShape, w, c.wShape, c.xShape, c.attrs),
     b.conv2dBackwardFilter(x, c.xShape, dy, yShape, c.wShape, c.attrs),
   ]);
+  // The sum given up to the kernel (its buffer may become the output's): nothing reads it afterwards.
+  agree(`${what}, sum in place`, layout, inputs, (b, [x, w, dy, bias]) =>
+    b.conv2d(x, c.xShape, w, c.wShape, c.bias ? bias : null, c.attrs, {
+      add: dy,
+      relu: true,
+      addInPlace: true,
+    }),
+  );
 }
 
 function randomPool(random: Random): { xShape: number[]; attrs: Pool2dAttrs } {

@@ -17,8 +17,12 @@ export interface OpContext {
   readonly where: string;
 }
 
-/** Runs a node: one value per input (null where an optional input is absent), one per output. */
-export type Kernel = (inputs: readonly (Value | null)[]) => Value[];
+/**
+ * Runs a node: one value per input (null where an optional input is absent), one per output. `consumable[i]` is
+ * true where input i is read for the last time and nothing else holds it: the kernel may dispose it and reuse its
+ * memory (inference only; the model disposes it after the node otherwise).
+ */
+export type Kernel = (inputs: readonly (Value | null)[], consumable?: readonly boolean[]) => Value[];
 export type OpFactory = (ctx: OpContext) => Kernel;
 
 export function unsupported(ctx: OpContext, what: string, reason: string): never {

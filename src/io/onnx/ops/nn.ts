@@ -135,7 +135,7 @@ const convolution =
     const group = ctx.attrs.int('group', 1);
     const kernelShape = ctx.attrs.ints('kernel_shape');
     const window = readWindow(ctx, true);
-    return (inputs) => {
+    return (inputs, consumable = []) => {
       let x = floatInput(ctx, inputs, 0, 'X');
       let w = floatInput(ctx, inputs, 1, 'W');
       const b = inputs[2] ? floatInput(ctx, inputs, 2, 'B') : null;
@@ -179,7 +179,7 @@ const convolution =
       }
       const yShape = conv2dOutputShape(x.shape, w.shape, conv2dAttrs([w.shape[2], w.shape[3]], options));
       if (sum === null || formatShape(sum.shape) === formatShape(yShape)) {
-        return [conv2dFused(x, w, b, options, { add: sum, relu })];
+        return [conv2dFused(x, w, b, options, { add: sum, relu, consumeAdd: consumable[3] ?? false })];
       }
       // A sum that broadcasts runs after the convolution.
       const summed = add(conv2d(x, w, b, options), sum);
