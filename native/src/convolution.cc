@@ -91,8 +91,10 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Args args{{DNNL_ARG_SRC, viewAs(x, c->pd.src_desc(), temps)},
             {DNNL_ARG_WEIGHTS, viewKept(w, c->pd.weights_desc(), temps)}};
   if (hasBias) args[DNNL_ARG_BIAS] = viewAs(bias, c->pd.bias_desc(), temps);
-  if (add != nullptr && addInPlace && add->md == c->pd.dst_desc() && add->buffer.use_count() == 1 && add->buffer->kept.empty()) {
-    // The caller gives `add` up and nothing else views its buffer: the sum accumulates in it, with no copy.
+  // The caller gives `add` up and nothing else views its buffer: the sum accumulates in it, with no copy.
+  const bool inPlace = add != nullptr && addInPlace && add->md == c->pd.dst_desc() && add->buffer.use_count() == 1 &&
+                       add->buffer->kept.empty();
+  if (inPlace) {
     Storage* y = alias(add, add->md);
     Napi::Value handle = wrap(env, y);
     args[DNNL_ARG_DST] = memory(y->md, engine(), y->data);

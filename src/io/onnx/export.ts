@@ -7,7 +7,7 @@
  * becomes one Gemm. Shapes are those of the traced input; Flatten is exported as Flatten, so the batch size of
  * a classifier's input may still vary.
  */
-import type { ConvPostOps, Storage } from '../../backend/backend.js';
+import type { Storage } from '../../backend/backend.js';
 import { version } from '../../version.js';
 import { ValueError, formatShape } from '../../errors.js';
 import { Module, observeCalls } from '../../nn/index.js';
@@ -25,7 +25,7 @@ import {
 } from './proto.js';
 import { encodeModelProto } from './proto-encode.js';
 import { floatTensorProto, int64TensorProto } from './tensor-data.js';
-import { traceKernels, type KernelCall } from './trace.js';
+import { convPostOpsOf, traceKernels, type KernelCall } from './trace.js';
 
 export interface ExportOnnxOptions {
   /** The default-domain operator set to declare: 13 (default) to 17; the nodes written mean the same in all. */
@@ -72,7 +72,7 @@ function inputsOf(call: KernelCall): Storage[] {
       return [...(a[0] as Storage[])];
     case 'conv2d': {
       // x, w, the bias if any, then a fused sum's operand if any.
-      const add = (a[6] as ConvPostOps | undefined)?.add;
+      const { add } = convPostOpsOf(a);
       return [s(0), s(2), ...(a[4] === null ? [] : [s(4)]), ...(add ? [add] : [])];
     }
     case 'batchNormInference':
@@ -409,7 +409,7 @@ export function buildOnnxModel(
       case 'conv2d': {
         const attrs = a[5] as { stride: number[]; padding: number[]; dilation: number[]; groups: number };
         const wShape = a[3] as number[];
-        const post = (a[6] ?? {}) as ConvPostOps;
+        const post = convPostOpsOf(a);
         const [top, bottom, left, right] = attrs.padding;
         // A fused convolution is written out in standard operators: Conv, then Add, then Relu.
         const convInputs = post.add ? inputs.slice(0, -1) : inputs;

@@ -284,7 +284,11 @@ export class OnnxModel extends Module {
     }
   }
 
-  private runKernel(step: Step, inputs: (Value | null)[], consumable: boolean[] = []): Value[] {
+  private runKernel(
+    step: Step,
+    inputs: (Value | null)[],
+    consumable: (i: number) => boolean = () => false,
+  ): Value[] {
     try {
       const outputs = scope(() => step.kernel(inputs, consumable));
       const wanted = step.node.output.filter((name) => name !== '').length;
@@ -362,19 +366,23 @@ export class OnnxModel extends Module {
     const release = !isGradEnabled();
     const persistent = new Set<Value>([...this.#constants.values(), ...fed]);
     const outputNames = new Set(this.#outputs.map((o) => o.name));
+    // Whether the tensor under `name` may be freed once that name is done with: not a graph output, constant or
+    // caller's input, and held under no other name (Identity and Reshape may pass a tensor through).
+    const ownedBy = (name: string): boolean => {
+      const v = env.get(name);
+      if (!(v instanceof Tensor) || outputNames.has(name) || persistent.has(v)) return false;
+      for (const [other, u] of env) if (u === v && other !== name) return false;
+      return true;
+    };
     this.#steps.forEach((step, index) => {
-      const values = step.node.input.map((name) => (name === '' ? null : (env.get(name) ?? null)));
-      // Inputs read for the last time that no other name or caller holds: the kernel may reuse their memory.
-      const consumable = step.node.input.map(
-        (name, i) =>
-          release &&
-          this.#lastUse.get(name) === index &&
-          step.node.input.indexOf(name) === i &&
-          !outputNames.has(name) &&
-          values[i] instanceof Tensor &&
-          !persistent.has(values[i]) &&
-          [...env.values()].filter((v) => v === values[i]).length === 1,
-      );
+      const { input } = step.node;
+      const values = input.map((name) => (name === '' ? null : (env.get(name) ?? null)));
+      // Asked by a kernel that can reuse an input's memory: read here for the last time, and owned by that name.
+      const consumable = (i: number): boolean =>
+        release &&
+        this.#lastUse.get(input[i]) === index &&
+        input.indexOf(input[i]) === i &&
+        ownedBy(input[i]);
       const outputs = this.runKernel(step, values, consumable);
       step.node.output.forEach((name, i) => {
         if (name !== '') env.set(name, outputs[i]);
@@ -388,9 +396,9 @@ export class OnnxModel extends Module {
       for (const name of new Set(done)) {
         if (name === '' || outputNames.has(name)) continue;
         const v = env.get(name);
+        const owned = ownedBy(name);
         env.delete(name);
-        // Released only if nothing else still holds the same tensor (Identity and Reshape may pass it through).
-        if (v instanceof Tensor && !persistent.has(v) && ![...env.values()].includes(v)) v.dispose();
+        if (owned) (v as Tensor).dispose();
       }
     });
     return new Map(this.#outputs.map((o) => [o.name, env.get(o.name) as Value]));

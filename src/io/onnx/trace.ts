@@ -59,6 +59,9 @@ export interface Trace<T> {
 
 const asShape = (v: unknown): number[] => [...(v as Shape)];
 
+/** A conv2d call's post-ops (its optional last argument); {} when it has none. */
+export const convPostOpsOf = (args: readonly unknown[]): ConvPostOps => (args[6] ?? {}) as ConvPostOps;
+
 /** Output shape of a call and the shapes of its storage arguments, from the arguments alone. */
 function describeCall(
   kernel: TracedKernel,
@@ -145,7 +148,7 @@ function describeCall(
       if (args[4] !== null) inputs.push([s(4), [wShape[0]]]);
       const shape = conv2dOutputShape(xShape, wShape, args[5] as never);
       // A fused sum's operand (ConvPostOps.add) comes last.
-      const add = (args[6] as ConvPostOps | undefined)?.add;
+      const { add } = convPostOpsOf(args);
       if (add) inputs.push([add, shape]);
       return { shape, inputs };
     }

@@ -1,5 +1,5 @@
 import type { Conv2dAttrs } from '../../backend/backend.js';
-import { conv2dOutputShape } from '../../backend/shapes.js';
+import { conv2dOutputShape, sameShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { isGradEnabled, record } from '../autograd.js';
 import { Tensor } from '../tensor.js';
@@ -90,7 +90,7 @@ export function conv2dFused(
     );
   }
   const add = fusion.add ?? null;
-  if (add !== null && formatShape(add.shape) !== formatShape(shape)) {
+  if (add !== null && !sameShape(add.shape, shape)) {
     throw new ShapeError(
       `conv2d: the tensor to add is ${formatShape(add.shape)}, the output ${formatShape(shape)}`,
     );

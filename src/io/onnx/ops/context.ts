@@ -18,11 +18,11 @@ export interface OpContext {
 }
 
 /**
- * Runs a node: one value per input (null where an optional input is absent), one per output. `consumable[i]` is
- * true where input i is read for the last time and nothing else holds it: the kernel may dispose it and reuse its
- * memory (inference only; the model disposes it after the node otherwise).
+ * Runs a node: one value per input (null where an optional input is absent), one per output. `consumable(i)` says
+ * whether input i is read for the last time and nothing else holds it: the kernel may then dispose it and reuse
+ * its memory (inference only; the model disposes it after the node otherwise).
  */
-export type Kernel = (inputs: readonly (Value | null)[], consumable?: readonly boolean[]) => Value[];
+export type Kernel = (inputs: readonly (Value | null)[], consumable?: (i: number) => boolean) => Value[];
 export type OpFactory = (ctx: OpContext) => Kernel;
 
 export function unsupported(ctx: OpContext, what: string, reason: string): never {

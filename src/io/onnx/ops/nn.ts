@@ -3,7 +3,7 @@
  * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; 3-D ones are unsupported.
  * Padding convnets' kernels cannot express (uneven, or more than half the window) is applied by Pad first.
  */
-import { conv2dOutputShape, pool2dOutputShape } from '../../../backend/shapes.js';
+import { conv2dOutputShape, pool2dOutputShape, sameShape } from '../../../backend/shapes.js';
 import { formatShape } from '../../../errors.js';
 import {
   Tensor,
@@ -135,7 +135,7 @@ const convolution =
     const group = ctx.attrs.int('group', 1);
     const kernelShape = ctx.attrs.ints('kernel_shape');
     const window = readWindow(ctx, true);
-    return (inputs, consumable = []) => {
+    return (inputs, consumable = () => false) => {
       let x = floatInput(ctx, inputs, 0, 'X');
       let w = floatInput(ctx, inputs, 1, 'W');
       const b = inputs[2] ? floatInput(ctx, inputs, 2, 'B') : null;
@@ -172,18 +172,19 @@ const convolution =
       };
       const sum = inputs[3] ? floatInput(ctx, inputs, 3, 'Z') : null;
       const relu = activation === 'Relu';
-      if (rank === 1) {
-        const y = lower(conv2d(x, w, b, options));
-        const summed = sum === null ? y : add(y, sum);
-        return [relu ? reluOp(summed) : summed];
-      }
-      const yShape = conv2dOutputShape(x.shape, w.shape, conv2dAttrs([w.shape[2], w.shape[3]], options));
-      if (sum === null || formatShape(sum.shape) === formatShape(yShape)) {
-        return [conv2dFused(x, w, b, options, { add: sum, relu, consumeAdd: consumable[3] ?? false })];
-      }
-      // A sum that broadcasts runs after the convolution.
-      const summed = add(conv2d(x, w, b, options), sum);
-      return [relu ? reluOp(summed) : summed];
+      const fusable =
+        rank === 2 &&
+        (sum === null ||
+          sameShape(
+            sum.shape,
+            conv2dOutputShape(x.shape, w.shape, conv2dAttrs([kernel[0], kernel[1]], options)),
+          ));
+      if (fusable) return [conv2dFused(x, w, b, options, { add: sum, relu, consumeAdd: consumable(3) })];
+      // A 1-D convolution, or a sum that broadcasts: the sum and the activation run after the convolution.
+      let y = conv2d(x, w, b, options);
+      if (rank === 1) y = lower(y);
+      if (sum !== null) y = add(y, sum);
+      return [relu ? reluOp(y) : y];
     };
   };
 
