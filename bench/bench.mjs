@@ -64,7 +64,7 @@ async function convnetsConv() {
   };
   const results = {};
   for (const [name, fn] of Object.entries(cases)) {
-    const { seconds: s, median, reps } = timed(fn);
+    const { seconds: s, median, reps } = await timed(fn);
     results[name] = { seconds: s, median, reps, gflops: CONV_FLOPS / s / 1e9 };
     log(`  convnets conv ${name}: ${results[name].gflops.toFixed(1)} GFLOP/s`);
   }
@@ -98,7 +98,7 @@ async function convnetsTrain(modelName) {
       optimizer.step();
       return loss.item();
     });
-  const { seconds: s, median, reps } = timed(step, 5, 3);
+  const { seconds: s, median, reps } = await timed(step, 5, 3);
   log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);
   return { seconds: s, median, reps, imagesPerSecond: 128 / s };
 }

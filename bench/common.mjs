@@ -41,26 +41,17 @@ function summary(times) {
   return { seconds: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
 }
 
-/**
- * Best and median seconds of one call after `warmup` untimed calls; at least `minReps` calls and `seconds` in all.
- * Figures use the best: on a shared machine it is the one least disturbed by other work.
- */
-export function timed(fn, minReps = 5, warmup = 2) {
-  for (let i = 0; i < warmup; i++) fn();
-  const times = [];
-  const start = performance.now();
-  while (times.length < minReps || performance.now() - start < seconds * 1000) {
-    const t = performance.now();
-    fn();
-    times.push((performance.now() - t) / 1000);
-  }
-  return summary(times);
+/** `interleaved` for one function: one round of at least `minReps` calls and `seconds`. */
+export async function timed(fn, minReps = 5, warmup = 2) {
+  return (await interleaved({ fn }, 1, minReps, warmup)).fn;
 }
 
 /**
- * `timed` for several functions (sync, or async as onnxruntime-node's session.run) at once, in alternating rounds: each runs a block of at
- * least `seconds / rounds` in turn, `rounds` times over, so that a disturbance of the shared machine falls on all
- * of them alike and the ratios of their figures hold up. Returns each one's summary by name.
+ * Best and median seconds of one call of each function (sync, or async as onnxruntime-node's session.run) after
+ * `warmup` untimed calls each, timed in alternating rounds: each runs a block of at least `seconds / rounds` in
+ * turn, `rounds` times over, at least `minReps` calls in all, so that a disturbance of the shared machine falls on
+ * all of them alike and the ratios of their figures hold up. Figures use the best: on a shared machine it is the
+ * call least disturbed by other work. Returns each one's summary by name.
  */
 export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2) {
   const entries = Object.entries(fns);
