@@ -40,18 +40,25 @@ PoolGeometry poolGeometry(const Napi::CallbackInfo& info, size_t at) {
   return g;
 }
 
-dnnl::pooling_forward::desc poolDesc(const PoolGeometry& g, const memory::desc& src, const memory::desc& dst) {
-  return {prop_kind::forward_training, g.alg, src, dst, g.stride, g.kernel, g.padL, g.padR};
+dnnl::pooling_forward::desc poolDesc(const PoolGeometry& g, const memory::desc& src, const memory::desc& dst,
+                                     prop_kind prop = prop_kind::forward_training) {
+  return {prop, g.alg, src, dst, g.stride, g.kernel, g.padL, g.padR};
 }
 
-/** pool2d(x, kind, xDims, yDims, kernel, stride, padL, padR, includePad) → [y, workspace | null, its elements]. */
+/**
+ * pool2d(x, kind, xDims, yDims, kernel, stride, padL, padR, includePad, withWorkspace)
+ * → [y, workspace | null, its elements]. Without the workspace (no backward will follow) max pooling runs as
+ * forward_inference, which writes no argmax.
+ */
 Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const PoolGeometry g = poolGeometry(info, 1);
   Storage* x = unwrap(info[0], g.x, "pool2d");
+  const bool withWorkspace = info[9].ToBoolean();
+  const prop_kind prop = withWorkspace ? prop_kind::forward_training : prop_kind::forward_inference;
   const memory::desc src = layoutOf(x, g.x);
-  auto p = cached<PoolForward>(g.key("pool").add(src), [&] {
-    return new PoolForward({poolDesc(g, src, sameLayout(src, g.y)), userScratchpad(), engine()});
+  auto p = cached<PoolForward>(g.key("pool").add(src).add(int64_t(withWorkspace)), [&] {
+    return new PoolForward({poolDesc(g, src, sameLayout(src, g.y), prop), userScratchpad(), engine()});
   });
   Temps temps;
   Output out(env, p->pd.dst_desc(), g.y, temps);
@@ -59,7 +66,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   auto result = Napi::Array::New(env, 3);
   result.Set(1u, env.Null());
   result.Set(2u, Napi::Number::New(env, 0));
-  if (g.alg == algorithm::pooling_max) {
+  if (g.alg == algorithm::pooling_max && withWorkspace) {
     const memory::desc wsMd = p->pd.workspace_desc();
     Storage* workspace = allocate(env, wsMd, product(wsMd.dims()));
     workspace->poolSrc = src;

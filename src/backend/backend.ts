@@ -180,7 +180,11 @@ export interface Backend {
   ): Storage;
 
   // Pooling and normalisation
-  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult;
+  /**
+   * `withWorkspace` false: no backward pass will follow (inference), so max pooling may skip its argmax and
+   * return a null workspace.
+   */
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace?: boolean): PoolResult;
   pool2dBackward(
     kind: PoolKind,
     dy: Storage,

@@ -186,11 +186,12 @@ export class MetaBackend implements Backend {
     return this.floats(wShape);
   }
 
-  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult {
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
     this.check(x);
     const size = sizeOf(pool2dOutputShape(xShape, attrs));
     // Max pooling's argmax: one int32 index per output, as the reference backend keeps.
-    return { y: this.make('float32', size), workspace: kind === 'max' ? this.make('int32', size) : null };
+    const workspace = kind === 'max' && withWorkspace ? this.make('int32', size) : null;
+    return { y: this.make('float32', size), workspace };
   }
 
   pool2dBackward(

@@ -24,6 +24,11 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Whether an op on these inputs records its gradient rule: what it may skip computing when not. */
+export function willRecord(inputs: readonly Tensor[]): boolean {
+  return gradEnabled && inputs.some((t) => t.requiresGrad);
+}
+
 /**
  * Attaches the op's gradient rule to its output when gradients are being recorded and any input needs one.
  * `backward` maps dL/d(output) to dL/d(each input), null where an input needs none; `saved` lists the other
@@ -36,7 +41,7 @@ export function record(
   backward: GradNode['backward'],
   saved: readonly Tensor[] = [],
 ): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  if (willRecord(inputs)) {
     output.requiresGrad = true;
     // Copied: a caller may reuse its array (DenseNet grows one list of features), and the graph must not change.
     output.node = { op, inputs: [...inputs], backward, saved: [...saved] };

@@ -111,6 +111,7 @@ export interface Addon {
     paddingBefore: readonly number[],
     paddingAfter: readonly number[],
     countIncludePad: boolean,
+    withWorkspace: boolean,
   ): [y: Handle, workspace: Handle | null, workspaceElements: number];
   pool2dBackward(
     dy: Handle,

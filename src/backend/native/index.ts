@@ -353,7 +353,7 @@ export class NativeBackend implements Backend {
     }
   }
 
-  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult {
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
     const yShape = pool2dOutputShape(xShape, attrs);
     const { before, after } = poolPadding(xShape, yShape, attrs);
     // reference: PyTorch's ceil-mode divisor
@@ -372,6 +372,7 @@ export class NativeBackend implements Backend {
       before,
       after,
       attrs.countIncludePad,
+      withWorkspace,
     );
     return {
       y: this.wrap(y, yShape),
@@ -424,7 +425,7 @@ export class NativeBackend implements Backend {
     // reference: uneven bins
     if (kernel === null)
       return this.viaReference([[x, xShape]], yShape, (r, [v]) => r.adaptiveAvgPool2d(v, xShape, outSize));
-    return this.pool2d('avg', x, xShape, this.adaptiveAttrs(kernel)).y;
+    return this.pool2d('avg', x, xShape, this.adaptiveAttrs(kernel), false).y;
   }
 
   adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage {

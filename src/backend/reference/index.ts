@@ -213,9 +213,9 @@ export class ReferenceBackend implements Backend {
     return this.wrap(conv2dBackwardFilter(this.floats(x), xShape, this.floats(dy), dyShape, wShape, attrs));
   }
 
-  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs): PoolResult {
+  pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
     const { y, argmax } = pool2d(kind, this.floats(x), xShape, attrs);
-    return { y: this.wrap(y), workspace: argmax === null ? null : this.wrap(argmax) };
+    return { y: this.wrap(y), workspace: argmax === null || !withWorkspace ? null : this.wrap(argmax) };
   }
 
   pool2dBackward(

@@ -1,7 +1,7 @@
 import type { Pool2dAttrs, PoolKind } from '../../backend/backend.js';
 import { pool2dOutputShape } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { record } from '../autograd.js';
+import { record, willRecord } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, pair, wrap } from './common.js';
 import type { Pair } from './conv.js';
@@ -45,11 +45,11 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
   const attrs = pool2dAttrs(kernelSize, options);
   const shape = pool2dOutputShape(x.shape, attrs);
   const backend = backendOf(op, [x]);
-  const { y, workspace } = backend.pool2d(kind, x.storage, x.shape, attrs);
+  const { y, workspace } = backend.pool2d(kind, x.storage, x.shape, attrs, willRecord([x]));
   // Max pooling's argmax is held as a tensor so scopes and the garbage collector release it like any other.
   const argmax =
     workspace === null ? null : new Tensor(workspace, [workspace.size], workspace.dtype, backend);
-  const out = record(
+  return record(
     op,
     wrap(y, shape, backend),
     [x],
@@ -62,8 +62,6 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
     ],
     argmax === null ? [] : [argmax],
   );
-  if (out.node === null) argmax?.dispose();
-  return out;
 }
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {

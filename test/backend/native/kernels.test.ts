@@ -193,7 +193,10 @@ for (const layout of layouts) {
             const { y, workspace } = b.pool2d(kind, x, xShape, attrs);
             const dx = b.pool2dBackward(kind, dy, yShape, xShape, attrs, workspace);
             if (workspace !== null) b.release(workspace);
-            return [y, dx];
+            // Inference (no backward to follow): no workspace, the same values.
+            const inference = b.pool2d(kind, x, xShape, attrs, false);
+            assert.equal(inference.workspace, null);
+            return [y, dx, inference.y];
           },
         );
       }
