@@ -69,8 +69,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   if (g.alg == algorithm::pooling_max && withWorkspace) {
     const memory::desc wsMd = p->pd.workspace_desc();
     Storage* workspace = allocate(env, wsMd, product(wsMd.dims()));
-    workspace->poolSrc = src;
-    workspace->poolDst = p->pd.dst_desc();
+    workspace->pool.reset(new Storage::PoolLayouts{src, p->pd.dst_desc()});
     args[DNNL_ARG_WORKSPACE] = memory(wsMd, engine(), workspace->data);
     result.Set(1u, wrap(env, workspace));
     result.Set(2u, Napi::Number::New(env, static_cast<double>(workspace->elements)));
@@ -90,11 +89,11 @@ Napi::Value Pool2dBackward(const Napi::CallbackInfo& info) {
   if (g.alg == algorithm::pooling_max) {
     if (!info[9].IsExternal()) throw Napi::Error::New(env, "pool2dBackward: max pooling needs its workspace");
     workspace = unwrap(info[9]);
-    if (workspace->poolDst.dims() != g.y || workspace->poolSrc.dims() != g.x) {
+    if (!workspace->pool || workspace->pool->dst.dims() != g.y || workspace->pool->src.dims() != g.x) {
       throw Napi::Error::New(env, "pool2dBackward: the workspace comes from a pooling of other shapes");
     }
-    src = workspace->poolSrc;
-    dst = workspace->poolDst;
+    src = workspace->pool->src;
+    dst = workspace->pool->dst;
   } else {
     dst = layoutOf(dy, g.y);
     src = sameLayout(dst, g.x);
