@@ -53,6 +53,8 @@ interface Step {
   readonly node: NodeProto;
   readonly where: string;
   readonly kernel: Kernel;
+  /** Values no later step reads once this one ran: its inputs read for the last time, outputs nothing reads. */
+  done?: string[];
 }
 
 /**
@@ -187,6 +189,9 @@ export class OnnxModel extends Module {
   readonly #stateKeys = new Map<string, string>();
   /** Index of the last step reading each value, for releasing intermediates early in inference. */
   readonly #lastUse = new Map<string, number>();
+  readonly #outputNames: ReadonlySet<string>;
+  /** #constants' values, set once the graph is built: never freed by run(), under whatever name they pass. */
+  #constantValues: ReadonlySet<Value> = new Set();
   readonly #producer: string;
 
   constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
@@ -207,6 +212,7 @@ export class OnnxModel extends Module {
     const initialised = new Set(graph.initializer.map((t) => t.name));
     this.#inputs = graph.input.filter((i) => !initialised.has(i.name)).map((i) => valueInfo(i, 'input'));
     this.#outputs = graph.output.map((o) => valueInfo(o, 'output'));
+    this.#outputNames = new Set(this.#outputs.map((o) => o.name));
     this.registerInitialisers(graph, options.trainable ?? true);
     this.buildSteps(graph);
   }
@@ -282,6 +288,17 @@ export class OnnxModel extends Module {
       if (!known.has(output.name))
         throw new FormatError(`ONNX graph output '${output.name}' is never produced`);
     }
+    this.#constantValues = new Set(this.#constants.values());
+    this.#steps.forEach((step, index) => {
+      const { input, output } = step.node;
+      const done = [
+        ...input.filter((name) => this.#lastUse.get(name) === index),
+        ...output.filter((name) => !this.#lastUse.has(name)),
+      ];
+      step.done = [...new Set(done)].filter(
+        (name) => name !== '' && !this.#outputNames.has(name) && !this.#constants.has(name),
+      );
+    });
   }
 
   private runKernel(
@@ -344,7 +361,8 @@ export class OnnxModel extends Module {
    * later node reads them, unless gradients are being recorded (backward may still need them).
    */
   run(inputs: readonly Value[] | Readonly<Record<string, Value>>): Map<string, Value> {
-    const env = new Map<string, Value>(this.#constants);
+    // The values this run was given or made; constants are looked up in #constants.
+    const env = new Map<string, Value>();
     const fed = new Set<Value>();
     const given = Array.isArray(inputs)
       ? inputs
@@ -364,19 +382,21 @@ export class OnnxModel extends Module {
       env.set(info.name, v instanceof Tensor && !isFloat ? new IntValues(v.shape, Array.from(v.data())) : v);
     });
     const release = !isGradEnabled();
-    const persistent = new Set<Value>([...this.#constants.values(), ...fed]);
-    const outputNames = new Set(this.#outputs.map((o) => o.name));
+    const constants = this.#constants;
     // Whether the tensor under `name` may be freed once that name is done with: not a graph output, constant or
     // caller's input, and held under no other name (Identity and Reshape may pass a tensor through).
     const ownedBy = (name: string): boolean => {
       const v = env.get(name);
-      if (!(v instanceof Tensor) || outputNames.has(name) || persistent.has(v)) return false;
+      if (!(v instanceof Tensor) || this.#outputNames.has(name) || fed.has(v) || this.#constantValues.has(v))
+        return false;
       for (const [other, u] of env) if (u === v && other !== name) return false;
       return true;
     };
     this.#steps.forEach((step, index) => {
       const { input } = step.node;
-      const values = input.map((name) => (name === '' ? null : (env.get(name) ?? null)));
+      const values = input.map((name) =>
+        name === '' ? null : (env.get(name) ?? constants.get(name) ?? null),
+      );
       // Asked by a kernel that can reuse an input's memory: read here for the last time, and owned by that name.
       const consumable = (i: number): boolean =>
         release &&
@@ -388,20 +408,14 @@ export class OnnxModel extends Module {
         if (name !== '') env.set(name, outputs[i]);
       });
       if (!release) return;
-      // Values this step read for the last time, and outputs nothing reads (Dropout's mask, say).
-      const done = [
-        ...step.node.input.filter((name) => this.#lastUse.get(name) === index),
-        ...step.node.output.filter((name) => !this.#lastUse.has(name)),
-      ];
-      for (const name of new Set(done)) {
-        if (name === '' || outputNames.has(name)) continue;
+      for (const name of step.done ?? []) {
         const v = env.get(name);
         const owned = ownedBy(name);
         env.delete(name);
         if (owned) (v as Tensor).dispose();
       }
     });
-    return new Map(this.#outputs.map((o) => [o.name, env.get(o.name) as Value]));
+    return new Map(this.#outputs.map((o) => [o.name, (env.get(o.name) ?? constants.get(o.name)) as Value]));
   }
 
   override extraRepr(): string {
