@@ -4,6 +4,7 @@
  * kernel that runs the node on its input values.
  */
 import { FormatError, formatShape } from '../../../errors.js';
+import type { Storage } from '../../../backend/backend.js';
 import { Tensor } from '../../../tensor/index.js';
 import type { NodeProto } from '../proto.js';
 import { Attributes, DataType, IntValues, OnnxUnsupportedError, type Value } from '../values.js';
@@ -78,9 +79,21 @@ export function toInts(ctx: OpContext, v: Value, what: string): IntValues {
 }
 
 /** The single number of a one-element input (Clip's bounds, Pad's constant value). */
+/** Scalars read from tensors, by storage: a storage's values never change (assign() swaps in a new one). */
+const scalars = new WeakMap<Storage, number>();
+
+/**
+ * The first value of a scalar input (Pad's constant value, Clip's bounds). Read once per storage, so that runs
+ * of a graph whose scalars are constants read no values back (which would keep them from being replayed).
+ */
 export function scalarOf(v: Value): number {
   if (v instanceof IntValues) return v.values[0];
-  return v.data()[0];
+  let value = scalars.get(v.storage);
+  if (value === undefined) {
+    value = v.data()[0];
+    scalars.set(v.storage, value);
+  }
+  return value;
 }
 
 export function product(dims: readonly number[]): number {
