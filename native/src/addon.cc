@@ -38,6 +38,7 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
   const Dims dims = toDims(info[1]);
   const DataType type = typeOf(info[2]);
   checkTyped(info[0], type, product(dims), "upload");
+  notRecordable();
   Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
   std::memcpy(s->data, typedData(info[0]), s->bytes);
   return wrap(info.Env(), s);
@@ -51,6 +52,7 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   const DataType type =
       info[2].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array ? DataType::s32 : DataType::f32;
   checkTyped(info[2], type, product(dims), "read");
+  notRecordable();  // JavaScript may act on the values, which a replay would not do again
   // Blocked layouts and max pooling's u8 workspace both come out through one reorder.
   const Dims own = isPlain(s->md) ? dims : s->md.dims();
   memory from = isPlain(s->md) ? memory(plainDesc(dims, s->md.data_type()), engine(), s->data)
@@ -68,6 +70,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
   const Dims dims = toDims(info[0]);
   const double value = toDouble(info[1]);
   const DataType type = typeOf(info[2]);
+  notRecordable();
   Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
   if (type == DataType::s32) {
     auto* p = static_cast<int32_t*>(s->data);
@@ -124,6 +127,7 @@ Napi::Value Cast(const Napi::CallbackInfo& info) {
   memory plain = viewPlain(s, dims, temps);
   Storage* out = allocate(info.Env(), plainDesc(dims, type), s->elements);
   const int64_t n = s->elements;
+  notRecordable();
   if (s->md.data_type() == type) {
     std::memcpy(out->data, plain.get_data_handle(), out->bytes);
   } else if (type == DataType::s32) {
@@ -209,6 +213,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   convnets::registerMovement(env, exports);
   convnets::registerConvolution(env, exports);
   convnets::registerPoolingAndNorm(env, exports);
+  convnets::registerRecording(env, exports);
   return exports;
 }
 

@@ -44,8 +44,7 @@ void reportHeld(int64_t delta) {
   if (mainEnv != nullptr) napi_adjust_external_memory(mainEnv, delta, &total);
 }
 
-void* alignedAlloc(size_t bytes) {
-  const size_t size = blockSize(bytes);
+void* fromPoolOrSystem(size_t size) {
   auto it = pool.find(size);
   if (it != pool.end() && !it->second.empty()) {
     void* p = it->second.back();
@@ -60,8 +59,22 @@ void* alignedAlloc(size_t bytes) {
   return p;
 }
 
+void* alignedAlloc(size_t bytes) {
+  const size_t size = blockSize(bytes);
+  if (void* p = reuseInRecording(size)) return p;
+  void* p = fromPoolOrSystem(size);
+  bornInRecording(p);
+  return p;
+}
+
 void alignedFree(void* p, size_t bytes) {
-  if (p == nullptr) return;
+  if (p == nullptr || keepForRecording(p, blockSize(bytes))) return;
+  returnBlock(p, bytes);
+}
+
+}  // namespace
+
+void returnBlock(void* p, size_t bytes) {
   const size_t size = blockSize(bytes);
   if (pooledBytes + size > std::max(kPoolFloor, peakLiveBytes)) {
     free(p);
@@ -71,6 +84,8 @@ void alignedFree(void* p, size_t bytes) {
   pool[size].push_back(p);
   pooledBytes += size;
 }
+
+namespace {
 
 void finalizeStorage(Napi::Env env, Storage* s) {
   freeData(env, s);
@@ -316,6 +331,14 @@ Napi::Value Output::finish() {
 }
 
 void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args args) {
+  size_t largest = 0;
+  for (const auto& [arg, mem] : args) largest = std::max(largest, mem.get_desc().get_size());
+  const bool serial = largest < kSerialBytes;
+  recordCall(primitive, scratchpadDesc, args, serial);
+  runPrimitive(primitive, scratchpadDesc, args, serial);
+}
+
+void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args& args, bool serial) {
   const size_t need = scratchpadDesc.get_size();
   if (need > 0) {
     if (need > scratchpadBytes) {
@@ -327,9 +350,7 @@ void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDes
     }
     args[DNNL_ARG_SCRATCHPAD] = memory(scratchpadDesc, engine(), scratchpad);
   }
-  size_t largest = 0;
-  for (const auto& [arg, mem] : args) largest = std::max(largest, mem.get_desc().get_size());
-  SerialGuard guard(largest < kSerialBytes);
+  SerialGuard guard(serial);
   primitive.execute(stream(), args);
   stream().wait();
 }

@@ -127,8 +127,28 @@ class Output {
   memory target_;
 };
 
-/** Runs a primitive with a user-provided scratchpad (oneDNN's default mode crashed off the main thread). */
+/**
+ * Runs a primitive with a user-provided scratchpad (oneDNN's default mode crashed off the main thread), and adds
+ * the call to the recording being made, if any.
+ */
 void execute(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args args);
+/** Runs a primitive on the shared scratchpad; `serial` runs it on one thread. Adds the scratchpad to `args`. */
+void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args& args, bool serial);
+/** Gives a block back to the reuse pool (or the system), bypassing recordings. */
+void returnBlock(void* block, size_t bytes);
+
+// recording.cc: primitive calls captured as they run and replayed later without JavaScript in between.
+void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial);
+/** Adds a hand-written step (a fill, a copy) on `blocks` to the recording being made, if any. */
+void recordStep(const std::function<void()>& step, std::initializer_list<const void*> blocks);
+/** Marks the recording being made, if any, as one a replay cannot repeat (a value read, an upload). */
+void notRecordable();
+/** Keeps a block being freed while a recording uses it; false when none does. */
+bool keepForRecording(void* block, size_t bytes);
+/** A block of `bytes` freed earlier in the recording being made, to reuse; null if none. */
+void* reuseInRecording(size_t bytes);
+/** Notes a block allocated while a recording is made. */
+void bornInRecording(void* block);
 
 /** A primitive descriptor with its primitive, cached by a key of shapes, layouts and attributes. */
 template <class PD, class P>
@@ -170,6 +190,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerMovement(Napi::Env env, Napi::Object exports);
 void registerConvolution(Napi::Env env, Napi::Object exports);
 void registerPoolingAndNorm(Napi::Env env, Napi::Object exports);
+void registerRecording(Napi::Env env, Napi::Object exports);
 
 /** Wraps a function so oneDNN and allocation failures reach JavaScript as errors, never as aborts. */
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>

@@ -279,7 +279,12 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   memory src = viewPlain(x, dims, temps);
   Output out(env, plainDesc(outDims), outDims, temps);
   if (outDims == dims) {
-    std::memcpy(out.mem().get_data_handle(), src.get_data_handle(), src.get_desc().get_size());
+    void* to = out.mem().get_data_handle();
+    const void* from = src.get_data_handle();
+    const size_t bytes = src.get_desc().get_size();
+    auto copy = [to, from, bytes] { std::memcpy(to, from, bytes); };
+    copy();
+    recordStep(copy, {to, from});
     return out.finish();
   }
   if (alg == algorithm::reduction_sum) {

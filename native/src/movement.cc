@@ -108,13 +108,17 @@ void place(const memory& part, const memory& into, const Dims& offsets) {
 
 void fillWith(const memory& m, double value) {
   const int64_t n = product(m.get_desc().dims());
-  if (m.get_desc().data_type() == DataType::s32) {
-    auto* p = static_cast<int32_t*>(m.get_data_handle());
-    std::fill(p, p + n, static_cast<int32_t>(value));
-  } else {
-    auto* p = static_cast<float*>(m.get_data_handle());
-    std::fill(p, p + n, static_cast<float>(value));
-  }
+  void* data = m.get_data_handle();
+  const bool integers = m.get_desc().data_type() == DataType::s32;
+  auto fill = [data, n, integers, value] {
+    if (integers) {
+      std::fill(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + n, static_cast<int32_t>(value));
+    } else {
+      std::fill(static_cast<float*>(data), static_cast<float*>(data) + n, static_cast<float>(value));
+    }
+  };
+  fill();
+  recordStep(fill, {data});
 }
 
 /** pad(x, dims, before, after, value) → x surrounded by `value`. */

@@ -104,12 +104,33 @@ export interface MemoryInfo {
   bytes: number;
 }
 
+/** Kernel calls captured as they ran, to run again on the same memory (Recorder). */
+export interface Recording {
+  replay(): void;
+  /** Frees the memory the recording holds now rather than at garbage collection. */
+  release(): void;
+}
+
+/**
+ * Records the kernel calls of a run and replays them later without JavaScript in between: for a fixed inference
+ * graph, what each call costs beyond its kernel goes. Every storage a recorded call used keeps its memory for as
+ * long as the recording lives, and a replay writes the same memory again, so callers feed new inputs with
+ * copyInto and copy the outputs they hand out. Optional: a backend without it runs every call.
+ */
+export interface Recorder {
+  /** Runs fn and records its kernel calls; null when one of them cannot be replayed (a value read or uploaded). */
+  record(fn: () => void): Recording | null;
+  /** Writes `from`'s values into `into`, a storage of the same shape and dtype made by cast(). */
+  copyInto(into: Storage, from: Storage, shape: Shape): void;
+}
+
 export interface Backend {
   readonly name: string;
   /** Threads its kernels use. */
   readonly threads: number;
   /** True for a backend that tracks shapes and holds no values (meta): callers may skip computing values for it. */
   readonly shapeOnly?: boolean;
+  readonly recorder?: Recorder;
 
   // Storage
   upload(values: TypedArray, shape: Shape): Storage;

@@ -9,6 +9,10 @@ declare const nativeHandle: unique symbol;
 /** A native storage handle: an N-API external owning oneDNN memory. Opaque to JavaScript. */
 export type Handle = { readonly [nativeHandle]: true };
 
+declare const recordingHandle: unique symbol;
+/** A recording of primitive calls (native/src/recording.cc). Opaque to JavaScript. */
+export type RecordingHandle = { readonly [recordingHandle]: true };
+
 /** 0 is float32, 1 int32. */
 export type DTypeCode = 0 | 1;
 
@@ -38,6 +42,12 @@ export interface Addon {
   setThreads(threads: number): number;
   setBlocked(blocked: boolean): void;
   isBlocked(x: Handle): boolean;
+
+  startRecording(): void;
+  finishRecording(): RecordingHandle | null;
+  replay(recording: RecordingHandle): void;
+  releaseRecording(recording: RecordingHandle): void;
+  copyInto(into: Handle, from: Handle, dims: Dims): void;
 
   unary(op: string, x: Handle, dims: Dims): Handle;
   activationBackward(op: string, x: Handle, y: Handle, dy: Handle, dims: Dims): Handle;

@@ -13,6 +13,7 @@ import type {
   Pool2dAttrs,
   PoolKind,
   PoolResult,
+  Recorder,
   ReduceOp,
   Shape,
   Storage,
@@ -101,6 +102,24 @@ export class NativeBackend implements Backend {
     this.threads = this.addon.setThreads(threadCount());
     this.addon.setBlocked(blockedLayout());
   }
+
+  readonly recorder: Recorder = {
+    record: (fn) => {
+      const addon = this.addon;
+      addon.startRecording();
+      try {
+        fn();
+      } catch (error) {
+        const unfinished = addon.finishRecording();
+        if (unfinished !== null) addon.releaseRecording(unfinished);
+        throw error;
+      }
+      const recording = addon.finishRecording();
+      if (recording === null) return null;
+      return { replay: () => addon.replay(recording), release: () => addon.releaseRecording(recording) };
+    },
+    copyInto: (into, from, shape) => this.addon.copyInto(this.handle(into), this.handle(from), shape),
+  };
 
   /** oneDNN's version, instruction set, threads and layout mode. */
   library(): LibraryInfo {

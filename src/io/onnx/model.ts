@@ -22,6 +22,7 @@ import {
   type NodeProto,
 } from './proto.js';
 import { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';
+import { GraphReplay } from './replay.js';
 import { decodeTensorData } from './tensor-data.js';
 import {
   Attributes,
@@ -190,6 +191,8 @@ export class OnnxModel extends Module {
   /** Index of the last step reading each value, for releasing intermediates early in inference. */
   readonly #lastUse = new Map<string, number>();
   readonly #outputNames: ReadonlySet<string>;
+  /** Inference runs replayed from a recording of their kernel calls, where the backend records (replay.ts). */
+  readonly #replay: GraphReplay;
   /** #constants' values, set once the graph is built: never freed by run(), under whatever name they pass. */
   #constantValues: ReadonlySet<Value> = new Set();
   readonly #producer: string;
@@ -213,6 +216,7 @@ export class OnnxModel extends Module {
     this.#inputs = graph.input.filter((i) => !initialised.has(i.name)).map((i) => valueInfo(i, 'input'));
     this.#outputs = graph.output.map((o) => valueInfo(o, 'output'));
     this.#outputNames = new Set(this.#outputs.map((o) => o.name));
+    this.#replay = new GraphReplay([...this.#outputNames], () => this.#constants.values());
     this.registerInitialisers(graph, options.trainable ?? true);
     this.buildSteps(graph);
   }
@@ -361,16 +365,13 @@ export class OnnxModel extends Module {
    * later node reads them, unless gradients are being recorded (backward may still need them).
    */
   run(inputs: readonly Value[] | Readonly<Record<string, Value>>): Map<string, Value> {
-    // The values this run was given or made; constants are looked up in #constants.
-    const env = new Map<string, Value>();
-    const fed = new Set<Value>();
     const given = Array.isArray(inputs)
       ? inputs
       : this.#inputs.map((i) => (inputs as Record<string, Value>)[i.name]);
     if (given.length !== this.#inputs.length) {
       throw new ValueError(`the model takes ${this.#inputs.length} inputs, got ${given.length}`);
     }
-    this.#inputs.forEach((info, i) => {
+    const values = this.#inputs.map((info, i) => {
       const v = given[i];
       if (v === undefined) throw new ValueError(`input '${info.name}' is missing`);
       const wantsFloat = info.elemType === DataType.FLOAT;
@@ -378,9 +379,16 @@ export class OnnxModel extends Module {
       if (wantsFloat !== isFloat) {
         throw new ValueError(`input '${info.name}' must be ${wantsFloat ? 'a float32 tensor' : 'integers'}`);
       }
-      fed.add(v);
-      env.set(info.name, v instanceof Tensor && !isFloat ? new IntValues(v.shape, Array.from(v.data())) : v);
+      return v instanceof Tensor && !isFloat ? new IntValues(v.shape, Array.from(v.data())) : v;
     });
+    return this.#replay.run(values, (fed) => this.runNodes(fed));
+  }
+
+  /** Runs the graph node by node on validated inputs (in #inputs' order). */
+  private runNodes(inputs: readonly Value[]): Map<string, Value> {
+    // The values this run was given or made; constants are looked up in #constants.
+    const env = new Map<string, Value>(this.#inputs.map((info, i) => [info.name, inputs[i]]));
+    const fed = new Set<Value>(inputs);
     const release = !isGradEnabled();
     const constants = this.#constants;
     // Whether the tensor under `name` may be freed once that name is done with: not a graph output, constant or

@@ -12,6 +12,8 @@ import {
 } from '../../../src/io/onnx/proto.js';
 import { encodeModelProto } from '../../../src/io/onnx/proto-encode.js';
 import { floatTensorProto, int64TensorProto } from '../../../src/io/onnx/tensor-data.js';
+import { BatchNorm2d, type Module } from '../../../src/nn/index.js';
+import { Generator, add, noGrad, rand, randn } from '../../../src/tensor/index.js';
 
 /** The repository root, from dist/test/io/onnx/. */
 export const repoRoot = new URL('../../../../', import.meta.url).pathname;
@@ -51,6 +53,22 @@ export function assertClose(
     abs <= relative * Math.max(scale, 1e-30),
     `${what}: max |error| ${abs} exceeds ${relative} × ${scale}`,
   );
+}
+
+/** Gives every BatchNorm2d random statistics, scale and shift, so that folding them is not the identity. */
+export function randomiseBatchNorms(net: Module, seed: number): Module {
+  const g = new Generator(seed);
+  noGrad(() => {
+    for (const m of net.modules()) {
+      if (!(m instanceof BatchNorm2d)) continue;
+      const c = m.weight!.shape[0];
+      m.getBuffer('running_mean')!.assign(randn([c], { generator: g }));
+      m.getBuffer('running_var')!.assign(add(rand([c], { generator: g }), 0.5));
+      m.weight!.assign(randn([c], { generator: g }));
+      m.bias!.assign(randn([c], { generator: g }));
+    }
+  });
+  return net.eval();
 }
 
 // ---- building small models by hand ----

@@ -13,24 +13,8 @@ import {
 import { decodeModelProto, type ModelProto } from '../../../src/io/onnx/proto.js';
 import * as models from '../../../src/models/index.js';
 import { BatchNorm2d, Conv2d, Module } from '../../../src/nn/index.js';
-import { Generator, add, noGrad, rand, randn, relu, type Tensor } from '../../../src/tensor/index.js';
-import { assertClose } from './helpers.js';
-
-/** Gives every BatchNorm2d random statistics, scale and shift, so that folding them is not the identity. */
-function randomiseBatchNorms(net: Module, seed: number): Module {
-  const g = new Generator(seed);
-  noGrad(() => {
-    for (const m of net.modules()) {
-      if (!(m instanceof BatchNorm2d)) continue;
-      const c = m.weight!.shape[0];
-      m.getBuffer('running_mean')!.assign(randn([c], { generator: g }));
-      m.getBuffer('running_var')!.assign(add(rand([c], { generator: g }), 0.5));
-      m.weight!.assign(randn([c], { generator: g }));
-      m.bias!.assign(randn([c], { generator: g }));
-    }
-  });
-  return net.eval();
-}
+import { Generator, add, noGrad, randn, relu, type Tensor } from '../../../src/tensor/index.js';
+import { assertClose, randomiseBatchNorms } from './helpers.js';
 
 const opTypes = (model: ModelProto) =>
   model.graph.node.map((n) => n.opType).filter((op) => op !== 'Constant');

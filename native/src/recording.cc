@@ -1,0 +1,162 @@
+// Recordings: the primitive calls of one run (an inference graph, say), captured as they execute and replayed
+// later with no JavaScript, argument parsing or allocation in between. A replay writes the same memory blocks
+// the recorded run used, so every block a recorded call reads or writes is pinned: freed while a recording
+// holds it, it stays out of the pool until the last recording using it is released. Blocks freed during the
+// recording may be handed to later calls of that same recording, as the pool would have done.
+#include <cstring>
+#include <unordered_set>
+
+#include "common.h"
+
+namespace convnets {
+
+namespace {
+
+struct Pin {
+  int recordings = 0;
+  bool freed = false;  // its owner let it go: it returns to the pool with the last recording's release
+  size_t bytes = 0;
+};
+
+std::unordered_map<void*, Pin> pins;
+
+class Recording {
+ public:
+  std::vector<std::function<void()>> steps;
+  // Whether every write of the run went through a recorded primitive (hand-written copies cannot be replayed).
+  bool replayable = true;
+  bool released = false;
+  std::unordered_set<void*> used;
+  // Blocks allocated while recording: only these may be reused by later calls, since a replay rewrites them
+  // before reading them (a block from before the recording holds values the first calls read).
+  std::unordered_set<void*> born;
+  std::unordered_map<size_t, std::vector<void*>> spare;
+
+  void use(void* block) {
+    if (used.insert(block).second) pins[block].recordings++;
+  }
+
+  ~Recording() {
+    for (void* block : used) {
+      auto it = pins.find(block);
+      if (--it->second.recordings > 0) continue;
+      if (it->second.freed) returnBlock(block, it->second.bytes);
+      pins.erase(it);
+    }
+  }
+};
+
+std::unique_ptr<Recording> active;
+
+void finalizeRecording(Napi::Env, Recording* r) { delete r; }
+
+/** startRecording(): primitive calls from now on are recorded as well as run. */
+Napi::Value StartRecording(const Napi::CallbackInfo& info) {
+  if (active) throw Napi::Error::New(info.Env(), "startRecording: a recording is already being made");
+  active = std::make_unique<Recording>();
+  return info.Env().Undefined();
+}
+
+/** finishRecording() → the recording, or null when the run did something a replay cannot repeat. */
+Napi::Value FinishRecording(const Napi::CallbackInfo& info) {
+  if (!active) throw Napi::Error::New(info.Env(), "finishRecording: no recording is being made");
+  std::unique_ptr<Recording> done = std::move(active);
+  if (!done->replayable) return info.Env().Null();
+  return Napi::External<Recording>::New(info.Env(), done.release(), finalizeRecording);
+}
+
+Recording* unwrapRecording(const Napi::Value& value) {
+  if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), "expected a recording handle");
+  return value.As<Napi::External<Recording>>().Data();
+}
+
+/** replay(recording): runs its calls again, in order, on the memory they used. */
+Napi::Value Replay(const Napi::CallbackInfo& info) {
+  Recording* r = unwrapRecording(info[0]);
+  if (r->released) throw Napi::Error::New(info.Env(), "replay: the recording was released");
+  notRecordable();  // a replay inside a recording would not be captured call by call
+  for (auto& step : r->steps) step();
+  return info.Env().Undefined();
+}
+
+/** releaseRecording(recording): unpins its memory now instead of at garbage collection. */
+Napi::Value ReleaseRecording(const Napi::CallbackInfo& info) {
+  Recording* r = unwrapRecording(info[0]);
+  Recording emptied;  // takes the pins and unpins them as it goes out of scope
+  std::swap(r->steps, emptied.steps);
+  std::swap(r->used, emptied.used);
+  r->spare.clear();
+  r->born.clear();
+  r->released = true;
+  return info.Env().Undefined();
+}
+
+/** copyInto(into, from, dims): writes `from`'s values into the plain storage `into` (same logical dims). */
+Napi::Value CopyInto(const Napi::CallbackInfo& info) {
+  const Dims dims = toDims(info[2]);
+  Storage* into = unwrap(info[0], dims, "copyInto");
+  Storage* from = unwrap(info[1], dims, "copyInto");
+  if (!isPlain(into->md) || into->md.data_type() != from->md.data_type()) {
+    throw Napi::Error::New(info.Env(), "copyInto: the destination must be plain and of the source's type");
+  }
+  notRecordable();
+  Temps temps;
+  const memory values = viewPlain(from, dims, temps);
+  std::memcpy(into->data, values.get_data_handle(), into->bytes);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial) {
+  if (!active || !active->replayable) return;
+  for (const auto& [arg, mem] : args) {
+    if (arg != DNNL_ARG_SCRATCHPAD) active->use(mem.get_data_handle());
+  }
+  active->steps.push_back([primitive, scratchpad, args = Args(args), serial]() mutable {
+    runPrimitive(primitive, scratchpad, args, serial);
+  });
+}
+
+void recordStep(const std::function<void()>& step, std::initializer_list<const void*> blocks) {
+  if (!active || !active->replayable) return;
+  for (const void* block : blocks) active->use(const_cast<void*>(block));
+  active->steps.push_back(step);
+}
+
+void notRecordable() {
+  if (active) active->replayable = false;
+}
+
+bool keepForRecording(void* block, size_t bytes) {
+  auto it = pins.find(block);
+  if (it == pins.end()) return false;
+  it->second.freed = true;
+  it->second.bytes = bytes;
+  if (active && it->second.recordings == 1 && active->born.count(block) > 0) active->spare[bytes].push_back(block);
+  return true;
+}
+
+void bornInRecording(void* block) {
+  if (active) active->born.insert(block);
+}
+
+void* reuseInRecording(size_t bytes) {
+  if (!active) return nullptr;
+  auto it = active->spare.find(bytes);
+  if (it == active->spare.end() || it->second.empty()) return nullptr;
+  void* block = it->second.back();
+  it->second.pop_back();
+  pins[block].freed = false;
+  return block;
+}
+
+void registerRecording(Napi::Env env, Napi::Object exports) {
+  CONVNETS_EXPORT(exports, "startRecording", StartRecording);
+  CONVNETS_EXPORT(exports, "finishRecording", FinishRecording);
+  CONVNETS_EXPORT(exports, "replay", Replay);
+  CONVNETS_EXPORT(exports, "releaseRecording", ReleaseRecording);
+  CONVNETS_EXPORT(exports, "copyInto", CopyInto);
+}
+
+}  // namespace convnets

@@ -1,0 +1,169 @@
+// Recorded inference runs (Backend.recorder, native/src/recording.cc, io/onnx/replay.ts): a replay computes what
+// the graph computes node by node, follows new inputs, shapes and weights, never hands out memory it rewrites,
+// and a run that reads values is never replayed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Recorder, Recording } from '../../../src/backend/backend.js';
+import { getBackend, setBackend } from '../../../src/backend/registry.js';
+import { OnnxModel, buildOnnxModel, decodeOnnx, optimizeForInference } from '../../../src/io/onnx/index.js';
+import { floatTensorProto } from '../../../src/io/onnx/tensor-data.js';
+import * as models from '../../../src/models/index.js';
+import * as nn from '../../../src/nn/index.js';
+import type { Module } from '../../../src/nn/index.js';
+import { sizeOf } from '../../../src/backend/shapes.js';
+import { Generator, noGrad, randn } from '../../../src/tensor/index.js';
+import { assertClose, modelBytes, node, randomiseBatchNorms } from '../../io/onnx/helpers.js';
+import { native, skipNative } from './helpers.js';
+
+process.env.CONVNETS_THREADS ??= '1';
+
+/** Counts the recordings made, refused and replayed through the backend's recorder. */
+function spyOn(recorder: Recorder): { recorded: number; refused: number; replays: number } {
+  const counts = { recorded: 0, refused: 0, replays: 0 };
+  const record = recorder.record;
+  recorder.record = (fn) => {
+    const recording = record(fn);
+    if (recording === null) {
+      counts.refused++;
+      return null;
+    }
+    counts.recorded++;
+    const counted: Recording = {
+      replay: () => {
+        counts.replays++;
+        recording.replay();
+      },
+      release: () => recording.release(),
+    };
+    return counted;
+  };
+  return counts;
+}
+
+function replaysAgree(net: Module, shape: number[], what: string): void {
+  const counts = spyOn(getBackend().recorder!);
+  const fast = optimizeForInference(net, shape);
+  const generator = new Generator(4);
+  const kept: [Float32Array, ReturnType<typeof randn>][] = [];
+  for (let run = 0; run < 5; run++) {
+    const x = randn(shape, { generator });
+    const expected = noGrad(() => net.call(x)).data() as Float32Array;
+    const y = noGrad(() => fast.call(x));
+    assertClose(y.data(), expected, 1e-4, `${what}, run ${run + 1}`);
+    kept.push([expected, y]);
+  }
+  // Run 1 runs node by node, run 2 is recorded, runs 3 to 5 replay it.
+  assert.deepEqual(counts, { recorded: 1, refused: 0, replays: 3 }, what);
+  // What each run returned is its own: later replays do not rewrite it.
+  kept.forEach(([expected, y], i) =>
+    assertClose(y.data(), expected, 1e-4, `${what}, run ${i + 1} afterwards`),
+  );
+}
+
+test('optimised ResNet-20 and GoogLeNet replay their recorded runs', { skip: skipNative }, () => {
+  setBackend('native');
+  replaysAgree(randomiseBatchNorms(models.resnet20({ seed: 1 }), 2), [2, 3, 32, 32], 'resnet20');
+  replaysAgree(
+    randomiseBatchNorms(models.googlenet({ seed: 1, auxLogits: false }), 3),
+    [2, 3, 64, 64],
+    'googlenet',
+  );
+});
+
+/** A fully convolutional net, whose graph runs at any input size. */
+function convolutional(): Module {
+  const generator = new Generator(6);
+  return new nn.Sequential(
+    new nn.Conv2d(3, 16, 3, { padding: 1, generator }),
+    new nn.ReLU(),
+    new nn.MaxPool2d(2),
+    new nn.Conv2d(16, 8, 1, { generator }),
+  ).eval();
+}
+
+test('a new input shape or new weights make a new recording', { skip: skipNative }, () => {
+  const backend = setBackend('native');
+  const counts = spyOn(backend.recorder!);
+  const net = convolutional();
+  const model = new OnnxModel(buildOnnxModel(net, [1, 3, 8, 8]), { trainable: false });
+  const generator = new Generator(7);
+  const check = (shape: number[], what: string) => {
+    const x = randn(shape, { generator });
+    const y = noGrad(() => model.call(x));
+    // With gradients on, the graph runs node by node, never from a recording.
+    assertClose(y.data(), model.call(x).data(), 1e-5, what);
+  };
+  for (let i = 0; i < 3; i++) check([1, 3, 8, 8], `8×8 run ${i + 1}`);
+  for (let i = 0; i < 3; i++) check([2, 3, 12, 10], `2×12×10 run ${i + 1}`);
+  assert.deepEqual(counts, { recorded: 2, refused: 0, replays: 2 });
+  const weight = model.buffers()[0];
+  weight.assign(randn(weight.shape, { generator }));
+  check([2, 3, 12, 10], 'after assigning a weight');
+  check([2, 3, 12, 10], 'the run after');
+  check([2, 3, 12, 10], 'a replay with the new weight');
+  assert.deepEqual(counts, { recorded: 3, refused: 0, replays: 3 });
+});
+
+test('a run that reads values or uploads is not replayed', { skip: skipNative }, () => {
+  const backend = setBackend('native');
+  const counts = spyOn(backend.recorder!);
+  // Pow has no oneDNN kernel: the native backend computes it on the reference backend, reading its input.
+  const exponent = floatTensorProto('e', [1], Float32Array.of(2));
+  const bytes = modelBytes({
+    nodes: [node('Relu', ['x'], ['r']), node('Pow', ['r', 'e'], ['y'])],
+    inputs: [['x', [2, 3]]],
+    outputs: ['y'],
+    initializers: [exponent],
+  });
+  const model = decodeOnnx(bytes);
+  const generator = new Generator(8);
+  for (let run = 0; run < 4; run++) {
+    const x = randn([2, 3], { generator });
+    const y = noGrad(() => model.call(x)).data();
+    const expected = Array.from(x.data(), (v) => Math.max(v, 0) ** 2);
+    assertClose(y, expected, 1e-6, `run ${run + 1}`);
+  }
+  assert.deepEqual(counts, { recorded: 0, refused: 1, replays: 0 });
+});
+
+test('memory a recording uses is not handed out while it lives', { skip: skipNative }, () => {
+  const backend = native();
+  const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
+  const generator = new Generator(9);
+  const shape = [1, 4, 6, 6];
+  const upload = (dims: number[]) =>
+    backend.upload(
+      Float32Array.from({ length: sizeOf(dims) }, () => generator.normal()),
+      dims,
+    );
+  const [x, w] = [upload(shape), upload([4, 4, 3, 3])];
+  let y = x;
+  const recording = backend.recorder.record(() => {
+    // The first output is freed within the recording: the second may reuse its memory, as each replay will.
+    const first = backend.conv2d(x, shape, w, [4, 4, 3, 3], null, conv);
+    y = backend.conv2d(first, shape, w, [4, 4, 3, 3], null, conv, { relu: true });
+    backend.release(first);
+  });
+  assert.ok(recording !== null);
+  const expected = backend.read(y, shape);
+  assert.ok(expected.some((v) => v > 0));
+  for (let i = 0; i < 3; i++) recording.replay();
+  assert.deepEqual(backend.read(y, shape), expected, 'replays compute what the recorded run did');
+  // A released output stays with the recording: a new storage of its size gets other memory.
+  backend.release(y);
+  const zeros = backend.fill(shape, 0, 'float32');
+  const live = backend.memory();
+  for (let i = 0; i < 3; i++) recording.replay();
+  assert.ok(
+    backend.read(zeros, shape).every((v) => v === 0),
+    'replays leave other storages alone',
+  );
+  assert.deepEqual(backend.memory(), live, 'replays allocate nothing');
+  recording.release();
+  assert.throws(() => recording.replay(), /released/);
+  // Reading values within a recording (JavaScript may act on them) makes it one that cannot be replayed.
+  assert.equal(
+    backend.recorder.record(() => backend.read(x, shape)),
+    null,
+  );
+});
