@@ -39,7 +39,11 @@ Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
   Output out(env, cMd, {batch, m, n}, temps);
   if (batch * m * n == 0) return out.finish();
   if (k == 0) {
-    std::memset(out.mem().get_data_handle(), 0, cMd.get_size());
+    void* data = out.mem().get_data_handle();
+    const size_t bytes = cMd.get_size();
+    auto zero = [data, bytes] { std::memset(data, 0, bytes); };
+    zero();
+    recordStep(zero, {data});
     return out.finish();
   }
   auto mm = cached<Matmul>(Key("matmul").add(aMd).add(bMd).add(cMd), [&] {
