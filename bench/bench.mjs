@@ -17,6 +17,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   asJson,
+  bestOfRounds,
   inferenceFigure,
   inferenceModels,
   log,
@@ -45,7 +46,10 @@ function fmaPeak() {
 const CONV = { x: [128, 64, 32, 32], w: [64, 64, 3, 3] };
 const CONV_FLOPS = 2 * 128 * 64 * 32 * 32 * 64 * 9;
 
-/** Workload 3 on the native backend's kernels, activations in the blocked layout a previous layer leaves. */
+/**
+ * Workload 3 on the native backend's kernels, activations in the blocked layout a previous layer leaves: a function
+ * measuring each case for at least the seconds it is given.
+ */
 async function convnetsConv() {
   const { NativeBackend } = await import(join(root, 'dist/src/backend/native/index.js'));
   const backend = new NativeBackend();
@@ -62,24 +66,29 @@ async function convnetsConv() {
     'backward-weights': () =>
       backend.release(backend.conv2dBackwardFilter(x, CONV.x, dy, CONV.x, CONV.w, attrs)),
   };
-  const results = {};
-  for (const [name, fn] of Object.entries(cases)) {
-    const { seconds: s, median, reps } = await timed(fn);
-    results[name] = { seconds: s, median, reps, gflops: CONV_FLOPS / s / 1e9 };
-    log(`  convnets conv ${name}: ${results[name].gflops.toFixed(1)} GFLOP/s`);
-  }
-  for (const s of [plain, w, x, dy]) backend.release(s);
-  return results;
+  return async (blockSeconds) => {
+    const results = {};
+    for (const [name, fn] of Object.entries(cases)) {
+      const { seconds: s, median, reps } = await timed(fn, 5, 2, blockSeconds);
+      results[name] = { seconds: s, median, reps, gflops: CONV_FLOPS / s / 1e9 };
+      log(`  convnets conv ${name}: ${results[name].gflops.toFixed(1)} GFLOP/s`);
+    }
+    return results;
+  };
 }
 
-/** Workload 1: full training steps (forward, cross-entropy, backward, SGD with momentum) at batch 128. */
+/**
+ * Workload 1: full training steps (forward, cross-entropy, backward, SGD with momentum) at batch 128: a function
+ * measuring them for at least the seconds it is given.
+ */
 async function convnetsTrain(modelName) {
   const convnets = await import(join(root, 'dist/src/index.js'));
   const models =
     modelName === 'lenet5'
       ? await import(join(root, 'dist/src/models/lenet.js'))
       : await import(join(root, 'dist/src/models/cifar-resnet.js'));
-  convnets.setBackend('native');
+  // One native backend for both models: their steps take turns with PyTorch's.
+  if (convnets.getBackend().name !== 'native') convnets.setBackend('native');
   const build = models[modelName];
   const net = build({ seed: 1 });
   const channels = modelName === 'lenet5' ? 1 : 3;
@@ -98,13 +107,15 @@ async function convnetsTrain(modelName) {
       optimizer.step();
       return loss.item();
     });
-  const { seconds: s, median, reps } = await timed(step, 5, 3);
-  log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);
-  return { seconds: s, median, reps, imagesPerSecond: 128 / s };
+  return async (blockSeconds) => {
+    const { seconds: s, median, reps } = await timed(step, 5, 3, blockSeconds);
+    log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);
+    return { seconds: s, median, reps, imagesPerSecond: 128 / s };
+  };
 }
 
-/** PyTorch's figures from bench/peers/torch_peer.py, or the reason it could not run. */
-function pytorch(workloads, macsOf) {
+/** PyTorch's figures from bench/peers/torch_peer.py (at least `blockSeconds` each), or why it could not run. */
+function pytorch(workloads, macsOf, blockSeconds = seconds) {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) return { skipped: 'no /usr/bin/python3' };
   const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
@@ -112,7 +123,7 @@ function pytorch(workloads, macsOf) {
   log(`  running PyTorch (${workloads.join(', ')})…`);
   const run = spawnSync(
     python,
-    [join(root, 'bench/peers/torch_peer.py'), String(threads), String(seconds), ...workloads],
+    [join(root, 'bench/peers/torch_peer.py'), String(threads), String(blockSeconds), ...workloads],
     {
       encoding: 'utf8',
       env: {
@@ -138,6 +149,61 @@ function pytorch(workloads, macsOf) {
     else (result.infer[name] ??= {})[`batch${line.batch}`] = inferenceFigure(line, line.batch, macsOf(name));
   }
   return result;
+}
+
+/** Alternating blocks of workloads 1 and 3 (PyTorch runs in its own process): host noise falls on both alike. */
+const STEP_ROUNDS = 3;
+
+/** Workloads 3 and 1 for convnets and PyTorch, in STEP_ROUNDS turns each of `seconds / STEP_ROUNDS`, best kept. */
+async function stepRounds(macsOf) {
+  const wanted = (w) => only.includes(w);
+  const measureConv = wanted('conv') ? await convnetsConv() : null;
+  const measureTrain = {};
+  if (wanted('train'))
+    for (const model of ['lenet5', 'resnet20']) measureTrain[model] = await convnetsTrain(model);
+  const peerWorkloads = [
+    ...(wanted('conv') ? ['conv'] : []),
+    ...(wanted('train') ? Object.keys(measureTrain).map((model) => `train:${model}`) : []),
+  ];
+  const convnetsRounds = [];
+  const torchRounds = [];
+  if (peerWorkloads.length === 0) return { convnets: { conv: {}, train: {} }, pytorch: null };
+  for (let round = 1; round <= STEP_ROUNDS; round++) {
+    log(`round ${round} of ${STEP_ROUNDS} (convolution and training steps)`);
+    const mine = { conv: measureConv === null ? {} : await measureConv(seconds / STEP_ROUNDS), train: {} };
+    for (const [model, measure] of Object.entries(measureTrain))
+      mine.train[model] = await measure(seconds / STEP_ROUNDS);
+    convnetsRounds.push(mine);
+    torchRounds.push(pytorch(peerWorkloads, macsOf, seconds / STEP_ROUNDS));
+  }
+  const best = (rounds, kind) => {
+    const names = Object.keys(rounds[0][kind] ?? {});
+    return Object.fromEntries(names.map((name) => [name, bestOfRounds(rounds.map((r) => r[kind][name]))]));
+  };
+  const withRates = (train) =>
+    Object.fromEntries(
+      Object.entries(train).map(([k, v]) => [k, { ...v, imagesPerSecond: 128 / v.seconds }]),
+    );
+  const withGflops = (conv) =>
+    Object.fromEntries(
+      Object.entries(conv).map(([k, v]) => [k, { ...v, gflops: CONV_FLOPS / v.seconds / 1e9 }]),
+    );
+  const convnets = {
+    conv: withGflops(best(convnetsRounds, 'conv')),
+    train: withRates(best(convnetsRounds, 'train')),
+  };
+  const skipped = torchRounds.find((r) => r.skipped)?.skipped;
+  if (skipped) return { convnets, pytorch: { skipped } };
+  const { version, threads: torchThreads } = torchRounds[0];
+  return {
+    convnets,
+    pytorch: {
+      version,
+      threads: torchThreads,
+      conv: withGflops(best(torchRounds, 'conv')),
+      train: withRates(best(torchRounds, 'train')),
+    },
+  };
 }
 
 const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
@@ -262,21 +328,23 @@ async function main() {
   const convnets = await import(join(root, 'dist/src/index.js'));
   const macsOf = (name) => convnets.models.info(name).macs;
   results.convnets = { conv: {}, train: {}, infer: {} };
-  if (only.includes('conv')) results.convnets.conv = await convnetsConv();
-  if (only.includes('train')) {
-    for (const model of ['lenet5', 'resnet20']) results.convnets.train[model] = await convnetsTrain(model);
-  }
+  const steps = await stepRounds(macsOf);
+  results.convnets.conv = steps.convnets.conv;
+  results.convnets.train = steps.convnets.train;
+  let inferenceByTorch = { infer: {} };
   if (only.includes('infer')) {
     const both = await inference(inferenceModels);
     results.convnets.infer = both.convnets;
     results.onnxruntime = both.onnxruntime;
+    inferenceByTorch = pytorch(
+      inferenceModels.map((name) => `infer:${name}`),
+      macsOf,
+    );
   }
-  const peerWorkloads = [
-    ...(only.includes('conv') ? ['conv'] : []),
-    ...(only.includes('train') ? ['train:lenet5', 'train:resnet20'] : []),
-    ...(only.includes('infer') ? inferenceModels.map((name) => `infer:${name}`) : []),
-  ];
-  results.pytorch = pytorch(peerWorkloads, macsOf);
+  const skipped = steps.pytorch?.skipped ?? inferenceByTorch.skipped;
+  results.pytorch = skipped
+    ? { skipped }
+    : { ...inferenceByTorch, ...steps.pytorch, infer: inferenceByTorch.infer };
 
   if (asJson) console.log(JSON.stringify(results, null, 2));
   else printTable(results);

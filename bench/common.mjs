@@ -41,9 +41,9 @@ function summary(times) {
   return { seconds: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
 }
 
-/** `interleaved` for one function: one round of at least `minReps` calls and `seconds`. */
-export async function timed(fn, minReps = 5, warmup = 2) {
-  return (await interleaved({ fn }, 1, minReps, warmup)).fn;
+/** `interleaved` for one function: one round of at least `minReps` calls and `blockSeconds`. */
+export async function timed(fn, minReps = 5, warmup = 2, blockSeconds = seconds) {
+  return (await interleaved({ fn }, 1, minReps, warmup, blockSeconds)).fn;
 }
 
 /**
@@ -53,7 +53,7 @@ export async function timed(fn, minReps = 5, warmup = 2) {
  * all of them alike and the ratios of their figures hold up. Figures use the best: on a shared machine it is the
  * call least disturbed by other work. Returns each one's summary by name.
  */
-export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2) {
+export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2, totalSeconds = seconds) {
   const entries = Object.entries(fns);
   for (const [, fn] of entries) for (let i = 0; i < warmup; i++) await fn();
   const times = Object.fromEntries(entries.map(([name]) => [name, []]));
@@ -63,7 +63,7 @@ export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2) {
       const mine = times[name];
       while (
         mine.length < (minReps * round) / rounds ||
-        performance.now() - start < (seconds * 1000) / rounds
+        performance.now() - start < (totalSeconds * 1000) / rounds
       ) {
         const t = performance.now();
         await fn();
@@ -72,6 +72,20 @@ export async function interleaved(fns, rounds = 3, minReps = 6, warmup = 2) {
     }
   }
   return Object.fromEntries(entries.map(([name]) => [name, summary(times[name])]));
+}
+
+/**
+ * One figure from several rounds' (each a summary): the best time of all, the median of the rounds' medians, and
+ * every repetition counted.
+ */
+export function bestOfRounds(figures) {
+  const medians = figures.map((f) => f.median).sort((a, b) => a - b);
+  const best = figures.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  return {
+    ...best,
+    median: medians[Math.floor(medians.length / 2)],
+    reps: figures.reduce((n, f) => n + f.reps, 0),
+  };
 }
 
 /**
