@@ -94,9 +94,6 @@ void finalizeStorage(Napi::Env env, Storage* s) {
 
 int configuredThreads = 1;
 
-// Below this many bytes in every argument a primitive runs on one thread, as PyTorch's grain size does: waking
-// the other threads costs more than the work, and on a loaded machine a descheduled thread stalls the barrier.
-constexpr size_t kSerialBytes = 256 << 10;
 
 /** Drops to one OpenMP thread for the lifetime of the guard. */
 class SerialGuard {

@@ -56,6 +56,10 @@ struct Storage {
 dnnl::engine& engine();
 dnnl::stream& stream();
 
+// Below this many bytes in every argument a primitive runs on one thread, as PyTorch's grain size does: waking
+// the other threads costs more than the work, and on a loaded machine a descheduled thread stalls the barrier.
+constexpr size_t kSerialBytes = 256 << 10;
+
 /** Whether kernels may leave outputs in oneDNN's blocked layouts (decision 1); false keeps everything plain. */
 /** Remembers the main thread's environment, for napi_adjust_external_memory. */
 void initialize(napi_env env);

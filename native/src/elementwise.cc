@@ -267,6 +267,35 @@ void sumByMatmul(const memory& src, const Dims& dims, const Dims& outDims, const
 }
 
 /** reduce(op, x, dims, outDims) → the reduction over every axis where outDims has 1 and dims does not. */
+/**
+ * axpby(alpha, x, beta, y, dims) → alpha·x + beta·y, plain: one pass over memory where oneDNN's binary add with
+ * scaled operands would take three primitives (an optimizer's update, every parameter, every step).
+ */
+Napi::Value Axpby(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const float alpha = static_cast<float>(toDouble(info[0])), beta = static_cast<float>(toDouble(info[2]));
+  const Dims dims = toDims(info[4]);
+  Storage* x = unwrap(info[1], dims, "axpby");
+  Storage* y = unwrap(info[3], dims, "axpby");
+  Temps temps;
+  const float* a = static_cast<const float*>(viewPlain(x, dims, temps).get_data_handle());
+  const float* b = static_cast<const float*>(viewPlain(y, dims, temps).get_data_handle());
+  Output out(env, plainDesc(dims), dims, temps);
+  float* o = static_cast<float*>(out.mem().get_data_handle());
+  const int64_t n = product(dims);
+  const bool parallel = static_cast<size_t>(n) * sizeof(float) >= kSerialBytes;
+  auto run = [o, a, b, n, alpha, beta, parallel] {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < n; i++) {
+      const float p = alpha * a[i], q = beta * b[i];  // rounded apart, as the reference backend does
+      o[i] = p + q;
+    }
+  };
+  run();
+  recordStep(run, {o, a, b});
+  return out.finish();
+}
+
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = info[0].As<Napi::String>().Utf8Value();
@@ -366,6 +395,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports) {
   CONVNETS_EXPORT(exports, "unary", Unary);
   CONVNETS_EXPORT(exports, "activationBackward", ActivationBackward);
   CONVNETS_EXPORT(exports, "binary", BinaryFn);
+  CONVNETS_EXPORT(exports, "axpby", Axpby);
   CONVNETS_EXPORT(exports, "reduce", Reduce);
   CONVNETS_EXPORT(exports, "softmax", SoftmaxFn);
   CONVNETS_EXPORT(exports, "softmaxBackward", SoftmaxBackwardFn);

@@ -149,6 +149,8 @@ export interface Backend {
   activationBackward(op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage;
   /** NumPy broadcasting; outShape is the broadcast of both shapes. */
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  /** alpha·x + beta·y for x and y of one shape, in one pass (an optimizer's update). */
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, shape: Shape): Storage;
   /** Reduces over `axes`, keeping them as size-1 dimensions. */
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage;
 

@@ -118,6 +118,11 @@ export class MetaBackend implements Backend {
     return this.floats(outShape);
   }
 
+  axpby(_alpha: number, x: Storage, _beta: number, y: Storage, shape: Shape): Storage {
+    [x, y].forEach((s) => this.check(s));
+    return this.floats(shape);
+  }
+
   reduce(_op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     this.check(x);
     return this.floats(shape.map((d, i) => (axes.includes(i) ? 1 : d)));

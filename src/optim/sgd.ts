@@ -1,5 +1,5 @@
 import { ValueError } from '../errors.js';
-import { Tensor, add, mul, sub } from '../tensor/index.js';
+import { Tensor, axpby } from '../tensor/index.js';
 import { Optimizer, type OptimizerOptions, type Params } from './optimizer.js';
 import { checkBoolean, checkNumber } from './validate.js';
 
@@ -40,14 +40,14 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     state: SGDState | undefined,
   ): SGDState | undefined {
     const { lr, momentum, dampening, nesterov, weightDecay } = options;
-    let direction = weightDecay !== 0 ? add(grad, mul(param, weightDecay)) : grad;
+    let direction = weightDecay !== 0 ? axpby(1, grad, weightDecay, param) : grad;
     let buffer = state?.momentumBuffer;
     if (momentum !== 0) {
       if (buffer === undefined) buffer = direction.detach();
-      else buffer.assign(add(mul(buffer, momentum), mul(direction, 1 - dampening)));
-      direction = nesterov ? add(direction, mul(buffer, momentum)) : buffer;
+      else buffer.assign(axpby(momentum, buffer, 1 - dampening, direction));
+      direction = nesterov ? axpby(1, direction, momentum, buffer) : buffer;
     }
-    param.assign(sub(param, mul(direction, lr)));
+    param.assign(axpby(1, param, -lr, direction));
     return buffer === undefined ? undefined : { momentumBuffer: buffer };
   }
 }

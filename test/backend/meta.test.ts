@@ -62,6 +62,7 @@ const cases: Record<Kernel, (b: Backend) => Storage[]> = {
     return [b.activationBackward('tanh', x, b.unary('tanh', x, [2, 3]), floats(b, [2, 3]), [2, 3])];
   },
   binary: (b) => [b.binary('add', floats(b, [2, 1, 4]), [2, 1, 4], floats(b, [3, 1]), [3, 1], [2, 3, 4])],
+  axpby: (b) => [b.axpby(2, floats(b, [2, 3]), -0.5, floats(b, [2, 3]), [2, 3])],
   reduce: (b) => [b.reduce('sum', floats(b, [2, 3, 4]), [2, 3, 4], [0, 2])],
   matmul: (b) => [b.matmul(floats(b, [2, 4, 3]), floats(b, [2, 5, 4]), 2, 3, 4, 5, true, true)],
   permute: (b) => [b.permute(b.upload(new Int32Array(24), [2, 3, 4]), [2, 3, 4], [2, 0, 1])],

@@ -5,6 +5,7 @@ import {
   Tensor,
   abs,
   add,
+  axpby,
   div,
   exp,
   log,
@@ -123,6 +124,15 @@ test('unary values by hand', () => {
   assertTensor(sqrt(tensor([4, 9])), [2], [2, 3], 'sqrt');
   assertTensor(exp(tensor([0, 1])), [2], [1, Math.E], 'exp');
   assertTensor(log(tensor([1, Math.E])), [2], [0, 1], 'log');
+});
+
+test('axpby: values by hand, gradients, and a shape mismatch refused', () => {
+  assertTensor(axpby(2, tensor([1, -2, 3]), -0.5, tensor([4, 4, -8])), [3], [0, -6, 10], '2x − y/2');
+  gradcheck('axpby(0.9, x, −1.5, y)', (x, y) => axpby(0.9, x, -1.5, y), [
+    uniformTensor([2, 3], 1),
+    uniformTensor([2, 3], 2),
+  ]);
+  assert.throws(() => axpby(1, tensor([1, 2, 3]), 1, tensor([1, 2])), /axpby: x \[3\] and y \[2\] differ/);
 });
 
 test('a residual add of mismatched shapes names both shapes', () => {

@@ -53,6 +53,7 @@ export interface Addon {
   activationBackward(op: string, x: Handle, y: Handle, dy: Handle, dims: Dims): Handle;
   binary(op: string, a: Handle, aDims: Dims, b: Handle, bDims: Dims, outDims: Dims): Handle;
   reduce(op: string, x: Handle, dims: Dims, outDims: Dims): Handle;
+  axpby(alpha: number, x: Handle, beta: number, y: Handle, dims: Dims): Handle;
   softmax(x: Handle, dims: Dims, axis: number, log: boolean): Handle;
   softmaxBackward(y: Handle, dy: Handle, dims: Dims, axis: number, log: boolean): Handle;
 

@@ -227,6 +227,10 @@ export class NativeBackend implements Backend {
     );
   }
 
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, shape: Shape): Storage {
+    return this.wrap(this.addon.axpby(alpha, this.handle(x), beta, this.handle(y), shape), shape);
+  }
+
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
     return this.wrap(this.addon.reduce(op, this.handle(x), shape, outShape), outShape);

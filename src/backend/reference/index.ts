@@ -113,6 +113,13 @@ export class ReferenceBackend implements Backend {
     return this.wrap(binary(op, this.floats(a), aShape, this.floats(b), bShape, outShape));
   }
 
+  axpby(alpha: number, x: Storage, beta: number, y: Storage): Storage {
+    const [a, b] = [this.floats(x), this.floats(y)];
+    const [fa, fb] = [Math.fround(alpha), Math.fround(beta)];
+    // Each product rounded to float32 before the sum, as float32 arithmetic without fused multiply-adds gives.
+    return this.wrap(Float32Array.from(a, (v, i) => Math.fround(fa * v) + Math.fround(fb * b[i])));
+  }
+
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     return this.wrap(reduce(op, this.floats(x), shape, axes));
   }

@@ -1,5 +1,6 @@
 import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
+import { ShapeError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import { scalar } from '../creation.js';
 import { Tensor } from '../tensor.js';
@@ -84,6 +85,19 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   const rule = unaryGradients[op];
   if (rule === null) return y;
   return record(op, y, [x], (dy) => [rule(x, y, dy)]);
+}
+
+/**
+ * alpha·x + beta·y for x and y of one shape, in one kernel (BLAS's axpby): what an optimizer's update does to every
+ * parameter, without a scalar tensor and a kernel per product.
+ */
+export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): Tensor {
+  if (!sameShape(x.shape, y.shape)) {
+    throw new ShapeError(`axpby: x ${formatShape(x.shape)} and y ${formatShape(y.shape)} differ`);
+  }
+  const backend = backendOf('axpby', [x, y]);
+  const out = wrap(backend.axpby(alpha, x.storage, beta, y.storage, x.shape), x.shape, backend);
+  return record('axpby', out, [x, y], (dy) => [mul(dy, alpha), mul(dy, beta)]);
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binaryOp('add', a, b);

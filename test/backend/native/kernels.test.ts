@@ -423,6 +423,24 @@ for (const layout of layouts) {
     }
   });
 
+  test(`axpby agrees, on one thread and on several [${layout}]`, { skip: skipNative }, () => {
+    const random = generator(14);
+    // The last shape is large enough (256 KB and up) to run on every thread.
+    const shapes = [[1], [3, 5], [2, 16, 3, 3], [64, 64, 3, 3], [2, 16, 64, 64]];
+    for (const shape of shapes) {
+      const [x, y] = [floats(random, shape), floats(random, shape)];
+      for (const [alpha, beta] of [
+        [1, -0.1],
+        [0.9, 1],
+        [1, 5e-4],
+      ]) {
+        agree(`axpby ${alpha}, ${beta} on ${shape}`, layout, [x, y], (b, [u, v]) =>
+          b.axpby(alpha, u, beta, v, shape),
+        );
+      }
+    }
+  });
+
   test(`reductions over any axes agree [${layout}]`, { skip: skipNative }, () => {
     const random = generator(9);
     const ops: ReduceOp[] = ['sum', 'max', 'min'];
