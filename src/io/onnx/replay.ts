@@ -98,7 +98,9 @@ export class GraphReplay {
     if (!replayable) {
       recording?.release();
       this.#failed = true;
-      for (const t of staged) t.dispose();
+      // A graph may pass its input straight through: that copy is an output now.
+      const returned = new Set(results.values());
+      for (const t of staged) if (!returned.has(t)) t.dispose();
       return results;
     }
     for (const t of outputs.values()) keep(t);

@@ -11,7 +11,7 @@ import * as models from '../../../src/models/index.js';
 import * as nn from '../../../src/nn/index.js';
 import type { Module } from '../../../src/nn/index.js';
 import { sizeOf } from '../../../src/backend/shapes.js';
-import { Generator, noGrad, randn } from '../../../src/tensor/index.js';
+import { Generator, type Tensor, noGrad, randn } from '../../../src/tensor/index.js';
 import { assertClose, modelBytes, node, randomiseBatchNorms } from '../../io/onnx/helpers.js';
 import { native, skipNative } from './helpers.js';
 
@@ -125,6 +125,29 @@ test('a run that reads values or uploads is not replayed', { skip: skipNative },
   }
   assert.deepEqual(counts, { recorded: 0, refused: 1, replays: 0 });
 });
+
+test(
+  'a graph that passes its input through as an output still gives every output',
+  { skip: skipNative },
+  () => {
+    setBackend('native');
+    const model = decodeOnnx(
+      modelBytes({ nodes: [node('Relu', ['x'], ['r'])], inputs: [['x', [2, 3]]], outputs: ['x', 'r'] }),
+    );
+    const generator = new Generator(10);
+    for (let run = 0; run < 4; run++) {
+      const x = randn([2, 3], { generator });
+      const outputs = noGrad(() => model.run([x]));
+      assert.deepEqual(
+        Array.from((outputs.get('x') as Tensor).data()),
+        Array.from(x.data()),
+        `run ${run + 1}: x`,
+      );
+      const relu = Array.from(x.data(), (v) => Math.max(v, 0));
+      assert.deepEqual(Array.from((outputs.get('r') as Tensor).data()), relu, `run ${run + 1}: relu`);
+    }
+  },
+);
 
 test('memory a recording uses is not handed out while it lives', { skip: skipNative }, () => {
   const backend = native();
