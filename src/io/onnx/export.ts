@@ -51,41 +51,8 @@ const ints = (name: string, values: readonly number[]) =>
 const float = (name: string, f: number) => attribute(name, AttributeType.FLOAT, { f });
 const tensorAttribute = (name: string, t: TensorProto) => attribute(name, AttributeType.TENSOR, { t });
 
-/** The storages a call reads, in the order its ONNX node takes them. */
-function inputsOf(call: KernelCall): Storage[] {
-  const a = call.args;
-  const s = (i: number) => a[i] as Storage;
-  switch (call.kernel) {
-    case 'upload':
-    case 'fill':
-    case 'oneHot':
-      return [];
-    case 'unary':
-    case 'reduce':
-    case 'pool2d':
-      return [s(1)];
-    case 'binary':
-      return [s(1), s(3)];
-    case 'matmul':
-      return [s(0), s(1)];
-    case 'concat':
-      return [...(a[0] as Storage[])];
-    case 'conv2d': {
-      // x, w, the bias if any, then a fused sum's operand if any.
-      const { add } = convPostOpsOf(a);
-      return [s(0), s(2), ...(a[4] === null ? [] : [s(4)]), ...(add ? [add] : [])];
-    }
-    case 'batchNormInference':
-      return [s(0), s(2), s(3), s(4), s(5)];
-    case 'batchNormTraining':
-      return [s(0), s(2), s(3)];
-    default:
-      return [s(0)];
-  }
-}
-
 /** Storages reachable from `root`, each after the ones it reads (iterative: deep nets would overflow recursion). */
-function postOrder(root: Storage, deps: (s: Storage) => Storage[]): Storage[] {
+function postOrder(root: Storage, deps: (s: Storage) => readonly Storage[]): Storage[] {
   const order: Storage[] = [];
   const seen = new Set<Storage>();
   const stack: [Storage, boolean][] = [[root, false]];
@@ -98,7 +65,7 @@ function postOrder(root: Storage, deps: (s: Storage) => Storage[]): Storage[] {
     if (seen.has(s)) continue;
     seen.add(s);
     stack.push([s, true]);
-    for (const d of deps(s).reverse()) if (!seen.has(d)) stack.push([d, false]);
+    for (const d of [...deps(s)].reverse()) if (!seen.has(d)) stack.push([d, false]);
   }
   return order;
 }
@@ -170,12 +137,12 @@ export function buildOnnxModel(
   // becomes one Gemm.
   const plain = postOrder(output.storage, (s) => {
     const call = producerOf(s);
-    return call === undefined ? [] : inputsOf(call);
+    return call === undefined ? [] : call.inputs;
   });
   const uses = new Map<Storage, number>();
   for (const s of plain) {
     const call = producerOf(s);
-    for (const d of call === undefined ? [] : inputsOf(call)) uses.set(d, (uses.get(d) ?? 0) + 1);
+    for (const d of call === undefined ? [] : call.inputs) uses.set(d, (uses.get(d) ?? 0) + 1);
   }
   const fused = new Map<Storage, { product: KernelCall; bias: Storage }>();
   const biasOf = (s: Storage): Storage | null => {
@@ -201,11 +168,11 @@ export function buildOnnxModel(
       fused.set(s, { product, bias });
     }
   }
-  const depsOf = (s: Storage): Storage[] => {
+  const depsOf = (s: Storage): readonly Storage[] => {
     const f = fused.get(s);
-    if (f !== undefined) return [...inputsOf(f.product), f.bias];
+    if (f !== undefined) return [...f.product.inputs, f.bias];
     const call = producerOf(s);
-    return call === undefined ? [] : inputsOf(call);
+    return call === undefined ? [] : call.inputs;
   };
 
   const nodes: NodeProto[] = [];
@@ -258,7 +225,7 @@ export function buildOnnxModel(
     }
     const f = fused.get(s);
     if (f !== undefined) {
-      const [a, b] = inputsOf(f.product);
+      const [a, b] = f.product.inputs;
       const [transposeA, transposeB] = f.product.args.slice(6) as [boolean, boolean];
       names.set(
         s,
@@ -292,7 +259,7 @@ export function buildOnnxModel(
   /** The ONNX node(s) of one kernel call; returns the name of the value it makes. */
   function emitCall(call: KernelCall, at: Storage): string {
     const a = call.args;
-    const inputs = inputsOf(call).map(name);
+    const inputs = call.inputs.map(name);
     switch (call.kernel) {
       case 'upload': {
         const values = call.values!;
@@ -365,6 +332,16 @@ export function buildOnnxModel(
         const comparison = { equal: 'Equal', greater: 'Greater', less: 'Less' }[op];
         if (comparison === undefined) throw new ValueError(`exportOnnx: no ONNX operator for binary '${op}'`);
         return emit('Cast', [emit(comparison, inputs)], [int('to', DataType.FLOAT)], at);
+      }
+      case 'axpby': {
+        const [alpha, beta] = [a[0] as number, a[2] as number];
+        const [x, y] = inputs;
+        return emit(
+          'Add',
+          [emit('Mul', [x, floatScalar(alpha)]), emit('Mul', [y, floatScalar(beta)])],
+          [],
+          at,
+        );
       }
       case 'reduce': {
         const [op, , , axes] = [a[0] as string, a[1], a[2], a[3] as number[]];

@@ -21,6 +21,7 @@ export const tracedKernels = [
   'reshape',
   'unary',
   'binary',
+  'axpby',
   'reduce',
   'matmul',
   'permute',
@@ -45,6 +46,8 @@ export interface KernelCall {
   readonly kernel: TracedKernel;
   readonly args: readonly unknown[];
   readonly shape: readonly number[];
+  /** The storages it read, in the order of the node the exporter writes (a conv: x, w, bias, fused sum). */
+  readonly inputs: readonly Storage[];
   /** upload's values, copied when called (the caller may reuse its array). */
   readonly values?: TypedArray;
 }
@@ -91,6 +94,16 @@ function describeCall(
           [s(3), asShape(args[4])],
         ],
       };
+    case 'axpby': {
+      const shape = asShape(args[4]);
+      return {
+        shape,
+        inputs: [
+          [s(1), shape],
+          [s(3), shape],
+        ],
+      };
+    }
     case 'reduce': {
       const shape = asShape(args[2]);
       const axes = args[3] as number[];
@@ -197,7 +210,7 @@ export function traceKernels<T>(backend: Backend, fn: () => T): Trace<T> {
       const values = kernel === 'upload' ? (args[0] as TypedArray).slice() : undefined;
       // An inner call a kernel makes on the same backend (reference kernels may reuse others) is overwritten here by
       // the outer call, which returns last.
-      producers.set(storage, { kernel, args, shape, values });
+      producers.set(storage, { kernel, args, shape, values, inputs: inputs.map(([input]) => input) });
       shapes.set(storage, shape);
       return out;
     };

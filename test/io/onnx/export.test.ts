@@ -23,7 +23,7 @@ import {
   Sigmoid,
   Tanh,
 } from '../../../src/nn/index.js';
-import { Generator, noGrad, rand, randn, type Tensor } from '../../../src/tensor/index.js';
+import { Generator, axpby, noGrad, rand, randn, relu, type Tensor } from '../../../src/tensor/index.js';
 import { assertClose, loadOnnxRuntime } from './helpers.js';
 
 /** Every layer the exporter maps to its own ONNX operator, with non-trivial settings and running statistics. */
@@ -123,6 +123,21 @@ test('every supported layer exports to its ONNX operator and round-trips (re-imp
     ],
   );
   assert.equal(decodeModelProto(bytes).opsetImport[0].version, 13);
+});
+
+/** A module computing 0.5·relu(x) − 2·x with axpby, a kernel of its own. */
+class Blend extends Module {
+  forward(x: Tensor): Tensor {
+    return axpby(0.5, relu(x), -2, x);
+  }
+}
+
+test('axpby exports as Mul, Mul and Add, computed from the input rather than baked in', async (t) => {
+  const bytes = await roundTrip(t, new Blend(), [2, 3, 4]);
+  assert.deepEqual(
+    opTypes(bytes).filter((op) => op !== 'Constant'),
+    ['Relu', 'Mul', 'Mul', 'Add'],
+  );
 });
 
 test('export traces in evaluation mode and leaves each module’s mode as it was', () => {
