@@ -1,4 +1,4 @@
-import { Tensor, add, div, mul, sqrt, square, sub, zerosLike } from '../tensor/index.js';
+import { Tensor, add, axpby, div, mul, sqrt, square, zerosLike } from '../tensor/index.js';
 import { ValueError } from '../errors.js';
 import { Optimizer, type OptimizerOptions, type Params } from './optimizer.js';
 import { checkNumber } from './validate.js';
@@ -54,12 +54,12 @@ export abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
     const expAvg = state?.expAvg ?? zerosLike(param);
     const expAvgSq = state?.expAvgSq ?? zerosLike(param);
     const g = this.decay(param, grad, options);
-    expAvg.assign(add(mul(expAvg, beta1), mul(g, 1 - beta1)));
-    expAvgSq.assign(add(mul(expAvgSq, beta2), mul(square(g), 1 - beta2)));
+    expAvg.assign(axpby(beta1, expAvg, 1 - beta1, g));
+    expAvgSq.assign(axpby(beta2, expAvgSq, 1 - beta2, square(g)));
     // Bias corrections in double precision, as torch computes them in Python.
     const stepSize = lr / (1 - beta1 ** step);
     const denominator = add(div(sqrt(expAvgSq), Math.sqrt(1 - beta2 ** step)), eps);
-    param.assign(sub(param, mul(div(expAvg, denominator), stepSize)));
+    param.assign(axpby(1, param, -stepSize, div(expAvg, denominator)));
     return { step, expAvg, expAvgSq };
   }
 }
@@ -71,7 +71,7 @@ export class Adam extends AdamBase {
   }
 
   protected decay(param: Tensor, grad: Tensor, options: AdamOptions): Tensor {
-    return options.weightDecay !== 0 ? add(grad, mul(param, options.weightDecay)) : grad;
+    return options.weightDecay !== 0 ? axpby(1, grad, options.weightDecay, param) : grad;
   }
 }
 
