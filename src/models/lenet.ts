@@ -21,6 +21,7 @@ import {
   broadcastTo,
   conv2d,
   flatten,
+  fromStorage,
   globalGenerator,
   matmul,
   reshape,
@@ -218,7 +219,10 @@ export class ConnectionTableConv2d extends Module {
   fullWeight(): Tensor {
     const [kh, kw] = this.kernelSize;
     const kernels = this.weight.shape[0];
-    const selection = tensor(this.#selection, [this.outChannels * this.inChannels, kernels]);
+    // Made where the weight lives (summary's shape-only stand-in, or a backend other than the active one).
+    const shape = [this.outChannels * this.inChannels, kernels];
+    const { backend } = this.weight;
+    const selection = fromStorage(backend.upload(this.#selection, shape), shape, backend);
     const packed = reshape(this.weight, [kernels, kh * kw]);
     return reshape(matmul(selection, packed), [this.outChannels, this.inChannels, kh, kw]);
   }

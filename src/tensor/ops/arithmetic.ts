@@ -2,7 +2,7 @@ import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
 import { ShapeError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
-import { scalar } from '../creation.js';
+import { fromStorage, scalar } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, wrap } from './common.js';
 import { activationGradient } from './activation.js';
@@ -50,8 +50,11 @@ function winShare(a: Tensor, b: Tensor): Tensor {
   return add(greater(a, b), mul(equal(a, b), 0.5));
 }
 
-function asTensor(value: Operand): Tensor {
-  return typeof value === 'number' ? scalar(value) : value;
+/** A number as a scalar tensor on the other operand's backend (which need not be the active one). */
+function asTensor(value: Operand, other: Operand): Tensor {
+  if (typeof value !== 'number') return value;
+  if (typeof other === 'number') return scalar(value);
+  return fromStorage(other.backend.fill([], value, 'float32'), [], other.backend);
 }
 
 /** Sums a broadcast gradient back down to the shape of the input it flowed from. */
@@ -66,8 +69,8 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function binaryOp(op: BinaryOp, left: Operand, right: Operand): Tensor {
-  const a = asTensor(left);
-  const b = asTensor(right);
+  const a = asTensor(left, right);
+  const b = asTensor(right, left);
   const backend = backendOf(op, [a, b]);
   const outShape = broadcastShapes(a.shape, b.shape, op);
   const y = wrap(backend.binary(op, a.storage, a.shape, b.storage, b.shape, outShape), outShape, backend);

@@ -1,7 +1,7 @@
 import { sameShape, sizeOf } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
-import { zeros } from '../creation.js';
+import { fromStorage } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { add } from './arithmetic.js';
 import { backendOf, normaliseAxis } from './common.js';
@@ -144,5 +144,6 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
   if (x.rank > shape.length || x.shape.some((d, i) => d !== 1 && d !== shape[shape.length - x.rank + i])) {
     throw new ShapeError(`broadcastTo: ${formatShape(x.shape)} does not broadcast to ${formatShape(shape)}`);
   }
-  return add(x, zeros(shape));
+  // The zeros live where x does, which need not be the active backend.
+  return add(x, fromStorage(x.backend.fill(shape, 0, x.dtype), shape, x.backend, x.dtype));
 }
