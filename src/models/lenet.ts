@@ -21,7 +21,6 @@ import {
   broadcastTo,
   conv2d,
   flatten,
-  fromStorage,
   globalGenerator,
   matmul,
   reshape,
@@ -220,9 +219,9 @@ export class ConnectionTableConv2d extends Module {
     const [kh, kw] = this.kernelSize;
     const kernels = this.weight.shape[0];
     // Made where the weight lives (summary's shape-only stand-in, or a backend other than the active one).
-    const shape = [this.outChannels * this.inChannels, kernels];
-    const { backend } = this.weight;
-    const selection = fromStorage(backend.upload(this.#selection, shape), shape, backend);
+    const selection = tensor(this.#selection, [this.outChannels * this.inChannels, kernels], {
+      backend: this.weight.backend,
+    });
     const packed = reshape(this.weight, [kernels, kh * kw]);
     return reshape(matmul(selection, packed), [this.outChannels, this.inChannels, kh, kw]);
   }

@@ -10,6 +10,8 @@ export type NestedArray = number | NestedArray[];
 export interface CreationOptions {
   dtype?: DType;
   requiresGrad?: boolean;
+  /** Where the tensor lives (PyTorch's `device`); default: the active backend. */
+  backend?: Backend;
 }
 
 export interface RandomOptions extends CreationOptions {
@@ -65,7 +67,7 @@ export function tensor(
       : flat instanceof Float32Array
         ? flat
         : Float32Array.from(flat);
-  const backend = getBackend();
+  const backend = options.backend ?? getBackend();
   const t = fromStorage(backend.upload(typed, finalShape), finalShape, backend, dtype);
   return options.requiresGrad ? t.requireGrad() : t;
 }
@@ -76,7 +78,7 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
 
 export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
   const dtype = options.dtype ?? 'float32';
-  const backend = getBackend();
+  const backend = options.backend ?? getBackend();
   const t = fromStorage(backend.fill(shape, value, dtype), shape, backend, dtype);
   return options.requiresGrad ? t.requireGrad() : t;
 }
@@ -91,7 +93,7 @@ export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
 
 /** Same shape, dtype and backend as `like`. */
 export function fullLike(like: Tensor, value: number): Tensor {
-  return fromStorage(like.backend.fill(like.shape, value, like.dtype), like.shape, like.backend, like.dtype);
+  return full(like.shape, value, { dtype: like.dtype, backend: like.backend });
 }
 
 export function zerosLike(like: Tensor): Tensor {
@@ -106,7 +108,7 @@ function randomTensor(shape: Shape, draw: (g: Generator) => number, options: Ran
   const generator = options.generator ?? globalGenerator();
   const values = new Float32Array(sizeOf(shape));
   for (let i = 0; i < values.length; i++) values[i] = draw(generator);
-  return tensor(values, shape, { requiresGrad: options.requiresGrad });
+  return tensor(values, shape, { requiresGrad: options.requiresGrad, backend: options.backend });
 }
 
 /** Standard normal values. */

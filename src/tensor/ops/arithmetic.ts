@@ -2,7 +2,7 @@ import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
 import { ShapeError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
-import { fromStorage, scalar } from '../creation.js';
+import { full, scalar } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, wrap } from './common.js';
 import { activationGradient } from './activation.js';
@@ -53,8 +53,7 @@ function winShare(a: Tensor, b: Tensor): Tensor {
 /** A number as a scalar tensor on the other operand's backend (which need not be the active one). */
 function asTensor(value: Operand, other: Operand): Tensor {
   if (typeof value !== 'number') return value;
-  if (typeof other === 'number') return scalar(value);
-  return fromStorage(other.backend.fill([], value, 'float32'), [], other.backend);
+  return typeof other === 'number' ? scalar(value) : full([], value, { backend: other.backend });
 }
 
 /** Sums a broadcast gradient back down to the shape of the input it flowed from. */

@@ -1,7 +1,7 @@
 import { sameShape, sizeOf } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
-import { fromStorage } from '../creation.js';
+import { zeros } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { add } from './arithmetic.js';
 import { backendOf, normaliseAxis } from './common.js';
@@ -145,5 +145,5 @@ export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
     throw new ShapeError(`broadcastTo: ${formatShape(x.shape)} does not broadcast to ${formatShape(shape)}`);
   }
   // The zeros live where x does, which need not be the active backend.
-  return add(x, fromStorage(x.backend.fill(shape, 0, x.dtype), shape, x.backend, x.dtype));
+  return add(x, zeros(shape, { dtype: x.dtype, backend: x.backend }));
 }
