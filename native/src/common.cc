@@ -72,28 +72,12 @@ void alignedFree(void* p, size_t bytes) {
   returnBlock(p, bytes);
 }
 
-}  // namespace
-
-void returnBlock(void* p, size_t bytes) {
-  const size_t size = blockSize(bytes);
-  if (pooledBytes + size > std::max(kPoolFloor, peakLiveBytes)) {
-    free(p);
-    reportHeld(-static_cast<int64_t>(size));
-    return;
-  }
-  pool[size].push_back(p);
-  pooledBytes += size;
-}
-
-namespace {
-
 void finalizeStorage(Napi::Env env, Storage* s) {
   freeData(env, s);
   delete s;
 }
 
 int configuredThreads = 1;
-
 
 /** Drops to one OpenMP thread for the lifetime of the guard. */
 class SerialGuard {
@@ -110,6 +94,17 @@ class SerialGuard {
 };
 
 }  // namespace
+
+void returnBlock(void* p, size_t bytes) {
+  const size_t size = blockSize(bytes);
+  if (pooledBytes + size > std::max(kPoolFloor, peakLiveBytes)) {
+    free(p);
+    reportHeld(-static_cast<int64_t>(size));
+    return;
+  }
+  pool[size].push_back(p);
+  pooledBytes += size;
+}
 
 dnnl::engine& engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);

@@ -60,9 +60,9 @@ dnnl::stream& stream();
 // the other threads costs more than the work, and on a loaded machine a descheduled thread stalls the barrier.
 constexpr size_t kSerialBytes = 256 << 10;
 
-/** Whether kernels may leave outputs in oneDNN's blocked layouts (decision 1); false keeps everything plain. */
 /** Remembers the main thread's environment, for napi_adjust_external_memory. */
 void initialize(napi_env env);
+/** Whether kernels may leave outputs in oneDNN's blocked layouts (decision 1); false keeps everything plain. */
 bool keepBlocked();
 /** Sets the OpenMP threads oneDNN uses; returns the number it will use. */
 int setThreads(int threads);

@@ -23,7 +23,8 @@ std::unordered_map<void*, Pin> pins;
 class Recording {
  public:
   std::vector<std::function<void()>> steps;
-  // Whether every write of the run went through a recorded primitive (hand-written copies cannot be replayed).
+  // False once the run read values back, uploaded or cast (notRecordable): a replay would not repeat what
+  // JavaScript did with them.
   bool replayable = true;
   bool released = false;
   std::unordered_set<void*> used;
@@ -36,14 +37,22 @@ class Recording {
     if (used.insert(block).second) pins[block].recordings++;
   }
 
-  ~Recording() {
+  /** Unpins every block it used (one its owner already freed goes back to the pool) and forgets its steps. */
+  void release() {
     for (void* block : used) {
       auto it = pins.find(block);
       if (--it->second.recordings > 0) continue;
       if (it->second.freed) returnBlock(block, it->second.bytes);
       pins.erase(it);
     }
+    steps.clear();
+    used.clear();
+    born.clear();
+    spare.clear();
+    released = true;
   }
+
+  ~Recording() { release(); }
 };
 
 std::unique_ptr<Recording> active;
@@ -81,13 +90,7 @@ Napi::Value Replay(const Napi::CallbackInfo& info) {
 
 /** releaseRecording(recording): unpins its memory now instead of at garbage collection. */
 Napi::Value ReleaseRecording(const Napi::CallbackInfo& info) {
-  Recording* r = unwrapRecording(info[0]);
-  Recording emptied;  // takes the pins and unpins them as it goes out of scope
-  std::swap(r->steps, emptied.steps);
-  std::swap(r->used, emptied.used);
-  r->spare.clear();
-  r->born.clear();
-  r->released = true;
+  unwrapRecording(info[0])->release();
   return info.Env().Undefined();
 }
 
