@@ -15,7 +15,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-Wall", "-Wno-unused-function"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-O2", "-fopenmp", "-Wall", "-Wno-unused-function"],
       "libraries": ["-ldnnl", "-lgomp"]
     }
   ]
