@@ -53,17 +53,14 @@ export class GraphReplay {
     if (found === null) return runGraph(inputs);
     const [backend, recorder] = found;
     const key = inputs.map((v) => (v as Tensor).shape.join('x')).join(',');
-    if (key !== this.#key || backend !== this.#backend) {
-      this.release();
-      [this.#key, this.#backend] = [key, backend];
-    }
-    if (this.#recorded !== null && !unchanged(this.#recorded.constants)) this.release(key, backend);
+    const stale = this.#recorded !== null && !unchanged(this.#recorded.constants);
+    if (key !== this.#key || backend !== this.#backend || stale) this.release(key, backend);
     if (this.#recorded !== null) return this.replay(backend, recorder, this.#recorded, inputs as Tensor[]);
     if (this.#failed || this.#plainRuns++ === 0) return runGraph(inputs);
     return this.record(backend, recorder, inputs as Tensor[], runGraph);
   }
 
-  /** Frees the recording and the tensors it keeps; the next runs start over. */
+  /** Frees the recording and the tensors it keeps; the next runs (with inputs `key` on `backend`) start over. */
   release(key = '', backend: Backend | null = null): void {
     if (this.#recorded !== null) {
       this.#recorded.recording.release();
