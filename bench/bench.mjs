@@ -180,18 +180,8 @@ async function stepRounds(macsOf) {
     const names = Object.keys(rounds[0][kind] ?? {});
     return Object.fromEntries(names.map((name) => [name, bestOfRounds(rounds.map((r) => r[kind][name]))]));
   };
-  const withRates = (train) =>
-    Object.fromEntries(
-      Object.entries(train).map(([k, v]) => [k, { ...v, imagesPerSecond: 128 / v.seconds }]),
-    );
-  const withGflops = (conv) =>
-    Object.fromEntries(
-      Object.entries(conv).map(([k, v]) => [k, { ...v, gflops: CONV_FLOPS / v.seconds / 1e9 }]),
-    );
-  const convnets = {
-    conv: withGflops(best(convnetsRounds, 'conv')),
-    train: withRates(best(convnetsRounds, 'train')),
-  };
+  // The best round's figure keeps its own rate (images/s, GFLOP/s), which goes with its seconds.
+  const convnets = { conv: best(convnetsRounds, 'conv'), train: best(convnetsRounds, 'train') };
   const skipped = torchRounds.find((r) => r.skipped)?.skipped;
   if (skipped) return { convnets, pytorch: { skipped } };
   const { version, threads: torchThreads } = torchRounds[0];
@@ -200,8 +190,8 @@ async function stepRounds(macsOf) {
     pytorch: {
       version,
       threads: torchThreads,
-      conv: withGflops(best(torchRounds, 'conv')),
-      train: withRates(best(torchRounds, 'train')),
+      conv: best(torchRounds, 'conv'),
+      train: best(torchRounds, 'train'),
     },
   };
 }
