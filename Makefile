@@ -48,11 +48,12 @@ demo: build
 
 # The suite runs on the reference backend (the oracle); test/backend/native/ selects the native backend itself and
 # checks it against the reference and the PyTorch fixtures, or says it is skipped where the addon is not built.
-test: build
+# bench/'s onnxruntime-node (a 5 s install) runs the exported ONNX files in the export tests.
+test: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/
 
 # The whole suite on the native backend: not what CI runs, a wider check of the addon.
-test-native: build
+test-native: build bench/node_modules/.installed
 	CONVNETS_BACKEND=native node --test dist/test/
 
 lint: setup
