@@ -143,8 +143,8 @@ void returnBlock(void* block, size_t bytes);
 
 // recording.cc: primitive calls captured as they run and replayed later without JavaScript in between.
 void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial);
-/** Adds a hand-written step (a fill, a copy) on `blocks` to the recording being made, if any. */
-void recordStep(const std::function<void()>& step, std::initializer_list<const void*> blocks);
+/** Runs a hand-written step (a fill, a copy) on `blocks`, and adds it to the recording being made, if any. */
+void runStep(std::function<void()> step, std::initializer_list<const void*> blocks);
 /** Marks the recording being made, if any, as one a replay cannot repeat (a value read, an upload). */
 void notRecordable();
 /** Keeps a block being freed while a recording uses it; false when none does. */

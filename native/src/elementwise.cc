@@ -266,7 +266,6 @@ void sumByMatmul(const memory& src, const Dims& dims, const Dims& outDims, const
   }
 }
 
-/** reduce(op, x, dims, outDims) → the reduction over every axis where outDims has 1 and dims does not. */
 /**
  * axpby(alpha, x, beta, y, dims) → alpha·x + beta·y, plain: one pass over memory where oneDNN's binary add with
  * scaled operands would take three primitives (an optimizer's update, every parameter, every step).
@@ -284,18 +283,19 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
   float* o = static_cast<float*>(out.mem().get_data_handle());
   const int64_t n = product(dims);
   const bool parallel = static_cast<size_t>(n) * sizeof(float) >= kSerialBytes;
-  auto run = [o, a, b, n, alpha, beta, parallel] {
+  runStep(
+      [o, a, b, n, alpha, beta, parallel] {
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < n; i++) {
-      const float p = alpha * a[i], q = beta * b[i];  // rounded apart, as the reference backend does
-      o[i] = p + q;
-    }
-  };
-  run();
-  recordStep(run, {o, a, b});
+        for (int64_t i = 0; i < n; i++) {
+          const float p = alpha * a[i], q = beta * b[i];  // rounded apart, as the reference backend does
+          o[i] = p + q;
+        }
+      },
+      {o, a, b});
   return out.finish();
 }
 
+/** reduce(op, x, dims, outDims) → the reduction over every axis where outDims has 1 and dims does not. */
 Napi::Value Reduce(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string op = info[0].As<Napi::String>().Utf8Value();
@@ -311,9 +311,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
     void* to = out.mem().get_data_handle();
     const void* from = src.get_data_handle();
     const size_t bytes = src.get_desc().get_size();
-    auto copy = [to, from, bytes] { std::memcpy(to, from, bytes); };
-    copy();
-    recordStep(copy, {to, from});
+    runStep([to, from, bytes] { std::memcpy(to, from, bytes); }, {to, from});
     return out.finish();
   }
   if (alg == algorithm::reduction_sum) {

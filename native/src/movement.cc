@@ -41,9 +41,7 @@ Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
   if (k == 0) {
     void* data = out.mem().get_data_handle();
     const size_t bytes = cMd.get_size();
-    auto zero = [data, bytes] { std::memset(data, 0, bytes); };
-    zero();
-    recordStep(zero, {data});
+    runStep([data, bytes] { std::memset(data, 0, bytes); }, {data});
     return out.finish();
   }
   auto mm = cached<Matmul>(Key("matmul").add(aMd).add(bMd).add(cMd), [&] {
@@ -114,15 +112,15 @@ void fillWith(const memory& m, double value) {
   const int64_t n = product(m.get_desc().dims());
   void* data = m.get_data_handle();
   const bool integers = m.get_desc().data_type() == DataType::s32;
-  auto fill = [data, n, integers, value] {
-    if (integers) {
-      std::fill(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + n, static_cast<int32_t>(value));
-    } else {
-      std::fill(static_cast<float*>(data), static_cast<float*>(data) + n, static_cast<float>(value));
-    }
-  };
-  fill();
-  recordStep(fill, {data});
+  runStep(
+      [data, n, integers, value] {
+        if (integers) {
+          std::fill(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + n, static_cast<int32_t>(value));
+        } else {
+          std::fill(static_cast<float*>(data), static_cast<float*>(data) + n, static_cast<float>(value));
+        }
+      },
+      {data});
 }
 
 /** pad(x, dims, before, after, value) → x surrounded by `value`. */

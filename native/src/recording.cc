@@ -121,10 +121,11 @@ void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad
   });
 }
 
-void recordStep(const std::function<void()>& step, std::initializer_list<const void*> blocks) {
+void runStep(std::function<void()> step, std::initializer_list<const void*> blocks) {
+  step();
   if (!active || !active->replayable) return;
   for (const void* block : blocks) active->use(const_cast<void*>(block));
-  active->steps.push_back(step);
+  active->steps.push_back(std::move(step));
 }
 
 void notRecordable() {

@@ -78,7 +78,6 @@ export function toInts(ctx: OpContext, v: Value, what: string): IntValues {
   return malformed(ctx, `${what} must hold integers, got float data ${formatShape(v.shape)}`);
 }
 
-/** The single number of a one-element input (Clip's bounds, Pad's constant value). */
 /** Scalars read from tensors, by storage: a storage's values never change (assign() swaps in a new one). */
 const scalars = new WeakMap<Storage, number>();
 
