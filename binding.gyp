@@ -9,7 +9,8 @@
         "native/src/movement.cc",
         "native/src/convolution.cc",
         "native/src/pooling_norm.cc",
-        "native/src/recording.cc"
+        "native/src/recording.cc",
+        "native/src/image_by_image.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -141,6 +142,15 @@ void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchp
 /** Gives a block back to the reuse pool (or the system), bypassing recordings. */
 void returnBlock(void* block, size_t bytes);
 
+/** A primitive call as recorded, to run again on the same memory. */
+struct PrimitiveCall {
+  dnnl::primitive primitive;
+  memory::desc scratchpad;
+  Args args;
+  bool serial;
+  void run() { runPrimitive(primitive, scratchpad, args, serial); }
+};
+
 // recording.cc: primitive calls captured as they run and replayed later without JavaScript in between.
 void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial);
 /** Runs a hand-written step (a fill, a copy) on `blocks`, and adds it to the recording being made, if any. */
@@ -153,6 +163,12 @@ bool keepForRecording(void* block, size_t bytes);
 void* reuseInRecording(size_t bytes);
 /** Notes a block allocated while a recording is made. */
 void bornInRecording(void* block);
+// image_by_image.cc
+/**
+ * A convolution and then a pooling of its output as one step running both image by image, or null where that
+ * does not apply (other primitives or arguments, a small or unsplittable batch).
+ */
+std::function<void()> imageByImage(const PrimitiveCall& conv, const PrimitiveCall& pool);
 
 /** A primitive descriptor with its primitive, cached by a key of shapes, layouts and attributes. */
 template <class PD, class P>

@@ -3,6 +3,7 @@
 // the recorded run used, so every block a recorded call reads or writes is pinned: freed while a recording
 // holds it, it stays out of the pool until the last recording using it is released. Blocks freed during the
 // recording may be handed to later calls of that same recording, as the pool would have done.
+// A convolution and the pooling of its output are replayed image by image where that pays (image_by_image.cc).
 #include <cstring>
 #include <unordered_set>
 
@@ -20,9 +21,32 @@ struct Pin {
 
 std::unordered_map<void*, Pin> pins;
 
+/** A recorded primitive call, or a hand-written step (a fill, a copy, or calls run image by image). */
+struct Step {
+  std::optional<PrimitiveCall> call;
+  std::function<void()> handWritten;
+  void run() { call ? call->run() : handWritten(); }
+};
+
+/** Replaces each convolution followed by a pooling of its output with one step running both image by image. */
+void pairImageByImage(std::vector<Step>& steps) {
+  std::vector<Step> paired;
+  for (size_t i = 0; i < steps.size(); i++) {
+    if (i + 1 < steps.size() && steps[i].call && steps[i + 1].call) {
+      if (std::function<void()> pair = imageByImage(*steps[i].call, *steps[i + 1].call)) {
+        paired.push_back({std::nullopt, std::move(pair)});
+        i++;
+        continue;
+      }
+    }
+    paired.push_back(std::move(steps[i]));
+  }
+  steps = std::move(paired);
+}
+
 class Recording {
  public:
-  std::vector<std::function<void()>> steps;
+  std::vector<Step> steps;
   // False once the run read values back, uploaded or cast (notRecordable): a replay would not repeat what
   // JavaScript did with them.
   bool replayable = true;
@@ -71,6 +95,7 @@ Napi::Value FinishRecording(const Napi::CallbackInfo& info) {
   if (!active) throw Napi::Error::New(info.Env(), "finishRecording: no recording is being made");
   std::unique_ptr<Recording> done = std::move(active);
   if (!done->replayable) return info.Env().Null();
+  pairImageByImage(done->steps);
   return Napi::External<Recording>::New(info.Env(), done.release(), finalizeRecording);
 }
 
@@ -84,7 +109,7 @@ Napi::Value Replay(const Napi::CallbackInfo& info) {
   Recording* r = unwrapRecording(info[0]);
   if (r->released) throw Napi::Error::New(info.Env(), "replay: the recording was released");
   notRecordable();  // a replay inside a recording would not be captured call by call
-  for (auto& step : r->steps) step();
+  for (auto& step : r->steps) step.run();
   return info.Env().Undefined();
 }
 
@@ -92,6 +117,11 @@ Napi::Value Replay(const Napi::CallbackInfo& info) {
 Napi::Value ReleaseRecording(const Napi::CallbackInfo& info) {
   unwrapRecording(info[0])->release();
   return info.Env().Undefined();
+}
+
+/** recordingSteps(recording) → the steps a replay runs (a convolution and its pooling run image by image: one). */
+Napi::Value RecordingSteps(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(unwrapRecording(info[0])->steps.size()));
 }
 
 /** copyInto(into, from, dims): writes `from`'s values into the plain storage `into` (same logical dims). */
@@ -116,16 +146,14 @@ void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad
   for (const auto& [arg, mem] : args) {
     if (arg != DNNL_ARG_SCRATCHPAD) active->use(mem.get_data_handle());
   }
-  active->steps.push_back([primitive, scratchpad, args = Args(args), serial]() mutable {
-    runPrimitive(primitive, scratchpad, args, serial);
-  });
+  active->steps.push_back({PrimitiveCall{primitive, scratchpad, args, serial}, nullptr});
 }
 
 void runStep(std::function<void()> step, std::initializer_list<const void*> blocks) {
   step();
   if (!active || !active->replayable) return;
   for (const void* block : blocks) active->use(const_cast<void*>(block));
-  active->steps.push_back(std::move(step));
+  active->steps.push_back({std::nullopt, std::move(step)});
 }
 
 void notRecordable() {
@@ -160,6 +188,7 @@ void registerRecording(Napi::Env env, Napi::Object exports) {
   CONVNETS_EXPORT(exports, "finishRecording", FinishRecording);
   CONVNETS_EXPORT(exports, "replay", Replay);
   CONVNETS_EXPORT(exports, "releaseRecording", ReleaseRecording);
+  CONVNETS_EXPORT(exports, "recordingSteps", RecordingSteps);
   CONVNETS_EXPORT(exports, "copyInto", CopyInto);
 }
 

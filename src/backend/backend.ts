@@ -107,6 +107,8 @@ export interface MemoryInfo {
 /** Kernel calls captured as they ran, to run again on the same memory (Recorder). */
 export interface Recording {
   replay(): void;
+  /** The steps a replay runs: each kernel call, or a group of calls run together (a backend may merge some). */
+  steps(): number;
   /** Frees the memory the recording holds now rather than at garbage collection. */
   release(): void;
 }

@@ -47,6 +47,7 @@ export interface Addon {
   finishRecording(): RecordingHandle | null;
   replay(recording: RecordingHandle): void;
   releaseRecording(recording: RecordingHandle): void;
+  recordingSteps(recording: RecordingHandle): number;
   copyInto(into: Handle, from: Handle, dims: Dims): void;
 
   unary(op: string, x: Handle, dims: Dims): Handle;

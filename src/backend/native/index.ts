@@ -116,7 +116,11 @@ export class NativeBackend implements Backend {
       }
       const recording = addon.finishRecording();
       if (recording === null) return null;
-      return { replay: () => addon.replay(recording), release: () => addon.releaseRecording(recording) };
+      return {
+        replay: () => addon.replay(recording),
+        steps: () => addon.recordingSteps(recording),
+        release: () => addon.releaseRecording(recording),
+      };
     },
     copyInto: (into, from, shape) => this.addon.copyInto(this.handle(into), this.handle(from), shape),
   };
