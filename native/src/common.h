@@ -165,10 +165,10 @@ void* reuseInRecording(size_t bytes);
 void bornInRecording(void* block);
 // image_by_image.cc
 /**
- * A convolution and then a pooling of its output as one step running both image by image, or null where that
- * does not apply (other primitives or arguments, a small or unsplittable batch).
+ * A convolution and then a pooling of its output as calls alternating image by image, or none where that does
+ * not apply (other primitives or arguments, a small or unsplittable batch).
  */
-std::function<void()> imageByImage(const PrimitiveCall& conv, const PrimitiveCall& pool);
+std::vector<PrimitiveCall> imageByImage(const PrimitiveCall& conv, const PrimitiveCall& pool);
 
 /** A primitive descriptor with its primitive, cached by a key of shapes, layouts and attributes. */
 template <class PD, class P>

@@ -92,34 +92,34 @@ std::vector<PrimitiveCall> perImage(const PrimitiveCall& call) {
 
 }  // namespace
 
-std::function<void()> imageByImage(const PrimitiveCall& conv, const PrimitiveCall& pool) {
+std::vector<PrimitiveCall> imageByImage(const PrimitiveCall& conv, const PrimitiveCall& pool) {
   if (conv.primitive.get_kind() != dnnl::primitive::kind::convolution ||
       pool.primitive.get_kind() != dnnl::primitive::kind::pooling ||
       !argsAre(conv.args, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST}) ||
       !argsAre(pool.args, {DNNL_ARG_SRC, DNNL_ARG_DST})) {
-    return nullptr;
+    return {};
   }
   const memory &convIn = conv.args.at(DNNL_ARG_SRC), &convOut = conv.args.at(DNNL_ARG_DST);
   const memory &poolIn = pool.args.at(DNNL_ARG_SRC), &poolOut = pool.args.at(DNNL_ARG_DST);
   const memory::desc out = convOut.get_desc();
   if (poolIn.get_data_handle() != convOut.get_data_handle() || poolIn.get_desc() != out ||
       out.dims()[0] < 2 || out.get_size() < kImageByImageFrom) {
-    return nullptr;
+    return {};
   }
   // The pooling may write where the convolution read (a block freed and reused within the recording): image n's
   // pooling must then overwrite exactly image n's input, which the convolution has read already.
   if (poolOut.get_data_handle() == convIn.get_data_handle() &&
       poolOut.get_desc().get_size() != convIn.get_desc().get_size()) {
-    return nullptr;
+    return {};
   }
   std::vector<PrimitiveCall> convs = perImage(conv), pools = perImage(pool);
-  if (convs.empty() || pools.empty()) return nullptr;
-  return [convs = std::move(convs), pools = std::move(pools)]() mutable {
-    for (size_t n = 0; n < convs.size(); n++) {
-      convs[n].run();
-      pools[n].run();
-    }
-  };
+  if (convs.empty() || pools.empty()) return {};
+  std::vector<PrimitiveCall> interleaved;
+  for (size_t n = 0; n < convs.size(); n++) {
+    interleaved.push_back(std::move(convs[n]));
+    interleaved.push_back(std::move(pools[n]));
+  }
+  return interleaved;
 }
 
 }  // namespace convnets

@@ -3,7 +3,8 @@
 // the recorded run used, so every block a recorded call reads or writes is pinned: freed while a recording
 // holds it, it stays out of the pool until the last recording using it is released. Blocks freed during the
 // recording may be handed to later calls of that same recording, as the pool would have done.
-// A convolution and the pooling of its output are replayed image by image where that pays (image_by_image.cc).
+// A replay reads its inputs where they are, with no copy, when they are in the recorded layout. A convolution and
+// the pooling of its output are replayed image by image where that pays (image_by_image.cc).
 #include <cstring>
 #include <unordered_set>
 
@@ -21,20 +22,28 @@ struct Pin {
 
 std::unordered_map<void*, Pin> pins;
 
-/** A recorded primitive call, or a hand-written step (a fill, a copy, or calls run image by image). */
+/**
+ * Recorded primitive calls run in order (one, or a convolution and its pooling image by image), or a hand-written
+ * step (a fill, a copy) and the blocks it touches.
+ */
 struct Step {
-  std::optional<PrimitiveCall> call;
+  std::vector<PrimitiveCall> calls;
   std::function<void()> handWritten;
-  void run() { call ? call->run() : handWritten(); }
+  std::vector<const void*> blocks;
+  void run() {
+    if (handWritten) handWritten();
+    for (auto& call : calls) call.run();
+  }
 };
 
 /** Replaces each convolution followed by a pooling of its output with one step running both image by image. */
 void pairImageByImage(std::vector<Step>& steps) {
   std::vector<Step> paired;
   for (size_t i = 0; i < steps.size(); i++) {
-    if (i + 1 < steps.size() && steps[i].call && steps[i + 1].call) {
-      if (std::function<void()> pair = imageByImage(*steps[i].call, *steps[i + 1].call)) {
-        paired.push_back({std::nullopt, std::move(pair)});
+    if (i + 1 < steps.size() && steps[i].calls.size() == 1 && steps[i + 1].calls.size() == 1) {
+      std::vector<PrimitiveCall> pair = imageByImage(steps[i].calls[0], steps[i + 1].calls[0]);
+      if (!pair.empty()) {
+        paired.push_back({std::move(pair), nullptr, {}});
         i++;
         continue;
       }
@@ -44,9 +53,68 @@ void pairImageByImage(std::vector<Step>& steps) {
   steps = std::move(paired);
 }
 
+/** Arguments a primitive only reads: a replay may point them at the caller's input. */
+bool readOnly(int arg) {
+  constexpr int kPostOpArgs = DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE;
+  return arg == DNNL_ARG_SRC || arg == DNNL_ARG_SRC_1 || arg == DNNL_ARG_SRC_2 || arg == DNNL_ARG_WEIGHTS ||
+         arg == DNNL_ARG_BIAS || (arg >= DNNL_ARG_MULTIPLE_SRC && arg < DNNL_ARG_MULTIPLE_DST) ||
+         (arg >= kPostOpArgs && arg % kPostOpArgs == DNNL_ARG_SRC_1);
+}
+
+/**
+ * A storage the recorded run read as its input. Each replay points the calls that read it at the replay's input
+ * (no copy) when it can: same layout, and the recorded run neither wrote it, nor handed it to a hand-written step,
+ * nor returned a view of it. Otherwise the replay's input is copied into the recorded one.
+ */
+struct Input {
+  void* recorded;
+  memory::desc md;
+  std::vector<std::pair<memory, size_t>> readers;  // memory objects within the block, and their offsets
+  bool movable = true;
+  void* bound;  // where the readers point now
+
+  Input(const Storage* s, const std::vector<Step>& steps, const std::vector<const Storage*>& outputs)
+      : recorded(s->data), md(s->md), bound(s->data) {
+    const auto within = [&](const void* p) { return p >= s->data && p < static_cast<char*>(s->data) + s->bytes; };
+    for (const Step& step : steps) {
+      for (const void* block : step.blocks) movable = movable && !within(block);
+      for (const PrimitiveCall& call : step.calls) {
+        for (const auto& [arg, mem] : call.args) {
+          void* at = mem.get_data_handle();
+          if (!within(at)) continue;
+          movable = movable && readOnly(arg);
+          readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(s->data));
+        }
+      }
+    }
+    for (const Storage* output : outputs) movable = movable && !within(output->data);
+  }
+
+  /** Points the readers at `block`. */
+  void bind(void* block) {
+    if (block == bound) return;
+    for (auto& [mem, offset] : readers) mem.set_data_handle(static_cast<char*>(block) + offset);
+    bound = block;
+  }
+
+  /** Makes the recorded calls read `s`'s values: in place, or copied into the recorded input. */
+  void take(Storage* s, const Napi::Env& env) {
+    const Dims dims = md.dims();
+    if (s->elements != product(dims) || s->md.data_type() != md.data_type()) {
+      throw Napi::Error::New(env, "replay: an input's size or type differs from the recorded run's");
+    }
+    if (movable && s->md == md) return bind(s->data);
+    Temps temps;
+    const memory values = viewPlain(s, dims, temps);
+    std::memcpy(recorded, values.get_data_handle(), md.get_size());
+    bind(recorded);
+  }
+};
+
 class Recording {
  public:
   std::vector<Step> steps;
+  std::vector<Input> inputs;
   // False once the run read values back, uploaded or cast (notRecordable): a replay would not repeat what
   // JavaScript did with them.
   bool replayable = true;
@@ -70,6 +138,7 @@ class Recording {
       pins.erase(it);
     }
     steps.clear();
+    inputs.clear();
     used.clear();
     born.clear();
     spare.clear();
@@ -90,12 +159,29 @@ Napi::Value StartRecording(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-/** finishRecording() → the recording, or null when the run did something a replay cannot repeat. */
+std::vector<Storage*> storages(const Napi::Value& handles) {
+  if (!handles.IsArray()) throw Napi::TypeError::New(handles.Env(), "expected an array of storage handles");
+  auto array = handles.As<Napi::Array>();
+  std::vector<Storage*> result;
+  for (uint32_t i = 0; i < array.Length(); i++) result.push_back(unwrap(array.Get(i)));
+  return result;
+}
+
+/**
+ * finishRecording(inputs, outputs) → the recording, or null when the run did something a replay cannot repeat.
+ * `inputs` are the plain storages the run read as its inputs, `outputs` those it returned.
+ */
 Napi::Value FinishRecording(const Napi::CallbackInfo& info) {
   if (!active) throw Napi::Error::New(info.Env(), "finishRecording: no recording is being made");
   std::unique_ptr<Recording> done = std::move(active);
   if (!done->replayable) return info.Env().Null();
   pairImageByImage(done->steps);
+  const std::vector<Storage*> outputs = storages(info[1]);
+  for (Storage* input : storages(info[0])) {
+    if (!isPlain(input->md)) throw Napi::Error::New(info.Env(), "finishRecording: an input is not plain");
+    done->use(input->data);  // a replay may copy into it, even if no recorded call reads it
+    done->inputs.emplace_back(input, done->steps, std::vector<const Storage*>(outputs.begin(), outputs.end()));
+  }
   return Napi::External<Recording>::New(info.Env(), done.release(), finalizeRecording);
 }
 
@@ -104,11 +190,14 @@ Recording* unwrapRecording(const Napi::Value& value) {
   return value.As<Napi::External<Recording>>().Data();
 }
 
-/** replay(recording): runs its calls again, in order, on the memory they used. */
+/** replay(recording, inputs): runs its calls again, in order, on `inputs` and the other memory they used. */
 Napi::Value Replay(const Napi::CallbackInfo& info) {
   Recording* r = unwrapRecording(info[0]);
   if (r->released) throw Napi::Error::New(info.Env(), "replay: the recording was released");
+  const std::vector<Storage*> inputs = storages(info[1]);
+  if (inputs.size() != r->inputs.size()) throw Napi::Error::New(info.Env(), "replay: wrong number of inputs");
   notRecordable();  // a replay inside a recording would not be captured call by call
+  for (size_t i = 0; i < inputs.size(); i++) r->inputs[i].take(inputs[i], info.Env());
   for (auto& step : r->steps) step.run();
   return info.Env().Undefined();
 }
@@ -124,20 +213,6 @@ Napi::Value RecordingSteps(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(unwrapRecording(info[0])->steps.size()));
 }
 
-/** copyInto(into, from, dims): writes `from`'s values into the plain storage `into` (same logical dims). */
-Napi::Value CopyInto(const Napi::CallbackInfo& info) {
-  const Dims dims = toDims(info[2]);
-  Storage* into = unwrap(info[0], dims, "copyInto");
-  Storage* from = unwrap(info[1], dims, "copyInto");
-  if (!isPlain(into->md) || into->md.data_type() != from->md.data_type()) {
-    throw Napi::Error::New(info.Env(), "copyInto: the destination must be plain and of the source's type");
-  }
-  notRecordable();
-  Temps temps;
-  const memory values = viewPlain(from, dims, temps);
-  std::memcpy(into->data, values.get_data_handle(), into->bytes);
-  return info.Env().Undefined();
-}
 
 }  // namespace
 
@@ -146,14 +221,14 @@ void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad
   for (const auto& [arg, mem] : args) {
     if (arg != DNNL_ARG_SCRATCHPAD) active->use(mem.get_data_handle());
   }
-  active->steps.push_back({PrimitiveCall{primitive, scratchpad, args, serial}, nullptr});
+  active->steps.push_back({{PrimitiveCall{primitive, scratchpad, args, serial}}, nullptr, {}});
 }
 
 void runStep(std::function<void()> step, std::initializer_list<const void*> blocks) {
   step();
   if (!active || !active->replayable) return;
   for (const void* block : blocks) active->use(const_cast<void*>(block));
-  active->steps.push_back({std::nullopt, std::move(step)});
+  active->steps.push_back({{}, std::move(step), std::vector<const void*>(blocks)});
 }
 
 void notRecordable() {
@@ -189,7 +264,6 @@ void registerRecording(Napi::Env env, Napi::Object exports) {
   CONVNETS_EXPORT(exports, "replay", Replay);
   CONVNETS_EXPORT(exports, "releaseRecording", ReleaseRecording);
   CONVNETS_EXPORT(exports, "recordingSteps", RecordingSteps);
-  CONVNETS_EXPORT(exports, "copyInto", CopyInto);
 }
 
 }  // namespace convnets

@@ -106,7 +106,8 @@ export interface MemoryInfo {
 
 /** Kernel calls captured as they ran, to run again on the same memory (Recorder). */
 export interface Recording {
-  replay(): void;
+  /** Runs the calls again on `inputs`, storages of the recorded inputs' shapes and dtypes (any layout). */
+  replay(inputs: readonly Storage[]): void;
   /** The steps a replay runs: each kernel call, or a group of calls run together (a backend may merge some). */
   steps(): number;
   /** Frees the memory the recording holds now rather than at garbage collection. */
@@ -116,14 +117,16 @@ export interface Recording {
 /**
  * Records the kernel calls of a run and replays them later without JavaScript in between: for a fixed inference
  * graph, what each call costs beyond its kernel goes. Every storage a recorded call used keeps its memory for as
- * long as the recording lives, and a replay writes the same memory again, so callers feed new inputs with
- * copyInto and copy the outputs they hand out. Optional: a backend without it runs every call.
+ * long as the recording lives, and a replay writes the same memory again, so callers copy the outputs they hand
+ * out. Optional: a backend without it runs every call.
  */
 export interface Recorder {
-  /** Runs fn and records its kernel calls; null when one of them cannot be replayed (a value read or uploaded). */
-  record(fn: () => void): Recording | null;
-  /** Writes `from`'s values into `into`, a storage of the same shape and dtype made by cast(). */
-  copyInto(into: Storage, from: Storage, shape: Shape): void;
+  /**
+   * Runs fn and records its kernel calls; null when one of them cannot be replayed (a value read or uploaded).
+   * `inputs` are what the calls read as the run's inputs (plain storages made by cast()), which each replay
+   * replaces; fn returns the storages it outputs.
+   */
+  record(inputs: readonly Storage[], fn: () => readonly Storage[]): Recording | null;
 }
 
 export interface Backend {

@@ -44,11 +44,10 @@ export interface Addon {
   isBlocked(x: Handle): boolean;
 
   startRecording(): void;
-  finishRecording(): RecordingHandle | null;
-  replay(recording: RecordingHandle): void;
+  finishRecording(inputs: Handle[], outputs: Handle[]): RecordingHandle | null;
+  replay(recording: RecordingHandle, inputs: Handle[]): void;
   releaseRecording(recording: RecordingHandle): void;
   recordingSteps(recording: RecordingHandle): number;
-  copyInto(into: Handle, from: Handle, dims: Dims): void;
 
   unary(op: string, x: Handle, dims: Dims): Handle;
   activationBackward(op: string, x: Handle, y: Handle, dy: Handle, dims: Dims): Handle;

@@ -104,25 +104,26 @@ export class NativeBackend implements Backend {
   }
 
   readonly recorder: Recorder = {
-    record: (fn) => {
+    record: (inputs, fn) => {
       const addon = this.addon;
+      const handles = (storages: readonly Storage[]) => storages.map((s) => this.handle(s));
       addon.startRecording();
+      let ends: [Handle[], Handle[]];
       try {
-        fn();
+        ends = [handles(inputs), handles(fn())];
       } catch (error) {
-        const unfinished = addon.finishRecording();
+        const unfinished = addon.finishRecording([], []);
         if (unfinished !== null) addon.releaseRecording(unfinished);
         throw error;
       }
-      const recording = addon.finishRecording();
+      const recording = addon.finishRecording(...ends);
       if (recording === null) return null;
       return {
-        replay: () => addon.replay(recording),
+        replay: (replayed) => addon.replay(recording, handles(replayed)),
         steps: () => addon.recordingSteps(recording),
         release: () => addon.releaseRecording(recording),
       };
     },
-    copyInto: (into, from, shape) => this.addon.copyInto(this.handle(into), this.handle(from), shape),
   };
 
   /** oneDNN's version, instruction set, threads and layout mode. */

@@ -1,7 +1,7 @@
 /**
  * Inference runs of an OnnxModel replayed from a recording of their kernel calls (Backend.recorder): the first
  * run with given input shapes runs the graph node by node (and fills the backend's caches), the second is
- * recorded, later ones copy their inputs into the recorded run's and replay it, with no JavaScript per node.
+ * recorded, later ones replay it on their inputs, with no JavaScript per node.
  */
 import type { Backend, Recorder, Recording, Storage } from '../../backend/backend.js';
 import { isGradEnabled } from '../../tensor/autograd.js';
@@ -13,7 +13,7 @@ type RunGraph = (inputs: readonly Value[]) => Map<string, Value>;
 
 interface Recorded {
   recording: Recording;
-  /** The inputs the recorded run read: each replay's inputs are copied into them. */
+  /** The inputs the recorded run read: each replay reads its own inputs instead. */
   staged: Tensor[];
   /** The outputs it wrote, by graph output name: copied out after each replay. */
   outputs: Map<string, Tensor>;
@@ -55,7 +55,7 @@ export class GraphReplay {
     const key = inputs.map((v) => (v as Tensor).shape.join('x')).join(',');
     const stale = this.#recorded !== null && !unchanged(this.#recorded.constants);
     if (key !== this.#key || backend !== this.#backend || stale) this.release(key, backend);
-    if (this.#recorded !== null) return this.replay(backend, recorder, this.#recorded, inputs as Tensor[]);
+    if (this.#recorded !== null) return this.replay(backend, this.#recorded, inputs as Tensor[]);
     if (this.#failed || this.#plainRuns++ === 0) return runGraph(inputs);
     return this.record(backend, recorder, inputs as Tensor[], runGraph);
   }
@@ -78,14 +78,18 @@ export class GraphReplay {
   ): Map<string, Value> {
     const staged = inputs.map((x) => keep(copyOf(backend, x)));
     let results = new Map<string, Value>();
-    const recording = recorder.record(() => {
-      results = runGraph(staged);
-    });
     const outputs = new Map<string, Tensor>();
-    for (const name of this.outputNames) {
-      const v = results.get(name);
-      if (v instanceof Tensor && v.backend === backend && !staged.includes(v)) outputs.set(name, v);
-    }
+    const recording = recorder.record(
+      staged.map((t) => t.storage),
+      () => {
+        results = runGraph(staged);
+        for (const name of this.outputNames) {
+          const v = results.get(name);
+          if (v instanceof Tensor && v.backend === backend && !staged.includes(v)) outputs.set(name, v);
+        }
+        return [...outputs.values()].map((t) => t.storage);
+      },
+    );
     const constants = [...this.constants()].filter((v): v is Tensor => v instanceof Tensor);
     // An output that is a constant passes through unchanged: nothing to replay, and release() would dispose it.
     const replayable =
@@ -105,14 +109,8 @@ export class GraphReplay {
     return this.copyOutputs(backend, this.#recorded);
   }
 
-  private replay(
-    backend: Backend,
-    recorder: Recorder,
-    recorded: Recorded,
-    inputs: Tensor[],
-  ): Map<string, Value> {
-    recorded.staged.forEach((s, i) => recorder.copyInto(s.storage, inputs[i].storage, s.shape));
-    recorded.recording.replay();
+  private replay(backend: Backend, recorded: Recorded, inputs: Tensor[]): Map<string, Value> {
+    recorded.recording.replay(inputs.map((t) => t.storage));
     return this.copyOutputs(backend, recorded);
   }
 

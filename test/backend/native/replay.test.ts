@@ -21,17 +21,17 @@ process.env.CONVNETS_THREADS ??= '1';
 function spyOn(recorder: Recorder): { recorded: number; refused: number; replays: number } {
   const counts = { recorded: 0, refused: 0, replays: 0 };
   const record = recorder.record;
-  recorder.record = (fn) => {
-    const recording = record(fn);
+  recorder.record = (inputs, fn) => {
+    const recording = record(inputs, fn);
     if (recording === null) {
       counts.refused++;
       return null;
     }
     counts.recorded++;
     const counted: Recording = {
-      replay: () => {
+      replay: (inputs) => {
         counts.replays++;
-        recording.replay();
+        recording.replay(inputs);
       },
       steps: () => recording.steps(),
       release: () => recording.release(),
@@ -162,32 +162,36 @@ test('memory a recording uses is not handed out while it lives', { skip: skipNat
     );
   const [x, w] = [upload(shape), upload([4, 4, 3, 3])];
   let y = x;
-  const recording = backend.recorder.record(() => {
+  const recording = backend.recorder.record([x], () => {
     // The first output is freed within the recording: the second may reuse its memory, as each replay will.
     const first = backend.conv2d(x, shape, w, [4, 4, 3, 3], null, conv);
     y = backend.conv2d(first, shape, w, [4, 4, 3, 3], null, conv, { relu: true });
     backend.release(first);
+    return [y];
   });
   assert.ok(recording !== null);
   const expected = backend.read(y, shape);
   assert.ok(expected.some((v) => v > 0));
-  for (let i = 0; i < 3; i++) recording.replay();
+  for (let i = 0; i < 3; i++) recording.replay([x]);
   assert.deepEqual(backend.read(y, shape), expected, 'replays compute what the recorded run did');
   // A released output stays with the recording: a new storage of its size gets other memory.
   backend.release(y);
   const zeros = backend.fill(shape, 0, 'float32');
   const live = backend.memory();
-  for (let i = 0; i < 3; i++) recording.replay();
+  for (let i = 0; i < 3; i++) recording.replay([x]);
   assert.ok(
     backend.read(zeros, shape).every((v) => v === 0),
     'replays leave other storages alone',
   );
   assert.deepEqual(backend.memory(), live, 'replays allocate nothing');
   recording.release();
-  assert.throws(() => recording.replay(), /released/);
+  assert.throws(() => recording.replay([x]), /released/);
   // Reading values within a recording (JavaScript may act on them) makes it one that cannot be replayed.
   assert.equal(
-    backend.recorder.record(() => backend.read(x, shape)),
+    backend.recorder.record([x], () => {
+      backend.read(x, shape);
+      return [];
+    }),
     null,
   );
 });
@@ -233,15 +237,12 @@ test(
       // A first run makes the weights' reordered copy, which a recording made now would not include.
       backend.release(run(x));
       let pooled = x;
-      const recording = backend.recorder.record(() => {
-        pooled = run(x);
-      });
+      const recording = backend.recorder.record([x], () => [(pooled = run(x))]);
       assert.ok(recording !== null);
-      // New values in the recorded input: a replay must compute what a batched run computes from them.
+      // A replay on a new input must compute what a batched run computes from it.
       const check = () => {
         const fresh = upload(xShape);
-        backend.recorder.copyInto(x, fresh, xShape);
-        recording.replay();
+        recording.replay([fresh]);
         assertClose(
           backend.read(pooled, pooledShape),
           backend.read(run(fresh), pooledShape),
@@ -264,3 +265,60 @@ test(
     small.recording.release();
   },
 );
+
+test('a replay reads its inputs in place, and copies those it cannot', { skip: skipNative }, () => {
+  const backend = native();
+  const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
+  const generator = new Generator(12);
+  const shape = [2, 16, 5, 5];
+  const wShape = [16, 16, 3, 3];
+  const values = () => Float32Array.from({ length: sizeOf(shape) }, () => generator.normal());
+  const w = backend.upload(
+    Float32Array.from({ length: sizeOf(wShape) }, () => generator.normal()),
+    wShape,
+  );
+  const convolve = (x: Storage) => backend.conv2d(x, shape, w, wShape, null, conv);
+  /** What the recorded run computes from its three inputs. */
+  const graph = (a: Storage, b: Storage, c: Storage) => [
+    // An output that views an input: a replay must show the new input's values through it.
+    backend.reshape(a, shape, [2, 400]),
+    // A hand-written step (axpby's loop) reading an input holds its address.
+    backend.axpby(2, b, 1, b, shape),
+    // Only kernels read c: a replay points them at the caller's c.
+    convolve(c),
+  ];
+  const inputs = () => [values(), values(), values()].map((v) => backend.upload(v, shape));
+  const recorded = inputs();
+  graph(recorded[0], recorded[1], recorded[2]).forEach((y) => backend.release(y));
+  let outputs: Storage[] = [];
+  const recording = backend.recorder.record(
+    recorded,
+    () => (outputs = graph(recorded[0], recorded[1], recorded[2])),
+  );
+  assert.ok(recording !== null);
+  const shapes = [[2, 400], shape, shape];
+  for (let run = 0; run < 3; run++) {
+    const given = inputs();
+    // A blocked input differs in layout from the recorded one: it is copied.
+    if (run === 2) given[2] = convolve(given[2]);
+    assert.equal(backend.isBlocked(given[2]), run === 2);
+    const kept = given.map((x) => backend.read(x, shape));
+    recording.replay(given);
+    const expected = graph(given[0], given[1], given[2]);
+    outputs.forEach((y, i) =>
+      assertClose(
+        backend.read(y, shapes[i]),
+        backend.read(expected[i], shapes[i]),
+        1e-5,
+        `run ${run + 1}, output ${i}`,
+      ),
+    );
+    given.forEach((x, i) =>
+      assert.deepEqual(backend.read(x, shape), kept[i], `run ${run + 1}: input ${i} unchanged`),
+    );
+  }
+  assert.throws(() => recording.replay(recorded.slice(1)), /wrong number of inputs/);
+  const small = backend.upload(new Float32Array(399), [1, 399]);
+  assert.throws(() => recording.replay([small, ...recorded.slice(1)]), /size or type/);
+  recording.release();
+});
