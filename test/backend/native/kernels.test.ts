@@ -463,7 +463,8 @@ for (const layout of layouts) {
       int(random, 1, 9),
       int(random, 1, 9),
     ]);
-    cases.push([1, 64, 128, 32], [2, 17, 33, 5]);
+    // One row times a transposed matrix runs as an inner product: [1, 1, k, n] with transposeB.
+    cases.push([1, 64, 128, 32], [2, 17, 33, 5], [1, 1, 300, 7], [1, 1, 1, 5]);
     for (const [batch, m, k, n] of cases) {
       for (const [ta, tb] of [
         [false, false],
