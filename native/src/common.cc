@@ -322,10 +322,14 @@ Napi::Value Output::finish() {
   return handle_;
 }
 
-void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args args) {
+bool runsSerially(const Args& args) {
   size_t largest = 0;
   for (const auto& [arg, mem] : args) largest = std::max(largest, mem.get_desc().get_size());
-  const bool serial = largest < kSerialBytes;
+  return largest < kSerialBytes;
+}
+
+void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args args) {
+  const bool serial = runsSerially(args);
   recordCall(primitive, scratchpadDesc, args, serial);
   runPrimitive(primitive, scratchpadDesc, args, serial);
 }

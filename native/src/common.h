@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -137,6 +136,8 @@ class Output {
  * the call to the recording being made, if any.
  */
 void execute(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args args);
+/** Whether a primitive on `args` runs on one thread: every argument under kSerialBytes. */
+bool runsSerially(const Args& args);
 /** Runs a primitive on the shared scratchpad; `serial` runs it on one thread. Adds the scratchpad to `args`. */
 void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args& args, bool serial);
 /** Gives a block back to the reuse pool (or the system), bypassing recordings. */

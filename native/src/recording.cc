@@ -73,7 +73,7 @@ struct Input {
   bool movable = true;
   void* bound;  // where the readers point now
 
-  Input(const Storage* s, const std::vector<Step>& steps, const std::vector<const Storage*>& outputs)
+  Input(const Storage* s, const std::vector<Step>& steps, const std::vector<Storage*>& outputs)
       : recorded(s->data), md(s->md), bound(s->data) {
     const auto within = [&](const void* p) { return p >= s->data && p < static_cast<char*>(s->data) + s->bytes; };
     for (const Step& step : steps) {
@@ -180,7 +180,7 @@ Napi::Value FinishRecording(const Napi::CallbackInfo& info) {
   for (Storage* input : storages(info[0])) {
     if (!isPlain(input->md)) throw Napi::Error::New(info.Env(), "finishRecording: an input is not plain");
     done->use(input->data);  // a replay may copy into it, even if no recorded call reads it
-    done->inputs.emplace_back(input, done->steps, std::vector<const Storage*>(outputs.begin(), outputs.end()));
+    done->inputs.emplace_back(input, done->steps, outputs);
   }
   return Napi::External<Recording>::New(info.Env(), done.release(), finalizeRecording);
 }
@@ -212,7 +212,6 @@ Napi::Value ReleaseRecording(const Napi::CallbackInfo& info) {
 Napi::Value RecordingSteps(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(unwrapRecording(info[0])->steps.size()));
 }
-
 
 }  // namespace
 
