@@ -150,22 +150,24 @@ test(
   },
 );
 
+/** A 3×3 convolution's attributes that keep the input's size. */
+const sameSize = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
+
+/** Standard normal values, as many as `dims` holds. */
+const normals = (generator: Generator, dims: readonly number[]) =>
+  Float32Array.from({ length: sizeOf(dims) }, () => generator.normal());
+
 test('memory a recording uses is not handed out while it lives', { skip: skipNative }, () => {
   const backend = native();
-  const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
   const generator = new Generator(9);
   const shape = [1, 4, 6, 6];
-  const upload = (dims: number[]) =>
-    backend.upload(
-      Float32Array.from({ length: sizeOf(dims) }, () => generator.normal()),
-      dims,
-    );
+  const upload = (dims: number[]) => backend.upload(normals(generator, dims), dims);
   const [x, w] = [upload(shape), upload([4, 4, 3, 3])];
   let y = x;
   const recording = backend.recorder.record([x], () => {
     // The first output is freed within the recording: the second may reuse its memory, as each replay will.
-    const first = backend.conv2d(x, shape, w, [4, 4, 3, 3], null, conv);
-    y = backend.conv2d(first, shape, w, [4, 4, 3, 3], null, conv, { relu: true });
+    const first = backend.conv2d(x, shape, w, [4, 4, 3, 3], null, sameSize);
+    y = backend.conv2d(first, shape, w, [4, 4, 3, 3], null, sameSize, { relu: true });
     backend.release(first);
     return [y];
   });
@@ -204,12 +206,7 @@ test(
   () => {
     const backend = native();
     const generator = new Generator(11);
-    const upload = (dims: number[]) =>
-      backend.upload(
-        Float32Array.from({ length: sizeOf(dims) }, () => generator.normal()),
-        dims,
-      );
-    const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
+    const upload = (dims: number[]) => backend.upload(normals(generator, dims), dims);
     const pool = {
       kernel: [3, 3],
       stride: [2, 2],
@@ -229,7 +226,7 @@ test(
         Math.ceil((xShape[3] - 3) / 2) + 1,
       ];
       const run = (input: Storage) => {
-        const y = backend.conv2d(input, xShape, w, [16, 3, 3, 3], bias, conv, { relu: true });
+        const y = backend.conv2d(input, xShape, w, [16, 3, 3, 3], bias, sameSize, { relu: true });
         const pooled = backend.pool2d('max', y, convShape, pool, false).y;
         backend.release(y);
         return pooled;
@@ -268,16 +265,12 @@ test(
 
 test('a replay reads its inputs in place, and copies those it cannot', { skip: skipNative }, () => {
   const backend = native();
-  const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
   const generator = new Generator(12);
   const shape = [2, 16, 5, 5];
   const wShape = [16, 16, 3, 3];
-  const values = () => Float32Array.from({ length: sizeOf(shape) }, () => generator.normal());
-  const w = backend.upload(
-    Float32Array.from({ length: sizeOf(wShape) }, () => generator.normal()),
-    wShape,
-  );
-  const convolve = (x: Storage) => backend.conv2d(x, shape, w, wShape, null, conv);
+  const values = () => normals(generator, shape);
+  const w = backend.upload(normals(generator, wShape), wShape);
+  const convolve = (x: Storage) => backend.conv2d(x, shape, w, wShape, null, sameSize);
   /** What the recorded run computes from its three inputs. */
   const graph = (a: Storage, b: Storage, c: Storage) => [
     // An output that views an input: a replay must show the new input's values through it.
