@@ -83,8 +83,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Release(const Napi::CallbackInfo& info) {
-  if (!info[0].IsExternal()) throw Napi::TypeError::New(info.Env(), "release: expected a native storage handle");
-  freeData(info.Env(), info[0].As<Napi::External<Storage>>().Data());
+  release(info[0]);
   return info.Env().Undefined();
 }
 

@@ -51,6 +51,11 @@ struct Storage {
     memory::desc src, dst;
   };
   std::unique_ptr<PoolLayouts> pool;
+
+  Storage();
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
 };
 
 dnnl::engine& engine();
@@ -78,8 +83,10 @@ memory::desc layoutOf(const Storage* s, const Dims& dims);
 Storage* allocate(Napi::Env env, const memory::desc& md, int64_t elements);
 /** A new storage over `source`'s buffer under layout `md` (same size). */
 Storage* alias(Storage* source, const memory::desc& md);
-void freeData(Napi::Env env, Storage* s);
+/** The handle JavaScript holds: it owns `s`, which release() or the garbage collector frees. */
 Napi::Value wrap(Napi::Env env, Storage* s);
+/** Frees the storage behind a handle now; the handle stays, released (a second release does nothing). */
+void release(const Napi::Value& handle);
 /** The storage behind a handle; throws if it was released. */
 Storage* unwrap(const Napi::Value& value);
 /** Like unwrap, and checks that `dims` describes as many values as the storage holds. */

@@ -142,6 +142,10 @@ export interface Backend {
   /** Logical row-major (NCHW) values; a fresh array the caller may keep. */
   read(x: Storage, shape: Shape): TypedArray;
   fill(shape: Shape, value: number, dtype: DType): Storage;
+  /**
+   * Frees the storage now. One never released is the backend's to reclaim when the garbage collector finds it
+   * unreachable (tensors hold storages and nothing else frees them).
+   */
   release(x: Storage): void;
   memory(): MemoryInfo;
   cast(x: Storage, shape: Shape, dtype: DType): Storage;

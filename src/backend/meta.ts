@@ -19,6 +19,7 @@ import type {
   UnaryOp,
 } from './backend.js';
 import { BackendError, ShapeError, formatShape } from '../errors.js';
+import { LiveStorages } from './live-storages.js';
 import { conv2dOutputShape, convSpatialOutput, pool2dOutputShape, sizeOf } from './shapes.js';
 
 /** Both dtypes take four bytes an element, as they would on a real backend. */
@@ -42,13 +43,12 @@ export class MetaBackend implements Backend {
   readonly name = 'meta';
   readonly threads = 1;
   readonly shapeOnly = true;
-  private live = 0;
-  private liveBytes = 0;
+  private readonly live = new LiveStorages();
 
   private make(dtype: DType, size: number): MetaStorage {
-    this.live++;
-    this.liveBytes += size * BYTES_PER_ELEMENT;
-    return new MetaStorage(dtype, size);
+    const storage = new MetaStorage(dtype, size);
+    this.live.add(storage, size * BYTES_PER_ELEMENT);
+    return storage;
   }
 
   private floats(shape: Shape): MetaStorage {
@@ -82,12 +82,11 @@ export class MetaBackend implements Backend {
     const storage = x as MetaStorage;
     if (storage.released) return;
     storage.released = true;
-    this.live--;
-    this.liveBytes -= storage.size * BYTES_PER_ELEMENT;
+    this.live.release(storage, storage.size * BYTES_PER_ELEMENT);
   }
 
   memory(): MemoryInfo {
-    return { storages: this.live, bytes: this.liveBytes };
+    return this.live.memory();
   }
 
   cast(x: Storage, shape: Shape, dtype: DType): Storage {

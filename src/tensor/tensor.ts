@@ -13,14 +13,6 @@ export interface GradNode {
   readonly saved: readonly Tensor[];
 }
 
-interface Held {
-  backend: Backend;
-  storage: Storage;
-}
-
-/** Releases storage of tensors the garbage collector reclaims without an explicit dispose(). */
-const finalizer = new FinalizationRegistry<Held>(({ backend, storage }) => backend.release(storage));
-
 /**
  * An n-dimensional array of float32 or int32 values held by a backend. Logical layout is row-major
  * (NCHW for images); the backend may store it otherwise.
@@ -32,7 +24,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** Set on tensors an op made while gradients were recorded; null on leaves. */
   node: GradNode | null = null;
-  private held: Held | null;
+  /** Null once disposed. A tensor the garbage collector reclaims leaves its storage to the backend's own reclaiming. */
+  private held: Storage | null;
 
   constructor(
     storage: Storage,
@@ -42,8 +35,7 @@ export class Tensor {
   ) {
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
-    this.held = { backend, storage };
-    finalizer.register(this, this.held, this);
+    this.held = storage;
     track(this);
   }
 
@@ -58,7 +50,7 @@ export class Tensor {
   /** The backend's handle; throws once the tensor is disposed. */
   get storage(): Storage {
     if (this.held === null) throw new BackendError(`tensor ${formatShape(this.shape)} used after dispose()`);
-    return this.held.storage;
+    return this.held;
   }
 
   /** Its values, logical row-major, copied out of the backend. */
@@ -80,8 +72,7 @@ export class Tensor {
   /** Releases the storage now instead of at garbage collection. Safe to call twice. */
   dispose(): void {
     if (this.held === null) return;
-    finalizer.unregister(this);
-    this.backend.release(this.held.storage);
+    this.backend.release(this.held);
     this.held = null;
     this.node = null;
   }
@@ -100,15 +91,10 @@ export class Tensor {
       throw new ValueError(`assign: dtype or backend differs (${source.dtype} into ${this.dtype})`);
     }
     const storage = source.storage;
-    finalizer.unregister(source);
     source.held = null;
     keep(source);
-    if (this.held !== null) {
-      finalizer.unregister(this);
-      this.backend.release(this.held.storage);
-    }
-    this.held = { backend: this.backend, storage };
-    finalizer.register(this, this.held, this);
+    if (this.held !== null) this.backend.release(this.held);
+    this.held = storage;
     return this;
   }
 

@@ -22,6 +22,7 @@ import { BackendError } from '../../errors.js';
 import { sizeOf } from '../shapes.js';
 import { activationBackward, binary, unary } from './elementwise.js';
 import { concat, pad, permute, reduce, slice } from './movement.js';
+import { LiveStorages } from '../live-storages.js';
 import { gemm } from './gemm.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter, im2col } from './conv.js';
 import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, pool2d, pool2dBackward } from './pool.js';
@@ -44,13 +45,12 @@ class ReferenceStorage implements Storage {
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
   readonly threads = 1;
-  private live = 0;
-  private liveBytes = 0;
+  private readonly live = new LiveStorages();
 
   private wrap(values: TypedArray): ReferenceStorage {
-    this.live++;
-    this.liveBytes += values.byteLength;
-    return new ReferenceStorage(values);
+    const storage = new ReferenceStorage(values);
+    this.live.add(storage, values.byteLength);
+    return storage;
   }
 
   private floats(x: Storage): Float32Array {
@@ -84,12 +84,11 @@ export class ReferenceBackend implements Backend {
     const storage = x as ReferenceStorage;
     if (storage.released) return;
     storage.released = true;
-    this.live--;
-    this.liveBytes -= storage.values.byteLength;
+    this.live.release(storage, storage.values.byteLength);
   }
 
   memory(): MemoryInfo {
-    return { storages: this.live, bytes: this.liveBytes };
+    return this.live.memory();
   }
 
   cast(x: Storage, _shape: Shape, dtype: DType): Storage {
