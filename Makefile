@@ -5,7 +5,7 @@ NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs bi
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests.
 SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist
 
-.PHONY: setup system-packages build demo test test-native lint fixtures bench clean
+.PHONY: setup system-packages build demo test test-native lint fixtures bench soak clean
 
 setup: node_modules/.installed build/native.stamp
 
@@ -69,6 +69,11 @@ fixtures:
 # benchmark skips that peer and says so. Options pass through: make bench BENCH_ARGS="--only infer --seconds 1".
 bench: build bench/node_modules/.installed
 	npm run bench -- $(BENCH_ARGS)
+
+# Resident memory over 10,000 ResNet-20 training steps and 10,000 inference calls (bench/soak.mjs). Options pass
+# through: make soak SOAK_ARGS="--steps 2000".
+soak: build
+	node bench/soak.mjs $(SOAK_ARGS)
 
 bench/node_modules/.installed: bench/package.json bench/package-lock.json | node_modules/.installed
 	cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund && touch node_modules/.installed || \
