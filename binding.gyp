@@ -4,7 +4,10 @@
       "target_name": "convnets_native",
       "sources": [
         "native/src/addon.cc",
-        "native/src/common.cc",
+        "native/src/binding.cc",
+        "native/src/storage.cc",
+        "native/src/layout.cc",
+        "native/src/execution.cc",
         "native/src/elementwise.cc",
         "native/src/movement.cc",
         "native/src/convolution.cc",

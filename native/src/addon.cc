@@ -6,7 +6,10 @@
 #include <cstring>
 #include <thread>
 
-#include "common.h"
+#include "binding.h"
+#include "execution.h"
+#include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -39,7 +42,7 @@ Napi::Value Upload(const Napi::CallbackInfo& info) {
   const DataType type = typeOf(info[2]);
   checkTyped(info[0], type, product(dims), "upload");
   notRecordable();
-  Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
+  Storage* s = allocate(plainDesc(dims, type), product(dims));
   std::memcpy(s->data, typedData(info[0]), s->bytes);
   return wrap(info.Env(), s);
 }
@@ -71,7 +74,7 @@ Napi::Value Fill(const Napi::CallbackInfo& info) {
   const double value = toDouble(info[1]);
   const DataType type = typeOf(info[2]);
   notRecordable();
-  Storage* s = allocate(info.Env(), plainDesc(dims, type), product(dims));
+  Storage* s = allocate(plainDesc(dims, type), product(dims));
   if (type == DataType::s32) {
     auto* p = static_cast<int32_t*>(s->data);
     std::fill(p, p + s->elements, static_cast<int32_t>(value));
@@ -105,7 +108,7 @@ Napi::Value Reshape(const Napi::CallbackInfo& info) {
   const DataType type = s->md.data_type();
   if (isPlain(s->md)) return wrap(info.Env(), alias(s, plainDesc(newDims, type)));
   if (newDims == s->md.dims()) return wrap(info.Env(), alias(s, s->md));
-  Storage* out = allocate(info.Env(), plainDesc(newDims, type), s->elements);
+  Storage* out = allocate(plainDesc(newDims, type), s->elements);
   reorder(memory(s->md, engine(), s->data), memory(plainDesc(s->md.dims(), type), engine(), out->data));
   return wrap(info.Env(), out);
 }
@@ -124,7 +127,7 @@ Napi::Value Cast(const Napi::CallbackInfo& info) {
   const DataType type = typeOf(info[2]);
   Temps temps;
   memory plain = viewPlain(s, dims, temps);
-  Storage* out = allocate(info.Env(), plainDesc(dims, type), s->elements);
+  Storage* out = allocate(plainDesc(dims, type), s->elements);
   const int64_t n = s->elements;
   notRecordable();
   if (s->md.data_type() == type) {
@@ -162,7 +165,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("version", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
   out.Set("isa", isaName(dnnl::get_effective_cpu_isa()));
   out.Set("threads", omp_get_max_threads());
-  out.Set("blocked", keepBlocked());
+  out.Set("blockedLayouts", blockedLayouts());
   return out;
 }
 
@@ -177,8 +180,8 @@ Napi::Value IsBlocked(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !isPlain(unwrap(info[0])->md));
 }
 
-Napi::Value SetBlocked(const Napi::CallbackInfo& info) {
-  setKeepBlocked(info[0].ToBoolean().Value());
+Napi::Value SetBlockedLayouts(const Napi::CallbackInfo& info) {
+  setBlockedLayouts(info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 
@@ -194,7 +197,7 @@ void registerStorage(Napi::Env env, Napi::Object exports) {
   CONVNETS_EXPORT(exports, "cast", Cast);
   CONVNETS_EXPORT(exports, "info", Info);
   CONVNETS_EXPORT(exports, "setThreads", SetThreads);
-  CONVNETS_EXPORT(exports, "setBlocked", SetBlocked);
+  CONVNETS_EXPORT(exports, "setBlockedLayouts", SetBlockedLayouts);
   CONVNETS_EXPORT(exports, "isBlocked", IsBlocked);
 }
 

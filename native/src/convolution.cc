@@ -1,6 +1,11 @@
 // 2-D convolution on oneDNN: forward with bias, backward-data and backward-weights. Every primitive picks its
 // own layouts (format_tag::any); inputs are reordered into them when they differ (oneDNN 2.x does not check).
-#include "common.h"
+#include <stdexcept>
+#include <string>
+
+#include "binding.h"
+#include "execution.h"
+#include "layout.h"
 
 namespace convnets {
 
@@ -15,47 +20,71 @@ using ConvBackwardWeights =
 
 memory::desc anyLayout(const Dims& dims) { return memory::desc(dims, DataType::f32, memory::format_tag::any); }
 
+std::string text(const Dims& dims) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); i++) out += (i > 0 ? ", " : "") + std::to_string(dims[i]);
+  return out + "]";
+}
+
 /** Shapes and attributes of one convolution, in oneDNN's terms. */
 struct Geometry {
+  const char* op;
   Dims x, w, y;  // w is [G, O/G, I/G, kh, kw] when grouped
   Dims wLogical;
-  Dims stride, dilation, padL, padR;  // dilation counts the gaps (PyTorch's d − 1)
-  Key key(const char* op) const {
-    return std::move(Key(op).add(x).add(w).add(y).add(stride).add(dilation).add(padL).add(padR));
+  Dims stride, padding, dilation;  // as given: padding [top, bottom, left, right], dilation PyTorch's
+  int64_t groups;
+  Dims dilationGaps, padL, padR;  // oneDNN's: dilation counts the gaps (PyTorch's d − 1)
+  Key key(const char* kind) const {
+    return std::move(Key(kind).add(x).add(w).add(y).add(stride).add(dilationGaps).add(padL).add(padR));
+  }
+  /** The shapes and attributes, for a message: what a user passed, in PyTorch's terms. */
+  std::string describe() const {
+    return "input " + text(x) + ", weight " + text(wLogical) + ", output " + text(y) + ", stride " + text(stride) +
+           ", padding " + text(padding) + ", dilation " + text(dilation) + ", groups " + std::to_string(groups);
+  }
+  /** A compiled primitive from make(), with oneDNN's refusal turned into an error naming the attributes. */
+  template <class T>
+  std::shared_ptr<T> compile(const Key& key, const std::function<T*()>& make) const {
+    try {
+      return cached<T>(key, make);
+    } catch (const dnnl::error& e) {
+      throw std::invalid_argument("oneDNN has no convolution for " + describe() + " (" + e.what() + ")");
+    }
   }
 };
 
-/** Reads x dims, w dims, y dims, stride, padding [top, bottom, left, right], dilation and groups from `at` on. */
-Geometry geometry(const Napi::CallbackInfo& info, size_t at) {
+/** The `geometry` attributes {x, w, y, stride, padding, dilation, groups} of a convolution call. */
+Geometry geometry(const Napi::Value& value, const char* op) {
+  const Attributes attrs(value, op);
   Geometry g;
-  g.x = toDims(info[at]);
-  g.wLogical = toDims(info[at + 1]);
-  g.y = toDims(info[at + 2]);
-  const Dims stride = toDims(info[at + 3]), padding = toDims(info[at + 4]), dilation = toDims(info[at + 5]);
-  const int64_t groups = toInt(info[at + 6]);
-  if (g.x.size() != 4 || g.wLogical.size() != 4 || g.y.size() != 4 || stride.size() != 2 || padding.size() != 4 ||
-      dilation.size() != 2 || groups < 1 || g.wLogical[0] % groups != 0) {
-    throw Napi::RangeError::New(info.Env(), "conv2d: malformed shapes or attributes");
+  g.op = op;
+  g.x = attrs.dims("x");
+  g.wLogical = attrs.dims("w");
+  g.y = attrs.dims("y");
+  g.stride = attrs.dims("stride");
+  g.padding = attrs.dims("padding");
+  g.dilation = attrs.dims("dilation");
+  g.groups = attrs.integer("groups");
+  if (g.x.size() != 4 || g.wLogical.size() != 4 || g.y.size() != 4 || g.stride.size() != 2 ||
+      g.padding.size() != 4 || g.dilation.size() != 2 || g.groups < 1 || g.wLogical[0] % g.groups != 0) {
+    throw Napi::RangeError::New(value.Env(), std::string(op) + ": malformed shapes or attributes: " + g.describe());
   }
-  g.w = groups == 1 ? g.wLogical
-                    : Dims{groups, g.wLogical[0] / groups, g.wLogical[1], g.wLogical[2], g.wLogical[3]};
-  g.stride = stride;
-  g.dilation = {dilation[0] - 1, dilation[1] - 1};
-  g.padL = {padding[0], padding[2]};
-  g.padR = {padding[1], padding[3]};
+  g.w = g.groups == 1 ? g.wLogical
+                      : Dims{g.groups, g.wLogical[0] / g.groups, g.wLogical[1], g.wLogical[2], g.wLogical[3]};
+  g.dilationGaps = {g.dilation[0] - 1, g.dilation[1] - 1};
+  g.padL = {g.padding[0], g.padding[2]};
+  g.padR = {g.padding[1], g.padding[3]};
   return g;
 }
 
 dnnl::convolution_forward::desc forwardDesc(const Geometry& g, bool bias) {
   if (bias) {
     return {prop_kind::forward_training, algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
-            anyLayout({g.y[1]}), anyLayout(g.y), g.stride, g.dilation, g.padL, g.padR};
+            anyLayout({g.y[1]}), anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR};
   }
   return {prop_kind::forward_training, algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
-          anyLayout(g.y), g.stride, g.dilation, g.padL, g.padR};
+          anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR};
 }
-
-bool given(const Napi::Value& value) { return !value.IsNull() && !value.IsUndefined(); }
 
 dnnl::primitive_attr withPostOps(bool sum, bool relu) {
   dnnl::post_ops ops;
@@ -67,24 +96,24 @@ dnnl::primitive_attr withPostOps(bool sum, bool relu) {
 }
 
 /**
- * conv2d(x, w, bias | null, xDims, wDims, yDims, stride, padding, dilation, groups, add | null, relu, addInPlace)
- * → y.
+ * conv2d(x, w, bias | null, geometry, {add, relu, addInPlace}) → y.
  * `add` and `relu` are post-ops: oneDNN's sum (the output starts as a copy of `add`) and eltwise ReLU. They use
  * the training kernels too: oneDNN 2.6's forward_inference picks brgconv for some small odd shapes, which crashed
  * with sum and ReLU together (a [3,1,8,9] input, [2,1,2,3] kernel, stride [1,3], padding [1,2,2,0]).
  */
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Geometry g = geometry(info, 3);
+  const Geometry g = geometry(info[3], "conv2d");
+  const Attributes post(info[4], "conv2d");
   Storage* x = unwrap(info[0], g.x, "conv2d");
   Storage* w = unwrap(info[1], g.wLogical, "conv2d");
   const bool hasBias = given(info[2]);
   Storage* bias = hasBias ? unwrap(info[2], {g.y[1]}, "conv2d") : nullptr;
-  Storage* add = given(info[10]) ? unwrap(info[10], g.y, "conv2d's fused sum") : nullptr;
-  const bool relu = info[11].ToBoolean();
-  const bool addInPlace = info[12].ToBoolean();
+  Storage* add = given(post.value("add")) ? unwrap(post.value("add"), g.y, "conv2d's fused sum") : nullptr;
+  const bool relu = post.flag("relu");
+  const bool addInPlace = post.flag("addInPlace");
   const Key key = g.key("conv").add(int64_t(hasBias)).add(int64_t(add != nullptr)).add(int64_t(relu));
-  auto c = cached<ConvForward>(key, [&] {
+  auto c = g.compile<ConvForward>(key, [&] {
     return new ConvForward({forwardDesc(g, hasBias), withPostOps(add != nullptr, relu), engine()});
   });
   Temps temps;
@@ -112,16 +141,16 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
-/** conv2dBackwardData(dy, w, xDims, wDims, yDims, stride, padding, dilation, groups) → dx. */
+/** conv2dBackwardData(dy, w, geometry) → dx. */
 Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Geometry g = geometry(info, 2);
+  const Geometry g = geometry(info[2], "conv2dBackwardData");
   Storage* dy = unwrap(info[0], g.y, "conv2dBackwardData");
   Storage* w = unwrap(info[1], g.wLogical, "conv2dBackwardData");
-  auto c = cached<ConvBackwardData>(g.key("convBackwardData"), [&] {
+  auto c = g.compile<ConvBackwardData>(g.key("convBackwardData"), [&] {
     dnnl::convolution_forward::primitive_desc hint(forwardDesc(g, false), engine());
     dnnl::convolution_backward_data::desc d(algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
-                                            anyLayout(g.y), g.stride, g.dilation, g.padL, g.padR);
+                                            anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR);
     return new ConvBackwardData({d, userScratchpad(), engine(), hint});
   });
   Temps temps;
@@ -133,16 +162,16 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
-/** conv2dBackwardFilter(x, dy, xDims, wDims, yDims, stride, padding, dilation, groups) → dw, always plain. */
+/** conv2dBackwardFilter(x, dy, geometry) → dw, always plain. */
 Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const Geometry g = geometry(info, 2);
+  const Geometry g = geometry(info[2], "conv2dBackwardFilter");
   Storage* x = unwrap(info[0], g.x, "conv2dBackwardFilter");
   Storage* dy = unwrap(info[1], g.y, "conv2dBackwardFilter");
-  auto c = cached<ConvBackwardWeights>(g.key("convBackwardWeights"), [&] {
+  auto c = g.compile<ConvBackwardWeights>(g.key("convBackwardWeights"), [&] {
     dnnl::convolution_forward::primitive_desc hint(forwardDesc(g, false), engine());
     dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
-                                               anyLayout(g.y), g.stride, g.dilation, g.padL, g.padR);
+                                               anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR);
     return new ConvBackwardWeights({d, userScratchpad(), engine(), hint});
   });
   Temps temps;

@@ -2,7 +2,10 @@
 // reduction, softmax and log-softmax.
 #include <cstring>
 
-#include "common.h"
+#include "binding.h"
+#include "execution.h"
+#include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -277,22 +280,28 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
   Storage* x = unwrap(info[1], dims, "axpby");
   Storage* y = unwrap(info[3], dims, "axpby");
   Temps temps;
-  const float* a = static_cast<const float*>(viewPlain(x, dims, temps).get_data_handle());
-  const float* b = static_cast<const float*>(viewPlain(y, dims, temps).get_data_handle());
   Output out(env, plainDesc(dims), dims, temps);
-  float* o = static_cast<float*>(out.mem().get_data_handle());
   const int64_t n = product(dims);
   const bool parallel = static_cast<size_t>(n) * sizeof(float) >= kSerialBytes;
-  runStep(
-      [o, a, b, n, alpha, beta, parallel] {
+  runHandWritten(
+      [n, alpha, beta, parallel](const Args& args) {
+        const float* a = dataOf<float>(args, DNNL_ARG_SRC);
+        const float* b = dataOf<float>(args, DNNL_ARG_SRC_1);
+        float* o = dataOf<float>(args, DNNL_ARG_DST);
 #pragma omp parallel for schedule(static) if (parallel)
         for (int64_t i = 0; i < n; i++) {
           const float p = alpha * a[i], q = beta * b[i];  // rounded apart, as the reference backend does
           o[i] = p + q;
         }
       },
-      {o, a, b});
+      {{DNNL_ARG_SRC, viewPlain(x, dims, temps)}, {DNNL_ARG_SRC_1, viewPlain(y, dims, temps)}, {DNNL_ARG_DST, out.mem()}});
   return out.finish();
+}
+
+/** Copies the source's bytes to the destination (a reduction over no axis). */
+void copyValues(const Args& args) {
+  const memory& src = args.at(DNNL_ARG_SRC);
+  std::memcpy(dataOf<void>(args, DNNL_ARG_DST), src.get_data_handle(), src.get_desc().get_size());
 }
 
 /** reduce(op, x, dims, outDims) → the reduction over every axis where outDims has 1 and dims does not. */
@@ -308,10 +317,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   memory src = viewPlain(x, dims, temps);
   Output out(env, plainDesc(outDims), outDims, temps);
   if (outDims == dims) {
-    void* to = out.mem().get_data_handle();
-    const void* from = src.get_data_handle();
-    const size_t bytes = src.get_desc().get_size();
-    runStep([to, from, bytes] { std::memcpy(to, from, bytes); }, {to, from});
+    runHandWritten(copyValues, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, out.mem()}});
     return out.finish();
   }
   if (alg == algorithm::reduction_sum) {

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <optional>
 
-#include "common.h"
+#include "execution.h"
+#include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 

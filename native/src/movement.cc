@@ -2,7 +2,10 @@
 // strided views of plain memory.
 #include <cstring>
 
-#include "common.h"
+#include "binding.h"
+#include "execution.h"
+#include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -27,11 +30,29 @@ memory::desc matrixDesc(int64_t batch, int64_t rows, int64_t cols, bool transpos
   return memory::desc({batch, rows, cols}, DataType::f32, strides);
 }
 
-/** matmul(a, b, batch, m, k, n, transposeA, transposeB) → [batch, m, n]. */
+/** Sets every value of `m` (plain, float32 or int32) to `value`. */
+void fillWith(const memory& m, double value) {
+  const int64_t n = product(m.get_desc().dims());
+  const bool integers = m.get_desc().data_type() == DataType::s32;
+  runHandWritten(
+      [n, integers, value](const Args& args) {
+        if (integers) {
+          int32_t* data = dataOf<int32_t>(args, DNNL_ARG_DST);
+          std::fill(data, data + n, static_cast<int32_t>(value));
+        } else {
+          float* data = dataOf<float>(args, DNNL_ARG_DST);
+          std::fill(data, data + n, static_cast<float>(value));
+        }
+      },
+      {{DNNL_ARG_DST, m}});
+}
+
+/** matmul(a, b, {batch, m, k, n, transposeA, transposeB}) → [batch, m, n]. */
 Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int64_t batch = toInt(info[2]), m = toInt(info[3]), k = toInt(info[4]), n = toInt(info[5]);
-  const bool ta = info[6].ToBoolean().Value(), tb = info[7].ToBoolean().Value();
+  const Attributes attrs(info[2], "matmul");
+  const int64_t batch = attrs.integer("batch"), m = attrs.integer("m"), k = attrs.integer("k"), n = attrs.integer("n");
+  const bool ta = attrs.flag("transposeA"), tb = attrs.flag("transposeB");
   Storage* a = unwrap(info[0], {batch * m * k}, "matmul");
   Storage* b = unwrap(info[1], {batch * k * n}, "matmul");
   Temps temps;
@@ -40,9 +61,7 @@ Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
   Output out(env, cMd, {batch, m, n}, temps);
   if (batch * m * n == 0) return out.finish();
   if (k == 0) {
-    void* data = out.mem().get_data_handle();
-    const size_t bytes = cMd.get_size();
-    runStep([data, bytes] { std::memset(data, 0, bytes); }, {data});
+    fillWith(out.mem(), 0);
     return out.finish();
   }
   if (batch == 1 && m == 1 && !ta && tb) {
@@ -124,20 +143,7 @@ void place(const memory& part, const memory& into, const Dims& offsets) {
   reorder(part, memory(box, engine(), into.get_data_handle()));
 }
 
-void fillWith(const memory& m, double value) {
-  const int64_t n = product(m.get_desc().dims());
-  void* data = m.get_data_handle();
-  const bool integers = m.get_desc().data_type() == DataType::s32;
-  runStep(
-      [data, n, integers, value] {
-        if (integers) {
-          std::fill(static_cast<int32_t*>(data), static_cast<int32_t*>(data) + n, static_cast<int32_t>(value));
-        } else {
-          std::fill(static_cast<float*>(data), static_cast<float*>(data) + n, static_cast<float>(value));
-        }
-      },
-      {data});
-}
+
 
 /** pad(x, dims, before, after, value) → x surrounded by `value`. */
 Napi::Value Pad(const Napi::CallbackInfo& info) {
@@ -205,7 +211,7 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   for (Storage* part : parts) {
     if (part->md.data_type() != type) throw Napi::TypeError::New(env, "concat: dtypes differ");
   }
-  const bool blocked = axis == 1 && keepBlocked() && joinsWholeBlocks(parts, dims);
+  const bool blocked = axis == 1 && blockedLayouts() && joinsWholeBlocks(parts, dims);
   Temps temps;
   Output out(env, blocked ? sameLayout(parts[0]->md, outDims) : plainDesc(outDims, type), outDims, temps);
   Dims offsets(outDims.size(), 0);

@@ -1,6 +1,8 @@
 // Pooling (max keeps oneDNN's workspace for backward), local response normalisation and batch normalisation,
 // forward and backward, on oneDNN. All accept a blocked input layout and keep it.
-#include "common.h"
+#include "binding.h"
+#include "execution.h"
+#include "layout.h"
 
 namespace convnets {
 
@@ -19,23 +21,26 @@ struct PoolGeometry {
   }
 };
 
-/** Reads kind, x dims, y dims, kernel, stride, padL, padR and countIncludePad from `at` on. */
-PoolGeometry poolGeometry(const Napi::CallbackInfo& info, size_t at) {
+/** The `geometry` attributes {kind, x, y, kernel, stride, paddingBefore, paddingAfter, countIncludePad} of a pooling. */
+PoolGeometry poolGeometry(const Napi::Value& value, const char* op) {
+  const Attributes attrs(value, op);
   PoolGeometry g;
-  const std::string kind = info[at].As<Napi::String>().Utf8Value();
-  const bool includePad = info[at + 7].ToBoolean().Value();
-  g.alg = kind == "max"     ? algorithm::pooling_max
-          : includePad      ? algorithm::pooling_avg_include_padding
-                            : algorithm::pooling_avg_exclude_padding;
-  g.x = toDims(info[at + 1]);
-  g.y = toDims(info[at + 2]);
-  g.kernel = toDims(info[at + 3]);
-  g.stride = toDims(info[at + 4]);
-  g.padL = toDims(info[at + 5]);
-  g.padR = toDims(info[at + 6]);
+  const std::string kind = attrs.text("kind");
+  if (kind != "max" && kind != "avg") {
+    throw Napi::RangeError::New(value.Env(), std::string(op) + ": unknown pooling kind '" + kind + "'");
+  }
+  g.alg = kind == "max"                         ? algorithm::pooling_max
+          : attrs.flag("countIncludePad") ? algorithm::pooling_avg_include_padding
+                                                : algorithm::pooling_avg_exclude_padding;
+  g.x = attrs.dims("x");
+  g.y = attrs.dims("y");
+  g.kernel = attrs.dims("kernel");
+  g.stride = attrs.dims("stride");
+  g.padL = attrs.dims("paddingBefore");
+  g.padR = attrs.dims("paddingAfter");
   if (g.x.size() != 4 || g.y.size() != 4 || g.kernel.size() != 2 || g.stride.size() != 2 || g.padL.size() != 2 ||
       g.padR.size() != 2) {
-    throw Napi::RangeError::New(info.Env(), "pool2d: malformed shapes or attributes");
+    throw Napi::RangeError::New(value.Env(), std::string(op) + ": malformed shapes or attributes");
   }
   return g;
 }
@@ -46,15 +51,14 @@ dnnl::pooling_forward::desc poolDesc(const PoolGeometry& g, const memory::desc& 
 }
 
 /**
- * pool2d(x, kind, xDims, yDims, kernel, stride, padL, padR, includePad, withWorkspace)
- * → [y, workspace | null, its elements]. Without the workspace (no backward will follow) max pooling runs as
- * forward_inference, which writes no argmax.
+ * pool2d(x, geometry, withWorkspace) → [y, workspace | null, its elements]. Without the workspace (no backward
+ * will follow) max pooling runs as forward_inference, which writes no argmax.
  */
 Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const PoolGeometry g = poolGeometry(info, 1);
+  const PoolGeometry g = poolGeometry(info[1], "pool2d");
   Storage* x = unwrap(info[0], g.x, "pool2d");
-  const bool withWorkspace = info[9].ToBoolean();
+  const bool withWorkspace = info[2].ToBoolean();
   const prop_kind prop = withWorkspace ? prop_kind::forward_training : prop_kind::forward_inference;
   const memory::desc src = layoutOf(x, g.x);
   auto p = cached<PoolForward>(g.key("pool").add(src).add(int64_t(withWorkspace)), [&] {
@@ -68,7 +72,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   result.Set(2u, Napi::Number::New(env, 0));
   if (g.alg == algorithm::pooling_max && withWorkspace) {
     const memory::desc wsMd = p->pd.workspace_desc();
-    Storage* workspace = allocate(env, wsMd, product(wsMd.dims()));
+    Storage* workspace = allocate(wsMd, product(wsMd.dims()));
     workspace->pool.reset(new Storage::PoolLayouts{src, p->pd.dst_desc()});
     args[DNNL_ARG_WORKSPACE] = memory(wsMd, engine(), workspace->data);
     result.Set(1u, wrap(env, workspace));
@@ -79,16 +83,16 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
   return result;
 }
 
-/** pool2dBackward(dy, kind, xDims, yDims, kernel, stride, padL, padR, includePad, workspace | null) → dx. */
+/** pool2dBackward(dy, geometry, workspace | null) → dx. */
 Napi::Value Pool2dBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const PoolGeometry g = poolGeometry(info, 1);
+  const PoolGeometry g = poolGeometry(info[1], "pool2dBackward");
   Storage* dy = unwrap(info[0], g.y, "pool2dBackward");
   Storage* workspace = nullptr;
   memory::desc src, dst;
   if (g.alg == algorithm::pooling_max) {
-    if (!info[9].IsExternal()) throw Napi::Error::New(env, "pool2dBackward: max pooling needs its workspace");
-    workspace = unwrap(info[9]);
+    if (!given(info[2])) throw Napi::Error::New(env, "pool2dBackward: max pooling needs its workspace");
+    workspace = unwrap(info[2]);
     if (!workspace->pool || workspace->pool->dst.dims() != g.y || workspace->pool->src.dims() != g.x) {
       throw Napi::Error::New(env, "pool2dBackward: the workspace comes from a pooling of other shapes");
     }
@@ -132,9 +136,11 @@ struct LrnAttrs {
   float alpha, beta, k;
 };
 
-LrnAttrs lrnAttrs(const Napi::CallbackInfo& info, size_t at) {
-  return {toInt(info[at]), static_cast<float>(toDouble(info[at + 1])), static_cast<float>(toDouble(info[at + 2])),
-          static_cast<float>(toDouble(info[at + 3]))};
+/** The attributes {size, alpha, beta, k} of an LRN call. */
+LrnAttrs lrnAttrs(const Napi::Value& value, const char* op) {
+  const Attributes attrs(value, op);
+  return {attrs.integer("size"), static_cast<float>(attrs.number("alpha")), static_cast<float>(attrs.number("beta")),
+          static_cast<float>(attrs.number("k"))};
 }
 
 dnnl::lrn_forward::desc lrnDesc(prop_kind kind, const memory::desc& md, const LrnAttrs& a) {
@@ -145,12 +151,12 @@ Key lrnKey(const char* op, const memory::desc& md, const LrnAttrs& a) {
   return std::move(Key(op).add(md).add(a.size).add(double(a.alpha)).add(double(a.beta)).add(double(a.k)));
 }
 
-/** lrn(x, dims, size, alpha, beta, k) → y: oneDNN's across-channel LRN, which matches PyTorch for odd sizes. */
+/** lrn(x, dims, {size, alpha, beta, k}) → y: oneDNN's across-channel LRN, which matches PyTorch for odd sizes. */
 Napi::Value Lrn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Dims dims = toDims(info[1]);
   Storage* x = unwrap(info[0], dims, "lrn");
-  const LrnAttrs a = lrnAttrs(info, 2);
+  const LrnAttrs a = lrnAttrs(info[2], "lrn");
   const memory::desc md = channelLayout(x, dims);
   auto l = cached<LrnForward>(lrnKey("lrn", md, a), [&] {
     return new LrnForward({lrnDesc(prop_kind::forward_scoring, md, a), userScratchpad(), engine()});
@@ -161,13 +167,13 @@ Napi::Value Lrn(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
-/** lrnBackward(x, dy, dims, size, alpha, beta, k) → dx; reruns the forward when backward wants its workspace. */
+/** lrnBackward(x, dy, dims, {size, alpha, beta, k}) → dx; reruns the forward when backward wants its workspace. */
 Napi::Value LrnBackwardFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Dims dims = toDims(info[2]);
   Storage* x = unwrap(info[0], dims, "lrnBackward");
   Storage* dy = unwrap(info[1], dims, "lrnBackward");
-  const LrnAttrs a = lrnAttrs(info, 3);
+  const LrnAttrs a = lrnAttrs(info[3], "lrnBackward");
   const memory::desc md = channelLayout(x, dims);
   auto forward = cached<LrnForward>(lrnKey("lrnTraining", md, a), [&] {
     return new LrnForward({lrnDesc(prop_kind::forward_training, md, a), userScratchpad(), engine()});
@@ -216,8 +222,8 @@ Napi::Value BatchNormTraining(const Napi::CallbackInfo& info) {
   });
   Temps temps;
   Output out(env, b->pd.dst_desc(), dims, temps);
-  Storage* mean = allocate(env, plainDesc(channels), channels[0]);
-  Storage* variance = allocate(env, plainDesc(channels), channels[0]);
+  Storage* mean = allocate(plainDesc(channels), channels[0]);
+  Storage* variance = allocate(plainDesc(channels), channels[0]);
   auto result = Napi::Array::New(env, 3);
   // Wrapped at once so the finalizer frees them even if execution throws.
   result.Set(1u, wrap(env, mean));
@@ -281,8 +287,8 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   });
   Temps temps;
   Output out(env, b->pd.diff_src_desc(), dims, temps);
-  Storage* dgamma = allocate(env, plainDesc(channels), channels[0]);
-  Storage* dbeta = allocate(env, plainDesc(channels), channels[0]);
+  Storage* dgamma = allocate(plainDesc(channels), channels[0]);
+  Storage* dbeta = allocate(plainDesc(channels), channels[0]);
   auto result = Napi::Array::New(env, 3);
   result.Set(1u, wrap(env, dgamma));
   result.Set(2u, wrap(env, dbeta));

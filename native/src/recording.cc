@@ -5,10 +5,13 @@
 // recording may be handed to later calls of that same recording, as the pool would have done.
 // A replay reads its inputs where they are, with no copy, when they are in the recorded layout. A convolution and
 // the pooling of its output are replayed image by image where that pays (image_by_image.cc).
+#include "recording.h"
+
 #include <cstring>
 #include <unordered_set>
 
-#include "common.h"
+#include "binding.h"
+#include "layout.h"
 
 namespace convnets {
 
@@ -24,15 +27,23 @@ std::unordered_map<void*, Pin> pins;
 
 /**
  * Recorded primitive calls run in order (one, or a convolution and its pooling image by image), or a hand-written
- * step (a fill, a copy) and the blocks it touches.
+ * kernel and the memory it runs on.
  */
 struct Step {
   std::vector<PrimitiveCall> calls;
-  std::function<void()> handWritten;
-  std::vector<const void*> blocks;
+  HandWritten handWritten;
+  Args args;  // the hand-written kernel's
   void run() {
-    if (handWritten) handWritten();
+    if (handWritten) handWritten(args);
     for (auto& call : calls) call.run();
+  }
+  /** Calls f(arg, memory) for every argument the step runs on. */
+  template <class F>
+  void forEachArg(F f) const {
+    for (const auto& [arg, mem] : args) f(arg, mem);
+    for (const PrimitiveCall& call : calls) {
+      for (const auto& [arg, mem] : call.args) f(arg, mem);
+    }
   }
 };
 
@@ -63,8 +74,8 @@ bool readOnly(int arg) {
 
 /**
  * A storage the recorded run read as its input. Each replay points the calls that read it at the replay's input
- * (no copy) when it can: same layout, and the recorded run neither wrote it, nor handed it to a hand-written step,
- * nor returned a view of it. Otherwise the replay's input is copied into the recorded one.
+ * (no copy) when it can: same layout, and the recorded run neither wrote it nor returned a view of it. Otherwise
+ * the replay's input is copied into the recorded one.
  */
 struct Input {
   void* recorded;
@@ -77,15 +88,12 @@ struct Input {
       : recorded(s->data), md(s->md), bound(s->data) {
     const auto within = [&](const void* p) { return p >= s->data && p < static_cast<char*>(s->data) + s->bytes; };
     for (const Step& step : steps) {
-      for (const void* block : step.blocks) movable = movable && !within(block);
-      for (const PrimitiveCall& call : step.calls) {
-        for (const auto& [arg, mem] : call.args) {
-          void* at = mem.get_data_handle();
-          if (!within(at)) continue;
-          movable = movable && readOnly(arg);
-          readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(s->data));
-        }
-      }
+      step.forEachArg([&](int arg, const memory& mem) {
+        void* at = mem.get_data_handle();
+        if (!within(at)) return;
+        movable = movable && readOnly(arg);
+        readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(s->data));
+      });
     }
     for (const Storage* output : outputs) movable = movable && !within(output->data);
   }
@@ -223,11 +231,11 @@ void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad
   active->steps.push_back({{PrimitiveCall{primitive, scratchpad, args, serial}}, nullptr, {}});
 }
 
-void runStep(std::function<void()> step, std::initializer_list<const void*> blocks) {
-  step();
+void runHandWritten(const HandWritten& kernel, const Args& args) {
+  kernel(args);
   if (!active || !active->replayable) return;
-  for (const void* block : blocks) active->use(const_cast<void*>(block));
-  active->steps.push_back({{}, std::move(step), std::vector<const void*>(blocks)});
+  for (const auto& [arg, mem] : args) active->use(mem.get_data_handle());
+  active->steps.push_back({{}, kernel, args});
 }
 
 void notRecordable() {

@@ -11,7 +11,7 @@ export function runInfo(): void {
     const library = backend.library();
     console.log(`oneDNN   ${library.version}`);
     console.log(`isa      ${library.isa}`);
-    console.log(`layout   ${library.blocked ? 'blocked (oneDNN formats between layers)' : 'plain NCHW'}`);
+    console.log(`layout   ${library.blockedLayouts ? 'blocked (oneDNN formats between layers)' : 'plain NCHW'}`);
   } else {
     console.log(`native   ${nativeUnavailableReason() ?? 'available (CONVNETS_BACKEND=native)'}`);
   }

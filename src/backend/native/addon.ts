@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { BackendError } from '../../errors.js';
-import type { Shape, TypedArray } from '../backend.js';
+import type { LrnAttrs, PoolKind, Shape, TypedArray } from '../backend.js';
 
 declare const nativeHandle: unique symbol;
 /** A native storage handle: an N-API external owning oneDNN memory. Opaque to JavaScript. */
@@ -24,10 +24,53 @@ export interface LibraryInfo {
   /** OpenMP threads oneDNN runs on. */
   threads: number;
   /** Whether outputs may stay in oneDNN's blocked layouts between layers. */
-  blocked: boolean;
+  blockedLayouts: boolean;
 }
 
 type Dims = Shape;
+
+/** A convolution's shapes and attributes as the addon reads them (convolution.cc's Geometry). */
+export interface ConvGeometry {
+  x: Dims;
+  w: Dims;
+  y: Dims;
+  stride: readonly number[];
+  /** [top, bottom, left, right]. */
+  padding: readonly number[];
+  dilation: readonly number[];
+  groups: number;
+}
+
+/** ConvPostOps with storages as handles. */
+export interface ConvPostOpsByHandle {
+  /** Added to the output before the activation (a residual sum); the output's shape. */
+  add: Handle | null;
+  relu: boolean;
+  /** The caller releases `add` after the call: its buffer may become the output's. */
+  addInPlace: boolean;
+}
+
+/** A pooling's shapes and window as the addon reads them (pooling_norm.cc's PoolGeometry). */
+export interface PoolGeometry {
+  kind: PoolKind;
+  x: Dims;
+  y: Dims;
+  kernel: readonly number[];
+  stride: readonly number[];
+  /** [top, left] and [bottom, right]: oneDNN's padding, grown after so that ceil mode's last window fits. */
+  paddingBefore: readonly number[];
+  paddingAfter: readonly number[];
+  countIncludePad: boolean;
+}
+
+export interface MatmulAttrs {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+}
 
 /** The functions native/src/*.cc export; argument order follows each C++ function's comment. */
 export interface Addon {
@@ -40,7 +83,7 @@ export interface Addon {
   cast(x: Handle, dims: Dims, dtype: DTypeCode): Handle;
   info(): LibraryInfo;
   setThreads(threads: number): number;
-  setBlocked(blocked: boolean): void;
+  setBlockedLayouts(blocked: boolean): void;
   isBlocked(x: Handle): boolean;
 
   startRecording(): void;
@@ -57,16 +100,7 @@ export interface Addon {
   softmax(x: Handle, dims: Dims, axis: number, log: boolean): Handle;
   softmaxBackward(y: Handle, dy: Handle, dims: Dims, axis: number, log: boolean): Handle;
 
-  matmul(
-    a: Handle,
-    b: Handle,
-    batch: number,
-    m: number,
-    k: number,
-    n: number,
-    ta: boolean,
-    tb: boolean,
-  ): Handle;
+  matmul(a: Handle, b: Handle, attrs: MatmulAttrs): Handle;
   permute(x: Handle, dims: Dims, perm: readonly number[]): Handle;
   slice(x: Handle, dims: Dims, begin: readonly number[], size: readonly number[]): Handle;
   pad(x: Handle, dims: Dims, before: readonly number[], after: readonly number[], value: number): Handle;
@@ -76,76 +110,20 @@ export interface Addon {
     x: Handle,
     w: Handle,
     bias: Handle | null,
-    xDims: Dims,
-    wDims: Dims,
-    yDims: Dims,
-    stride: readonly number[],
-    padding: readonly number[],
-    dilation: readonly number[],
-    groups: number,
-    /** Added to the output before the activation (a residual sum); the output's shape. */
-    add: Handle | null,
-    relu: boolean,
-    /** The caller releases `add` after the call: its buffer may become the output's. */
-    addInPlace: boolean,
+    geometry: ConvGeometry,
+    post: ConvPostOpsByHandle,
   ): Handle;
-  conv2dBackwardData(
-    dy: Handle,
-    w: Handle,
-    xDims: Dims,
-    wDims: Dims,
-    yDims: Dims,
-    stride: readonly number[],
-    padding: readonly number[],
-    dilation: readonly number[],
-    groups: number,
-  ): Handle;
-  conv2dBackwardFilter(
-    x: Handle,
-    dy: Handle,
-    xDims: Dims,
-    wDims: Dims,
-    yDims: Dims,
-    stride: readonly number[],
-    padding: readonly number[],
-    dilation: readonly number[],
-    groups: number,
-  ): Handle;
+  conv2dBackwardData(dy: Handle, w: Handle, geometry: ConvGeometry): Handle;
+  conv2dBackwardFilter(x: Handle, dy: Handle, geometry: ConvGeometry): Handle;
 
   pool2d(
     x: Handle,
-    kind: string,
-    xDims: Dims,
-    yDims: Dims,
-    kernel: readonly number[],
-    stride: readonly number[],
-    paddingBefore: readonly number[],
-    paddingAfter: readonly number[],
-    countIncludePad: boolean,
+    geometry: PoolGeometry,
     withWorkspace: boolean,
   ): [y: Handle, workspace: Handle | null, workspaceElements: number];
-  pool2dBackward(
-    dy: Handle,
-    kind: string,
-    xDims: Dims,
-    yDims: Dims,
-    kernel: readonly number[],
-    stride: readonly number[],
-    paddingBefore: readonly number[],
-    paddingAfter: readonly number[],
-    countIncludePad: boolean,
-    workspace: Handle | null,
-  ): Handle;
-  lrn(x: Handle, dims: Dims, size: number, alpha: number, beta: number, k: number): Handle;
-  lrnBackward(
-    x: Handle,
-    dy: Handle,
-    dims: Dims,
-    size: number,
-    alpha: number,
-    beta: number,
-    k: number,
-  ): Handle;
+  pool2dBackward(dy: Handle, geometry: PoolGeometry, workspace: Handle | null): Handle;
+  lrn(x: Handle, dims: Dims, attrs: LrnAttrs): Handle;
+  lrnBackward(x: Handle, dy: Handle, dims: Dims, attrs: LrnAttrs): Handle;
   batchNormTraining(
     x: Handle,
     dims: Dims,

@@ -23,7 +23,14 @@ import type {
 import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
 import { ReferenceBackend } from '../reference/index.js';
 import { conv2dOutputShape, convSpatialOutput, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
-import { type Addon, type Handle, type LibraryInfo, loadAddon } from './addon.js';
+import {
+  type Addon,
+  type ConvGeometry,
+  type Handle,
+  type LibraryInfo,
+  type PoolGeometry,
+  loadAddon,
+} from './addon.js';
 
 /** A storage whose values live in memory the addon owns (possibly in a oneDNN blocked layout). */
 class NativeStorage implements Storage {
@@ -47,7 +54,7 @@ function threadCount(): number {
 }
 
 /** CONVNETS_NATIVE_LAYOUT=plain keeps every output in plain NCHW; the default lets oneDNN's blocked layouts flow. */
-function blockedLayout(): boolean {
+function blockedLayoutsFromEnvironment(): boolean {
   const raw = process.env.CONVNETS_NATIVE_LAYOUT ?? 'blocked';
   if (raw !== 'blocked' && raw !== 'plain') {
     throw new ValueError(`CONVNETS_NATIVE_LAYOUT=${raw}: expected 'blocked' or 'plain'`);
@@ -57,16 +64,26 @@ function blockedLayout(): boolean {
 
 const dtypeCode = (dtype: DType) => (dtype === 'int32' ? 1 : 0);
 
-/** Pooling padding oneDNN needs: the after-padding grows so ceil mode's last window fits (PyTorch clips it). */
-function poolPadding(
-  xShape: Shape,
-  yShape: Shape,
-  attrs: Pool2dAttrs,
-): { before: number[]; after: number[] } {
+function convGeometry(xShape: Shape, wShape: Shape, yShape: Shape, attrs: Conv2dAttrs): ConvGeometry {
+  const { stride, padding, dilation, groups } = attrs;
+  return { x: xShape, w: wShape, y: yShape, stride, padding, dilation, groups };
+}
+
+/** A pooling for oneDNN: the after-padding grows so ceil mode's last window fits (PyTorch clips it). */
+function poolGeometry(kind: PoolKind, xShape: Shape, yShape: Shape, attrs: Pool2dAttrs): PoolGeometry {
   const [top, bottom, left, right] = attrs.padding;
   const needed = (i: number, before: number) =>
     (yShape[2 + i] - 1) * attrs.stride[i] + attrs.kernel[i] - xShape[2 + i] - before;
-  return { before: [top, left], after: [Math.max(bottom, needed(0, top)), Math.max(right, needed(1, left))] };
+  return {
+    kind,
+    x: xShape,
+    y: yShape,
+    kernel: attrs.kernel,
+    stride: attrs.stride,
+    paddingBefore: [top, left],
+    paddingAfter: [Math.max(bottom, needed(0, top)), Math.max(right, needed(1, left))],
+    countIncludePad: attrs.countIncludePad,
+  };
 }
 
 /**
@@ -100,7 +117,7 @@ export class NativeBackend implements Backend {
   constructor() {
     this.addon = loadAddon();
     this.threads = this.addon.setThreads(threadCount());
-    this.addon.setBlocked(blockedLayout());
+    this.addon.setBlockedLayouts(blockedLayoutsFromEnvironment());
   }
 
   readonly recorder: Recorder = {
@@ -132,8 +149,8 @@ export class NativeBackend implements Backend {
   }
 
   /** Lets outputs stay in oneDNN's blocked layouts (the default), or keeps every output plain. */
-  setBlockedLayout(blocked: boolean): void {
-    this.addon.setBlocked(blocked);
+  setBlockedLayouts(blocked: boolean): void {
+    this.addon.setBlockedLayouts(blocked);
   }
 
   /** Whether a storage is held in one of oneDNN's blocked layouts (tests check that layouts flow). */
@@ -251,8 +268,8 @@ export class NativeBackend implements Backend {
     transposeA: boolean,
     transposeB: boolean,
   ): Storage {
-    const product = this.addon.matmul(this.handle(a), this.handle(b), batch, m, k, n, transposeA, transposeB);
-    return this.wrap(product, [batch, m, n]);
+    const attrs = { batch, m, k, n, transposeA, transposeB };
+    return this.wrap(this.addon.matmul(this.handle(a), this.handle(b), attrs), [batch, m, n]);
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
@@ -297,22 +314,16 @@ export class NativeBackend implements Backend {
     post: ConvPostOps = {},
   ): Storage {
     const yShape = conv2dOutputShape(xShape, wShape, attrs);
-    const hb = bias === null ? null : this.handle(bias);
-    const { stride, padding, dilation, groups } = attrs;
     const y = this.addon.conv2d(
       this.handle(x),
       this.handle(w),
-      hb,
-      xShape,
-      wShape,
-      yShape,
-      stride,
-      padding,
-      dilation,
-      groups,
-      post.add ? this.handle(post.add) : null,
-      post.relu ?? false,
-      post.addInPlace ?? false,
+      bias === null ? null : this.handle(bias),
+      convGeometry(xShape, wShape, yShape, attrs),
+      {
+        add: post.add ? this.handle(post.add) : null,
+        relu: post.relu ?? false,
+        addInPlace: post.addInPlace ?? false,
+      },
     );
     return this.wrap(y, yShape);
   }
@@ -326,19 +337,8 @@ export class NativeBackend implements Backend {
     attrs: Conv2dAttrs,
   ): Storage {
     this.checkConvGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
-    const { stride, padding, dilation, groups } = attrs;
-    const dx = this.addon.conv2dBackwardData(
-      this.handle(dy),
-      this.handle(w),
-      xShape,
-      wShape,
-      dyShape,
-      stride,
-      padding,
-      dilation,
-      groups,
-    );
-    return this.wrap(dx, xShape);
+    const geometry = convGeometry(xShape, wShape, dyShape, attrs);
+    return this.wrap(this.addon.conv2dBackwardData(this.handle(dy), this.handle(w), geometry), xShape);
   }
 
   conv2dBackwardFilter(
@@ -350,19 +350,8 @@ export class NativeBackend implements Backend {
     attrs: Conv2dAttrs,
   ): Storage {
     this.checkConvGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
-    const { stride, padding, dilation, groups } = attrs;
-    const dw = this.addon.conv2dBackwardFilter(
-      this.handle(x),
-      this.handle(dy),
-      xShape,
-      wShape,
-      dyShape,
-      stride,
-      padding,
-      dilation,
-      groups,
-    );
-    return this.wrap(dw, wShape);
+    const geometry = convGeometry(xShape, wShape, dyShape, attrs);
+    return this.wrap(this.addon.conv2dBackwardFilter(this.handle(x), this.handle(dy), geometry), wShape);
   }
 
   private checkConvGradient(
@@ -383,25 +372,14 @@ export class NativeBackend implements Backend {
 
   pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
     const yShape = pool2dOutputShape(xShape, attrs);
-    const { before, after } = poolPadding(xShape, yShape, attrs);
+    const geometry = poolGeometry(kind, xShape, yShape, attrs);
     // reference: PyTorch's ceil-mode divisor
-    if (!poolOnOneDnn(kind, attrs, after))
+    if (!poolOnOneDnn(kind, attrs, geometry.paddingAfter))
       return {
         y: this.viaReference([[x, xShape]], yShape, (r, [v]) => r.pool2d(kind, v, xShape, attrs).y),
         workspace: null,
       };
-    const [y, workspace, workspaceSize] = this.addon.pool2d(
-      this.handle(x),
-      kind,
-      xShape,
-      yShape,
-      attrs.kernel,
-      attrs.stride,
-      before,
-      after,
-      attrs.countIncludePad,
-      withWorkspace,
-    );
+    const [y, workspace, workspaceSize] = this.addon.pool2d(this.handle(x), geometry, withWorkspace);
     return {
       y: this.wrap(y, yShape),
       workspace: workspace === null ? null : this.wrap(workspace, [workspaceSize], 'int32'),
@@ -423,28 +401,17 @@ export class NativeBackend implements Backend {
           `${formatShape(yShape)} of input ${formatShape(xShape)}`,
       );
     }
-    const { before, after } = poolPadding(xShape, yShape, attrs);
+    const geometry = poolGeometry(kind, xShape, yShape, attrs);
     // reference: PyTorch's ceil-mode divisor
-    if (!poolOnOneDnn(kind, attrs, after))
+    if (!poolOnOneDnn(kind, attrs, geometry.paddingAfter))
       return this.viaReference([[dy, dyShape]], xShape, (r, [v]) =>
         r.pool2dBackward(kind, v, dyShape, xShape, attrs, null),
       );
     if (kind === 'max' && workspace === null) {
       throw new ValueError('pool2dBackward: max pooling needs the workspace its forward returned');
     }
-    const dx = this.addon.pool2dBackward(
-      this.handle(dy),
-      kind,
-      xShape,
-      yShape,
-      attrs.kernel,
-      attrs.stride,
-      before,
-      after,
-      attrs.countIncludePad,
-      workspace === null ? null : this.handle(workspace),
-    );
-    return this.wrap(dx, xShape);
+    const handle = workspace === null ? null : this.handle(workspace);
+    return this.wrap(this.addon.pool2dBackward(this.handle(dy), geometry, handle), xShape);
   }
 
   adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage {
@@ -475,8 +442,7 @@ export class NativeBackend implements Backend {
     // reference: oneDNN's even window differs from PyTorch's
     if (attrs.size % 2 === 0)
       return this.viaReference([[x, shape]], shape, (r, [v]) => r.lrn(v, shape, attrs));
-    const { size, alpha, beta, k } = attrs;
-    return this.wrap(this.addon.lrn(this.handle(x), shape, size, alpha, beta, k), shape);
+    return this.wrap(this.addon.lrn(this.handle(x), shape, attrs), shape);
   }
 
   lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage {
@@ -490,11 +456,7 @@ export class NativeBackend implements Backend {
         shape,
         (r, [u, v]) => r.lrnBackward(u, v, shape, attrs),
       );
-    const { size, alpha, beta, k } = attrs;
-    return this.wrap(
-      this.addon.lrnBackward(this.handle(x), this.handle(dy), shape, size, alpha, beta, k),
-      shape,
-    );
+    return this.wrap(this.addon.lrnBackward(this.handle(x), this.handle(dy), shape, attrs), shape);
   }
 
   batchNormTraining(

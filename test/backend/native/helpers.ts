@@ -75,7 +75,7 @@ export function agree(
     inputs.map((x) => reference.upload(x.values, x.shape)),
   );
   // 'plain' also keeps every native output plain; 'blocked' lets oneDNN's layouts through, as in training.
-  native().setBlockedLayout(layout === 'blocked');
+  native().setBlockedLayouts(layout === 'blocked');
   const actual = run(
     native(),
     inputs.map((x) => uploadNative(native(), x, layout)),

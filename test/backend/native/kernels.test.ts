@@ -629,7 +629,7 @@ test(
       countIncludePad: true,
     };
     for (const blocked of [true, false]) {
-      backend.setBlockedLayout(blocked);
+      backend.setBlockedLayouts(blocked);
       const x = backend.upload(randomArray(random, sizeOf(xShape)), xShape);
       const w = backend.upload(randomArray(random, sizeOf(wShape)), wShape);
       const gamma = backend.fill([32], 1, 'float32');
@@ -649,6 +649,6 @@ test(
       for (const s of [x, w, gamma, beta, normed.mean, normed.variance, pooled.workspace!, ...outputs])
         backend.release(s);
     }
-    backend.setBlockedLayout(true);
+    backend.setBlockedLayouts(true);
   },
 );

@@ -120,12 +120,16 @@ test('2,000 training steps of a small CNN leave resident memory flat', { skip: s
   );
 });
 
-test('storages of unreachable tensors are freed by the garbage collection itself', { skip: skipNative }, () => {
-  const backend = setBackend('native');
-  const before = backend.memory().bytes;
-  // 64 tensors of 4 MB, never disposed: without the finalizer they would hold 256 MB. No turn of the event loop
-  // between: the storages go during the collection, not on a later turn.
-  for (let i = 0; i < 64; i++) randn([1024, 1024]);
-  gc();
-  assert.ok(backend.memory().bytes <= before, `${backend.memory().bytes - before} bytes still live`);
-});
+test(
+  'storages of unreachable tensors are freed by the garbage collection itself',
+  { skip: skipNative },
+  () => {
+    const backend = setBackend('native');
+    const before = backend.memory().bytes;
+    // 64 tensors of 4 MB, never disposed: without the finalizer they would hold 256 MB. No turn of the event loop
+    // between: the storages go during the collection, not on a later turn.
+    for (let i = 0; i < 64; i++) randn([1024, 1024]);
+    gc();
+    assert.ok(backend.memory().bytes <= before, `${backend.memory().bytes - before} bytes still live`);
+  },
+);

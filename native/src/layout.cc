@@ -1,0 +1,114 @@
+#include "layout.h"
+
+#include "execution.h"
+
+namespace convnets {
+
+namespace {
+
+bool blockedLayoutsOn = true;
+
+}  // namespace
+
+bool blockedLayouts() { return blockedLayoutsOn; }
+void setBlockedLayouts(bool blocked) { blockedLayoutsOn = blocked; }
+
+int64_t product(const Dims& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+memory::desc plainDesc(const Dims& dims, DataType type) {
+  Dims strides(dims.size());
+  int64_t stride = 1;
+  for (size_t i = dims.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= dims[i];
+  }
+  return memory::desc(dims, type, strides);
+}
+
+bool isPlain(const memory::desc& md) { return md == plainDesc(md.dims(), md.data_type()); }
+
+memory::desc layoutOf(const Storage* s, const Dims& dims) {
+  if (!isPlain(s->md) && s->md.dims() == dims) return s->md;
+  return plainDesc(dims, s->md.data_type());
+}
+
+memory::desc sameLayout(const memory::desc& like, const Dims& dims) {
+  using Tag = memory::format_tag;
+  if (like.dims().size() == dims.size() && dims.size() == 4) {
+    for (Tag tag : {Tag::abcd, Tag::acdb, Tag::aBcd16b, Tag::aBcd8b, Tag::aBcd4b}) {
+      if (memory::desc(like.dims(), like.data_type(), tag) == like) return memory::desc(dims, like.data_type(), tag);
+    }
+  }
+  return plainDesc(dims, like.data_type());
+}
+
+void reorder(const memory& from, const memory& to) {
+  using R = Compiled<dnnl::reorder::primitive_desc, dnnl::reorder>;
+  const memory::desc src = from.get_desc();
+  const memory::desc dst = to.get_desc();
+  auto r = cached<R>(Key("reorder").add(src).add(dst), [&] {
+    return new R(dnnl::reorder::primitive_desc(engine(), src, engine(), dst, userScratchpad()));
+  });
+  execute(r->primitive, r->pd.scratchpad_desc(), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+}
+
+memory viewPlain(Storage* s, const Dims& dims, Temps& temps) {
+  const DataType type = s->md.data_type();
+  if (isPlain(s->md)) return memory(plainDesc(dims, type), engine(), s->data);
+  memory plain = temps.make(plainDesc(s->md.dims(), type));
+  reorder(memory(s->md, engine(), s->data), plain);
+  return memory(plainDesc(dims, type), engine(), plain.get_data_handle());
+}
+
+memory viewAs(Storage* s, const memory::desc& md, Temps& temps) {
+  if (s->md == md) return memory(md, engine(), s->data);
+  memory from = (isPlain(s->md) || s->md.dims() != md.dims()) ? viewPlain(s, md.dims(), temps)
+                                                               : memory(s->md, engine(), s->data);
+  if (from.get_desc() == md) return from;
+  memory to = temps.make(md);
+  reorder(from, to);
+  return to;
+}
+
+memory viewKept(Storage* s, const memory::desc& md, Temps& temps) {
+  if (s->md == md) return memory(md, engine(), s->data);
+  // Forward and backward-data may want different layouts of the same weights: keep one of each.
+  constexpr size_t kKeptLayouts = 2;
+  auto& kept = s->buffer->kept;
+  for (auto& [keptMd, copy] : kept) {
+    if (keptMd == md) return memory(md, engine(), copy->data);
+  }
+  memory from = (isPlain(s->md) || s->md.dims() != md.dims()) ? viewPlain(s, md.dims(), temps)
+                                                               : memory(s->md, engine(), s->data);
+  auto copy = std::make_unique<Buffer>(md.get_size());
+  memory to(md, engine(), copy->data);
+  reorder(from, to);
+  if (kept.size() == kKeptLayouts) kept.erase(kept.begin());
+  kept.emplace_back(md, std::move(copy));
+  return to;
+}
+
+Output::Output(Napi::Env env, const memory::desc& md, const Dims& logical, Temps& temps, bool plainOnly) {
+  Storage* storage;
+  if (isPlain(md) || (blockedLayouts() && !plainOnly)) {
+    storage = allocate(md, product(logical));
+    mem_ = memory(md, engine(), storage->data);
+  } else {
+    mem_ = temps.make(md);
+    const memory::desc plain = plainDesc(md.dims(), md.data_type());
+    storage = allocate(plain, product(logical));
+    target_ = memory(plain, engine(), storage->data);
+  }
+  handle_ = wrap(env, storage);
+}
+
+Napi::Value Output::finish() {
+  if (target_) reorder(mem_, target_);
+  return handle_;
+}
+
+}  // namespace convnets

@@ -1,0 +1,50 @@
+// Memory layouts: plain row-major descriptors, oneDNN's blocked formats, and the reorders between them. Whether a
+// kernel may leave its output blocked is one setting, blockedLayouts (DESIGN.md decision 1).
+#pragma once
+
+#include "storage.h"
+
+namespace convnets {
+
+/** Whether kernels may leave outputs in oneDNN's blocked layouts; false keeps every output plain. */
+bool blockedLayouts();
+void setBlockedLayouts(bool blocked);
+
+int64_t product(const Dims& dims);
+/** Row-major dense layout of `dims`. */
+memory::desc plainDesc(const Dims& dims, DataType type = DataType::f32);
+bool isPlain(const memory::desc& md);
+/** The layout an elementwise kernel should use for a storage seen under logical `dims`. */
+memory::desc layoutOf(const Storage* s, const Dims& dims);
+/** `dims` in the same 4-D format as `like` (plain, channels-last or channel-blocked), else plain. */
+memory::desc sameLayout(const memory::desc& like, const Dims& dims);
+
+void reorder(const memory& from, const memory& to);
+/** A plain view of `s` under `dims` (equal element count), reordering a blocked storage into a temporary. */
+memory viewPlain(Storage* s, const Dims& dims, Temps& temps);
+/** `s` in layout `md` (whose dims are the storage's logical dims), reordering into a temporary if needed. */
+memory viewAs(Storage* s, const memory::desc& md, Temps& temps);
+/**
+ * Like viewAs, but a reordered copy stays with the storage's buffer for the next call that asks for the same
+ * layout: for weights, which every forward and backward pass reads unchanged.
+ */
+memory viewKept(Storage* s, const memory::desc& md, Temps& temps);
+
+/**
+ * Where a primitive writes its result: straight into a new storage in the primitive's layout, or, when that
+ * layout is blocked and blocked layouts are off (or `plainOnly`), into a temporary reordered to plain by finish().
+ */
+class Output {
+ public:
+  Output(Napi::Env env, const memory::desc& md, const Dims& logical, Temps& temps, bool plainOnly = false);
+  const memory& mem() const { return mem_; }
+  /** The new storage's handle (wrapped at construction, so a failed kernel leaves it to the garbage collector). */
+  Napi::Value finish();
+
+ private:
+  Napi::Value handle_;
+  memory mem_;
+  memory target_;
+};
+
+}  // namespace convnets
