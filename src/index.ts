@@ -1,3 +1,14 @@
+/**
+ * `convnets`, the entry point for Node: the library, file I/O and the loader's worker pool, with the native
+ * backend registered, so that it is the default wherever its addon loads. `convnets/browser` (browser.ts) is the
+ * same library without what needs Node.
+ */
+import { nativeUnavailableReason } from './backend/native/addon.js';
+import { NativeBackend } from './backend/native/index.js';
+import { registerBackend } from './backend/registry.js';
+
+registerBackend('native', { create: () => new NativeBackend(), unavailableReason: nativeUnavailableReason });
+
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

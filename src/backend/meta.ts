@@ -45,6 +45,10 @@ export class MetaBackend implements Backend {
   private live = 0;
   private liveBytes = 0;
 
+  describe() {
+    return { name: this.name, threads: this.threads, details: {} };
+  }
+
   private make(dtype: DType, size: number): MetaStorage {
     this.live++;
     this.liveBytes += size * BYTES_PER_ELEMENT;

@@ -47,6 +47,10 @@ export class ReferenceBackend implements Backend {
   private live = 0;
   private liveBytes = 0;
 
+  describe() {
+    return { name: this.name, threads: this.threads, details: {} };
+  }
+
   private wrap(values: TypedArray): ReferenceStorage {
     this.live++;
     this.liveBytes += values.byteLength;
