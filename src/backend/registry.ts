@@ -39,7 +39,7 @@ export function getBackend(): Backend {
   return active;
 }
 
-/** The first registered backend that can run here, else reference, saying once on stderr why each could not. */
+/** The first backend with `unavailableReason` that can run here, else reference, saying on stderr why not. */
 function defaultBackendName(): string {
   const unavailable: string[] = [];
   for (const [name, provider] of providers) {
