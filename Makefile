@@ -52,9 +52,10 @@ demo: build
 test: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/
 
-# The whole suite on the native backend: not what CI runs, a wider check of the addon.
+# The whole suite on the native backend: not what CI runs, a wider check of the addon. Tests import the core, which
+# knows no native backend: each test process loads the Node entry first, which registers it.
 test-native: build bench/node_modules/.installed
-	CONVNETS_BACKEND=native node --test dist/test/
+	CONVNETS_BACKEND=native node --import ./dist/src/index.js --test dist/test/
 
 lint: setup
 	npx eslint . && npx prettier --check .

@@ -129,6 +129,14 @@ export interface Recorder {
   record(inputs: readonly Storage[], fn: () => readonly Storage[]): Recording | null;
 }
 
+/** What `convnets info` prints about a backend. */
+export interface BackendDescription {
+  name: string;
+  threads: number;
+  /** Facts particular to the backend, in the order shown (native: oneDNN's version, instruction set, layout). */
+  details: Record<string, string>;
+}
+
 export interface Backend {
   readonly name: string;
   /** Threads its kernels use. */
@@ -136,6 +144,7 @@ export interface Backend {
   /** True for a backend that tracks shapes and holds no values (meta): callers may skip computing values for it. */
   readonly shapeOnly?: boolean;
   readonly recorder?: Recorder;
+  describe(): BackendDescription;
 
   // Storage
   upload(values: TypedArray, shape: Shape): Storage;

@@ -45,6 +45,10 @@ export class MetaBackend implements Backend {
   readonly shapeOnly = true;
   private readonly live = new LiveStorages();
 
+  describe() {
+    return { name: this.name, threads: this.threads, details: {} };
+  }
+
   private make(dtype: DType, size: number): MetaStorage {
     const storage = new MetaStorage(dtype, size);
     this.live.add(storage, size * BYTES_PER_ELEMENT);

@@ -1,30 +1,61 @@
+/**
+ * Backends by name. The core registers the ones written in plain TypeScript (reference, meta); an entry point adds
+ * the rest when it loads: `convnets` (src/index.ts) registers the native backend, so nothing here imports Node.
+ */
 import type { Backend } from './backend.js';
 import { MetaBackend } from './meta.js';
-import { NativeBackend } from './native/index.js';
-import { nativeUnavailableReason } from './native/addon.js';
 import { ReferenceBackend } from './reference/index.js';
 import { ValueError } from '../errors.js';
 
-const factories: Record<string, () => Backend> = {
-  reference: () => new ReferenceBackend(),
-  meta: () => new MetaBackend(),
-  native: () => new NativeBackend(),
-};
+export interface BackendProvider {
+  create(): Backend;
+  /**
+   * Given by a backend that is the default wherever it can run (native, once its addon loads): null when it can
+   * run in this process, else why not. Backends without it are chosen by name only.
+   */
+  unavailableReason?(): string | null;
+}
+
+const providers = new Map<string, BackendProvider>([
+  ['reference', { create: () => new ReferenceBackend() }],
+  ['meta', { create: () => new MetaBackend() }],
+]);
+
+/** Adds (or replaces) a backend; getBackend() prefers one with `unavailableReason` wherever it can run. */
+export function registerBackend(name: string, provider: BackendProvider): void {
+  providers.set(name, provider);
+}
 
 let active: Backend | null = null;
 
-/** The backend every new tensor uses: `CONVNETS_BACKEND` picks it, or the fastest one that loads. */
+/** Node's environment; none in a browser. */
+function environment(name: string): string | undefined {
+  return typeof process === 'undefined' ? undefined : process.env[name];
+}
+
+/** The backend every new tensor uses: `CONVNETS_BACKEND` picks it, or the fastest one that can run here. */
 export function getBackend(): Backend {
-  if (active === null) active = createBackend(process.env.CONVNETS_BACKEND ?? defaultBackendName());
+  if (active === null) active = createBackend(environment('CONVNETS_BACKEND') ?? defaultBackendName());
   return active;
 }
 
-/** native when the oneDNN addon loads, else reference, saying once on stderr why. */
+/** The first backend with `unavailableReason` that can run here, else reference, saying on stderr why not. */
 function defaultBackendName(): string {
-  const reason = nativeUnavailableReason();
-  if (reason === null) return 'native';
-  process.stderr.write(`convnets: native backend unavailable (${reason}); using the reference backend\n`);
+  const unavailable: string[] = [];
+  for (const [name, provider] of providers) {
+    const reason = provider.unavailableReason?.();
+    if (reason === null) return name;
+    if (reason !== undefined) unavailable.push(`${name} backend unavailable (${reason})`);
+  }
+  for (const line of unavailable) console.warn(`convnets: ${line}; using the reference backend`);
   return 'reference';
+}
+
+/** The backends that are the default wherever they can run (native under `convnets`), and why each cannot here. */
+export function preferredBackends(): { name: string; unavailableReason: string | null }[] {
+  return [...providers]
+    .filter(([, provider]) => provider.unavailableReason !== undefined)
+    .map(([name, provider]) => ({ name, unavailableReason: provider.unavailableReason!() }));
 }
 
 export function setBackend(name: string): Backend {
@@ -58,13 +89,13 @@ export function withBackend<T>(backend: string | Backend, fn: () => T): T {
 }
 
 export function backendNames(): string[] {
-  return Object.keys(factories);
+  return [...providers.keys()];
 }
 
 function createBackend(name: string): Backend {
-  const factory = factories[name];
-  if (factory === undefined) {
+  const provider = providers.get(name);
+  if (provider === undefined) {
     throw new ValueError(`unknown backend '${name}'; available: ${backendNames().join(', ')}`);
   }
-  return factory();
+  return provider.create();
 }

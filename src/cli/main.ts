@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { runDemo } from './demo.js';

@@ -1,6 +1,7 @@
 /**
  * A loader worker: rebuilds the dataset (sharing its memory) and the transform from plain descriptors, then
- * answers batch requests one at a time. It imports no tensor code, so no backend is loaded here.
+ * answers batch requests one at a time. Batches are plain arrays. The worker loads the core, never the Node entry,
+ * so the native backend is not registered here: the addon stays on the main thread (DESIGN.md decision 10).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadBatch } from './batch.js';

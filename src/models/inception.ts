@@ -15,6 +15,10 @@ import {
   Module,
   Sequential,
   init,
+  lossWithAuxiliary,
+  type AuxiliaryOutput,
+  type OutputsWithAuxiliary,
+  type WithAuxiliaryOutputs,
 } from '../nn/index.js';
 import {
   add,
@@ -222,10 +226,11 @@ export interface GoogLeNetOptions extends ModelOptions {
 
 /**
  * GoogLeNet, torchvision's structure and keys. `call(x)` returns the main logits only; in training, call
- * `forwardWithAux(x)` to run the auxiliary classifiers too and train with `googlenetLoss`. In evaluation the aux
- * heads are skipped either way (the paper discards them at inference).
+ * `forwardWithAux(x)` to run the auxiliary classifiers too and train with `googlenetLoss`, or let train.fit do so
+ * through `callWithAuxiliary` (nn's auxiliary-output protocol). In evaluation the aux heads are skipped either way
+ * (the paper discards them at inference).
  */
-export class GoogLeNet extends Module {
+export class GoogLeNet extends Module implements WithAuxiliaryOutputs {
   readonly auxLogits: boolean;
   /** May be switched after building, as torchvision does when it loads the ported weights. */
   transformInput: boolean;
@@ -334,10 +339,22 @@ export class GoogLeNet extends Module {
       this.#auxOutputs = null;
     }
   }
+
+  /** The auxiliary-output protocol: forwardWithAux's outputs, each head's loss weighted 0.3 as in the paper. */
+  callWithAuxiliary(x: Tensor): OutputsWithAuxiliary {
+    return withLossWeights(this.forwardWithAux(x), AUX_LOSS_WEIGHT);
+  }
 }
 
 /** Weight of each auxiliary classifier's loss in the total (section 5: "a discount weight (0.3)"). */
 export const AUX_LOSS_WEIGHT = 0.3;
+
+function withLossWeights(outputs: GoogLeNetOutputs, lossWeight: number): OutputsWithAuxiliary {
+  const auxiliary: AuxiliaryOutput[] = [];
+  if (outputs.aux1 !== null) auxiliary.push({ name: 'aux1', logits: outputs.aux1, lossWeight });
+  if (outputs.aux2 !== null) auxiliary.push({ name: 'aux2', logits: outputs.aux2, lossWeight });
+  return { logits: outputs.logits, auxiliary };
+}
 
 /** The paper's training loss: cross-entropy of the main logits + 0.3 · each auxiliary head's cross-entropy. */
 export function googlenetLoss(
@@ -345,11 +362,7 @@ export function googlenetLoss(
   labels: Tensor,
   auxWeight = AUX_LOSS_WEIGHT,
 ): Tensor {
-  let loss = crossEntropy(outputs.logits, labels);
-  for (const aux of [outputs.aux1, outputs.aux2]) {
-    if (aux !== null) loss = add(loss, mul(crossEntropy(aux, labels), auxWeight));
-  }
-  return loss;
+  return lossWithAuxiliary(withLossWeights(outputs, auxWeight), labels, crossEntropy);
 }
 
 /**

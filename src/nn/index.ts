@@ -6,6 +6,14 @@ export {
   type ModuleCall,
   type CallObserver,
 } from './module.js';
+export {
+  callWithAuxiliary,
+  hasAuxiliaryOutputs,
+  lossWithAuxiliary,
+  type AuxiliaryOutput,
+  type OutputsWithAuxiliary,
+  type WithAuxiliaryOutputs,
+} from './auxiliary.js';
 export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './state-dict.js';
 export * as init from './init.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';

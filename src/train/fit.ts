@@ -4,7 +4,7 @@
  */
 import { ValueError } from '../errors.js';
 import type { Batch, DataLoader } from '../data/loader.js';
-import { AUX_LOSS_WEIGHT, type GoogLeNetOutputs } from '../models/inception.js';
+import { callWithAuxiliary, lossWithAuxiliary } from '../nn/auxiliary.js';
 import type { Module } from '../nn/module.js';
 import type { AnyOptimizer, LRScheduler } from '../optim/index.js';
 import {
@@ -52,14 +52,6 @@ export interface FitOptions {
   resumeFrom?: string;
   /** Kept in the checkpoint's state.json. */
   meta?: Record<string, unknown>;
-}
-
-interface WithAux {
-  forwardWithAux(x: Tensor): GoogLeNetOutputs;
-}
-
-function hasAux(model: Module): model is Module & WithAux {
-  return typeof (model as Partial<WithAux>).forwardWithAux === 'function';
 }
 
 /** Scales every gradient by min(1, maxNorm / total norm); returns the norm before clipping. */
@@ -166,19 +158,10 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
   const trainStep = (batch: Batch): StepResult =>
     scope(() => {
       optimizer.zeroGrad();
-      let logits: Tensor;
-      let loss: Tensor;
-      if (hasAux(model)) {
-        // GoogLeNet: the auxiliary classifiers' losses join the main one, weighted 0.3 as in the paper.
-        const outputs = model.forwardWithAux(batch.images);
-        logits = outputs.logits;
-        loss = lossFn(logits, batch.labels);
-        for (const aux of [outputs.aux1, outputs.aux2])
-          if (aux !== null) loss = add(loss, mul(lossFn(aux, batch.labels), AUX_LOSS_WEIGHT));
-      } else {
-        logits = model.call(batch.images);
-        loss = lossFn(logits, batch.labels);
-      }
+      // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
+      const outputs = callWithAuxiliary(model, batch.images);
+      const logits = outputs.logits;
+      const loss = lossWithAuxiliary(outputs, batch.labels, lossFn);
       const value = loss.item();
       if (!Number.isFinite(value)) return { loss: value, logits: null };
       loss.backward();

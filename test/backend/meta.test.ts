@@ -48,7 +48,7 @@ const p4: Shape = [2, 4, 4, 3];
 
 type Kernel = Exclude<
   keyof Backend,
-  'name' | 'threads' | 'shapeOnly' | 'recorder' | 'upload' | 'read' | 'release' | 'memory'
+  'name' | 'threads' | 'shapeOnly' | 'recorder' | 'describe' | 'upload' | 'read' | 'release' | 'memory'
 >;
 
 /** One case per kernel, a compile error when a kernel lacks one; each returns every storage the kernel made. */

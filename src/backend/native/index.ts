@@ -143,6 +143,16 @@ export class NativeBackend implements Backend {
     },
   };
 
+  describe() {
+    const library = this.library();
+    const layout = library.blockedLayouts ? 'blocked (oneDNN formats between layers)' : 'plain NCHW';
+    return {
+      name: this.name,
+      threads: this.threads,
+      details: { oneDNN: library.version, isa: library.isa, layout },
+    };
+  }
+
   /** oneDNN's version, instruction set, threads and layout mode. */
   library(): LibraryInfo {
     return this.addon.info();

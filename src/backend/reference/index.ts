@@ -47,6 +47,10 @@ export class ReferenceBackend implements Backend {
   readonly threads = 1;
   private readonly live = new LiveStorages();
 
+  describe() {
+    return { name: this.name, threads: this.threads, details: {} };
+  }
+
   private wrap(values: TypedArray): ReferenceStorage {
     const storage = new ReferenceStorage(values);
     this.live.add(storage, values.byteLength);

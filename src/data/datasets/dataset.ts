@@ -49,6 +49,8 @@ type Shape3 = readonly [number, number, number];
 
 /** The array itself if it already fills a SharedArrayBuffer, else a copy in one (workers then share it). */
 function shared<T extends Uint8Array | Int32Array | Float32Array>(array: T): T {
+  // A browser page without cross-origin isolation has no SharedArrayBuffer, and no loader workers to share with.
+  if (typeof SharedArrayBuffer === 'undefined') return array;
   if (
     array.buffer instanceof SharedArrayBuffer &&
     array.byteOffset === 0 &&

@@ -1,3 +1,4 @@
+import '../../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
 import type { Backend, Conv2dAttrs, Shape, Storage, TypedArray } from '../../../src/backend/backend.js';
 import { nativeUnavailableReason } from '../../../src/backend/native/addon.js';
 import { NativeBackend } from '../../../src/backend/native/index.js';

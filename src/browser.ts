@@ -1,0 +1,25 @@
+/**
+ * `convnets/browser`: the library for browsers and any other JavaScript runtime: tensors and autograd, layers,
+ * models, optimizers, summaries and the in-memory part of data/, on the reference backend. Nothing reachable from
+ * here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts) is this and what needs
+ * Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
+ */
+export * from './tensor/index.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export {
+  summary,
+  formatSummary,
+  ModelSummary,
+  type ModelSummaryJSON,
+  type SummaryRow,
+  type SummaryTotals,
+  type SummaryMemory,
+} from './analysis/index.js';
+export type { Backend, BackendDescription, DType, Shape, Storage } from './backend/backend.js';
+export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
+export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';
+export { ConvnetsError, ShapeError, FormatError, BackendError, ValueError } from './errors.js';
+export { version } from './version.js';
+export * as models from './models/index.js';
+export * as data from './data/portable.js';
