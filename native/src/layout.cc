@@ -46,6 +46,29 @@ memory::desc sameLayout(const memory::desc& like, const Dims& dims) {
   return plainDesc(dims, like.data_type());
 }
 
+int64_t elementOffset(const memory::desc& md, const Dims& index) {
+  const dnnl_memory_desc_t& d = md.data;
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  // Each dimension's index splits into an outer part (times the dimension's stride) and the digits of its inner
+  // blocks, innermost block last.
+  Dims blocked(d.ndims, 1);
+  for (int k = 0; k < b.inner_nblks; k++) blocked[b.inner_idxs[k]] *= b.inner_blks[k];
+  Dims rest(d.ndims);
+  int64_t offset = d.offset0;
+  for (int i = 0; i < d.ndims; i++) {
+    offset += index[i] / blocked[i] * b.strides[i];
+    rest[i] = index[i] % blocked[i];
+  }
+  int64_t innerStride = 1;
+  for (int k = b.inner_nblks - 1; k >= 0; k--) {
+    const int i = b.inner_idxs[k];
+    offset += rest[i] % b.inner_blks[k] * innerStride;
+    rest[i] /= b.inner_blks[k];
+    innerStride *= b.inner_blks[k];
+  }
+  return offset;
+}
+
 void reorder(const memory& from, const memory& to) {
   using R = Compiled<dnnl::reorder::primitive_desc, dnnl::reorder>;
   const memory::desc src = from.get_desc();

@@ -19,6 +19,9 @@ memory::desc layoutOf(const Storage* s, const Dims& dims);
 /** `dims` in the same 4-D format as `like` (plain, channels-last or channel-blocked), else plain. */
 memory::desc sameLayout(const memory::desc& like, const Dims& dims);
 
+/** Where logical index `index` lies in layout `md`, in elements (plain, or blocked with any inner blocks). */
+int64_t elementOffset(const memory::desc& md, const Dims& index);
+
 void reorder(const memory& from, const memory& to);
 /** A plain view of `s` under `dims` (equal element count), reordering a blocked storage into a temporary. */
 memory viewPlain(Storage* s, const Dims& dims, Temps& temps);

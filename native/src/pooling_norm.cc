@@ -1,8 +1,12 @@
 // Pooling (max keeps oneDNN's workspace for backward), local response normalisation and batch normalisation,
 // forward and backward, on oneDNN. All accept a blocked input layout and keep it.
+#include <algorithm>
+#include <limits>
+
 #include "binding.h"
 #include "execution.h"
 #include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -50,6 +54,49 @@ dnnl::pooling_forward::desc poolDesc(const PoolGeometry& g, const memory::desc& 
   return {prop, g.alg, src, dst, g.stride, g.kernel, g.padL, g.padR};
 }
 
+/** Whether any of `count` floats is NaN. */
+bool anyNaN(const float* values, int64_t count) {
+  const bool parallel = static_cast<size_t>(count) * sizeof(float) >= kSerialBytes;
+  bool found = false;
+#pragma omp parallel for simd schedule(static) reduction(|| : found) if (parallel)
+  for (int64_t i = 0; i < count; i++) found = found || values[i] != values[i];
+  return found;
+}
+
+/**
+ * A max pooling window holding a NaN pools to NaN, as in PyTorch; oneDNN's max skips NaNs. After the pooling runs,
+ * a scan of its input (usually finding none) decides whether any window needs it. A hand-written kernel, so a
+ * replay scans its own input.
+ */
+void propagateNaN(const PoolGeometry& g, const memory& src, const memory& dst) {
+  runHandWritten(
+      [g](const Args& args) {
+        const memory& x = args.at(DNNL_ARG_SRC);
+        const float* xs = dataOf<float>(args, DNNL_ARG_SRC);
+        if (!anyNaN(xs, static_cast<int64_t>(x.get_desc().get_size() / sizeof(float)))) return;
+        const memory::desc xMd = x.get_desc(), yMd = args.at(DNNL_ARG_DST).get_desc();
+        float* ys = dataOf<float>(args, DNNL_ARG_DST);
+        for (int64_t n = 0; n < g.y[0]; n++) {
+          for (int64_t c = 0; c < g.y[1]; c++) {
+            for (int64_t oh = 0; oh < g.y[2]; oh++) {
+              for (int64_t ow = 0; ow < g.y[3]; ow++) {
+                const int64_t top = oh * g.stride[0] - g.padL[0], left = ow * g.stride[1] - g.padL[1];
+                bool nan = false;
+                for (int64_t h = std::max<int64_t>(top, 0); h < std::min(top + g.kernel[0], g.x[2]) && !nan; h++) {
+                  for (int64_t w = std::max<int64_t>(left, 0); w < std::min(left + g.kernel[1], g.x[3]); w++) {
+                    const float v = xs[elementOffset(xMd, {n, c, h, w})];
+                    if (v != v) nan = true;
+                  }
+                }
+                if (nan) ys[elementOffset(yMd, {n, c, oh, ow})] = std::numeric_limits<float>::quiet_NaN();
+              }
+            }
+          }
+        }
+      },
+      {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+}
+
 /**
  * pool2d(x, geometry, withWorkspace) → [y, workspace | null, its elements]. Without the workspace (no backward
  * will follow) max pooling runs as forward_inference, which writes no argmax.
@@ -79,6 +126,7 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
     result.Set(2u, Napi::Number::New(env, static_cast<double>(workspace->elements)));
   }
   execute(p->primitive, p->pd.scratchpad_desc(), args);
+  if (g.alg == algorithm::pooling_max) propagateNaN(g, args.at(DNNL_ARG_SRC), out.mem());
   result.Set(0u, out.finish());
   return result;
 }
