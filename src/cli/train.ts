@@ -72,8 +72,9 @@ function reportMarkdown(
 
 /**
  * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (MODEL_DEFAULTS), showing
- * progress, and writes into --out a checkpoint after every epoch (weights.safetensors, optimizer.safetensors,
- * state.json), history.json, history.csv, chart.svg and report.md. --resume continues the checkpoint in --out.
+ * progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming epoch-N/ with
+ * weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and report.md.
+ * --resume continues the checkpoint in --out.
  */
 export async function runTrain(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {

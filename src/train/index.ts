@@ -17,11 +17,13 @@ export {
   type StepInfo,
 } from './progress.js';
 export {
+  MANIFEST_FILE,
   OPTIMIZER_FILE,
   STATE_FILE,
   WEIGHTS_FILE,
   loadCheckpoint,
   readCheckpointState,
+  resolveCheckpoint,
   saveCheckpoint,
   type CheckpointState,
   type SaveCheckpointOptions,

@@ -51,10 +51,14 @@ test(
       assert.match(train.stderr, /test accuracy [\d.]+%/);
       assert.deepEqual((await readdir(out)).sort(), [
         'chart.svg',
+        'checkpoint.json',
+        'epoch-1',
         'history.csv',
         'history.json',
-        'optimizer.safetensors',
         'report.md',
+      ]);
+      assert.deepEqual((await readdir(join(out, 'epoch-1'))).sort(), [
+        'optimizer.safetensors',
         'state.json',
         'weights.safetensors',
       ]);
