@@ -12,7 +12,8 @@ import { runTrain } from './train.js';
 
 interface Command {
   summary: string;
-  run: (args: string[]) => void | Promise<void>;
+  /** Returns the exit status where it is not 0 (train stopped by a signal: 130, 143). */
+  run: (args: string[]) => void | number | Promise<void | number>;
 }
 
 /** One line per command; each command lives in its own file under src/cli/. */
@@ -55,8 +56,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await command.run(args);
-    return 0;
+    return (await command.run(args)) ?? 0;
   } catch (error) {
     if (!(error instanceof ConvnetsError)) throw error;
     console.error(`convnets ${name}: ${error.message}`);

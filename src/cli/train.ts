@@ -8,6 +8,7 @@ import { getBackend } from '../backend/registry.js';
 import { manualSeed } from '../tensor/index.js';
 import {
   ProgressDisplay,
+  TrainingStopped,
   evaluate,
   fit,
   formatDuration,
@@ -19,6 +20,7 @@ import {
   type EvaluationResult,
 } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
+import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
 import { choiceOption, defaultsFor, loadDataset, numberOption, transformFor } from './train-setup.js';
 
 const usage =
@@ -74,9 +76,10 @@ function reportMarkdown(
  * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (MODEL_DEFAULTS), showing
  * progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming epoch-N/ with
  * weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and report.md.
- * --resume continues the checkpoint in --out.
+ * --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the last
+ * complete checkpoint; the exit status is then 130 or 143.
  */
-export async function runTrain(args: string[]): Promise<void> {
+export async function runTrain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     data: { type: 'string' },
     epochs: { type: 'string' },
@@ -180,8 +183,12 @@ export async function runTrain(args: string[]): Promise<void> {
   );
   const started = performance.now();
   const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
+  const stop = abortOnSignals((signal) => {
+    if (progress.tty) progress.message(`${signal}: stopping at the next step; a second one stops at once`);
+  });
+  let history: EpochRecord[] = [];
   try {
-    const history = await fit(model, trainLoader, {
+    history = await fit(model, trainLoader, {
       epochs,
       optimizer,
       schedule,
@@ -189,6 +196,7 @@ export async function runTrain(args: string[]): Promise<void> {
       checkpointDir: out,
       resumeFrom: resume ? out : undefined,
       meta,
+      signal: stop.signal,
       onStep: values.quiet ? undefined : (info) => progress.step(info),
       callbacks: [
         {
@@ -201,7 +209,7 @@ export async function runTrain(args: string[]): Promise<void> {
       ],
     });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
-    const test = await evaluate(model, testLoader);
+    const test = await evaluate(model, testLoader, { signal: stop.signal });
     await writeText(
       join(out, 'report.md'),
       reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),
@@ -209,7 +217,21 @@ export async function runTrain(args: string[]): Promise<void> {
     progress.message(
       `test accuracy ${(100 * test.top1).toFixed(2)}% (top-5 ${(100 * test.top5).toFixed(2)}%) after ${history.length} epochs, ${seconds.toFixed(1)} s; wrote ${out}`,
     );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof TrainingStopped)) throw error;
+    // fit's message names the last complete checkpoint; after fit, in the test evaluation, every epoch has one.
+    const resumeCommand = commandLine(['train', ...args.filter((a) => a !== '--resume'), '--resume']);
+    const next =
+      error.checkpointEpoch !== null
+        ? `resume with: ${resumeCommand}`
+        : history.length > 0
+          ? `the last complete checkpoint (epoch ${history.length}) is in ${out}; resume with: ${resumeCommand}`
+          : `start again with: ${commandLine(['train', ...args])}`;
+    progress.message(`convnets train: ${error.message}; ${next}`);
+    return signalExitCode(error.reason);
   } finally {
+    stop.dispose();
     await trainLoader.close();
     await testLoader.close();
   }

@@ -1,4 +1,4 @@
-export { fit, evaluate, type Callback, type FitOptions, type LossFn } from './fit.js';
+export { fit, evaluate, TrainingStopped, type Callback, type FitOptions, type LossFn } from './fit.js';
 export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
 export {
   HISTORY_COLUMNS,
