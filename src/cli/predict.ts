@@ -1,15 +1,13 @@
-import { stat } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
 import { loadWeights, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import * as models from '../models/index.js';
 import { Generator, noGrad, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { loadCheckpoint, readCheckpointState } from '../train/index.js';
+import { loadTrained } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
-import { loadDataset, numberOption, transformFor } from './train-setup.js';
-import type { TrainMeta } from './train.js';
+import { numberOption } from './train-setup.js';
 
 const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
        convnets predict --arch <model> --weights <file.pth|.safetensors|.onnx> --input x.npy [--output y.npy]`;
@@ -65,24 +63,14 @@ export async function runPredict(args: string[]): Promise<void> {
 }
 
 async function fromCheckpoint(path: string): Promise<Predictor> {
-  const dir = (await stat(path).catch(() => null))?.isDirectory() ? path : dirname(path);
-  const state = await readCheckpointState(dir);
-  const meta = state.meta as Partial<TrainMeta>;
-  if (typeof meta.model !== 'string' || typeof meta.size !== 'number' || typeof meta.data !== 'string') {
-    throw new ValueError(
-      `${dir}: the checkpoint does not name its model and data (not written by convnets train)`,
-    );
-  }
-  const model = models.get(meta.model, meta.modelOptions ?? {});
-  await loadCheckpoint(dir, { model });
-  const dataset = loadDataset(meta.data, 'test', 1);
-  const transform = transforms.makeTransform(transformFor(meta.data, meta.size, 'none'));
+  const trained = await loadTrained(path);
+  const transform = transforms.makeTransform(trained.transform);
   const generator = new Generator(0);
   return {
-    model,
-    imageShape: dataset.shape as [number, number, number],
+    model: trained.model,
+    imageShape: trained.imageShape,
     prepare: (image) => transform(image, generator)[0],
-    classNames: dataset.classNames,
+    classNames: trained.classNames,
   };
 }
 

@@ -15,30 +15,24 @@ import {
   historyChart,
   readCheckpointState,
   saveHistory,
+  trainingData,
+  trainingTransform,
   writeText,
   type EpochRecord,
   type EvaluationResult,
+  type TrainedMeta,
 } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
-import { choiceOption, defaultsFor, loadDataset, numberOption, transformFor } from './train-setup.js';
+import { choiceOption, defaultsFor, loadDataset, numberOption } from './train-setup.js';
 
 const usage =
   'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
   '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
   '         [--out DIR] [--resume]';
 
-/** The checkpoint's meta: enough for `convnets eval` to rebuild the model and the test transform. */
-export interface TrainMeta {
-  model: string;
-  modelOptions: Record<string, unknown>;
-  data: string;
-  size: number;
-  [key: string]: unknown;
-}
-
 function reportMarkdown(
-  meta: TrainMeta,
+  meta: TrainedMeta,
   parameters: number,
   history: readonly EpochRecord[],
   seconds: number,
@@ -73,11 +67,11 @@ function reportMarkdown(
 }
 
 /**
- * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (MODEL_DEFAULTS), showing
- * progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming epoch-N/ with
- * weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and report.md.
- * --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the last
- * complete checkpoint; the exit status is then 130 or 143.
+ * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (its ModelInfo's
+ * `training`), showing progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming
+ * epoch-N/ with weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and
+ * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
+ * last complete checkpoint; the exit status is then 130 or 143.
  */
 export async function runTrain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -100,6 +94,7 @@ export async function runTrain(args: string[]): Promise<number> {
   const [name] = positionals;
   if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
   const data = values.data;
+  trainingData(data); // an unknown name fails here, before anything is created
   const defaults = defaultsFor(name);
   const out = typeof values.out === 'string' ? values.out : join('runs', name);
   const resume = values.resume === true;
@@ -131,11 +126,11 @@ export async function runTrain(args: string[]): Promise<number> {
   });
 
   manualSeed(seed);
-  const meta: TrainMeta = {
+  const meta: TrainedMeta = {
     model: name,
     modelOptions: { ...defaults.modelOptions, seed },
     data,
-    size: defaults.size,
+    size: defaults.inputSize,
     seed,
   };
   const model = models.get(name, meta.modelOptions);
@@ -146,12 +141,12 @@ export async function runTrain(args: string[]): Promise<number> {
     shuffle: true,
     seed,
     workers,
-    transform: transformFor(data, defaults.size, augment),
+    transform: trainingTransform(data, defaults.inputSize, augment),
   });
   const testLoader = loader(testSet, {
     batchSize: 500,
     workers,
-    transform: transformFor(data, defaults.size, 'none'),
+    transform: trainingTransform(data, defaults.inputSize, 'none'),
   });
   const optimizer =
     optimizerName === 'sgd'

@@ -1,3 +1,14 @@
+// First: trained.ts loads models/index.js, which registers every family in its order, before fit.ts loads
+// models/inception.js alone (registration order is the order `convnets models` lists).
+export {
+  TRAINING_DATA,
+  loadTrained,
+  trainingData,
+  trainingTransform,
+  type Trained,
+  type TrainedMeta,
+  type TrainingData,
+} from './trained.js';
 export { fit, evaluate, TrainingStopped, type Callback, type FitOptions, type LossFn } from './fit.js';
 export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
 export {
