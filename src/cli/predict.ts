@@ -1,5 +1,5 @@
 import { basename, extname } from 'node:path';
-import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
 import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
 import { loadWeights, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
@@ -7,6 +7,7 @@ import * as models from '../models/index.js';
 import { Generator, noGrad, softmax, tensor, type Tensor } from '../tensor/index.js';
 import { loadTrained } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
+import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
 
 const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
@@ -42,6 +43,7 @@ export async function runPredict(args: string[]): Promise<void> {
   const inputs = [...((values.input as string[] | undefined) ?? []), ...positionals.slice(viaArch ? 0 : 1)];
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
     throw new ValueError(`name a model and inputs\n${usage}`);
+  if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
     : await fromCheckpoint(positionals[0]);
@@ -81,6 +83,7 @@ async function fromArchitecture(
 ): Promise<Predictor> {
   const info = models.info(arch);
   const classes = numberOption('num-classes', numClasses, info.numClasses, { integer: true, min: 1 });
+  await requireFile(weights, '--weights');
   const model = models.get(arch, { numClasses: classes });
   await loadWeights(model, weights);
   return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
@@ -91,6 +94,7 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
   const [channels, height, width] = predictor.imageShape;
   const images: ChwImage[] = [];
   for (const file of files) {
+    await requireFile(file, 'input');
     if (extname(file).toLowerCase() === '.npy') {
       const array = await readNpy(file);
       const shape = array.rank === 3 ? [1, ...array.shape] : array.shape;
@@ -106,7 +110,11 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
       continue;
     }
     const decode = await sharpDecoder();
-    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] });
+    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] }).catch(
+      (error: Error) => {
+        throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+      },
+    );
     const planar = new Float32Array(decoded.data.length);
     const pixels = decoded.width * decoded.height;
     for (let p = 0; p < pixels; p++) {

@@ -2,6 +2,7 @@
  * What `convnets train` and its sibling verbs share: each model's training defaults (kept in its ModelInfo), the
  * data sets with an optional limit, and strict parsing of option values.
  */
+import { availableParallelism } from 'node:os';
 import { ValueError } from '../errors.js';
 import { Subset, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
@@ -48,6 +49,17 @@ export function numberOption(
     );
   }
   return n;
+}
+
+/** --workers: loader threads, at most one per core (os.availableParallelism()), never oversubscribing. */
+export function workersOption(value: string | boolean | undefined, fallback: number): number {
+  const cores = availableParallelism();
+  const workers = numberOption('workers', value, fallback, { integer: true });
+  if (workers > cores)
+    throw new ValueError(
+      `--workers must be at most ${cores} (the cores this machine offers), got ${workers}`,
+    );
+  return workers;
 }
 
 export function choiceOption<T extends string>(

@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
@@ -23,8 +22,9 @@ import {
   type TrainedMeta,
 } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
+import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
-import { choiceOption, defaultsFor, loadDataset, numberOption } from './train-setup.js';
+import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
 
 const usage =
   'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
@@ -112,7 +112,7 @@ export async function runTrain(args: string[]): Promise<number> {
     'none',
   ]);
   const augment = choiceOption('augment', values.augment, defaults.augment, ['none', 'crop-flip']);
-  const workers = numberOption('workers', values.workers, 1, { integer: true });
+  const workers = workersOption(values.workers, 1);
   const limit =
     values.limit === undefined
       ? undefined
@@ -124,6 +124,8 @@ export async function runTrain(args: string[]): Promise<number> {
   const seed = numberOption('seed', values.seed, (previous?.meta.seed as number | undefined) ?? 1, {
     integer: true,
   });
+
+  await ensureDirectory(out, '--out');
 
   manualSeed(seed);
   const meta: TrainedMeta = {
@@ -168,7 +170,6 @@ export async function runTrain(args: string[]): Promise<number> {
     limit: limit ?? 'all',
   };
 
-  await mkdir(out, { recursive: true });
   const progress = new ProgressDisplay({ logEvery: values.quiet ? 0 : 100 });
   progress.message(
     `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data}: ${trainSet.length} images, ${epochs} epochs, ` +

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FASHION_MNIST_DIR } from '../../src/data/index.js';
@@ -230,3 +230,13 @@ test(
     }
   },
 );
+
+test('convnets train: --workers above the cores is refused, naming the limit', () => {
+  const cores = availableParallelism();
+  const result = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--workers', String(cores + 1)]);
+  assert.equal(result.status, 1);
+  assert.equal(
+    result.stderr,
+    `convnets train: --workers must be at most ${cores} (the cores this machine offers), got ${cores + 1}\n`,
+  );
+});
