@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
-# oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests.
-SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist
+# oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
+# the test that kills a training process at each file system call of a checkpoint save.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace
 
 .PHONY: setup system-packages build demo test test-native lint fixtures bench soak clean
 
@@ -16,12 +17,12 @@ node_modules/.installed: package-lock.json | system-packages
 	touch $@
 
 # apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
-# backend, without the dataset its tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
+# backend, without the dataset or strace their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
 system-packages:
-	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3; } >/dev/null || \
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace; } >/dev/null || \
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend or the dataset will be missing"
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend, the dataset or strace will be missing"
 
 # Rebuilds the addon when its sources change (npm ci builds it the first time); prints one line, never fails.
 build/native.stamp: $(NATIVE_SOURCES) | node_modules/.installed

@@ -18,3 +18,20 @@ export function parseCommandArgs(args: string[], options: Options): ParsedComman
     throw error;
   }
 }
+
+/** A command that takes no arguments, refusing any it is given (options included). */
+export function withoutArguments(
+  verb: string,
+  run: () => void | Promise<void>,
+): (args: string[]) => void | Promise<void> {
+  return (args) => {
+    refuseArguments(verb, parseCommandArgs(args, {}).positionals);
+    return run();
+  };
+}
+
+/** Extra positional arguments are a usage error, not silently ignored. */
+export function refuseArguments(verb: string, positionals: readonly string[]): void {
+  if (positionals.length > 0)
+    throw new ValueError(`unexpected argument '${positionals[0]}': ${verb} takes no arguments`);
+}

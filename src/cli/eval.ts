@@ -1,18 +1,14 @@
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
-import * as models from '../models/index.js';
-import { evaluate, formatConfusion, loadCheckpoint, readCheckpointState } from '../train/index.js';
+import { evaluate, formatConfusion, loadTrained, trainingTransform } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
-import { loadDataset, numberOption, transformFor } from './train-setup.js';
-import type { TrainMeta } from './train.js';
+import { loadDataset, numberOption } from './train-setup.js';
 
 const usage =
   'usage: convnets eval <out-dir-or-checkpoint-file> [--data fashion-mnist] [--batch-size N] [--limit N] [--json]';
 
 /**
- * `convnets eval <dir>`: rebuilds the model a `convnets train` checkpoint names, loads its weights and prints
+ * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
  * test accuracy, per-class accuracy and the confusion matrix.
  */
 export async function runEval(args: string[]): Promise<void> {
@@ -23,18 +19,9 @@ export async function runEval(args: string[]): Promise<void> {
     json: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new ValueError(`name one checkpoint\n${usage}`);
-  const [path] = positionals;
-  const dir = (await stat(path).catch(() => null))?.isDirectory() ? path : dirname(path);
-  const state = await readCheckpointState(dir);
-  const meta = state.meta as Partial<TrainMeta>;
-  if (typeof meta.model !== 'string' || typeof meta.size !== 'number' || typeof meta.data !== 'string') {
-    throw new ValueError(
-      `${dir}: the checkpoint does not name its model and data (not written by convnets train)`,
-    );
-  }
+  const trained = await loadTrained(positionals[0]);
+  const { model, meta, epoch } = trained;
   const data = typeof values.data === 'string' ? values.data : meta.data;
-  const model = models.get(meta.model, meta.modelOptions ?? {});
-  await loadCheckpoint(dir, { model });
   const limit =
     values.limit === undefined
       ? undefined
@@ -42,15 +29,15 @@ export async function runEval(args: string[]): Promise<void> {
   const testSet = loadDataset(data, 'test', limit);
   const testLoader = loader(testSet, {
     batchSize: numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 }),
-    transform: transformFor(data, meta.size, 'none'),
+    transform: data === meta.data ? trained.transform : trainingTransform(data, meta.size, 'none'),
   });
   const result = await evaluate(model, testLoader);
   if (values.json) {
-    console.log(JSON.stringify({ model: meta.model, epoch: state.epoch, data, ...result }, null, 2));
+    console.log(JSON.stringify({ model: meta.model, epoch, data, ...result }, null, 2));
     return;
   }
   const names = testSet.classNames;
-  console.log(`${meta.model} (epoch ${state.epoch}) on ${data} test, ${result.samples} images`);
+  console.log(`${meta.model} (epoch ${epoch}) on ${data} test, ${result.samples} images`);
   console.log(
     `accuracy ${(100 * result.top1).toFixed(2)}%  top-5 ${(100 * result.top5).toFixed(2)}%  loss ${result.loss.toFixed(4)}\n`,
   );

@@ -2,6 +2,7 @@
 import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
+import { withoutArguments } from './args.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runInfo } from './info.js';
@@ -13,13 +14,17 @@ import { runTrain } from './train.js';
 
 interface Command {
   summary: string;
-  run: (args: string[]) => void | Promise<void>;
+  /** Returns the exit status where it is not 0 (train stopped by a signal: 130, 143). */
+  run: (args: string[]) => void | number | Promise<void | number>;
 }
 
 /** One line per command; each command lives in its own file under src/cli/. */
 const commands: Record<string, Command> = {
-  info: { summary: 'version, backend and thread count', run: runInfo },
-  demo: { summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm', run: runDemo },
+  info: { summary: 'version, backend and thread count', run: withoutArguments('info', runInfo) },
+  demo: {
+    summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm',
+    run: withoutArguments('demo', runDemo),
+  },
   models: { summary: 'registered models: family, parameters, MACs, input size [--json]', run: runModels },
   summary: { summary: 'layer table of a model: <model> [--input C,H,W] [--json]', run: runSummary },
   train: {
@@ -44,6 +49,10 @@ function usage(): string {
   return `convnets ${version}: deep convolutional networks on Node.js\n\nusage: convnets <command> [options]\n\ncommands:\n${lines.join('\n')}`;
 }
 
+function isSystemError(error: unknown): boolean {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -56,11 +65,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    await command.run(args);
-    return 0;
+    return (await command.run(args)) ?? 0;
   } catch (error) {
-    if (!(error instanceof ConvnetsError)) throw error;
-    console.error(`convnets ${name}: ${error.message}`);
+    // A file system refusal (EACCES, ENOSPC, ...) is the user's to fix, named in one line; anything else is a bug.
+    if (!(error instanceof ConvnetsError) && !isSystemError(error)) throw error;
+    console.error(`convnets ${name}: ${(error as Error).message}`);
     return 1;
   }
 }

@@ -1,10 +1,11 @@
 import { formatCount, formatScaled, formatTable } from '../analysis/index.js';
 import * as models from '../models/index.js';
-import { parseCommandArgs } from './args.js';
+import { parseCommandArgs, refuseArguments } from './args.js';
 
 /** `convnets models [--json]`: every registered model with its parameters and MACs at its default input. */
 export function runModels(args: string[]): void {
-  const { values } = parseCommandArgs(args, { json: { type: 'boolean' } });
+  const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
+  refuseArguments('models', positionals);
   const infos = models.list();
   if (values.json) {
     console.log(JSON.stringify(infos, null, 2));

@@ -50,6 +50,8 @@ async function runTest(args: string[]): Promise<void> {
       if (!values.quiet || result.status === 'failed') console.log(line(result));
     },
   });
+  if (summary.results.length === 0)
+    throw new ValueError(`no ONNX test cases (model.onnx with test_data_set_*) in ${positionals.join(', ')}`);
   const tally = new Map<string, number>();
   for (const r of summary.results) {
     const key = r.tag ?? r.reason ?? '';

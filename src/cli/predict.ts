@@ -1,15 +1,14 @@
-import { stat } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
-import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { basename, extname } from 'node:path';
+import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
 import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
 import { loadWeights, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import * as models from '../models/index.js';
 import { Generator, noGrad, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { loadCheckpoint, readCheckpointState } from '../train/index.js';
+import { loadTrained } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
-import { loadDataset, numberOption, transformFor } from './train-setup.js';
-import type { TrainMeta } from './train.js';
+import { requireFile, requireParentDirectory } from './files.js';
+import { numberOption } from './train-setup.js';
 
 const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
        convnets predict --arch <model> --weights <file.pth|.safetensors|.onnx> --input x.npy [--output y.npy]`;
@@ -44,6 +43,7 @@ export async function runPredict(args: string[]): Promise<void> {
   const inputs = [...((values.input as string[] | undefined) ?? []), ...positionals.slice(viaArch ? 0 : 1)];
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
     throw new ValueError(`name a model and inputs\n${usage}`);
+  if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
     : await fromCheckpoint(positionals[0]);
@@ -65,24 +65,14 @@ export async function runPredict(args: string[]): Promise<void> {
 }
 
 async function fromCheckpoint(path: string): Promise<Predictor> {
-  const dir = (await stat(path).catch(() => null))?.isDirectory() ? path : dirname(path);
-  const state = await readCheckpointState(dir);
-  const meta = state.meta as Partial<TrainMeta>;
-  if (typeof meta.model !== 'string' || typeof meta.size !== 'number' || typeof meta.data !== 'string') {
-    throw new ValueError(
-      `${dir}: the checkpoint does not name its model and data (not written by convnets train)`,
-    );
-  }
-  const model = models.get(meta.model, meta.modelOptions ?? {});
-  await loadCheckpoint(dir, { model });
-  const dataset = loadDataset(meta.data, 'test', 1);
-  const transform = transforms.makeTransform(transformFor(meta.data, meta.size, 'none'));
+  const trained = await loadTrained(path);
+  const transform = transforms.makeTransform(trained.transform);
   const generator = new Generator(0);
   return {
-    model,
-    imageShape: dataset.shape as [number, number, number],
+    model: trained.model,
+    imageShape: trained.imageShape,
     prepare: (image) => transform(image, generator)[0],
-    classNames: dataset.classNames,
+    classNames: trained.classNames,
   };
 }
 
@@ -93,6 +83,7 @@ async function fromArchitecture(
 ): Promise<Predictor> {
   const info = models.info(arch);
   const classes = numberOption('num-classes', numClasses, info.numClasses, { integer: true, min: 1 });
+  await requireFile(weights, '--weights');
   const model = models.get(arch, { numClasses: classes });
   await loadWeights(model, weights);
   return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
@@ -103,6 +94,7 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
   const [channels, height, width] = predictor.imageShape;
   const images: ChwImage[] = [];
   for (const file of files) {
+    await requireFile(file, 'input');
     if (extname(file).toLowerCase() === '.npy') {
       const array = await readNpy(file);
       const shape = array.rank === 3 ? [1, ...array.shape] : array.shape;
@@ -118,7 +110,11 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
       continue;
     }
     const decode = await sharpDecoder();
-    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] });
+    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] }).catch(
+      (error: Error) => {
+        throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+      },
+    );
     const planar = new Float32Array(decoded.data.length);
     const pixels = decoded.width * decoded.height;
     for (let p = 0; p < pixels; p++) {

@@ -1,97 +1,31 @@
 /**
- * What `convnets train` and `convnets eval` share: per-model defaults on Fashion-MNIST, the datasets, and the
- * transforms, rebuilt by eval from the names a checkpoint's state.json keeps.
+ * What `convnets train` and its sibling verbs share: each model's training defaults (kept in its ModelInfo), the
+ * data sets with an optional limit, and strict parsing of option values.
  */
+import { availableParallelism } from 'node:os';
 import { ValueError } from '../errors.js';
-import { Subset, fashionMnist, transforms, type Dataset, type TransformSpec } from '../data/index.js';
+import { Subset, type Dataset } from '../data/index.js';
+import * as models from '../models/index.js';
+import { trainingData } from '../train/index.js';
 
-/** Per-model training defaults; `size` is the input side the model wants (Fashion-MNIST is 28×28). */
-export interface ModelDefaults {
-  size: number;
-  modelOptions: Record<string, unknown>;
-  epochs: number;
-  batchSize: number;
-  optimizer: 'sgd' | 'adam';
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  schedule: 'cosine' | 'step' | 'none';
-  augment: 'none' | 'crop-flip';
-}
-
-const cifarResnet: ModelDefaults = {
-  // Fashion-MNIST at 28×28, one channel: the CIFAR ResNets are fully convolutional up to the global pool.
-  size: 28,
-  modelOptions: { inChannels: 1 },
-  // 24 epochs reached 94.56 % test accuracy here (README).
-  epochs: 24,
-  batchSize: 128,
-  optimizer: 'sgd',
-  lr: 0.1,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  schedule: 'cosine',
-  augment: 'crop-flip',
-};
-
-export const MODEL_DEFAULTS: Record<string, ModelDefaults> = {
-  // Tuned here for ≥ 0.90 test accuracy in the fewest epochs (measured figures: README).
-  lenet5: {
-    size: 32,
-    modelOptions: {},
-    epochs: 8,
-    batchSize: 64,
-    optimizer: 'sgd',
-    lr: 0.05,
-    momentum: 0.9,
-    weightDecay: 0,
-    schedule: 'cosine',
-    augment: 'none',
-  },
-  resnet20: cifarResnet,
-  resnet32: cifarResnet,
-  resnet44: cifarResnet,
-  resnet56: cifarResnet,
-  resnet110: cifarResnet,
-};
-
-export function defaultsFor(model: string): ModelDefaults {
-  const defaults = MODEL_DEFAULTS[model];
-  if (defaults === undefined) {
+export function defaultsFor(model: string): models.TrainingDefaults {
+  const known = models.list().filter((info) => info.training !== undefined);
+  const found = known.find((info) => info.name === model);
+  if (found?.training === undefined) {
     throw new ValueError(
-      `no training defaults for '${model}' on 28×28 grey images; models with defaults: ${Object.keys(MODEL_DEFAULTS).join(', ')}`,
+      `no training defaults for '${model}' on 28×28 grey images; models with defaults: ${known.map((info) => info.name).join(', ')}`,
     );
   }
-  return defaults;
+  return found.training;
 }
 
-/** Mean and standard deviation of the training pixels (in [0, 1]). */
-const STATISTICS: Record<string, { mean: number; std: number }> = {
-  'fashion-mnist': { mean: 0.286, std: 0.353 },
-};
-
-export const DATASETS = Object.keys(STATISTICS);
-
 export function loadDataset(name: string, split: 'train' | 'test', limit?: number): Dataset {
-  if (!(name in STATISTICS))
-    throw new ValueError(`--data '${name}': known datasets are ${DATASETS.join(', ')}`);
-  const dataset = fashionMnist({ split });
+  const dataset = trainingData(name).load(split);
   if (limit === undefined || limit >= dataset.length) return dataset;
   return new Subset(
     dataset,
     Array.from({ length: limit }, (_, i) => i),
   );
-}
-
-/** Zero padding from 28 up to `size`, random crop with padding 4 and flips when augmenting, then normalisation. */
-export function transformFor(data: string, size: number, augment: 'none' | 'crop-flip'): TransformSpec {
-  const { mean, std } = STATISTICS[data];
-  const steps: TransformSpec[] = [];
-  if (size > 28) steps.push(transforms.pad((size - 28) / 2));
-  if (augment === 'crop-flip')
-    steps.push(transforms.randomCrop(size, { padding: 4 }), transforms.randomHorizontalFlip());
-  steps.push(transforms.normalize([mean], [std]));
-  return transforms.compose(steps);
 }
 
 /** Strict number parsing for options: `--epochs 3x` is an error, not 3. */
@@ -115,6 +49,17 @@ export function numberOption(
     );
   }
   return n;
+}
+
+/** --workers: loader threads, at most one per core (os.availableParallelism()), never oversubscribing. */
+export function workersOption(value: string | boolean | undefined, fallback: number): number {
+  const cores = availableParallelism();
+  const workers = numberOption('workers', value, fallback, { integer: true });
+  if (workers > cores)
+    throw new ValueError(
+      `--workers must be at most ${cores} (the cores this machine offers), got ${workers}`,
+    );
+  return workers;
 }
 
 export function choiceOption<T extends string>(

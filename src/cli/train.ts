@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
@@ -8,35 +7,32 @@ import { getBackend } from '../backend/registry.js';
 import { manualSeed } from '../tensor/index.js';
 import {
   ProgressDisplay,
+  TrainingStopped,
   evaluate,
   fit,
   formatDuration,
   historyChart,
   readCheckpointState,
   saveHistory,
+  trainingData,
+  trainingTransform,
   writeText,
   type EpochRecord,
   type EvaluationResult,
+  type TrainedMeta,
 } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
-import { choiceOption, defaultsFor, loadDataset, numberOption, transformFor } from './train-setup.js';
+import { ensureDirectory } from './files.js';
+import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
+import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
 
 const usage =
   'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
   '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
   '         [--out DIR] [--resume]';
 
-/** The checkpoint's meta: enough for `convnets eval` to rebuild the model and the test transform. */
-export interface TrainMeta {
-  model: string;
-  modelOptions: Record<string, unknown>;
-  data: string;
-  size: number;
-  [key: string]: unknown;
-}
-
 function reportMarkdown(
-  meta: TrainMeta,
+  meta: TrainedMeta,
   parameters: number,
   history: readonly EpochRecord[],
   seconds: number,
@@ -71,11 +67,13 @@ function reportMarkdown(
 }
 
 /**
- * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (MODEL_DEFAULTS), showing
- * progress, and writes into --out a checkpoint after every epoch (weights.safetensors, optimizer.safetensors,
- * state.json), history.json, history.csv, chart.svg and report.md. --resume continues the checkpoint in --out.
+ * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (its ModelInfo's
+ * `training`), showing progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming
+ * epoch-N/ with weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and
+ * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
+ * last complete checkpoint; the exit status is then 130 or 143.
  */
-export async function runTrain(args: string[]): Promise<void> {
+export async function runTrain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     data: { type: 'string' },
     epochs: { type: 'string' },
@@ -96,6 +94,7 @@ export async function runTrain(args: string[]): Promise<void> {
   const [name] = positionals;
   if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
   const data = values.data;
+  trainingData(data); // an unknown name fails here, before anything is created
   const defaults = defaultsFor(name);
   const out = typeof values.out === 'string' ? values.out : join('runs', name);
   const resume = values.resume === true;
@@ -113,7 +112,7 @@ export async function runTrain(args: string[]): Promise<void> {
     'none',
   ]);
   const augment = choiceOption('augment', values.augment, defaults.augment, ['none', 'crop-flip']);
-  const workers = numberOption('workers', values.workers, 1, { integer: true });
+  const workers = workersOption(values.workers, 1);
   const limit =
     values.limit === undefined
       ? undefined
@@ -126,12 +125,14 @@ export async function runTrain(args: string[]): Promise<void> {
     integer: true,
   });
 
+  await ensureDirectory(out, '--out');
+
   manualSeed(seed);
-  const meta: TrainMeta = {
+  const meta: TrainedMeta = {
     model: name,
     modelOptions: { ...defaults.modelOptions, seed },
     data,
-    size: defaults.size,
+    size: defaults.inputSize,
     seed,
   };
   const model = models.get(name, meta.modelOptions);
@@ -142,12 +143,12 @@ export async function runTrain(args: string[]): Promise<void> {
     shuffle: true,
     seed,
     workers,
-    transform: transformFor(data, defaults.size, augment),
+    transform: trainingTransform(data, defaults.inputSize, augment),
   });
   const testLoader = loader(testSet, {
     batchSize: 500,
     workers,
-    transform: transformFor(data, defaults.size, 'none'),
+    transform: trainingTransform(data, defaults.inputSize, 'none'),
   });
   const optimizer =
     optimizerName === 'sgd'
@@ -169,7 +170,6 @@ export async function runTrain(args: string[]): Promise<void> {
     limit: limit ?? 'all',
   };
 
-  await mkdir(out, { recursive: true });
   const progress = new ProgressDisplay({ logEvery: values.quiet ? 0 : 100 });
   progress.message(
     `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data}: ${trainSet.length} images, ${epochs} epochs, ` +
@@ -179,8 +179,12 @@ export async function runTrain(args: string[]): Promise<void> {
   );
   const started = performance.now();
   const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
+  const stop = abortOnSignals((signal) => {
+    if (progress.tty) progress.message(`${signal}: stopping at the next step; a second one stops at once`);
+  });
+  let history: EpochRecord[] = [];
   try {
-    const history = await fit(model, trainLoader, {
+    history = await fit(model, trainLoader, {
       epochs,
       optimizer,
       schedule,
@@ -188,6 +192,7 @@ export async function runTrain(args: string[]): Promise<void> {
       checkpointDir: out,
       resumeFrom: resume ? out : undefined,
       meta,
+      signal: stop.signal,
       onStep: values.quiet ? undefined : (info) => progress.step(info),
       callbacks: [
         {
@@ -200,7 +205,7 @@ export async function runTrain(args: string[]): Promise<void> {
       ],
     });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
-    const test = await evaluate(model, testLoader);
+    const test = await evaluate(model, testLoader, { signal: stop.signal });
     await writeText(
       join(out, 'report.md'),
       reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),
@@ -208,7 +213,21 @@ export async function runTrain(args: string[]): Promise<void> {
     progress.message(
       `test accuracy ${(100 * test.top1).toFixed(2)}% (top-5 ${(100 * test.top5).toFixed(2)}%) after ${history.length} epochs, ${seconds.toFixed(1)} s; wrote ${out}`,
     );
+    return 0;
+  } catch (error) {
+    if (!(error instanceof TrainingStopped)) throw error;
+    // fit's message names the last complete checkpoint; after fit, in the test evaluation, every epoch has one.
+    const resumeCommand = commandLine(['train', ...args.filter((a) => a !== '--resume'), '--resume']);
+    const next =
+      error.checkpointEpoch !== null
+        ? `resume with: ${resumeCommand}`
+        : history.length > 0
+          ? `the last complete checkpoint (epoch ${history.length}) is in ${out}; resume with: ${resumeCommand}`
+          : `start again with: ${commandLine(['train', ...args])}`;
+    progress.message(`convnets train: ${error.message}; ${next}`);
+    return signalExitCode(error.reason);
   } finally {
+    stop.dispose();
     await trainLoader.close();
     await testLoader.close();
   }

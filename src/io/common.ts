@@ -44,12 +44,16 @@ export async function writeAtomic(path: string, produce: (sink: Sink) => Promise
   let renamed = false;
   try {
     try {
+      // Explicit positions (pwrite): each write is one file system call, apart from libuv's wake-up writes,
+      // so a kill test can stop the process at any one of them.
+      let position = 0;
       await produce({
         write: async (bytes) => {
           let done = 0;
           while (done < bytes.length) {
-            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+            const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position);
             done += bytesWritten;
+            position += bytesWritten;
           }
         },
       });
@@ -61,6 +65,25 @@ export async function writeAtomic(path: string, produce: (sink: Sink) => Promise
     renamed = true;
   } finally {
     if (!renamed) await unlink(temporary).catch(() => undefined);
+  }
+}
+
+/**
+ * Flushes a directory's entries (a rename or a new file in it) to disk. Windows cannot open a directory: there
+ * the rename itself is what the file system keeps.
+ */
+export async function syncDirectory(path: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if (process.platform === 'win32') return;
+    throw error;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

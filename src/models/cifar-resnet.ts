@@ -7,7 +7,7 @@
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Module, ReLU, Sequential } from '../nn/index.js';
 import { avgPool2d, flatten, pad, type Tensor } from '../tensor/index.js';
 import { ValueError } from '../errors.js';
-import type { ModelInfo, ModelOptions } from './registry.js';
+import type { ModelInfo, ModelOptions, TrainingDefaults } from './registry.js';
 import { registered, seeded } from './builder.js';
 import { BasicBlock, RESNET_PAPER, conv1x1, conv3x3, initResNet } from './resnet.js';
 
@@ -163,11 +163,35 @@ function optionB(build: (options?: CifarResNetOptions) => CifarResNet) {
 const residualNet = (depth: number) => cifarResNet(depth, true);
 const plainNet = (depth: number) => cifarResNet(depth, false);
 
-export const resnet20 = registered(cifarInfo('resnet20', 269_722, 40_551_040, 8.75), residualNet(20));
-export const resnet32 = registered(cifarInfo('resnet32', 464_154, 68_862_592, 7.51), residualNet(32));
-export const resnet44 = registered(cifarInfo('resnet44', 658_586, 97_174_144, 7.17), residualNet(44));
-export const resnet56 = registered(cifarInfo('resnet56', 853_018, 125_485_696, 6.97), residualNet(56));
-export const resnet110 = registered(cifarInfo('resnet110', 1_727_962, 252_887_680, 6.43), residualNet(110));
+/** Training on Fashion-MNIST (`convnets train`); 24 epochs of resnet20 reached 94.56 % test accuracy here (README). */
+const fashionMnistTraining: TrainingDefaults = {
+  // 28×28, one channel: the CIFAR ResNets are fully convolutional up to the global pool.
+  inputSize: 28,
+  modelOptions: { inChannels: 1 },
+  epochs: 24,
+  batchSize: 128,
+  optimizer: 'sgd',
+  lr: 0.1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  schedule: 'cosine',
+  augment: 'crop-flip',
+};
+
+/** Option A, with the paper's accuracy and the Fashion-MNIST training defaults. */
+const residualInfo = (name: string, parameters: number, macs: number, testError: number): ModelInfo => ({
+  ...cifarInfo(name, parameters, macs, testError),
+  training: fashionMnistTraining,
+});
+
+export const resnet20 = registered(residualInfo('resnet20', 269_722, 40_551_040, 8.75), residualNet(20));
+export const resnet32 = registered(residualInfo('resnet32', 464_154, 68_862_592, 7.51), residualNet(32));
+export const resnet44 = registered(residualInfo('resnet44', 658_586, 97_174_144, 7.17), residualNet(44));
+export const resnet56 = registered(residualInfo('resnet56', 853_018, 125_485_696, 6.97), residualNet(56));
+export const resnet110 = registered(
+  residualInfo('resnet110', 1_727_962, 252_887_680, 6.43),
+  residualNet(110),
+);
 
 export const resnet20B = registered(cifarInfo('resnet20-b', 272_474, 40_813_184), optionB(resnet20));
 export const resnet32B = registered(cifarInfo('resnet32-b', 466_906, 69_124_736), optionB(resnet32));

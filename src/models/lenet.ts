@@ -361,6 +361,19 @@ export const lenet5 = registered(
     numClasses: 10,
     parameters: 61_706,
     macs: 416_520,
+    // Tuned here for ≥ 0.90 test accuracy in the fewest epochs (measured figures: README).
+    training: {
+      inputSize: 32,
+      modelOptions: {},
+      epochs: 8,
+      batchSize: 64,
+      optimizer: 'sgd',
+      lr: 0.05,
+      momentum: 0.9,
+      weightDecay: 0,
+      schedule: 'cosine',
+      augment: 'none',
+    },
   },
   seeded((options: LeNet5Options) => new LeNet5(options)),
 );

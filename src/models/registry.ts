@@ -25,6 +25,24 @@ export interface ModelInfo {
   reportedAccuracy?: { top1: number; dataset: string; source: string };
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
+  /** How to train it from scratch on 28×28 grey images (Fashion-MNIST), where that was tuned: `convnets train`. */
+  training?: TrainingDefaults;
+}
+
+/** Settings that train a model from scratch on 28×28 grey images, measured on Fashion-MNIST (README). */
+export interface TrainingDefaults {
+  /** The input side the model is fed: 28×28 images are zero-padded up to it. */
+  inputSize: number;
+  /** Builder options, e.g. one input channel. */
+  modelOptions: Record<string, unknown>;
+  epochs: number;
+  batchSize: number;
+  optimizer: 'sgd' | 'adam';
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: 'cosine' | 'step' | 'none';
+  augment: 'none' | 'crop-flip';
 }
 
 /** The per-channel (RGB) mean and standard deviation of ImageNet that torchvision's published weights expect. */

@@ -2,7 +2,7 @@
  * train.fit and train.evaluate: the training loop. Each step runs inside scope(), so a step leaves no storage
  * behind; the model is in training mode for the steps and in evaluation mode, under noGrad, for validation.
  */
-import { ValueError } from '../errors.js';
+import { ConvnetsError, ValueError } from '../errors.js';
 import type { Batch, DataLoader } from '../data/loader.js';
 import { callWithAuxiliary, lossWithAuxiliary } from '../nn/auxiliary.js';
 import type { Module } from '../nn/module.js';
@@ -52,6 +52,24 @@ export interface FitOptions {
   resumeFrom?: string;
   /** Kept in the checkpoint's state.json. */
   meta?: Record<string, unknown>;
+  /**
+   * Stops training at the next step boundary once aborted (a save under way is finished first), throwing
+   * TrainingStopped; the last complete checkpoint stays the current one.
+   */
+  signal?: AbortSignal;
+}
+
+/** fit or evaluate stopped because its signal was aborted. */
+export class TrainingStopped extends ConvnetsError {
+  constructor(
+    message: string,
+    /** The signal's reason (e.g. 'SIGINT'). */
+    readonly reason: unknown,
+    /** The epochs of the last complete checkpoint in checkpointDir; null where none was written or resumed. */
+    readonly checkpointEpoch: number | null = null,
+  ) {
+    super(message);
+  }
 }
 
 /** Scales every gradient by min(1, maxNorm / total norm); returns the norm before clipping. */
@@ -86,7 +104,7 @@ function numClassesOf(loader: DataLoader): number {
 export async function evaluate(
   model: Module,
   loader: DataLoader,
-  options: { lossFn?: LossFn } = {},
+  options: { lossFn?: LossFn; signal?: AbortSignal } = {},
 ): Promise<EvaluationResult> {
   checkLoader('the loader', loader);
   const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
@@ -95,6 +113,14 @@ export async function evaluate(
   const metrics = new ClassificationMetrics(numClassesOf(loader));
   try {
     for await (const batch of loader) {
+      if (options.signal !== undefined) await signalsDelivered();
+      if (options.signal?.aborted) {
+        disposeBatch(batch);
+        throw new TrainingStopped(
+          `evaluate: stopped (${String(options.signal.reason)}) after ${metrics.samples} images`,
+          options.signal.reason,
+        );
+      }
       try {
         noGrad(() =>
           scope(() => {
@@ -114,6 +140,12 @@ export async function evaluate(
   return metrics.result();
 }
 
+/**
+ * One turn of the event loop. A loader without workers hands out batches through promises alone, which never let
+ * the loop run, so a process signal would wait for the end of the epoch.
+ */
+const signalsDelivered = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function disposeBatch(batch: Batch): void {
   batch.images.dispose();
   batch.labels.dispose();
@@ -127,7 +159,8 @@ interface StepResult {
 /**
  * Trains `model` on `loader` for `options.epochs` epochs and returns the history (one record per epoch, those of
  * a resumed run included). A non-finite loss stops training with a ValueError naming the epoch and step, before
- * that step's update: the last checkpoint written stays the last good one.
+ * that step's update: the last checkpoint written stays the last good one. An aborted `signal` stops it the same
+ * way at the next step boundary, with TrainingStopped.
  */
 export async function fit(model: Module, loader: DataLoader, options: FitOptions): Promise<EpochRecord[]> {
   checkLoader('the training loader', loader);
@@ -170,6 +203,20 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
       return { loss: value, logits: Float32Array.from(logits.data()) };
     });
 
+  const { signal, checkpointDir } = options;
+  const kept = () =>
+    checkpointDir === undefined
+      ? 'no checkpoint was asked for'
+      : lastCheckpoint === null
+        ? `no checkpoint was written yet in ${checkpointDir}`
+        : `the last good checkpoint (epoch ${lastCheckpoint}) is kept in ${checkpointDir}`;
+  const stopped = (epoch: number, step: number, steps: number) =>
+    new TrainingStopped(
+      `fit: stopped by ${String(signal?.reason)} ${step === 0 ? `at the start of epoch ${epoch + 1}` : `in epoch ${epoch + 1} after step ${step} of ${steps}`}; ${kept()}`,
+      signal?.reason,
+      checkpointDir === undefined ? null : lastCheckpoint,
+    );
+
   for (let epoch = startEpoch; epoch < epochs; epoch++) {
     const started = performance.now();
     const lr = optimizer.lr;
@@ -179,6 +226,11 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     loader.setEpoch(epoch);
     let step = 0;
     for await (const batch of loader) {
+      if (signal !== undefined) await signalsDelivered();
+      if (signal?.aborted) {
+        disposeBatch(batch);
+        throw stopped(epoch, step, steps);
+      }
       step++;
       let result: StepResult;
       const labels = Int32Array.from(batch.labels.data());
@@ -188,14 +240,8 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
         disposeBatch(batch);
       }
       if (result.logits === null) {
-        const kept =
-          options.checkpointDir === undefined
-            ? 'no checkpoint was asked for'
-            : lastCheckpoint === null
-              ? `no checkpoint was written yet in ${options.checkpointDir}`
-              : `the last good checkpoint (epoch ${lastCheckpoint}) is kept in ${options.checkpointDir}`;
         throw new ValueError(
-          `fit: the loss is ${result.loss} at epoch ${epoch + 1}, step ${step} of ${steps}; training stopped before that update (${kept}). Try a lower learning rate or clipGradNorm.`,
+          `fit: the loss is ${result.loss} at epoch ${epoch + 1}, step ${step} of ${steps}; training stopped before that update (${kept()}). Try a lower learning rate or clipGradNorm.`,
         );
       }
       metrics.update(result.logits, labels, result.loss);
@@ -213,7 +259,14 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
       for (const callback of callbacks) callback.onStep?.(info);
     }
     const trainSeconds = (performance.now() - started) / 1000;
-    const validation = options.validation ? await evaluate(model, options.validation, { lossFn }) : null;
+    // Stopped before the epoch is saved, validation included: its checkpoint would be incomplete.
+    if (signal?.aborted) throw stopped(epoch, step, steps);
+    let validation: EvaluationResult | null = null;
+    try {
+      if (options.validation) validation = await evaluate(model, options.validation, { lossFn, signal });
+    } catch (error) {
+      throw error instanceof TrainingStopped ? stopped(epoch, step, steps) : error;
+    }
     schedule?.step();
     const record: EpochRecord = {
       epoch: epoch + 1,
@@ -227,8 +280,9 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
       imagesPerSecond: metrics.samples / trainSeconds,
     };
     history.push(record);
-    if (options.checkpointDir !== undefined) {
-      await saveCheckpoint(options.checkpointDir, {
+    // A save under way when the signal comes is finished: the next step boundary stops training.
+    if (checkpointDir !== undefined) {
+      await saveCheckpoint(checkpointDir, {
         model,
         optimizer,
         schedule,

@@ -1,4 +1,15 @@
-export { fit, evaluate, type Callback, type FitOptions, type LossFn } from './fit.js';
+// First: trained.ts loads models/index.js, which registers every family in its order, before fit.ts loads
+// models/inception.js alone (registration order is the order `convnets models` lists).
+export {
+  TRAINING_DATA,
+  loadTrained,
+  trainingData,
+  trainingTransform,
+  type Trained,
+  type TrainedMeta,
+  type TrainingData,
+} from './trained.js';
+export { fit, evaluate, TrainingStopped, type Callback, type FitOptions, type LossFn } from './fit.js';
 export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
 export {
   HISTORY_COLUMNS,
@@ -17,11 +28,13 @@ export {
   type StepInfo,
 } from './progress.js';
 export {
+  MANIFEST_FILE,
   OPTIMIZER_FILE,
   STATE_FILE,
   WEIGHTS_FILE,
   loadCheckpoint,
   readCheckpointState,
+  resolveCheckpoint,
   saveCheckpoint,
   type CheckpointState,
   type SaveCheckpointOptions,

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FASHION_MNIST_DIR } from '../../src/data/index.js';
+import { readCheckpointState } from '../../src/train/index.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const haveData = existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
@@ -51,10 +52,14 @@ test(
       assert.match(train.stderr, /test accuracy [\d.]+%/);
       assert.deepEqual((await readdir(out)).sort(), [
         'chart.svg',
+        'checkpoint.json',
+        'epoch-1',
         'history.csv',
         'history.json',
-        'optimizer.safetensors',
         'report.md',
+      ]);
+      assert.deepEqual((await readdir(join(out, 'epoch-1'))).sort(), [
+        'optimizer.safetensors',
         'state.json',
         'weights.safetensors',
       ]);
@@ -103,4 +108,135 @@ test('convnets train: unknown options and models are clear errors', () => {
   const bad = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--epochs', '2x']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--epochs must be an integer ≥ 1, got '2x'/);
+});
+
+/** Starts `convnets train`, waits for its first epoch line on stderr, then sends `signals` 50 ms apart. */
+function interrupted(
+  args: string[],
+  signals: NodeJS.Signals[],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, 'train', ...args], {
+      env: { ...process.env, CONVNETS_BACKEND: process.env.CONVNETS_BACKEND ?? 'reference' },
+    });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (sent || !/^epoch 1\//m.test(stderr)) return;
+      sent = true;
+      signals.forEach((signal, i) => setTimeout(() => child.kill(signal), 50 * i));
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stderr }));
+  });
+}
+
+const smallRun = (out: string) => [
+  'lenet5',
+  '--data',
+  'fashion-mnist',
+  '--limit',
+  '256',
+  '--test-limit',
+  '64',
+  '--epochs',
+  '3',
+  '--batch-size',
+  '32',
+  '--out',
+  out,
+];
+
+test(
+  'convnets train: SIGINT stops at a step with status 130 and one line naming the checkpoint and the command that resumes it',
+  { skip: haveData ? false : `no Fashion-MNIST at ${FASHION_MNIST_DIR}` },
+  async () => {
+    const out = await mkdtemp(join(tmpdir(), 'convnets-sigint-'));
+    try {
+      const run = await interrupted(smallRun(out), ['SIGINT']);
+      assert.equal(run.code, 130, run.stderr);
+      const last = run.stderr.trim().split('\n').at(-1) ?? '';
+      assert.match(
+        last,
+        /^convnets train: fit: stopped by SIGINT (at the start of epoch 2|in epoch 2 after step \d of 8); the last good checkpoint \(epoch 1\) is kept in .+; resume with: node .+ --resume$/,
+      );
+      assert.doesNotMatch(run.stderr, /\n\s+at /);
+      assert.equal((await readCheckpointState(out)).epoch, 1);
+      assert.deepEqual(
+        (await readdir(out)).filter((name) => name.startsWith('.')),
+        [],
+      );
+
+      // The printed command, run as a shell would, resumes from epoch 1 and finishes the run.
+      const command = last.split('resume with: ')[1];
+      assert.ok(command.endsWith(`--out ${out} --resume`), command);
+      const resumed = spawnSync(command, {
+        shell: true,
+        encoding: 'utf8',
+        env: { ...process.env, CONVNETS_BACKEND: process.env.CONVNETS_BACKEND ?? 'reference' },
+      });
+      assert.equal(resumed.status, 0, resumed.stderr);
+      assert.doesNotMatch(resumed.stderr, /epoch 1\/3/);
+      assert.match(resumed.stderr, /epoch 2\/3[\s\S]*epoch 3\/3[\s\S]*test accuracy/);
+      const history = JSON.parse(await readFile(join(out, 'history.json'), 'utf8')) as { epoch: number }[];
+      assert.deepEqual(
+        history.map((r) => r.epoch),
+        [1, 2, 3],
+      );
+      assert.deepEqual((await readdir(out)).sort(), [
+        'chart.svg',
+        'checkpoint.json',
+        'epoch-3',
+        'history.csv',
+        'history.json',
+        'report.md',
+      ]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'convnets train: SIGTERM exits 143 keeping the last checkpoint; a second SIGINT ends the process at once',
+  { skip: haveData ? false : `no Fashion-MNIST at ${FASHION_MNIST_DIR}` },
+  async () => {
+    const out = await mkdtemp(join(tmpdir(), 'convnets-sigterm-'));
+    try {
+      const term = await interrupted(smallRun(out), ['SIGTERM']);
+      assert.equal(term.code, 143, term.stderr);
+      assert.match(
+        term.stderr.trim().split('\n').at(-1) ?? '',
+        /stopped by SIGTERM .* resume with: .* --resume$/,
+      );
+      assert.equal((await readCheckpointState(out)).epoch, 1);
+
+      // After the first signal both go back to their default action; whichever ends the process, the checkpoint
+      // of epoch 1 (or of epoch 2, if its save finished first) stays loadable.
+      const again = await mkdtemp(join(tmpdir(), 'convnets-sigint-twice-'));
+      try {
+        const twice = await interrupted(smallRun(again), ['SIGINT', 'SIGINT']);
+        assert.ok(
+          twice.code === 130 || twice.signal === 'SIGINT',
+          `${twice.code} ${twice.signal}: ${twice.stderr}`,
+        );
+        assert.ok([1, 2].includes((await readCheckpointState(again)).epoch));
+      } finally {
+        await rm(again, { recursive: true, force: true });
+      }
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);
+
+test('convnets train: --workers above the cores is refused, naming the limit', () => {
+  const cores = availableParallelism();
+  const result = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--workers', String(cores + 1)]);
+  assert.equal(result.status, 1);
+  assert.equal(
+    result.stderr,
+    `convnets train: --workers must be at most ${cores} (the cores this machine offers), got ${cores + 1}\n`,
+  );
 });

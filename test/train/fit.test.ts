@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backend/registry.js';
@@ -8,7 +8,7 @@ import { loader } from '../../src/data/index.js';
 import { ValueError } from '../../src/errors.js';
 import * as optim from '../../src/optim/index.js';
 import { crossEntropy, mul } from '../../src/tensor/index.js';
-import { evaluate, fit, readCheckpointState } from '../../src/train/index.js';
+import { TrainingStopped, evaluate, fit, readCheckpointState } from '../../src/train/index.js';
 import { halvesDataset, tinyNet, weights } from './helpers.js';
 
 setBackend('reference');
@@ -73,7 +73,98 @@ test('a non-finite loss stops training naming epoch and step, and keeps the last
       resumeFrom: dir,
     });
     assert.deepEqual(weights(restored), afterEpoch1);
-    assert.ok(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).epoch === 1);
+    assert.equal((await readCheckpointState(dir)).epoch, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an aborted signal stops fit at the next step boundary and keeps the last complete checkpoint', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-abort-'));
+  try {
+    const model = tinyNet();
+    const data = loader(halvesDataset(32), { batchSize: 8, shuffle: true, seed: 3 });
+    const controller = new AbortController();
+    const steps: string[] = [];
+    let afterEpoch1: Record<string, number[]> = {};
+    await assert.rejects(
+      fit(model, data, {
+        epochs: 3,
+        optimizer: optim.sgd(model.parameters(), { lr: 0.1 }),
+        validation: loader(halvesDataset(16, 9), { batchSize: 4 }),
+        checkpointDir: dir,
+        signal: controller.signal,
+        onStep: (info) => {
+          steps.push(`${info.epoch}.${info.step}`);
+          // Asked to stop during epoch 2's second step: that step finishes, the third never starts.
+          if (info.epoch === 2 && info.step === 2) controller.abort('SIGINT');
+        },
+        callbacks: [{ onEpochEnd: () => void (afterEpoch1 = weights(model)) }],
+      }),
+      (error: Error) =>
+        error instanceof TrainingStopped &&
+        error.reason === 'SIGINT' &&
+        error.checkpointEpoch === 1 &&
+        /fit: stopped by SIGINT in epoch 2 after step 2 of 4; the last good checkpoint \(epoch 1\) is kept in/.test(
+          error.message,
+        ),
+    );
+    assert.deepEqual(steps, ['1.1', '1.2', '1.3', '1.4', '2.1', '2.2']);
+    assert.equal((await readCheckpointState(dir)).epoch, 1);
+    const restored = tinyNet(99);
+    await fit(restored, loader(halvesDataset(32), { batchSize: 8, seed: 3 }), {
+      epochs: 1,
+      optimizer: optim.sgd(restored.parameters(), { lr: 0.1 }),
+      resumeFrom: dir,
+    });
+    assert.deepEqual(weights(restored), afterEpoch1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a signal aborted after an epoch’s last step stops before its validation and save; one during a save lets it finish', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-abort-'));
+  try {
+    const model = tinyNet();
+    const controller = new AbortController();
+    await assert.rejects(
+      fit(model, loader(halvesDataset(32), { batchSize: 8, seed: 3 }), {
+        epochs: 2,
+        optimizer: optim.sgd(model.parameters(), { lr: 0.1 }),
+        validation: loader(halvesDataset(16, 9), { batchSize: 4 }),
+        checkpointDir: dir,
+        signal: controller.signal,
+        onStep: (info) => {
+          if (info.epoch === 1 && info.step === 4) controller.abort('SIGTERM');
+        },
+      }),
+      (error: Error) =>
+        error instanceof TrainingStopped &&
+        error.checkpointEpoch === null &&
+        /in epoch 1 after step 4 of 4; no checkpoint was written yet/.test(error.message),
+    );
+    assert.deepEqual(await readdir(dir), []);
+
+    // Aborted while the first checkpoint is being written (its first file system call yields to the event loop).
+    const again = new AbortController();
+    let epochsEnded = 0;
+    const writing = fit(model, loader(halvesDataset(32), { batchSize: 8, seed: 3 }), {
+      epochs: 3,
+      optimizer: optim.sgd(model.parameters(), { lr: 0.1 }),
+      checkpointDir: dir,
+      signal: again.signal,
+      onStep: (info) => {
+        if (info.epoch === 1 && info.step === 4) setImmediate(() => again.abort('SIGINT'));
+      },
+      callbacks: [{ onEpochEnd: () => void epochsEnded++ }],
+    });
+    await assert.rejects(
+      writing,
+      (error: Error) => error instanceof TrainingStopped && error.checkpointEpoch === 1,
+    );
+    assert.equal(epochsEnded, 1);
+    assert.equal((await readCheckpointState(dir)).epoch, 1);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { saveWeights, writeNpy } from '../../src/io/index.js';
+import * as models from '../../src/models/index.js';
+import { rand } from '../../src/tensor/index.js';
+import { saveCheckpoint } from '../../src/train/index.js';
+
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** Runs the CLI; a command that spins instead of failing is stopped after 60 s and fails the check below. */
+function cli(args: string[]) {
+  return spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, CONVNETS_BACKEND: 'reference' },
+  });
+}
+
+/** The failure is exit status 1 and one line on stderr, `convnets <verb>: <message>`, without a stack trace. */
+function assertOneLineFailure(args: string[], message: RegExp): void {
+  const result = cli(args);
+  const what = args.join(' ');
+  assert.equal(
+    result.status,
+    1,
+    `${what}: status ${result.status} (signal ${result.signal}): ${result.stderr}`,
+  );
+  const lines = result.stderr.split('\n').filter((line) => line !== '');
+  assert.equal(lines.length, 1, `${what}: one line on stderr, got:\n${result.stderr}`);
+  assert.match(lines[0], new RegExp(`^convnets ${args[0]}: ${message.source}`), what);
+}
+
+test('predict: a missing or wrong file is one line naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
+  try {
+    const weights = join(dir, 'w.safetensors');
+    const input = join(dir, 'x.npy');
+    await saveWeights(models.get('lenet5', { seed: 1 }), weights);
+    await writeNpy(input, rand([1, 1, 32, 32]));
+    const checkpoint = join(dir, 'run');
+    await mkdir(checkpoint);
+    await saveCheckpoint(checkpoint, {
+      model: models.get('lenet5', { seed: 3 }),
+      epoch: 1,
+      meta: { model: 'lenet5', modelOptions: { seed: 3 }, data: 'fashion-mnist', size: 32 },
+    });
+    const notImage = join(dir, 'notes.png');
+    await writeFile(notImage, 'not an image\n');
+
+    const viaArch = (file: string) => ['predict', '--arch', 'lenet5', '--weights', file, '--input', input];
+    assertOneLineFailure(
+      viaArch(join(dir, 'missing.safetensors')),
+      /--weights .*missing\.safetensors: no such file$/,
+    );
+    assertOneLineFailure(viaArch(dir), /--weights .*: is a directory, not a file$/);
+    assertOneLineFailure(
+      ['predict', checkpoint, join(dir, 'missing.png')],
+      /input .*missing\.png: no such file$/,
+    );
+    assertOneLineFailure(
+      ['predict', checkpoint, join(dir, 'missing.npy')],
+      /input .*missing\.npy: no such file$/,
+    );
+    // Without the optional package sharp the line says so instead.
+    assertOneLineFailure(['predict', checkpoint, notImage], /(.*notes\.png: not an image|.*sharp)/);
+    assertOneLineFailure(['predict', join(dir, 'no-run'), input], /.*no-run: no such file or directory$/);
+    assertOneLineFailure(
+      [...viaArch(weights), '--output', join(dir, 'absent', 'y.npy')],
+      /--output .*y\.npy: the directory .*absent does not exist$/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('train --out: a file, a path through a file or a directory that cannot be created is one line', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
+  try {
+    const file = join(dir, 'a-file');
+    await writeFile(file, 'not a directory');
+    const train = (out: string) => ['train', 'lenet5', '--data', 'fashion-mnist', '--out', out];
+    assertOneLineFailure(train(file), /--out .*a-file: exists and is not a directory$/);
+    assertOneLineFailure(
+      train(join(file, 'run')),
+      /--out .*a-file\/run: a parent is a file, not a directory$/,
+    );
+    // procfs refuses new entries with ENOENT, where Node's recursive mkdir spins forever.
+    if (existsSync('/proc/1'))
+      assertOneLineFailure(train('/proc/1/x'), /--out \/proc\/1\/x: cannot create the directory/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('onnx test: directories without cases fail, saying so', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
+  try {
+    assertOneLineFailure(['onnx', 'test', dir], /no ONNX test cases .* in .*convnets-failures-/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('info, demo and models refuse arguments they do not take', () => {
+  for (const verb of ['info', 'demo', 'models']) {
+    assertOneLineFailure(
+      [verb, 'extra'],
+      new RegExp(`unexpected argument 'extra': ${verb} takes no arguments$`),
+    );
+  }
+  assertOneLineFailure(['info', '--json'], /Unknown option '--json'/);
+});

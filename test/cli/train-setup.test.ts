@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { defaultsFor } from '../../src/cli/train-setup.js';
+import * as models from '../../src/models/index.js';
+
+test('training defaults live in each model’s info: LeNet-5’s are the main job’s, the CIFAR ResNets share theirs', () => {
+  assert.deepEqual(
+    models
+      .list()
+      .filter((info) => info.training !== undefined)
+      .map((info) => info.name),
+    ['lenet5', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110'],
+  );
+  // README: padded to 32×32, SGD lr 0.05 momentum 0.9, batch 64, cosine schedule, 8 epochs.
+  assert.deepEqual(defaultsFor('lenet5'), {
+    inputSize: 32,
+    modelOptions: {},
+    epochs: 8,
+    batchSize: 64,
+    optimizer: 'sgd',
+    lr: 0.05,
+    momentum: 0.9,
+    weightDecay: 0,
+    schedule: 'cosine',
+    augment: 'none',
+  });
+  // README: option A, one input channel, random crop + flip, SGD 0.1, cosine, 24 epochs.
+  const resnet = defaultsFor('resnet56');
+  assert.deepEqual(resnet.modelOptions, { inChannels: 1 });
+  assert.deepEqual(
+    [resnet.inputSize, resnet.epochs, resnet.lr, resnet.schedule, resnet.augment],
+    [28, 24, 0.1, 'cosine', 'crop-flip'],
+  );
+  assert.throws(() => defaultsFor('vgg16'), /no training defaults for 'vgg16'.*lenet5, resnet20/);
+});
