@@ -56,8 +56,9 @@ const mayImport: Record<Unit, readonly Unit[]> = {
   models: ['nn'],
   optim: ['tensor', 'nn'],
   data: ['tensor'],
-  // "Everything below" but models/: training code knows no particular model (auxiliary outputs are nn/'s protocol).
-  // io/ is below train/: checkpoints are files written through it, and io/ imports nothing of train/.
+  // "Everything below" but models/ (see mayImportFiles): training code knows no particular model (auxiliary outputs
+  // are nn/'s protocol). io/ is below train/: checkpoints are files written through it, and io/ imports nothing of
+  // train/.
   train: ['backend', 'tensor', 'nn', 'optim', 'data', 'io'],
   graph: ['tensor', 'nn', 'backend'],
   io: ['tensor', 'nn', 'graph'],
@@ -72,6 +73,11 @@ const mayImport: Record<Unit, readonly Unit[]> = {
   // The Node entry: the browser entry's surface and the rest of the library.
   'index.ts': [...library, 'browser.ts'],
 };
+/**
+ * Single files a unit may import from a folder its row leaves out: train/ looks models up by name in the registry
+ * (loadTrained rebuilds the model a checkpoint names), which knows no architecture.
+ */
+const mayImportFiles: Partial<Record<Unit, readonly string[]>> = { train: ['models/registry.ts'] };
 const leaves: readonly Unit[] = ['errors.ts', 'version.ts'];
 
 /** Everything `unit` may import: its row, what those rows allow, and the leaves. */
@@ -102,7 +108,7 @@ function upwardImports(edges: readonly (readonly [string, string])[]): string[] 
     const target = unitOf(to);
     if (source === null) return [`src/${from}: no row in DESIGN.md's table for its folder`];
     if (target === null) return [`src/${from} imports src/${to}, which has no row in DESIGN.md's table`];
-    return source === target || allowed(source).has(target)
+    return source === target || allowed(source).has(target) || mayImportFiles[source]?.includes(to)
       ? []
       : [`src/${from} (${source}) imports src/${to}`];
   });
@@ -178,8 +184,10 @@ test('every import in src/ goes to a layer that its row of DESIGN.md allows', ()
   assert.deepEqual(upwardImports(graph.edges), []);
 });
 
-test('training code imports nothing from models/', () => {
-  const fromTrain = graph.edges.filter(([from, to]) => from.startsWith('train/') && to.startsWith('models/'));
+test('training code imports nothing from models/ but the registry', () => {
+  const fromTrain = graph.edges.filter(
+    ([from, to]) => from.startsWith('train/') && to.startsWith('models/') && to !== 'models/registry.ts',
+  );
   assert.deepEqual(fromTrain, []);
 });
 

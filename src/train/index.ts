@@ -1,5 +1,3 @@
-// First: trained.ts loads models/index.js, which registers every family in its order, before fit.ts loads
-// models/inception.js alone (registration order is the order `convnets models` lists).
 export {
   TRAINING_DATA,
   loadTrained,

@@ -14,7 +14,8 @@ import {
   type Split,
   type TransformSpec,
 } from '../data/index.js';
-import * as models from '../models/index.js';
+// The registry only: training knows no particular model; the entry points load every family into it.
+import * as models from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import {
   loadCheckpoint,

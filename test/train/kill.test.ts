@@ -93,14 +93,15 @@ function parseLog(log: string, dir: string): Call[] {
   const open = new Map<string, Call>();
   const counts = new Map<string, number>();
   for (const line of log.split('\n')) {
-    const resumed = /^(\d+) <\.\.\. \w+ resumed>.*= (\S+)/.exec(line);
+    // strace pads the thread id to five columns: one space or more after it.
+    const resumed = /^(\d+)\s+<\.\.\. \w+ resumed>.*= (\S+)/.exec(line);
     if (resumed) {
       const call = open.get(resumed[1]);
       if (call) call.result = resumed[2];
       open.delete(resumed[1]);
       continue;
     }
-    const entered = /^(\d+) (\w+)\((.*)$/.exec(line);
+    const entered = /^(\d+)\s+(\w+)\((.*)$/.exec(line);
     if (!entered) continue;
     const [, thread, name, rest] = entered;
     const key = `${thread} ${name}`;
