@@ -9,9 +9,9 @@
  * properties shadowing the class's methods, for the duration of a synchronous function, and removes them in a
  * finally block. Nothing else runs meanwhile (the function is synchronous), so no other caller sees the wrappers.
  */
-import type { Backend, ConvPostOps, PoolResult, Shape, Storage, TypedArray } from '../../backend/backend.js';
-import { conv2dOutputShape, pool2dOutputShape } from '../../backend/shapes.js';
-import { ValueError } from '../../errors.js';
+import type { Backend, ConvPostOps, PoolResult, Shape, Storage, TypedArray } from '../backend/backend.js';
+import { conv2dOutputShape, pool2dOutputShape } from '../backend/shapes.js';
+import { ValueError } from '../errors.js';
 
 /** The forward kernels an exported graph can contain (backward kernels never run in an eval-mode trace). */
 export const tracedKernels = [

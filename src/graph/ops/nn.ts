@@ -3,8 +3,8 @@
  * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; 3-D ones are unsupported.
  * Padding convnets' kernels cannot express (uneven, or more than half the window) is applied by Pad first.
  */
-import { conv2dOutputShape, pool2dOutputShape, sameShape } from '../../../backend/shapes.js';
-import { formatShape } from '../../../errors.js';
+import { conv2dOutputShape, pool2dOutputShape, sameShape } from '../../backend/shapes.js';
+import { formatShape } from '../../errors.js';
 import {
   Tensor,
   type Conv2dOptions,
@@ -30,7 +30,7 @@ import {
   relu as reluOp,
   reshape,
   softmax,
-} from '../../../tensor/index.js';
+} from '../../tensor/index.js';
 import { IntValues, DataType } from '../values.js';
 import {
   type OpContext,

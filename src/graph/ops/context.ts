@@ -3,10 +3,10 @@
  * the model is imported (so an unsupported attribute is an error at import, naming the node), and returns the
  * kernel that runs the node on its input values.
  */
-import { FormatError, formatShape } from '../../../errors.js';
-import type { Storage } from '../../../backend/backend.js';
-import { Tensor } from '../../../tensor/index.js';
-import type { NodeProto } from '../proto.js';
+import { FormatError, formatShape } from '../../errors.js';
+import type { Storage } from '../../backend/backend.js';
+import { Tensor } from '../../tensor/index.js';
+import type { NodeProto } from '../onnx-ir.js';
 import { Attributes, DataType, IntValues, OnnxUnsupportedError, type Value } from '../values.js';
 
 export interface OpContext {

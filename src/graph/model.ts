@@ -7,23 +7,20 @@
  * or with another name) is registered flat with '%' escaped as '%25' and '.' as '%2E'; `stateKeys` maps every
  * initialiser to its key. Integer initialisers and Constant nodes are plain data of the model, not state.
  */
-import { ConvnetsError, FormatError, ValueError } from '../../errors.js';
-import { Module } from '../../nn/index.js';
-import { Tensor, isGradEnabled, keep, scope } from '../../tensor/index.js';
-import { inFile, readSource, type Source } from '../common.js';
+import { ConvnetsError, FormatError, ValueError } from '../errors.js';
+import { Module } from '../nn/index.js';
+import { Tensor, isGradEnabled, keep, scope } from '../tensor/index.js';
 import { operators, type Kernel } from './ops/index.js';
 import {
   DataType,
   dataTypeName,
-  decodeModelProto,
   type Dimension,
   type GraphProto,
   type ModelProto,
   type NodeProto,
-} from './proto.js';
-import { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';
+} from './onnx-ir.js';
+import { CONVNETS_DOMAIN } from './optimize.js';
 import { GraphReplay } from './replay.js';
-import { decodeTensorData } from './tensor-data.js';
 import {
   Attributes,
   IntValues,
@@ -236,7 +233,7 @@ export class OnnxModel extends Module {
       if (t.name === '') throw new FormatError(`ONNX GraphProto.initializer[${i}] has no name`);
       if (names.has(t.name)) throw new FormatError(`ONNX initialiser '${t.name}' appears twice`);
       names.add(t.name);
-      const value = arrayToValue(decodeTensorData(t, `initialiser`));
+      const value = arrayToValue(t.values('initialiser'));
       if (value instanceof Tensor) {
         const asParameter = trainable && !(statistics.has(t.name) && !otherUses.has(t.name));
         this.#stateKeys.set(t.name, this.place(t.name, value, asParameter));
@@ -430,20 +427,4 @@ export class OnnxModel extends Module {
     const io = (list: readonly OnnxValueInfo[]) => list.map((v) => v.name).join(', ');
     return `inputs=[${io(this.#inputs)}], outputs=[${io(this.#outputs)}], nodes=${this.#steps.length}, opset=${this.#opset}`;
   }
-}
-
-/** Decodes an ONNX model from its bytes into an OnnxModel. */
-export function decodeOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
-  const model = decodeModelProto(bytes);
-  return new OnnxModel(options.optimize ? optimizeGraph(model) : model, options);
-}
-
-/**
- * Imports an .onnx file (path or bytes) as a Module that runs on the active backend and can be trained further.
- * An operator, attribute or data type convnets does not run is an OnnxUnsupportedError (a FormatError) naming
- * the node, operator and attribute; a malformed file is a FormatError naming the message and field.
- */
-export async function importOnnx(source: Source, options: ImportOnnxOptions = {}): Promise<OnnxModel> {
-  const { bytes, name } = await readSource(source);
-  return inFile(name, () => decodeOnnx(bytes, options));
 }

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ValueError } from '../../../src/errors.js';
-import { decodeModelProto } from '../../../src/io/onnx/proto.js';
-import { decodeOnnx, encodeOnnx, exportOnnx, importOnnx } from '../../../src/io/onnx/index.js';
-import * as models from '../../../src/models/index.js';
+import { ValueError } from '../../src/errors.js';
+import { decodeModelProto } from '../../src/io/onnx/proto.js';
+import { decodeOnnx, encodeOnnx, exportOnnx, importOnnx } from '../../src/io/onnx/index.js';
+import * as models from '../../src/models/index.js';
 import {
   AdaptiveAvgPool2d,
   AvgPool2d,
@@ -22,8 +22,8 @@ import {
   Sequential,
   Sigmoid,
   Tanh,
-} from '../../../src/nn/index.js';
-import { Generator, axpby, noGrad, rand, randn, relu, type Tensor } from '../../../src/tensor/index.js';
+} from '../../src/nn/index.js';
+import { Generator, axpby, noGrad, rand, randn, relu, type Tensor } from '../../src/tensor/index.js';
 import { assertClose, loadOnnxRuntime } from './helpers.js';
 
 /** Every layer the exporter maps to its own ONNX operator, with non-trivial settings and running statistics. */
