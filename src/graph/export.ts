@@ -24,7 +24,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from './onnx-ir.js';
-import { convPostOpsOf, traceKernels, type KernelCall } from './trace.js';
+import { traceKernels, type TracedCall, type TracedCallOf } from './trace.js';
 
 export interface ExportOnnxOptions {
   /** The default-domain operator set to declare: 13 (default) to 17; the nodes written mean the same in all. */
@@ -123,7 +123,7 @@ export function buildOnnxModel(
   const state = new Map<Storage, [string, Tensor]>();
   for (const [key, t] of module.stateDict()) if (!state.has(t.storage)) state.set(t.storage, [key, t]);
   const inputStorage = sample.storage;
-  const producerOf = (s: Storage): KernelCall | undefined =>
+  const producerOf = (s: Storage): TracedCall | undefined =>
     s === inputStorage || state.has(s) ? undefined : producers.get(s);
   const shapeOf = (s: Storage): readonly number[] => {
     if (s === inputStorage) return sample.shape;
@@ -143,18 +143,19 @@ export function buildOnnxModel(
     const call = producerOf(s);
     for (const d of call === undefined ? [] : call.inputs) uses.set(d, (uses.get(d) ?? 0) + 1);
   }
-  const fused = new Map<Storage, { product: KernelCall; bias: Storage }>();
+  const fused = new Map<Storage, { product: TracedCallOf<'matmul'>; bias: Storage }>();
   const biasOf = (s: Storage): Storage | null => {
     if (state.has(s) && shapeOf(s).length === 1) return s;
     const call = producerOf(s);
     if (call?.kernel !== 'reshape' || call.shape.length !== 2 || call.shape[0] !== 1) return null;
-    const source = call.args[0] as Storage;
+    const [source] = call.args;
     return state.has(source) && shapeOf(source).length === 1 ? source : null;
   };
   for (const s of plain) {
     const call = producerOf(s);
-    if (call?.kernel !== 'binary' || call.args[0] !== 'add') continue;
-    const [a, b] = [call.args[1] as Storage, call.args[3] as Storage];
+    if (call?.kernel !== 'binary') continue;
+    const [op, a, , b] = call.args;
+    if (op !== 'add') continue;
     const product = producerOf(a);
     const bias = biasOf(b);
     if (
@@ -219,7 +220,7 @@ export function buildOnnxModel(
     const f = fused.get(s);
     if (f !== undefined) {
       const [a, b] = f.product.inputs;
-      const [transposeA, transposeB] = f.product.args.slice(6) as [boolean, boolean];
+      const [, , , , , , transposeA, transposeB] = f.product.args;
       names.set(
         s,
         emit(
@@ -250,12 +251,11 @@ export function buildOnnxModel(
   }
 
   /** The ONNX node(s) of one kernel call; returns the name of the value it makes. */
-  function emitCall(call: KernelCall, at: Storage): string {
-    const a = call.args;
+  function emitCall(call: TracedCall, at: Storage): string {
     const inputs = call.inputs.map(name);
     switch (call.kernel) {
       case 'upload': {
-        const values = call.values!;
+        const [values] = call.args;
         return constant(
           values instanceof Float32Array
             ? floatTensorProto('', call.shape, values)
@@ -263,8 +263,7 @@ export function buildOnnxModel(
         );
       }
       case 'fill': {
-        const value = a[1] as number;
-        const dtype = a[2] as string;
+        const [, value, dtype] = call.args;
         const one =
           dtype === 'float32'
             ? floatTensorProto('', [1], Float32Array.of(value))
@@ -272,9 +271,14 @@ export function buildOnnxModel(
         return emit('ConstantOfShape', [int64s(call.shape)], [tensorAttribute('value', one)], at);
       }
       case 'cast':
-        return emit('Cast', inputs, [int('to', a[2] === 'int32' ? DataType.INT32 : DataType.FLOAT)], at);
+        return emit(
+          'Cast',
+          inputs,
+          [int('to', call.args[2] === 'int32' ? DataType.INT32 : DataType.FLOAT)],
+          at,
+        );
       case 'reshape': {
-        const from = a[1] as number[];
+        const [, from] = call.args;
         const to = call.shape;
         if (from.join() === to.join()) return inputs[0];
         const flattens = from.length >= 2 && to.length === 2 && to[0] === from[0];
@@ -283,7 +287,7 @@ export function buildOnnxModel(
           : emit('Reshape', [inputs[0], int64s(to)], [], at);
       }
       case 'unary': {
-        const op = a[0] as string;
+        const [op] = call.args;
         const simple: Record<string, string> = {
           neg: 'Neg',
           abs: 'Abs',
@@ -305,7 +309,7 @@ export function buildOnnxModel(
         throw new ValueError(`exportOnnx: no ONNX operator for unary '${op}'`);
       }
       case 'binary': {
-        const op = a[0] as string;
+        const [op] = call.args;
         const arithmetic: Record<string, string> = {
           add: 'Add',
           sub: 'Sub',
@@ -317,12 +321,17 @@ export function buildOnnxModel(
         };
         if (op in arithmetic) return emit(arithmetic[op], inputs, [], at);
         // Comparisons give float 1/0 in convnets, bool in ONNX.
-        const comparison = { equal: 'Equal', greater: 'Greater', less: 'Less' }[op];
+        const comparisons: Record<string, string | undefined> = {
+          equal: 'Equal',
+          greater: 'Greater',
+          less: 'Less',
+        };
+        const comparison = comparisons[op];
         if (comparison === undefined) throw new ValueError(`exportOnnx: no ONNX operator for binary '${op}'`);
         return emit('Cast', [emit(comparison, inputs)], [int('to', DataType.FLOAT)], at);
       }
       case 'axpby': {
-        const [alpha, beta] = [a[0] as number, a[2] as number];
+        const [alpha, , beta] = call.args;
         const [x, y] = inputs;
         return emit(
           'Add',
@@ -332,7 +341,7 @@ export function buildOnnxModel(
         );
       }
       case 'reduce': {
-        const [op, , , axes] = [a[0] as string, a[1], a[2], a[3] as number[]];
+        const [op, , , axes] = call.args;
         if (op === 'sum') return emit('ReduceSum', [inputs[0], int64s(axes)], [int('keepdims', 1)], at);
         return emit(
           op === 'max' ? 'ReduceMax' : 'ReduceMin',
@@ -342,7 +351,7 @@ export function buildOnnxModel(
         );
       }
       case 'matmul': {
-        const [transposeA, transposeB] = a.slice(6) as [boolean, boolean];
+        const [, , , , , , transposeA, transposeB] = call.args;
         if (call.shape.length === 2) {
           if (!transposeA && !transposeB) return emit('MatMul', inputs, [], at);
           return emit(
@@ -356,9 +365,9 @@ export function buildOnnxModel(
         return emit('MatMul', [swap(inputs[0], transposeA), swap(inputs[1], transposeB)], [], at);
       }
       case 'permute':
-        return emit('Transpose', inputs, [ints('perm', a[2] as number[])], at);
+        return emit('Transpose', inputs, [ints('perm', call.args[2])], at);
       case 'slice': {
-        const [shape, begin, size] = [a[1] as number[], a[2] as number[], a[3] as number[]];
+        const [, shape, begin, size] = call.args;
         const axes = shape.flatMap((d, i) => (begin[i] !== 0 || size[i] !== d ? [i] : []));
         if (axes.length === 0) return inputs[0];
         const starts = axes.map((i) => begin[i]);
@@ -366,15 +375,13 @@ export function buildOnnxModel(
         return emit('Slice', [inputs[0], int64s(starts), int64s(ends), int64s(axes)], [], at);
       }
       case 'pad': {
-        const [before, after, value] = [a[2] as number[], a[3] as number[], a[4] as number];
+        const [, , before, after, value] = call.args;
         return emit('Pad', [inputs[0], int64s([...before, ...after]), floatScalar(value)], [], at);
       }
       case 'concat':
-        return emit('Concat', inputs, [int('axis', a[2] as number)], at);
+        return emit('Concat', inputs, [int('axis', call.args[2])], at);
       case 'conv2d': {
-        const attrs = a[5] as { stride: number[]; padding: number[]; dilation: number[]; groups: number };
-        const wShape = a[3] as number[];
-        const post = convPostOpsOf(a);
+        const [, , , wShape, , attrs, post = {}] = call.args;
         const [top, bottom, left, right] = attrs.padding;
         // A fused convolution is written out in standard operators: Conv, then Add, then Relu.
         const convInputs = post.add ? inputs.slice(0, -1) : inputs;
@@ -396,12 +403,11 @@ export function buildOnnxModel(
       case 'pool2d':
         return emitPool(call, inputs[0], at);
       case 'adaptiveAvgPool2d': {
-        const [h, w] = (a[1] as number[]).slice(2);
-        const [oh, ow] = a[2] as number[];
+        const [, xShape, [oh, ow]] = call.args;
+        const [n, c, h, w] = xShape;
         if (oh === 1 && ow === 1) return emit('GlobalAveragePool', inputs, [], at);
         if (oh % h === 0 && ow % w === 0) {
           // Every bin lies in one input pixel (VGG's 7×7 pool of a 1×1 map): a nearest-neighbour repeat.
-          const [n, c] = a[1] as number[];
           const spread = emit('Reshape', [inputs[0], int64s([n, c, h, 1, w, 1])]);
           const repeated = emit('Expand', [spread, int64s([n, c, h, oh / h, w, ow / w])]);
           return emit('Reshape', [repeated, int64s([n, c, oh, ow])], [], at);
@@ -416,7 +422,7 @@ export function buildOnnxModel(
         return emit('AveragePool', inputs, [ints('kernel_shape', kernel), ints('strides', kernel)], at);
       }
       case 'lrn': {
-        const attrs = a[2] as { size: number; alpha: number; beta: number; k: number };
+        const [, , attrs] = call.args;
         if (attrs.size % 2 === 0) {
           throw new ValueError(
             `exportOnnx: LocalResponseNorm of even size ${attrs.size}: ONNX's LRN centres its window differently`,
@@ -435,9 +441,11 @@ export function buildOnnxModel(
         );
       }
       case 'batchNormInference':
-        return emit('BatchNormalization', inputs, [float('epsilon', a[6] as number)], at);
-      case 'softmax':
-        return emit(a[3] ? 'LogSoftmax' : 'Softmax', inputs, [int('axis', a[2] as number)], at);
+        return emit('BatchNormalization', inputs, [float('epsilon', call.args[6])], at);
+      case 'softmax': {
+        const [, , axis, log] = call.args;
+        return emit(log ? 'LogSoftmax' : 'Softmax', inputs, [int('axis', axis)], at);
+      }
       case 'batchNormTraining':
         throw new ValueError(
           'exportOnnx: batch norm ran with batch statistics; a layer forces training mode',
@@ -452,13 +460,8 @@ export function buildOnnxModel(
    * Max pooling's ceil mode exports as extra end padding with ceil_mode 0 (padding never wins a max), which gives
    * PyTorch's window count exactly; average pooling keeps ceil_mode and must agree with ONNX's count.
    */
-  function emitPool(call: KernelCall, x: string, at: Storage): string {
-    const [kind, , xShape, attrs] = call.args as [
-      string,
-      Storage,
-      number[],
-      { kernel: number[]; stride: number[]; padding: number[]; ceilMode: boolean; countIncludePad: boolean },
-    ];
+  function emitPool(call: TracedCallOf<'pool2d'>, x: string, at: Storage): string {
+    const [kind, , xShape, attrs] = call.args;
     const [top, bottom, left, right] = attrs.padding;
     const begin = [top, left];
     const end = [bottom, right];
