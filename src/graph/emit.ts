@@ -40,7 +40,11 @@ export class OnnxEmitter {
   /** The storage whose value the current call makes: its layer names the call's last node. */
   #at: Storage | undefined;
 
-  constructor(private readonly paths: ReadonlyMap<Storage, string>) {}
+  constructor(
+    private readonly paths: ReadonlyMap<Storage, string>,
+    /** Write shape constants that keep the first dimension as copies of it (exportOnnx's batch 'dynamic'). */
+    private readonly dynamicBatch = false,
+  ) {}
 
   /** A node; `named` marks the one making the traced value, named after that value's layer. */
   node(opType: string, inputs: readonly string[], attributes: AttributeProto[] = [], named = false): string {
@@ -66,6 +70,19 @@ export class OnnxEmitter {
 
   floatScalar(value: number): string {
     return this.constant(floatTensorProto('', [], Float32Array.of(value)));
+  }
+
+  /**
+   * Reshape's target shape for a value of shape `from`: where the batch may vary, a first dimension kept from the
+   * input is written as 0, Reshape's "copy the input's dimension".
+   */
+  reshapeTarget(from: readonly number[], to: readonly number[]): readonly number[] {
+    return this.dynamicBatch && from[0] === to[0] ? [0, ...to.slice(1)] : to;
+  }
+
+  /** Expand's target shape: where the batch may vary, a first dimension kept from the input is written as 1. */
+  expandTarget(from: readonly number[], to: readonly number[]): readonly number[] {
+    return this.dynamicBatch && from[0] === to[0] ? [1, ...to.slice(1)] : to;
   }
 
   /** The nodes `make` writes for the traced value `at`; the one it marks as the output is named after its layer. */
@@ -208,7 +225,8 @@ const emitRules: { readonly [K in TracedKernel]: EmitRule<K> } = {
   reshape: ({ args: [, from], shape: to }, [x], e) => {
     if (from.join() === to.join()) return x;
     const flattens = from.length >= 2 && to.length === 2 && to[0] === from[0];
-    return flattens ? e.output('Flatten', [x], [int('axis', 1)]) : e.output('Reshape', [x, e.int64s(to)]);
+    if (flattens) return e.output('Flatten', [x], [int('axis', 1)]);
+    return e.output('Reshape', [x, e.int64s(e.reshapeTarget(from, to))]);
   },
   unary: ({ args: [op] }, [x], e) => unaryOps[op](x, e),
   binary: ({ args: [op] }, inputs, e) => binaryOps[op](inputs, e),
@@ -260,9 +278,11 @@ const emitRules: { readonly [K in TracedKernel]: EmitRule<K> } = {
     if (oh === 1 && ow === 1) return e.output('GlobalAveragePool', [x]);
     if (oh % h === 0 && ow % w === 0) {
       // Every bin lies in one input pixel (VGG's 7×7 pool of a 1×1 map): a nearest-neighbour repeat.
-      const spread = e.node('Reshape', [x, e.int64s([n, c, h, 1, w, 1])]);
-      const repeated = e.node('Expand', [spread, e.int64s([n, c, h, oh / h, w, ow / w])]);
-      return e.output('Reshape', [repeated, e.int64s([n, c, oh, ow])]);
+      const spreadShape = [n, c, h, 1, w, 1];
+      const repeatedShape = [n, c, h, oh / h, w, ow / w];
+      const spread = e.node('Reshape', [x, e.int64s(e.reshapeTarget(xShape, spreadShape))]);
+      const repeated = e.node('Expand', [spread, e.int64s(e.expandTarget(spreadShape, repeatedShape))]);
+      return e.output('Reshape', [repeated, e.int64s(e.reshapeTarget(repeatedShape, [n, c, oh, ow]))]);
     }
     if (h % oh !== 0 || w % ow !== 0) {
       throw new ValueError(

@@ -5,7 +5,8 @@
  * Parameters and buffers become initialisers under their state-dict names ('layer1.0.conv1.weight'), and values
  * made during the pass (scalars, masks) become Constant nodes. Residual additions, concatenations and functional
  * ops export like layers, because what is recorded is the computation, not the module tree. Shapes are those of
- * the traced input; Flatten is exported as Flatten, so the batch size of a classifier's input may still vary.
+ * the traced input, unless the batch is exported as dynamic: then the module is traced at a second batch size too,
+ * and the two graphs must agree but for the batch.
  */
 import type { Storage } from '../backend/backend.js';
 import { ValueError, formatShape } from '../errors.js';
@@ -13,7 +14,14 @@ import type { Module } from '../nn/index.js';
 import { Generator, randn, type Tensor } from '../tensor/index.js';
 import { version } from '../version.js';
 import { OnnxEmitter, int, valuesTensor } from './emit.js';
-import { DataType, type ModelProto, type TensorProto } from './onnx-ir.js';
+import {
+  DataType,
+  type AttributeProto,
+  type Dimension,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './onnx-ir.js';
 import { exportGraph, traceModule, type GraphValue } from './traced-graph.js';
 
 export interface ExportOnnxOptions {
@@ -25,6 +33,20 @@ export interface ExportOnnxOptions {
   sample?: Tensor;
   /** Stored as the model's doc_string. */
   docString?: string;
+  /**
+   * The first dimension of the input and output: 'traced' (default) writes the traced batch size; 'dynamic' a
+   * symbolic dimension named 'batch', so that the file runs at any batch size. A graph that depends on the batch
+   * size in another way (a constant holding it, an output whose first dimension is not the batch) is then a
+   * ValueError naming the node.
+   */
+  batch?: 'traced' | 'dynamic';
+}
+
+/** The nodes and initialisers of a traced module, and its output. */
+interface EmittedGraph {
+  nodes: NodeProto[];
+  initializers: TensorProto[];
+  output: Tensor;
 }
 
 /** Builds the ModelProto of a module traced on one input of shape inputShape (batch included). */
@@ -46,10 +68,64 @@ export function buildOnnxModel(
     );
   }
 
+  const dynamic = options.batch === 'dynamic';
+  if (options.batch !== undefined && options.batch !== 'traced' && !dynamic) {
+    throw new ValueError(`exportOnnx: batch '${String(options.batch)}' is not 'traced' or 'dynamic'`);
+  }
+  const io = { input: inputName, output: outputName };
+  const { nodes, initializers, output } = emitGraph(module, sample, io, dynamic);
+  let outputShape: Dimension[] = [...output.shape];
+  let inputShapeWritten: Dimension[] = [...inputShape];
+  if (dynamic) {
+    const batch = inputShape[0];
+    const other = [batch + 1, ...inputShape.slice(1)];
+    const check = emitGraph(module, randn(other, { generator: new Generator(0) }), io, dynamic);
+    checkBatchFree(nodes, check.nodes, [batch, batch + 1]);
+    if (output.shape[0] !== batch || check.output.shape[0] !== batch + 1) {
+      throw new ValueError(
+        `exportOnnx: batch 'dynamic': the output's first dimension is not the batch ` +
+          `(${formatShape(output.shape)} at batch ${batch}, ${formatShape(check.output.shape)} at ${batch + 1})`,
+      );
+    }
+    outputShape = [BATCH_DIMENSION, ...output.shape.slice(1)];
+    inputShapeWritten = [BATCH_DIMENSION, ...inputShape.slice(1)];
+  }
+  const elemType = output.dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
+  return {
+    irVersion: opset >= 15 ? 8 : 7,
+    opsetImport: [{ domain: '', version: opset }],
+    producerName: 'convnets',
+    producerVersion: version,
+    domain: '',
+    modelVersion: 0,
+    docString: options.docString ?? '',
+    graph: {
+      name: module.typeName,
+      node: nodes,
+      initializer: initializers,
+      sparseInitializers: 0,
+      input: [
+        { name: inputName, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: inputShapeWritten } },
+      ],
+      output: [{ name: outputName, type: { kind: 'tensor', elemType, shape: outputShape } }],
+      valueInfo: [],
+    },
+    metadataProps: [],
+    functions: 0,
+  };
+}
+
+/** Traces `module` on `sample` and writes the nodes of what its output depends on. */
+function emitGraph(
+  module: Module,
+  sample: Tensor,
+  io: { input: string; output: string },
+  dynamicBatch: boolean,
+): EmittedGraph {
   const traced = traceModule(module, sample);
   const output = traced.result;
   const values = exportGraph(traced, module, sample);
-  const e = new OnnxEmitter(traced.paths);
+  const e = new OnnxEmitter(traced.paths, dynamicBatch);
   const initializers: TensorProto[] = [];
   const names = new Map<Storage, string>();
   const name = (s: Storage): string => {
@@ -61,7 +137,7 @@ export function buildOnnxModel(
   const emitValue = (value: GraphValue): string => {
     switch (value.kind) {
       case 'input':
-        return inputName;
+        return io.input;
       case 'state':
         initializers.push(valuesTensor(value.key, value.tensor.shape, value.tensor.data()));
         return value.key;
@@ -84,30 +160,43 @@ export function buildOnnxModel(
   if (!e.nodes.some((node) => node.output.includes(outputValue)))
     outputValue = e.node('Identity', [outputValue]);
   for (const node of e.nodes) {
-    node.input = node.input.map((n) => (n === outputValue ? outputName : n));
-    node.output = node.output.map((n) => (n === outputValue ? outputName : n));
+    node.input = node.input.map((n) => (n === outputValue ? io.output : n));
+    node.output = node.output.map((n) => (n === outputValue ? io.output : n));
   }
-  const elemType = output.dtype === 'float32' ? DataType.FLOAT : DataType.INT32;
-  return {
-    irVersion: opset >= 15 ? 8 : 7,
-    opsetImport: [{ domain: '', version: opset }],
-    producerName: 'convnets',
-    producerVersion: version,
-    domain: '',
-    modelVersion: 0,
-    docString: options.docString ?? '',
-    graph: {
-      name: module.typeName,
-      node: e.nodes,
-      initializer: initializers,
-      sparseInitializers: 0,
-      input: [
-        { name: inputName, type: { kind: 'tensor', elemType: DataType.FLOAT, shape: [...inputShape] } },
-      ],
-      output: [{ name: outputName, type: { kind: 'tensor', elemType, shape: [...output.shape] } }],
-      valueInfo: [],
-    },
-    metadataProps: [],
-    functions: 0,
-  };
+  return { nodes: e.nodes, initializers, output };
+}
+
+/** The symbolic first dimension of a file exported with batch 'dynamic'. */
+const BATCH_DIMENSION = 'batch';
+
+/**
+ * Refuses a graph whose nodes differ between two traces at different batch sizes: some shape constant or attribute
+ * holds the batch size, so the file would only run at the traced one.
+ */
+function checkBatchFree(a: readonly NodeProto[], b: readonly NodeProto[], batches: readonly number[]): void {
+  const differs = (x: NodeProto, y: NodeProto | undefined) =>
+    y === undefined ||
+    x.opType !== y.opType ||
+    x.input.join() !== y.input.join() ||
+    x.attribute.length !== y.attribute.length ||
+    x.attribute.some((attr, i) => !sameAttribute(attr, y.attribute[i]));
+  const at = a.findIndex((node, i) => differs(node, b[i]));
+  if (at < 0 && a.length === b.length) return;
+  let node = a[at] ?? b[a.length];
+  // A shape constant is nameless to the user: name the node that reads it.
+  if (node.opType === 'Constant') node = a.find((reader) => reader.input.includes(node.output[0])) ?? node;
+  throw new ValueError(
+    `exportOnnx: batch 'dynamic': node '${node.name}' (${node.opType}) depends on the batch size ` +
+      `(traced at batches ${batches.join(' and ')}); export with the traced batch instead`,
+  );
+}
+
+function sameAttribute(x: AttributeProto, y: AttributeProto): boolean {
+  const same = (u: ArrayLike<number>, v: ArrayLike<number>) =>
+    u.length === v.length && Array.from(u).every((value, i) => Object.is(value, v[i]));
+  if (x.name !== y.name || x.type !== y.type || x.i !== y.i || !Object.is(x.f, y.f)) return false;
+  if (!same(x.ints, y.ints) || !same(x.floats, y.floats) || !same(x.s, y.s)) return false;
+  if (x.t === null || y.t === null) return x.t === y.t;
+  const [u, v] = [x.t.values('constant'), y.t.values('constant')];
+  return x.t.dataType === y.t.dataType && same(u.dims, v.dims) && same(u.values, v.values);
 }
