@@ -1,11 +1,5 @@
-export {
-  OnnxModel,
-  OnnxScope,
-  defaultOpset,
-  unsupportedOperators,
-  type ImportOnnxOptions,
-  type OnnxValueInfo,
-} from './model.js';
+export { OnnxModel, OnnxScope, defaultOpset, type ImportOnnxOptions, type OnnxValueInfo } from './model.js';
+export { unsupportedOperators } from './compile.js';
 export { IntValues, OnnxUnsupportedError, type Value as OnnxValue } from './values.js';
 export {
   AttributeType,

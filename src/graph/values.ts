@@ -10,6 +10,7 @@ import {
   DataType,
   dataTypeName,
   type AttributeProto,
+  type GraphProto,
   type NodeProto,
   type OnnxArray,
 } from './onnx-ir.js';
@@ -160,6 +161,13 @@ export class Attributes {
     if (a === undefined) return undefined;
     if (a.t === null) throw new FormatError(`${this.where}: attribute '${name}' holds no tensor`);
     return a.t.values(`${this.where} attribute '${name}'`);
+  }
+
+  graph(name: string): GraphProto | undefined {
+    const a = this.get(name, AttributeType.GRAPH);
+    if (a === undefined) return undefined;
+    if (a.g === null) throw new FormatError(`${this.where}: attribute '${name}' holds no graph`);
+    return a.g;
   }
 
   /** Marks an attribute as read without reading it (one that cannot change an inference result). */

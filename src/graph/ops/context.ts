@@ -16,6 +16,25 @@ export interface OpContext {
   readonly opset: number;
   /** "node 'conv1' (Conv)", for messages. */
   readonly where: string;
+  /**
+   * Compiles a graph attribute (If's branches, Loop's body). The names it reads from the graphs around it become
+   * inputs of this node, after its own: the kernel receives their values there.
+   */
+  subgraph(attribute: string): Subgraph;
+  /** The value of input i when it is a constant of the model (an initialiser or a Constant's output). */
+  constantInput(i: number): Value | undefined;
+  /** The kernel's input values by name, its subgraphs' reads from around included (absent inputs left out). */
+  byName(inputs: readonly (Value | null)[]): Map<string, Value>;
+}
+
+/** A graph attribute compiled: run with its own inputs and the values it reads from the graphs around it. */
+export interface Subgraph {
+  /** Names it reads from the graphs around it. */
+  readonly captures: readonly string[];
+  /** Its initialisers' and Constants' values (and those of graphs inside it): kept for the model's lifetime. */
+  readonly held: readonly Value[];
+  /** Its outputs, in the order of the graph's outputs. */
+  run(inputs: readonly Value[], around: ReadonlyMap<string, Value>): Value[];
 }
 
 /**

@@ -66,6 +66,12 @@ function writeAttribute(w: ProtoWriter, a: AttributeProto): void {
       w.message(5, (m) => writeTensor(m, recordOf(t)));
       break;
     }
+    case AttributeType.GRAPH: {
+      const g = a.g;
+      if (g === null) throw new FormatError(`ONNX writer: attribute '${a.name}' has no graph`);
+      w.message(6, (m) => writeGraph(m, g));
+      break;
+    }
     case AttributeType.FLOATS:
       for (const f of a.floats) w.float(7, f);
       break;
