@@ -20,7 +20,8 @@ import type {
 } from './backend.js';
 import { BackendError, ShapeError, formatShape } from '../errors.js';
 import { LiveStorages } from './live-storages.js';
-import { conv2dOutputShape, convSpatialOutput, pool2dOutputShape, sizeOf } from './shapes.js';
+import { outputShape, type Kernel, type KernelArgs } from './kernels.js';
+import { sizeOf } from './shapes.js';
 
 /** Both dtypes take four bytes an element, as they would on a real backend. */
 const BYTES_PER_ELEMENT = 4;
@@ -36,7 +37,7 @@ class MetaStorage implements Storage {
 
 /**
  * Shapes without values: every kernel returns a storage of the right dtype and size and computes nothing, so
- * a 15-GMAC VGG-16 "runs" in milliseconds. Used by `summary` to observe each layer's output shape; reading a
+ * a 15-GMAC VGG-16 "runs" in milliseconds. The sizes come from the kernels' shape rules (kernels.ts). Used by `summary` to observe each layer's output shape; reading a
  * value is an error. Its storages count in memory() as if they held their bytes.
  */
 export class MetaBackend implements Backend {
@@ -67,8 +68,27 @@ export class MetaBackend implements Backend {
     return x;
   }
 
-  upload(values: TypedArray): Storage {
-    return this.make(values instanceof Int32Array ? 'int32' : 'float32', values.length);
+  /**
+   * A call's output: the storages it reads checked (float32 unless `intReads`), and a storage of `dtype` made at the
+   * size of the shape the kernel's rule gives.
+   */
+  private output<K extends Kernel>(
+    kernel: K,
+    args: KernelArgs<K>,
+    dtype: DType = 'float32',
+    intReads = false,
+  ): MetaStorage {
+    const shape = outputShape({ kernel, args }, (storage) => this.check(storage, intReads));
+    return this.make(dtype, sizeOf(shape));
+  }
+
+  /** The dtype of a storage that a kernel keeping its input's dtype reads (cast, reshape, permute...). */
+  private dtypeOf(x: Storage): DType {
+    return this.check(x, true).dtype;
+  }
+
+  upload(values: TypedArray, shape: Shape): Storage {
+    return this.output('upload', [values, shape], values instanceof Int32Array ? 'int32' : 'float32');
   }
 
   read(x: Storage, shape: Shape): TypedArray {
@@ -78,8 +98,8 @@ export class MetaBackend implements Backend {
     );
   }
 
-  fill(shape: Shape, _value: number, dtype: DType): Storage {
-    return this.make(dtype, sizeOf(shape));
+  fill(shape: Shape, value: number, dtype: DType): Storage {
+    return this.output('fill', [shape, value, dtype], dtype);
   }
 
   release(x: Storage): void {
@@ -94,81 +114,74 @@ export class MetaBackend implements Backend {
   }
 
   cast(x: Storage, shape: Shape, dtype: DType): Storage {
-    this.check(x, true);
-    return this.make(dtype, sizeOf(shape));
+    return this.output('cast', [x, shape, dtype], dtype, true);
   }
 
   reshape(x: Storage, shape: Shape, newShape: Shape): Storage {
-    const storage = this.check(x, true);
     if (sizeOf(newShape) !== sizeOf(shape)) {
+      this.check(x, true);
       throw new ShapeError(`reshape: cannot view ${formatShape(shape)} as ${formatShape(newShape)}`);
     }
-    return this.make(storage.dtype, sizeOf(newShape));
+    return this.output('reshape', [x, shape, newShape], this.dtypeOf(x), true);
   }
 
-  unary(_op: UnaryOp, x: Storage, shape: Shape): Storage {
-    this.check(x);
-    return this.floats(shape);
+  unary(op: UnaryOp, x: Storage, shape: Shape): Storage {
+    return this.output('unary', [op, x, shape]);
   }
 
-  activationBackward(_op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage {
-    [x, y, dy].forEach((s) => this.check(s));
-    return this.floats(shape);
+  activationBackward(op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage {
+    return this.output('activationBackward', [op, x, y, dy, shape]);
   }
 
-  binary(_op: BinaryOp, a: Storage, _aShape: Shape, b: Storage, _bShape: Shape, outShape: Shape): Storage {
-    [a, b].forEach((s) => this.check(s));
-    return this.floats(outShape);
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    return this.output('binary', [op, a, aShape, b, bShape, outShape]);
   }
 
-  axpby(_alpha: number, x: Storage, _beta: number, y: Storage, shape: Shape): Storage {
-    [x, y].forEach((s) => this.check(s));
-    return this.floats(shape);
+  axpby(alpha: number, x: Storage, beta: number, y: Storage, shape: Shape): Storage {
+    return this.output('axpby', [alpha, x, beta, y, shape]);
   }
 
-  reduce(_op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
-    this.check(x);
-    return this.floats(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    return this.output('reduce', [op, x, shape, axes]);
   }
 
-  matmul(a: Storage, b: Storage, batch: number, m: number, _k: number, n: number): Storage {
-    [a, b].forEach((s) => this.check(s));
-    return this.make('float32', batch * m * n);
+  matmul(
+    a: Storage,
+    b: Storage,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: boolean,
+    transposeB: boolean,
+  ): Storage {
+    return this.output('matmul', [a, b, batch, m, k, n, transposeA, transposeB]);
   }
 
-  permute(x: Storage, shape: Shape): Storage {
-    const storage = this.check(x, true);
-    return this.make(storage.dtype, sizeOf(shape));
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    return this.output('permute', [x, shape, perm], this.dtypeOf(x), true);
   }
 
-  slice(x: Storage, _shape: Shape, _begin: readonly number[], size: readonly number[]): Storage {
-    const storage = this.check(x, true);
-    return this.make(storage.dtype, sizeOf(size));
+  slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage {
+    return this.output('slice', [x, shape, begin, size], this.dtypeOf(x), true);
   }
 
-  pad(x: Storage, shape: Shape, before: readonly number[], after: readonly number[]): Storage {
-    const storage = this.check(x, true);
-    return this.make(storage.dtype, sizeOf(shape.map((d, i) => d + before[i] + after[i])));
+  pad(x: Storage, shape: Shape, before: readonly number[], after: readonly number[], value: number): Storage {
+    return this.output('pad', [x, shape, before, after, value], this.dtypeOf(x), true);
   }
 
-  concat(xs: readonly Storage[], shapes: readonly Shape[]): Storage {
-    const storages = xs.map((x) => this.check(x, true));
-    return this.make(
-      storages[0]?.dtype ?? 'float32',
-      shapes.reduce((n, s) => n + sizeOf(s), 0),
-    );
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    const dtype = xs.length > 0 ? this.dtypeOf(xs[0]) : 'float32';
+    return this.output('concat', [xs, shapes, axis], dtype, true);
   }
 
   /** The labels are not checked: they have no values here (the op checks them on a real backend). */
   oneHot(labels: Storage, n: number, numClasses: number): Storage {
-    this.check(labels, true);
-    return this.make('float32', n * numClasses);
+    return this.output('oneHot', [labels, n, numClasses], 'float32', true);
   }
 
   im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage {
-    this.check(x);
-    const [outH, outW] = convSpatialOutput(xShape, kernel, attrs);
-    return this.make('float32', xShape[1] * kernel[0] * kernel[1] * xShape[0] * outH * outW);
+    return this.output('im2col', [x, xShape, kernel, attrs]);
   }
 
   conv2d(
@@ -180,64 +193,76 @@ export class MetaBackend implements Backend {
     attrs: Conv2dAttrs,
     post: ConvPostOps = {},
   ): Storage {
-    [x, w, ...(bias === null ? [] : [bias]), ...(post.add ? [post.add] : [])].forEach((s) => this.check(s));
-    return this.floats(conv2dOutputShape(xShape, wShape, attrs));
+    return this.output('conv2d', [x, xShape, w, wShape, bias, attrs, post]);
   }
 
-  conv2dBackwardData(dy: Storage, _dyShape: Shape, w: Storage, _wShape: Shape, xShape: Shape): Storage {
-    [dy, w].forEach((s) => this.check(s));
-    return this.floats(xShape);
+  conv2dBackwardData(
+    dy: Storage,
+    dyShape: Shape,
+    w: Storage,
+    wShape: Shape,
+    xShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
+    return this.output('conv2dBackwardData', [dy, dyShape, w, wShape, xShape, attrs]);
   }
 
-  conv2dBackwardFilter(x: Storage, _xShape: Shape, dy: Storage, _dyShape: Shape, wShape: Shape): Storage {
-    [x, dy].forEach((s) => this.check(s));
-    return this.floats(wShape);
+  conv2dBackwardFilter(
+    x: Storage,
+    xShape: Shape,
+    dy: Storage,
+    dyShape: Shape,
+    wShape: Shape,
+    attrs: Conv2dAttrs,
+  ): Storage {
+    return this.output('conv2dBackwardFilter', [x, xShape, dy, dyShape, wShape, attrs]);
   }
 
   pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
-    this.check(x);
-    const size = sizeOf(pool2dOutputShape(xShape, attrs));
+    const y = this.output('pool2d', [kind, x, xShape, attrs, withWorkspace]);
     // Max pooling's argmax: one int32 index per output, as the reference backend keeps.
-    const workspace = kind === 'max' && withWorkspace ? this.make('int32', size) : null;
-    return { y: this.make('float32', size), workspace };
+    const workspace = kind === 'max' && withWorkspace ? this.make('int32', y.size) : null;
+    return { y, workspace };
   }
 
   pool2dBackward(
-    _kind: PoolKind,
+    kind: PoolKind,
     dy: Storage,
-    _dyShape: Shape,
+    dyShape: Shape,
     xShape: Shape,
-    _attrs: Pool2dAttrs,
+    attrs: Pool2dAttrs,
     workspace: Storage | null,
   ): Storage {
+    // The workspace holds int32 indices; the gradient is float32.
     this.check(dy);
-    if (workspace !== null) this.check(workspace, true);
-    return this.floats(xShape);
+    return this.output('pool2dBackward', [kind, dy, dyShape, xShape, attrs, workspace], 'float32', true);
   }
 
   adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage {
-    this.check(x);
-    return this.floats([xShape[0], xShape[1], ...outSize]);
+    return this.output('adaptiveAvgPool2d', [x, xShape, outSize]);
   }
 
-  adaptiveAvgPool2dBackward(dy: Storage, _dyShape: Shape, xShape: Shape): Storage {
-    this.check(dy);
-    return this.floats(xShape);
+  adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage {
+    return this.output('adaptiveAvgPool2dBackward', [dy, dyShape, xShape]);
   }
 
-  lrn(x: Storage, shape: Shape, _attrs: LrnAttrs): Storage {
-    this.check(x);
-    return this.floats(shape);
+  lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage {
+    return this.output('lrn', [x, shape, attrs]);
   }
 
-  lrnBackward(x: Storage, dy: Storage, shape: Shape): Storage {
-    [x, dy].forEach((s) => this.check(s));
-    return this.floats(shape);
+  lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage {
+    return this.output('lrnBackward', [x, dy, shape, attrs]);
   }
 
-  batchNormTraining(x: Storage, shape: Shape, gamma: Storage, beta: Storage): BatchNormTrainingResult {
-    [x, gamma, beta].forEach((s) => this.check(s));
-    return { y: this.floats(shape), mean: this.floats([shape[1]]), variance: this.floats([shape[1]]) };
+  batchNormTraining(
+    x: Storage,
+    shape: Shape,
+    gamma: Storage,
+    beta: Storage,
+    eps: number,
+  ): BatchNormTrainingResult {
+    const y = this.output('batchNormTraining', [x, shape, gamma, beta, eps]);
+    return { y, mean: this.floats([shape[1]]), variance: this.floats([shape[1]]) };
   }
 
   batchNormInference(
@@ -247,9 +272,9 @@ export class MetaBackend implements Backend {
     beta: Storage,
     mean: Storage,
     variance: Storage,
+    eps: number,
   ): Storage {
-    [x, gamma, beta, mean, variance].forEach((s) => this.check(s));
-    return this.floats(shape);
+    return this.output('batchNormInference', [x, shape, gamma, beta, mean, variance, eps]);
   }
 
   batchNormBackward(
@@ -259,18 +284,17 @@ export class MetaBackend implements Backend {
     gamma: Storage,
     mean: Storage,
     variance: Storage,
+    eps: number,
   ): BatchNormGradients {
-    [x, dy, gamma, mean, variance].forEach((s) => this.check(s));
-    return { dx: this.floats(shape), dgamma: this.floats([shape[1]]), dbeta: this.floats([shape[1]]) };
+    const dx = this.output('batchNormBackward', [x, dy, shape, gamma, mean, variance, eps]);
+    return { dx, dgamma: this.floats([shape[1]]), dbeta: this.floats([shape[1]]) };
   }
 
-  softmax(x: Storage, shape: Shape): Storage {
-    this.check(x);
-    return this.floats(shape);
+  softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {
+    return this.output('softmax', [x, shape, axis, log]);
   }
 
-  softmaxBackward(y: Storage, dy: Storage, shape: Shape): Storage {
-    [y, dy].forEach((s) => this.check(s));
-    return this.floats(shape);
+  softmaxBackward(y: Storage, dy: Storage, shape: Shape, axis: number, log: boolean): Storage {
+    return this.output('softmaxBackward', [y, dy, shape, axis, log]);
   }
 }

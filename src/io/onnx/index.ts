@@ -1,26 +1,30 @@
 export {
   OnnxModel,
   OnnxScope,
-  decodeOnnx,
-  importOnnx,
   unsupportedOperators,
+  IntValues,
+  OnnxUnsupportedError,
+  DataType,
+  compareOutput,
+  onnxTolerance,
+  buildOnnxModel,
+  optimizeForInference,
+  CONVNETS_DOMAIN,
+  optimizeGraph,
   type ImportOnnxOptions,
   type OnnxValueInfo,
-} from './model.js';
-export { IntValues, OnnxUnsupportedError, type Value as OnnxValue } from './values.js';
-export { decodeModelProto, decodeTensorProto, DataType, type ModelProto, type TensorProto } from './proto.js';
-export { encodeModelProto, encodeTensorProto } from './proto-encode.js';
-export { decodeTensorData, type OnnxArray } from './tensor-data.js';
-export {
-  compareOutput,
-  findCases,
-  onnxTolerance,
-  runBackendTests,
-  runCase,
+  type OnnxValue,
+  type ModelProto,
+  type TensorProto,
+  type OnnxArray,
   type BackendTestSummary,
   type CaseResult,
   type Tolerance,
-} from './backend-test.js';
-export { buildOnnxModel, encodeOnnx, exportOnnx, type ExportOnnxOptions } from './export.js';
-export { optimizeForInference } from './inference.js';
-export { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';
+  type ExportOnnxOptions,
+} from '../../graph/index.js';
+export { decodeOnnx, importOnnx } from './import.js';
+export { decodeModelProto, decodeTensorProto } from './proto.js';
+export { encodeModelProto, encodeTensorProto } from './proto-encode.js';
+export { decodeTensorData, type TensorRecord } from './tensor-data.js';
+export { findCases, runBackendTests, runCase } from './backend-test.js';
+export { encodeOnnx, exportOnnx } from './export.js';

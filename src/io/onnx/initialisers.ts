@@ -1,7 +1,6 @@
+import { arrayToValue } from '../../graph/values.js';
 import type { Tensor } from '../../tensor/index.js';
 import { decodeModelProto } from './proto.js';
-import { decodeTensorData } from './tensor-data.js';
-import { arrayToValue } from './values.js';
 
 /**
  * The float initialisers of an ONNX model (its weights) by name, as float32 tensors: what loadWeights reads from an
@@ -10,7 +9,7 @@ import { arrayToValue } from './values.js';
 export function decodeOnnxInitialisers(bytes: Uint8Array): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const t of decodeModelProto(bytes).graph.initializer) {
-    const array = decodeTensorData(t, 'initialiser');
+    const array = t.values('initialiser');
     if (array.kind === 'float') out.set(t.name, arrayToValue(array) as Tensor);
   }
   return out;

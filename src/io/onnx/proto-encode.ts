@@ -1,18 +1,18 @@
 /** ONNX messages written to the protobuf wire format: what the exporter and the tests need. */
 import { FormatError } from '../../errors.js';
-import { ProtoWriter } from './protobuf.js';
 import {
   AttributeType,
   type AttributeProto,
   type GraphProto,
   type ModelProto,
   type NodeProto,
-  type TensorProto,
   type TypeProto,
   type ValueInfoProto,
-} from './proto.js';
+} from '../../graph/onnx-ir.js';
+import { ProtoWriter } from './protobuf.js';
+import { recordOf, type TensorRecord } from './tensor-data.js';
 
-export function writeTensor(w: ProtoWriter, t: TensorProto): void {
+export function writeTensor(w: ProtoWriter, t: TensorRecord): void {
   w.packedInt64(1, t.dims);
   w.int64(2, t.dataType);
   if (t.name !== '') w.string(8, t.name);
@@ -63,7 +63,13 @@ function writeAttribute(w: ProtoWriter, a: AttributeProto): void {
     case AttributeType.TENSOR: {
       const t = a.t;
       if (t === null) throw new FormatError(`ONNX writer: attribute '${a.name}' has no tensor`);
-      w.message(5, (m) => writeTensor(m, t));
+      w.message(5, (m) => writeTensor(m, recordOf(t)));
+      break;
+    }
+    case AttributeType.GRAPH: {
+      const g = a.g;
+      if (g === null) throw new FormatError(`ONNX writer: attribute '${a.name}' has no graph`);
+      w.message(6, (m) => writeGraph(m, g));
       break;
     }
     case AttributeType.FLOATS:
@@ -91,7 +97,7 @@ function writeNode(w: ProtoWriter, node: NodeProto): void {
 function writeGraph(w: ProtoWriter, g: GraphProto): void {
   for (const node of g.node) w.message(1, (m) => writeNode(m, node));
   w.string(2, g.name);
-  for (const t of g.initializer) w.message(5, (m) => writeTensor(m, t));
+  for (const t of g.initializer) w.message(5, (m) => writeTensor(m, recordOf(t)));
   for (const info of g.input) w.message(11, (m) => writeValueInfo(m, info));
   for (const info of g.output) w.message(12, (m) => writeValueInfo(m, info));
   for (const info of g.valueInfo) w.message(13, (m) => writeValueInfo(m, info));
@@ -122,7 +128,7 @@ export function encodeModelProto(model: ModelProto): ProtoWriter {
   return w;
 }
 
-export function encodeTensorProto(t: TensorProto): Uint8Array {
+export function encodeTensorProto(t: TensorRecord): Uint8Array {
   const w = new ProtoWriter();
   writeTensor(w, t);
   return w.finish();

@@ -1,169 +1,28 @@
 /**
- * ONNX's messages as plain objects, read from the protobuf wire format (proto-encode.ts writes them). Field
- * numbers are those of onnx.proto (ONNX 1.12, IR version 8, as Debian's libonnx-dev ships it in
- * /usr/include/onnx/onnx.proto). Only the fields convnets uses are kept; unknown fields are skipped, as protobuf
- * requires.
+ * ONNX's messages read from the protobuf wire format into the graph runtime's description of a model
+ * (graph/onnx-ir.ts; proto-encode.ts writes them). Field numbers are those of onnx.proto (ONNX 1.12, IR version 8,
+ * as Debian's libonnx-dev ships it in /usr/include/onnx/onnx.proto). Only the fields convnets uses are kept; unknown
+ * fields are skipped, as protobuf requires. Tensors keep their bytes undecoded until their values are asked for.
  */
 import { FormatError } from '../../errors.js';
+import {
+  emptyAttribute,
+  type AttributeProto,
+  type Dimension,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type OperatorSetId,
+  type TypeProto,
+  type ValueInfoProto,
+} from '../../graph/onnx-ir.js';
 import { ProtoReader } from './protobuf.js';
-
-/** TensorProto.DataType. */
-export const DataType = {
-  UNDEFINED: 0,
-  FLOAT: 1,
-  UINT8: 2,
-  INT8: 3,
-  UINT16: 4,
-  INT16: 5,
-  INT32: 6,
-  INT64: 7,
-  STRING: 8,
-  BOOL: 9,
-  FLOAT16: 10,
-  DOUBLE: 11,
-  UINT32: 12,
-  UINT64: 13,
-  COMPLEX64: 14,
-  COMPLEX128: 15,
-  BFLOAT16: 16,
-} as const;
-
-export function dataTypeName(type: number): string {
-  return Object.entries(DataType).find(([, v]) => v === type)?.[0] ?? `data type ${type}`;
-}
-
-/** AttributeProto.AttributeType. */
-export const AttributeType = {
-  UNDEFINED: 0,
-  FLOAT: 1,
-  INT: 2,
-  STRING: 3,
-  TENSOR: 4,
-  GRAPH: 5,
-  FLOATS: 6,
-  INTS: 7,
-  STRINGS: 8,
-  TENSORS: 9,
-  GRAPHS: 10,
-  SPARSE_TENSOR: 11,
-  SPARSE_TENSORS: 12,
-  TYPE_PROTO: 13,
-  TYPE_PROTOS: 14,
-} as const;
-
-export interface TensorProto {
-  name: string;
-  dims: number[];
-  dataType: number;
-  floatData: number[];
-  int32Data: number[];
-  int64Data: number[];
-  doubleData: number[];
-  uint64Data: number[];
-  /** Little-endian values; a view into the file's bytes. */
-  rawData: Uint8Array | null;
-  stringData: Uint8Array[];
-  /** 1: the values live in another file (external_data names it). */
-  dataLocation: number;
-  externalData: [string, string][];
-  /** Set when the tensor is one segment of a larger one (not supported). */
-  segmented: boolean;
-}
-
-export interface AttributeProto {
-  name: string;
-  /** AttributeType; 0 in files older than IR version 2, where the field present says the type. */
-  type: number;
-  f: number;
-  i: number;
-  s: Uint8Array;
-  t: TensorProto | null;
-  g: GraphProto | null;
-  floats: number[];
-  ints: number[];
-  strings: Uint8Array[];
-  tensors: TensorProto[];
-  graphs: GraphProto[];
-  /** Which value fields were present on the wire, to infer a missing type. */
-  present: Set<string>;
-}
-
-export interface NodeProto {
-  input: string[];
-  output: string[];
-  name: string;
-  opType: string;
-  domain: string;
-  attribute: AttributeProto[];
-}
-
-/** A dimension: its size, a symbolic name, or null when unknown. */
-export type Dimension = number | string | null;
-
-export interface TypeProto {
-  /** 'tensor', or the kind of a value convnets does not run: 'sequence', 'map', 'optional', 'sparse_tensor'. */
-  kind: 'tensor' | 'sequence' | 'map' | 'optional' | 'sparse_tensor' | 'none';
-  elemType: number;
-  /** null when the type gives no shape. */
-  shape: Dimension[] | null;
-}
-
-export interface ValueInfoProto {
-  name: string;
-  type: TypeProto | null;
-}
-
-export interface GraphProto {
-  name: string;
-  node: NodeProto[];
-  initializer: TensorProto[];
-  sparseInitializers: number;
-  input: ValueInfoProto[];
-  output: ValueInfoProto[];
-  valueInfo: ValueInfoProto[];
-}
-
-export interface OperatorSetId {
-  domain: string;
-  version: number;
-}
-
-export interface ModelProto {
-  irVersion: number;
-  opsetImport: OperatorSetId[];
-  producerName: string;
-  producerVersion: string;
-  domain: string;
-  modelVersion: number;
-  docString: string;
-  graph: GraphProto;
-  metadataProps: [string, string][];
-  /** Model-local functions: counted, not run. */
-  functions: number;
-}
+import { emptyTensor, tensorFromRecord, type TensorRecord } from './tensor-data.js';
 
 // ---- reading ----
 
 /** Subgraphs (If, Loop, Scan bodies) nest; a file nesting deeper than this is refused rather than overflow the stack. */
 const MAX_GRAPH_DEPTH = 32;
-
-export function emptyTensor(): TensorProto {
-  return {
-    name: '',
-    dims: [],
-    dataType: 0,
-    floatData: [],
-    int32Data: [],
-    int64Data: [],
-    doubleData: [],
-    uint64Data: [],
-    rawData: null,
-    stringData: [],
-    dataLocation: 0,
-    externalData: [],
-    segmented: false,
-  };
-}
 
 function readStringEntry(r: ProtoReader): [string, string] {
   let key = '';
@@ -176,7 +35,7 @@ function readStringEntry(r: ProtoReader): [string, string] {
   return [key, value];
 }
 
-export function readTensor(r: ProtoReader): TensorProto {
+export function readTensor(r: ProtoReader): TensorRecord {
   const t = emptyTensor();
   while (r.next()) {
     switch (r.field) {
@@ -295,25 +154,6 @@ function readValueInfo(r: ProtoReader): ValueInfoProto {
   return info;
 }
 
-/** An attribute with every field at its protobuf default; writers and readers fill in what they have. */
-export function emptyAttribute(name = '', type = 0): AttributeProto {
-  return {
-    name,
-    type,
-    f: 0,
-    i: 0,
-    s: new Uint8Array(0),
-    t: null,
-    g: null,
-    floats: [],
-    ints: [],
-    strings: [],
-    tensors: [],
-    graphs: [],
-    present: new Set(),
-  };
-}
-
 function readAttribute(r: ProtoReader, depth: number): AttributeProto {
   const a = emptyAttribute();
   while (r.next()) {
@@ -337,7 +177,7 @@ function readAttribute(r: ProtoReader, depth: number): AttributeProto {
         a.present.add('s');
         break;
       case 5:
-        a.t = readTensor(r.message('t', `${r.path}.t`));
+        a.t = tensorFromRecord(readTensor(r.message('t', `${r.path}.t`)));
         a.present.add('t');
         break;
       case 6:
@@ -357,7 +197,9 @@ function readAttribute(r: ProtoReader, depth: number): AttributeProto {
         a.present.add('strings');
         break;
       case 10:
-        a.tensors.push(readTensor(r.message('tensors', `${r.path}.tensors[${a.tensors.length}]`)));
+        a.tensors.push(
+          tensorFromRecord(readTensor(r.message('tensors', `${r.path}.tensors[${a.tensors.length}]`))),
+        );
         a.present.add('tensors');
         break;
       case 11:
@@ -423,7 +265,9 @@ export function readGraph(r: ProtoReader, depth = 0): GraphProto {
         break;
       case 5:
         g.initializer.push(
-          readTensor(r.message('initializer', `${r.path}.initializer[${g.initializer.length}]`)),
+          tensorFromRecord(
+            readTensor(r.message('initializer', `${r.path}.initializer[${g.initializer.length}]`)),
+          ),
         );
         break;
       case 15:
@@ -515,6 +359,6 @@ export function decodeModelProto(bytes: Uint8Array): ModelProto {
 }
 
 /** Decodes a serialised TensorProto (the input_K.pb / output_K.pb files of ONNX's backend tests). */
-export function decodeTensorProto(bytes: Uint8Array): TensorProto {
+export function decodeTensorProto(bytes: Uint8Array): TensorRecord {
   return readTensor(new ProtoReader(bytes, 'TensorProto'));
 }

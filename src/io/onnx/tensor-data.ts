@@ -1,16 +1,52 @@
 /**
- * A TensorProto's values: floats (FLOAT; DOUBLE, FLOAT16 and BFLOAT16 converted to float32) or integers (every
+ * A TensorProto as stored (its fields as on the wire) and its values: floats (FLOAT; DOUBLE, FLOAT16 and BFLOAT16 converted to float32) or integers (every
  * integer type and BOOL, as JavaScript numbers: int64 shape vectors and indices stay exact up to 2^53, and
  * INT64_MAX, which Slice uses for "to the end", arrives as 2^63). The data may sit in raw_data or in the typed
  * repeated field onnx.proto assigns to the type; its length must match the dims exactly.
  */
 import { FormatError } from '../../errors.js';
+import { DataType, dataTypeName, type OnnxArray, type TensorProto } from '../../graph/onnx-ir.js';
 import { decodeElements, elementCount, type ElementType } from '../common.js';
-import { DataType, dataTypeName, emptyTensor, type TensorProto } from './proto.js';
 
-export type FloatArray = { kind: 'float'; dims: number[]; values: Float32Array };
-export type IntArray = { kind: 'int'; dims: number[]; values: number[]; dataType: number };
-export type OnnxArray = FloatArray | IntArray;
+export type { OnnxArray };
+
+/** A TensorProto's fields as the file holds them. */
+export interface TensorRecord {
+  name: string;
+  dims: number[];
+  dataType: number;
+  floatData: number[];
+  int32Data: number[];
+  int64Data: number[];
+  doubleData: number[];
+  uint64Data: number[];
+  /** Little-endian values; a view into the file's bytes. */
+  rawData: Uint8Array | null;
+  stringData: Uint8Array[];
+  /** 1: the values live in another file (external_data names it). */
+  dataLocation: number;
+  externalData: [string, string][];
+  /** Set when the tensor is one segment of a larger one (not supported). */
+  segmented: boolean;
+}
+
+export function emptyTensor(): TensorRecord {
+  return {
+    name: '',
+    dims: [],
+    dataType: 0,
+    floatData: [],
+    int32Data: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    rawData: null,
+    stringData: [],
+    dataLocation: 0,
+    externalData: [],
+    segmented: false,
+  };
+}
 
 const floatTypes: Partial<Record<number, ElementType>> = {
   [DataType.FLOAT]: 'float32',
@@ -40,12 +76,12 @@ export function isIntType(type: number): boolean {
   return intTypes[type] !== undefined;
 }
 
-function describe(t: TensorProto, what: string): string {
+function describe(t: TensorRecord, what: string): string {
   return t.name === '' ? what : `${what} '${t.name}'`;
 }
 
 /** The values of a TensorProto; `what` names it in errors ('initializer', 'Constant node x'). */
-export function decodeTensorData(t: TensorProto, what: string): OnnxArray {
+export function decodeTensorData(t: TensorRecord, what: string): OnnxArray {
   const name = describe(t, what);
   if (t.dataLocation === 1 || t.externalData.length > 0) {
     const location = t.externalData.find(([key]) => key === 'location')?.[1];
@@ -115,24 +151,59 @@ function checkLength(name: string, actual: number, expected: number, unit: strin
   }
 }
 
-// ---- writing ----
+// ---- the graph runtime's tensors ----
 
-/** A float32 TensorProto with raw_data (little-endian), as PyTorch's exporter writes initialisers. */
-export function floatTensorProto(name: string, dims: readonly number[], values: Float32Array): TensorProto {
-  const raw = new Uint8Array(values.length * 4);
-  const view = new DataView(raw.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i], true);
-  return { ...emptyTensor(), name, dims: [...dims], dataType: DataType.FLOAT, rawData: raw };
+/** The record each tensor read from a file came from: written back as it was read. */
+const records = new WeakMap<TensorProto, TensorRecord>();
+
+/** A tensor of the model, its values decoded from the record each time they are asked for. */
+export function tensorFromRecord(record: TensorRecord): TensorProto {
+  const t: TensorProto = {
+    name: record.name,
+    dims: record.dims,
+    dataType: record.dataType,
+    values: (what) => decodeTensorData(record, what),
+  };
+  records.set(t, record);
+  return t;
 }
 
-/** An INT64 TensorProto with raw_data. */
-export function int64TensorProto(
-  name: string,
-  dims: readonly number[],
-  values: readonly number[],
-): TensorProto {
-  const raw = new Uint8Array(values.length * 8);
-  const view = new DataView(raw.buffer);
-  values.forEach((v, i) => view.setBigInt64(8 * i, BigInt(v), true));
-  return { ...emptyTensor(), name, dims: [...dims], dataType: DataType.INT64, rawData: raw };
+/** The integer types onnx.proto stores in int32_data. */
+const int32FieldTypes: readonly number[] = [
+  DataType.INT32,
+  DataType.INT16,
+  DataType.INT8,
+  DataType.UINT16,
+  DataType.UINT8,
+  DataType.BOOL,
+];
+
+/**
+ * The record to write for a tensor: the one it was read from, or one made from its values: FLOAT and INT64 as
+ * raw_data (as PyTorch writes them), the integer types int32_data holds there.
+ */
+export function recordOf(t: TensorProto): TensorRecord {
+  const read = records.get(t);
+  if (read !== undefined) return read;
+  const what = t.name === '' ? 'tensor' : `tensor '${t.name}'`;
+  const array = t.values(what);
+  const record: TensorRecord = { ...emptyTensor(), name: t.name, dims: [...t.dims], dataType: t.dataType };
+  if (array.kind === 'float' && t.dataType === DataType.FLOAT) {
+    const raw = new Uint8Array(array.values.length * 4);
+    const view = new DataView(raw.buffer);
+    array.values.forEach((v, i) => view.setFloat32(4 * i, v, true));
+    return { ...record, rawData: raw };
+  }
+  if (array.kind === 'int' && t.dataType === DataType.INT64) {
+    const raw = new Uint8Array(array.values.length * 8);
+    const view = new DataView(raw.buffer);
+    array.values.forEach((v, i) => view.setBigInt64(8 * i, BigInt(v), true));
+    return { ...record, rawData: raw };
+  }
+  if (array.kind === 'int' && int32FieldTypes.includes(t.dataType)) {
+    return { ...record, int32Data: [...array.values] };
+  }
+  throw new FormatError(
+    `${what}: writing ${dataTypeName(t.dataType)} values made in memory is not supported`,
+  );
 }

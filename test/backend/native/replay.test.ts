@@ -1,4 +1,4 @@
-// Recorded inference runs (Backend.recorder, native/src/recording.cc, io/onnx/replay.ts): a replay computes what
+// Recorded inference runs (Backend.recorder, native/src/recording.cc, graph/replay.ts): a replay computes what
 // the graph computes node by node, follows new inputs, shapes and weights, never hands out memory it rewrites,
 // and a run that reads values is never replayed.
 import { test } from 'node:test';
@@ -6,13 +6,13 @@ import assert from 'node:assert/strict';
 import type { Recorder, Recording, Storage } from '../../../src/backend/backend.js';
 import { getBackend, setBackend } from '../../../src/backend/registry.js';
 import { OnnxModel, buildOnnxModel, decodeOnnx, optimizeForInference } from '../../../src/io/onnx/index.js';
-import { floatTensorProto } from '../../../src/io/onnx/tensor-data.js';
+import { floatTensorProto } from '../../../src/graph/onnx-ir.js';
 import * as models from '../../../src/models/index.js';
 import * as nn from '../../../src/nn/index.js';
 import type { Module } from '../../../src/nn/index.js';
 import { sizeOf } from '../../../src/backend/shapes.js';
 import { Generator, type Tensor, noGrad, randn } from '../../../src/tensor/index.js';
-import { assertClose, modelBytes, node, randomiseBatchNorms } from '../../io/onnx/helpers.js';
+import { assertClose, modelBytes, node, randomiseBatchNorms } from '../../graph/helpers.js';
 import { native, skipNative } from './helpers.js';
 
 process.env.CONVNETS_THREADS ??= '1';

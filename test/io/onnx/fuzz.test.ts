@@ -2,13 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FormatError } from '../../../src/errors.js';
 import { decodeOnnx, encodeOnnx } from '../../../src/io/onnx/index.js';
-import { DataType, decodeTensorProto, emptyTensor } from '../../../src/io/onnx/proto.js';
+import { DataType } from '../../../src/graph/onnx-ir.js';
+import { decodeTensorProto } from '../../../src/io/onnx/proto.js';
 import { encodeTensorProto } from '../../../src/io/onnx/proto-encode.js';
-import { decodeTensorData } from '../../../src/io/onnx/tensor-data.js';
+import { decodeTensorData, emptyTensor } from '../../../src/io/onnx/tensor-data.js';
 import { Conv2d, Flatten, Linear, ReLU, Sequential } from '../../../src/nn/index.js';
 import { scope } from '../../../src/tensor/index.js';
 import { seeded } from '../helpers.js';
-import { fixture } from './helpers.js';
+import { fixture } from '../../graph/helpers.js';
 
 /**
  * Seeded mutations of small .onnx files and serialised tensors, fed to the protobuf and ONNX readers (decode and

@@ -2,10 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FormatError } from '../../../src/errors.js';
 import { ProtoReader, ProtoWriter } from '../../../src/io/onnx/protobuf.js';
-import { DataType, decodeModelProto, decodeTensorProto, emptyTensor } from '../../../src/io/onnx/proto.js';
+import { DataType } from '../../../src/graph/onnx-ir.js';
+import { decodeModelProto, decodeTensorProto } from '../../../src/io/onnx/proto.js';
 import { encodeModelProto, encodeTensorProto } from '../../../src/io/onnx/proto-encode.js';
-import { decodeTensorData } from '../../../src/io/onnx/tensor-data.js';
-import { fixture, model, node } from './helpers.js';
+import { decodeTensorData, emptyTensor } from '../../../src/io/onnx/tensor-data.js';
+import { fixture, model, node } from '../../graph/helpers.js';
 
 /** Bytes of one message holding the fields the writer callback writes. */
 function bytesOf(build: (w: ProtoWriter) => void): Uint8Array {

@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { FormatError } from '../../../src/errors.js';
+import { FormatError } from '../../src/errors.js';
 import {
   IntValues,
   OnnxModel,
   OnnxUnsupportedError,
   decodeOnnx,
   importOnnx,
-} from '../../../src/io/onnx/index.js';
-import { loadWeights } from '../../../src/io/index.js';
-import { Generator, noGrad, randn, sum, tensor } from '../../../src/tensor/index.js';
+} from '../../src/io/onnx/index.js';
+import { loadWeights } from '../../src/io/index.js';
+import { Generator, noGrad, randn, sum, tensor } from '../../src/tensor/index.js';
 import {
   attr,
   assertClose,

@@ -1,7 +1,7 @@
 /**
  * A module rewritten for inference: traced like an ONNX export, then optimised as ONNX Runtime optimises a graph.
  */
-import type { Module } from '../../nn/index.js';
+import type { Module } from '../nn/index.js';
 import { buildOnnxModel } from './export.js';
 import { OnnxModel } from './model.js';
 import { optimizeGraph } from './optimize.js';

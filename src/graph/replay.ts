@@ -3,10 +3,10 @@
  * run with given input shapes runs the graph node by node (and fills the backend's caches), the second is
  * recorded, later ones replay it on their inputs, with no JavaScript per node.
  */
-import type { Backend, Recorder, Recording, Storage } from '../../backend/backend.js';
-import { isGradEnabled } from '../../tensor/autograd.js';
-import { keep } from '../../tensor/scope.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Backend, Recorder, Recording, Storage } from '../backend/backend.js';
+import { isGradEnabled } from '../tensor/autograd.js';
+import { keep } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { Value } from './values.js';
 
 type RunGraph = (inputs: readonly Value[]) => Map<string, Value>;

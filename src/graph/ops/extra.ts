@@ -27,7 +27,7 @@ import {
   sub,
   sum,
   tensor,
-} from '../../../tensor/index.js';
+} from '../../tensor/index.js';
 import { DataType, IntValues, type Value } from '../values.js';
 import {
   type OpContext,

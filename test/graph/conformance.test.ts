@@ -4,12 +4,13 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import '../../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
-import { nativeUnavailableReason } from '../../../src/backend/native/addon.js';
-import { setBackend } from '../../../src/backend/registry.js';
-import { runBackendTests } from '../../../src/io/onnx/index.js';
-import { DataType, emptyTensor } from '../../../src/io/onnx/proto.js';
-import { encodeTensorProto } from '../../../src/io/onnx/proto-encode.js';
+import '../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
+import { nativeUnavailableReason } from '../../src/backend/native/addon.js';
+import { setBackend } from '../../src/backend/registry.js';
+import { runBackendTests } from '../../src/io/onnx/index.js';
+import { DataType } from '../../src/graph/onnx-ir.js';
+import { encodeTensorProto } from '../../src/io/onnx/proto-encode.js';
+import { emptyTensor } from '../../src/io/onnx/tensor-data.js';
 import { repoRoot } from './helpers.js';
 
 /**

@@ -1,10 +1,12 @@
 /**
  * Network operators: Conv, pooling, LRN, BatchNormalization (inference), Dropout (inference), Gemm, MatMul,
- * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; 3-D ones are unsupported.
+ * Softmax and LogSoftmax. 1-D convolutions and pools run as 2-D ones of height 1; a 3-D pool whose window moves
+ * along one axis (PyTorch's LocalResponseNorm export: a window over channels) as a 2-D one; other 3-D ones are
+ * unsupported.
  * Padding convnets' kernels cannot express (uneven, or more than half the window) is applied by Pad first.
  */
-import { conv2dOutputShape, pool2dOutputShape, sameShape } from '../../../backend/shapes.js';
-import { formatShape } from '../../../errors.js';
+import { conv2dOutputShape, pool2dOutputShape, sameShape } from '../../backend/shapes.js';
+import { formatShape } from '../../errors.js';
 import {
   Tensor,
   type Conv2dOptions,
@@ -30,7 +32,7 @@ import {
   relu as reluOp,
   reshape,
   softmax,
-} from '../../../tensor/index.js';
+} from '../../tensor/index.js';
 import { IntValues, DataType } from '../values.js';
 import {
   type OpContext,
@@ -222,13 +224,36 @@ function onnxPooledSize(
   return (ceil ? Math.ceil(span) : Math.floor(span)) + 1;
 }
 
+/**
+ * A 3-D pooling whose window moves along one spatial axis only (kernel 1, stride 1, no padding on the others) as a
+ * 2-D one: the axes before it merge into the channels and those after it into one axis, of window 1.
+ */
+function alongOneAxis(
+  ctx: OpContext,
+  x: Tensor,
+  kernel: readonly number[],
+  stride: readonly number[],
+  pads: [number, number][],
+): { x: Tensor; k: number[]; s: number[]; pads: [number, number][] } {
+  const moving = kernel.flatMap((k, i) =>
+    k !== 1 || stride[i] !== 1 || pads[i][0] !== 0 || pads[i][1] !== 0 ? [i] : [],
+  );
+  if (moving.length > 1) {
+    unsupported(ctx, `3-D pooling over ${moving.length} axes`, `${ctx.node.opType} 3-D over several axes`);
+  }
+  const axis = moving[0] ?? 0;
+  const [n, c, ...dims] = x.shape;
+  const merged = [n, c * product(dims.slice(0, axis)), dims[axis], product(dims.slice(axis + 1))];
+  return { x: reshape(x, merged), k: [kernel[axis], 1], s: [stride[axis], 1], pads: [pads[axis], [0, 0]] };
+}
+
 function pool(kind: 'max' | 'avg'): OpFactory {
   return (ctx) => {
     limitOutputs(ctx, 1, 'Indices');
     const kernel = ctx.attrs.ints('kernel_shape');
     if (kernel === undefined) malformed(ctx, "attribute 'kernel_shape' is required");
     const rank = kernel.length;
-    if (rank !== 1 && rank !== 2) unsupported(ctx, `${rank}-D pooling`, `${ctx.node.opType} ${rank}-D`);
+    if (rank < 1 || rank > 3) unsupported(ctx, `${rank}-D pooling`, `${ctx.node.opType} ${rank}-D`);
     const ceil = ctx.attrs.int('ceil_mode', 0) !== 0;
     const countIncludePad = kind === 'avg' && ctx.attrs.int('count_include_pad', 0) !== 0;
     const window = readWindow(ctx, kind === 'max');
@@ -246,20 +271,22 @@ function pool(kind: 'max' | 'avg'): OpFactory {
       }
     }
     return (inputs) => {
-      let x = floatInput(ctx, inputs, 0, 'X');
-      if (spatialRank(ctx, x) !== rank)
-        malformed(ctx, `input ${formatShape(x.shape)} does not fit ${rank}-D pooling`);
-      const { stride, pads } = resolveWindow(ctx, window, x.shape.slice(2), kernel);
+      const input3d = floatInput(ctx, inputs, 0, 'X');
+      if ((rank === 3 ? input3d.rank - 2 : spatialRank(ctx, input3d)) !== rank)
+        malformed(ctx, `input ${formatShape(input3d.shape)} does not fit ${rank}-D pooling`);
+      let x = input3d;
+      let { stride: s, pads } = resolveWindow(ctx, window, x.shape.slice(2), kernel);
       const expected = x.shape
         .slice(2)
-        .map((size, i) => onnxPooledSize(size, kernel[i], stride[i], pads[i], ceil));
+        .map((size, i) => onnxPooledSize(size, kernel[i], s[i], pads[i], ceil));
       let k = kernel;
-      let s = stride;
       if (rank === 1) {
         x = lift(x);
         pads.unshift([0, 0]);
         k = [1, ...kernel];
-        s = [1, ...stride];
+        s = [1, ...s];
+      } else if (rank === 3) {
+        ({ x, k, s, pads } = alongOneAxis(ctx, x, k, s, pads));
       }
       const symmetric = pads.every(([begin, end], i) => begin === end && begin <= k[i] / 2);
       const options = { stride: [s[0], s[1]] as [number, number], ceilMode: ceil };
@@ -290,6 +317,7 @@ function pool(kind: 'max' | 'avg'): OpFactory {
         }
       }
       if (rank === 1) y = lower(y);
+      if (rank === 3) y = reshape(y, [...input3d.shape.slice(0, 2), ...expected]);
       const got = y.shape.slice(2);
       if (got.some((d, i) => d !== expected[i])) {
         unsupported(

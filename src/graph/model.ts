@@ -7,31 +7,20 @@
  * or with another name) is registered flat with '%' escaped as '%25' and '.' as '%2E'; `stateKeys` maps every
  * initialiser to its key. Integer initialisers and Constant nodes are plain data of the model, not state.
  */
-import { ConvnetsError, FormatError, ValueError } from '../../errors.js';
-import { Module } from '../../nn/index.js';
-import { Tensor, isGradEnabled, keep, scope } from '../../tensor/index.js';
-import { inFile, readSource, type Source } from '../common.js';
-import { operators, type Kernel } from './ops/index.js';
+import { FormatError, ValueError } from '../errors.js';
+import { Module } from '../nn/index.js';
+import { Tensor, isGradEnabled, keep } from '../tensor/index.js';
 import {
-  DataType,
-  dataTypeName,
-  decodeModelProto,
-  type Dimension,
-  type GraphProto,
-  type ModelProto,
-  type NodeProto,
-} from './proto.js';
-import { CONVNETS_DOMAIN, optimizeGraph } from './optimize.js';
+  compileNode,
+  nodeWhere,
+  runNode,
+  unsupportedOperators,
+  type CompiledNode,
+  type Scope,
+} from './compile.js';
+import { DataType, dataTypeName, type Dimension, type GraphProto, type ModelProto } from './onnx-ir.js';
 import { GraphReplay } from './replay.js';
-import { decodeTensorData } from './tensor-data.js';
-import {
-  Attributes,
-  IntValues,
-  OnnxUnsupportedError,
-  arrayToValue,
-  valueToTensor,
-  type Value,
-} from './values.js';
+import { IntValues, OnnxUnsupportedError, arrayToValue, valueToTensor, type Value } from './values.js';
 
 export interface ImportOnnxOptions {
   /** Register float initialisers as trainable parameters (default true); false makes every one a buffer. */
@@ -50,10 +39,7 @@ export interface OnnxValueInfo {
   shape: Dimension[] | null;
 }
 
-interface Step {
-  readonly node: NodeProto;
-  readonly where: string;
-  readonly kernel: Kernel;
+interface Step extends CompiledNode {
   /** Values no later step reads once this one ran: its inputs read for the last time, outputs nothing reads. */
   done?: string[];
 }
@@ -90,25 +76,6 @@ export function defaultOpset(model: ModelProto): number {
     throw new FormatError(`ONNX ModelProto: opset version ${entry.version} is not valid`);
   }
   return entry.version;
-}
-
-function nodeWhere(node: NodeProto, index: number): string {
-  return `node ${node.name === '' ? `#${index}` : `'${node.name}'`} (${node.opType})`;
-}
-
-function opKey(node: NodeProto): string {
-  return node.domain === '' || node.domain === 'ai.onnx' ? node.opType : `${node.domain}.${node.opType}`;
-}
-
-/** Operators of the graph convnets does not run, sorted, each once. */
-export function unsupportedOperators(graph: GraphProto): string[] {
-  const missing = new Set<string>();
-  for (const node of graph.node) {
-    const key = opKey(node);
-    const known = key === node.opType || node.domain === CONVNETS_DOMAIN;
-    if (!known || !Object.hasOwn(operators, key)) missing.add(key);
-  }
-  return [...missing].sort();
 }
 
 function valueInfo(info: GraphProto['input'][number], what: string): OnnxValueInfo {
@@ -193,7 +160,10 @@ export class OnnxModel extends Module {
   readonly #outputNames: ReadonlySet<string>;
   /** Inference runs replayed from a recording of their kernel calls, where the backend records (replay.ts). */
   readonly #replay: GraphReplay;
-  /** #constants' values, set once the graph is built: never freed by run(), under whatever name they pass. */
+  /**
+   * #constants' values and those the subgraphs of If and Loop nodes hold, set once the graph is built: never freed
+   * by run(), under whatever name they pass.
+   */
   #constantValues: ReadonlySet<Value> = new Set();
   readonly #producer: string;
 
@@ -216,7 +186,7 @@ export class OnnxModel extends Module {
     this.#inputs = graph.input.filter((i) => !initialised.has(i.name)).map((i) => valueInfo(i, 'input'));
     this.#outputs = graph.output.map((o) => valueInfo(o, 'output'));
     this.#outputNames = new Set(this.#outputs.map((o) => o.name));
-    this.#replay = new GraphReplay([...this.#outputNames], () => this.#constants.values());
+    this.#replay = new GraphReplay([...this.#outputNames], () => this.#constantValues);
     this.registerInitialisers(graph, options.trainable ?? true);
     this.buildSteps(graph);
   }
@@ -236,7 +206,7 @@ export class OnnxModel extends Module {
       if (t.name === '') throw new FormatError(`ONNX GraphProto.initializer[${i}] has no name`);
       if (names.has(t.name)) throw new FormatError(`ONNX initialiser '${t.name}' appears twice`);
       names.add(t.name);
-      const value = arrayToValue(decodeTensorData(t, `initialiser`));
+      const value = arrayToValue(t.values('initialiser'));
       if (value instanceof Tensor) {
         const asParameter = trainable && !(statistics.has(t.name) && !otherUses.has(t.name));
         this.#stateKeys.set(t.name, this.place(t.name, value, asParameter));
@@ -259,6 +229,11 @@ export class OnnxModel extends Module {
 
   private buildSteps(graph: GraphProto): void {
     const known = new Set<string>([...this.#constants.keys(), ...this.#inputs.map((i) => i.name)]);
+    const scope: Scope = {
+      opset: this.#opset,
+      visible: (name) => known.has(name),
+      constant: (name) => this.#constants.get(name),
+    };
     graph.node.forEach((node, index) => {
       const where = nodeWhere(node, index);
       for (const name of node.input) {
@@ -268,23 +243,15 @@ export class OnnxModel extends Module {
           );
         }
       }
-      const attrs = new Attributes(node, where);
-      const kernel = operators[opKey(node)]({ node, attrs, opset: this.#opset, where });
-      const unread = attrs.unread();
-      if (unread.length > 0) {
-        throw new OnnxUnsupportedError(
-          `${where}: unsupported attribute${unread.length > 1 ? 's' : ''} ${unread.map((a) => `'${a}'`).join(', ')}`,
-          `${node.opType} attribute ${unread.join(', ')}`,
-        );
-      }
+      const step = compileNode(node, where, scope);
       if (node.opType === 'Constant') {
         // Evaluated once: its value is part of the model, like an initialiser.
-        const [value] = this.runKernel({ node, where, kernel }, []);
+        const [value] = runNode(step, []);
         if (value instanceof Tensor) keep(value);
         this.#constants.set(node.output[0], value);
       } else {
-        this.#steps.push({ node, where, kernel });
-        for (const name of node.input) this.#lastUse.set(name, this.#steps.length - 1);
+        this.#steps.push(step);
+        for (const name of step.inputs) this.#lastUse.set(name, this.#steps.length - 1);
       }
       for (const name of node.output) if (name !== '') known.add(name);
     });
@@ -292,9 +259,13 @@ export class OnnxModel extends Module {
       if (!known.has(output.name))
         throw new FormatError(`ONNX graph output '${output.name}' is never produced`);
     }
-    this.#constantValues = new Set(this.#constants.values());
+    this.#constantValues = new Set([
+      ...this.#constants.values(),
+      ...this.#steps.flatMap((step) => step.held),
+    ]);
     this.#steps.forEach((step, index) => {
-      const { input, output } = step.node;
+      const { inputs: input, node } = step;
+      const { output } = node;
       const done = [
         ...input.filter((name) => this.#lastUse.get(name) === index),
         ...output.filter((name) => !this.#lastUse.has(name)),
@@ -303,26 +274,6 @@ export class OnnxModel extends Module {
         (name) => name !== '' && !this.#outputNames.has(name) && !this.#constants.has(name),
       );
     });
-  }
-
-  private runKernel(
-    step: Step,
-    inputs: (Value | null)[],
-    consumable: (i: number) => boolean = () => false,
-  ): Value[] {
-    try {
-      const outputs = scope(() => step.kernel(inputs, consumable));
-      const wanted = step.node.output.filter((name) => name !== '').length;
-      if (outputs.length < wanted) {
-        throw new FormatError(`${step.where}: produced ${outputs.length} outputs, the node names ${wanted}`);
-      }
-      return outputs;
-    } catch (error) {
-      if (error instanceof ConvnetsError && !error.message.includes(step.where)) {
-        error.message = `${step.where}: ${error.message}`;
-      }
-      throw error;
-    }
   }
 
   /** The graph's inputs that are not initialisers: what run() and forward() need. */
@@ -401,7 +352,7 @@ export class OnnxModel extends Module {
       return true;
     };
     this.#steps.forEach((step, index) => {
-      const { input } = step.node;
+      const input = step.inputs;
       const values = input.map((name) =>
         name === '' ? null : (env.get(name) ?? constants.get(name) ?? null),
       );
@@ -411,7 +362,7 @@ export class OnnxModel extends Module {
         this.#lastUse.get(input[i]) === index &&
         input.indexOf(input[i]) === i &&
         ownedBy(input[i]);
-      const outputs = this.runKernel(step, values, consumable);
+      const outputs = runNode(step, values, consumable);
       step.node.output.forEach((name, i) => {
         if (name !== '') env.set(name, outputs[i]);
       });
@@ -430,20 +381,4 @@ export class OnnxModel extends Module {
     const io = (list: readonly OnnxValueInfo[]) => list.map((v) => v.name).join(', ');
     return `inputs=[${io(this.#inputs)}], outputs=[${io(this.#outputs)}], nodes=${this.#steps.length}, opset=${this.#opset}`;
   }
-}
-
-/** Decodes an ONNX model from its bytes into an OnnxModel. */
-export function decodeOnnx(bytes: Uint8Array, options: ImportOnnxOptions = {}): OnnxModel {
-  const model = decodeModelProto(bytes);
-  return new OnnxModel(options.optimize ? optimizeGraph(model) : model, options);
-}
-
-/**
- * Imports an .onnx file (path or bytes) as a Module that runs on the active backend and can be trained further.
- * An operator, attribute or data type convnets does not run is an OnnxUnsupportedError (a FormatError) naming
- * the node, operator and attribute; a malformed file is a FormatError naming the message and field.
- */
-export async function importOnnx(source: Source, options: ImportOnnxOptions = {}): Promise<OnnxModel> {
-  const { bytes, name } = await readSource(source);
-  return inFile(name, () => decodeOnnx(bytes, options));
 }

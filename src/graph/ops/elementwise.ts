@@ -1,5 +1,5 @@
 /** Elementwise operators: arithmetic with NumPy broadcasting, activations, Clip. */
-import { formatShape } from '../../../errors.js';
+import { formatShape } from '../../errors.js';
 import {
   Tensor,
   abs,
@@ -18,7 +18,7 @@ import {
   sqrt,
   sub,
   tanh,
-} from '../../../tensor/index.js';
+} from '../../tensor/index.js';
 import { IntValues, type Value } from '../values.js';
 import {
   type OpContext,

@@ -3,11 +3,17 @@
  * gradients), integer data (shapes, indices, axes, int64 tensors) as plain JavaScript arrays, so that shape
  * arithmetic (Shape → Gather → Concat → Reshape) never leaves the host and int64 values are not narrowed.
  */
-import { FormatError, formatShape } from '../../errors.js';
-import { Tensor, tensor } from '../../tensor/index.js';
-import type { AttributeProto, NodeProto } from './proto.js';
-import { AttributeType, DataType, dataTypeName } from './proto.js';
-import { decodeTensorData, type OnnxArray } from './tensor-data.js';
+import { FormatError, formatShape } from '../errors.js';
+import { Tensor, tensor } from '../tensor/index.js';
+import {
+  AttributeType,
+  DataType,
+  dataTypeName,
+  type AttributeProto,
+  type GraphProto,
+  type NodeProto,
+  type OnnxArray,
+} from './onnx-ir.js';
 
 /** Integer values on the host, row-major; dataType is the ONNX type they came as (INT64 unless told). */
 export class IntValues {
@@ -154,7 +160,14 @@ export class Attributes {
     const a = this.get(name, AttributeType.TENSOR);
     if (a === undefined) return undefined;
     if (a.t === null) throw new FormatError(`${this.where}: attribute '${name}' holds no tensor`);
-    return decodeTensorData(a.t, `${this.where} attribute '${name}'`);
+    return a.t.values(`${this.where} attribute '${name}'`);
+  }
+
+  graph(name: string): GraphProto | undefined {
+    const a = this.get(name, AttributeType.GRAPH);
+    if (a === undefined) return undefined;
+    if (a.g === null) throw new FormatError(`${this.where}: attribute '${name}' holds no graph`);
+    return a.g;
   }
 
   /** Marks an attribute as read without reading it (one that cannot change an inference result). */

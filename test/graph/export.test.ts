@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ValueError } from '../../../src/errors.js';
-import { decodeModelProto } from '../../../src/io/onnx/proto.js';
-import { decodeOnnx, encodeOnnx, exportOnnx, importOnnx } from '../../../src/io/onnx/index.js';
-import * as models from '../../../src/models/index.js';
+import { ValueError } from '../../src/errors.js';
+import { decodeModelProto } from '../../src/io/onnx/proto.js';
+import { decodeOnnx, encodeOnnx, exportOnnx, importOnnx } from '../../src/io/onnx/index.js';
+import * as models from '../../src/models/index.js';
 import {
   AdaptiveAvgPool2d,
   AvgPool2d,
@@ -22,8 +22,18 @@ import {
   Sequential,
   Sigmoid,
   Tanh,
-} from '../../../src/nn/index.js';
-import { Generator, axpby, noGrad, rand, randn, relu, type Tensor } from '../../../src/tensor/index.js';
+} from '../../src/nn/index.js';
+import {
+  Generator,
+  axpby,
+  concat,
+  noGrad,
+  rand,
+  randn,
+  relu,
+  reshape,
+  type Tensor,
+} from '../../src/tensor/index.js';
 import { assertClose, loadOnnxRuntime } from './helpers.js';
 
 /** Every layer the exporter maps to its own ONNX operator, with non-trivial settings and running statistics. */
@@ -191,4 +201,81 @@ test('what ONNX cannot express is a ValueError naming it', () => {
     /5×5 → 3×3 has uneven bins/,
   );
   assert.throws(() => encodeOnnx(new Sequential(new ReLU()), [1, 2], { opsetVersion: 9 }), /opsetVersion 9/);
+});
+
+test("batch 'dynamic' writes a symbolic first dimension: a file traced at batch 1 runs at batch 4 (onnxruntime, re-import)", async (t) => {
+  const ort = loadOnnxRuntime().module;
+  const nets: [string, Module, number[]][] = [
+    ['layers', layers(), [3, 16, 16]],
+    ['resnet20', models.get('resnet20'), [3, 32, 32]],
+    // VGG's adaptive pool of a 1×1 map exports as Reshape, Expand, Reshape: shape constants that hold the batch.
+    ['vgg11', models.get('vgg11'), [3, 32, 32]],
+    ['googlenet', models.get('googlenet'), [3, 32, 32]],
+  ];
+  for (const [name, net, image] of nets) {
+    const bytes = encodeOnnx(net, [1, ...image], { batch: 'dynamic' });
+    const graph = decodeModelProto(bytes).graph;
+    assert.deepEqual(graph.input[0].type?.shape, ['batch', ...image], name);
+    assert.equal(graph.output[0].type?.shape?.[0], 'batch', name);
+    net.eval();
+    const back = decodeOnnx(bytes);
+    for (const batch of [1, 4]) {
+      const x = randn([batch, ...image], { generator: new Generator(batch) });
+      const expected = forward(net, x);
+      assertClose(forward(back, x), expected, 1e-5, `${name} re-imported at batch ${batch}`);
+      if (ort === null) continue;
+      const session = await ort.InferenceSession.create(bytes);
+      const feeds = { input: new ort.Tensor('float32', x.data() as Float32Array, x.shape) };
+      const { output } = await session.run(feeds);
+      assert.deepEqual(output.dims[0], batch, `${name} at batch ${batch}`);
+      assertClose(output.data, expected, 1e-5, `${name} in onnxruntime at batch ${batch}`);
+    }
+  }
+  if (ort === null)
+    t.diagnostic('onnxruntime-node not installed: re-import checked, onnxruntime comparison skipped');
+});
+
+test('without batch dynamic, onnxruntime refuses another batch than the traced one', async (t) => {
+  const ort = loadOnnxRuntime().module;
+  if (ort === null) return t.skip('onnxruntime-node not installed');
+  const bytes = encodeOnnx(layers(), [1, 3, 16, 16]);
+  assert.deepEqual(decodeModelProto(bytes).graph.input[0].type?.shape, [1, 3, 16, 16]);
+  const session = await ort.InferenceSession.create(bytes);
+  const x = randn([4, 3, 16, 16], { generator: new Generator(4) });
+  await assert.rejects(session.run({ input: new ort.Tensor('float32', x.data() as Float32Array, x.shape) }));
+});
+
+/** Folds the batch into the channels: the graph holds the batch size in a Reshape's shape constant. */
+class FoldBatch extends Module {
+  forward(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0] * x.shape[1], -1]);
+  }
+}
+
+/** Stacks a batch on itself: the output's first dimension is twice the batch. */
+class Twice extends Module {
+  forward(x: Tensor): Tensor {
+    return concat([x, x], 0);
+  }
+}
+
+test("batch 'dynamic' refuses a graph that depends on the batch size, naming the node", () => {
+  assert.throws(
+    () => encodeOnnx(new FoldBatch(), [2, 3, 4, 4], { batch: 'dynamic' }),
+    (e: Error) =>
+      e instanceof ValueError && /node 'Reshape_1' \(Reshape\) depends on the batch size/.test(e.message),
+  );
+  assert.throws(
+    () => encodeOnnx(new Twice(), [2, 3], { batch: 'dynamic' }),
+    /output's first dimension is not the batch \(\[4, 3\] at batch 2, \[6, 3\] at 3\)/,
+  );
+  assert.throws(
+    () => encodeOnnx(new Twice(), [2, 3], { batch: 'fixed' as 'traced' }),
+    /batch 'fixed' is not/,
+  );
+  // The same modules export at their traced batch.
+  assert.equal(
+    decodeModelProto(encodeOnnx(new FoldBatch(), [2, 3, 4, 4])).graph.node.at(-1)?.opType,
+    'Reshape',
+  );
 });

@@ -3,10 +3,10 @@
  * the model is imported (so an unsupported attribute is an error at import, naming the node), and returns the
  * kernel that runs the node on its input values.
  */
-import { FormatError, formatShape } from '../../../errors.js';
-import type { Storage } from '../../../backend/backend.js';
-import { Tensor } from '../../../tensor/index.js';
-import type { NodeProto } from '../proto.js';
+import { FormatError, formatShape } from '../../errors.js';
+import type { Storage } from '../../backend/backend.js';
+import { Tensor } from '../../tensor/index.js';
+import type { NodeProto } from '../onnx-ir.js';
 import { Attributes, DataType, IntValues, OnnxUnsupportedError, type Value } from '../values.js';
 
 export interface OpContext {
@@ -16,6 +16,25 @@ export interface OpContext {
   readonly opset: number;
   /** "node 'conv1' (Conv)", for messages. */
   readonly where: string;
+  /**
+   * Compiles a graph attribute (If's branches, Loop's body). The names it reads from the graphs around it become
+   * inputs of this node, after its own: the kernel receives their values there.
+   */
+  subgraph(attribute: string): Subgraph;
+  /** The value of input i when it is a constant of the model (an initialiser or a Constant's output). */
+  constantInput(i: number): Value | undefined;
+  /** The kernel's input values by name, its subgraphs' reads from around included (absent inputs left out). */
+  byName(inputs: readonly (Value | null)[]): Map<string, Value>;
+}
+
+/** A graph attribute compiled: run with its own inputs and the values it reads from the graphs around it. */
+export interface Subgraph {
+  /** Names it reads from the graphs around it. */
+  readonly captures: readonly string[];
+  /** Its initialisers' and Constants' values (and those of graphs inside it): kept for the model's lifetime. */
+  readonly held: readonly Value[];
+  /** Its outputs, in the order of the graph's outputs. */
+  run(inputs: readonly Value[], around: ReadonlyMap<string, Value>): Value[];
 }
 
 /**

@@ -9,14 +9,15 @@ import {
   type ModelProto,
   type NodeProto,
   type TensorProto,
-} from '../../../src/io/onnx/proto.js';
-import { encodeModelProto } from '../../../src/io/onnx/proto-encode.js';
-import { floatTensorProto, int64TensorProto } from '../../../src/io/onnx/tensor-data.js';
-import { BatchNorm2d, type Module } from '../../../src/nn/index.js';
-import { Generator, add, noGrad, rand, randn } from '../../../src/tensor/index.js';
+  floatTensorProto,
+  int64TensorProto,
+} from '../../src/graph/onnx-ir.js';
+import { encodeModelProto } from '../../src/io/onnx/proto-encode.js';
+import { BatchNorm2d, type Module } from '../../src/nn/index.js';
+import { Generator, add, noGrad, rand, randn } from '../../src/tensor/index.js';
 
-/** The repository root, from dist/test/io/onnx/. */
-export const repoRoot = new URL('../../../../', import.meta.url).pathname;
+/** The repository root, from dist/test/graph/. */
+export const repoRoot = new URL('../../../', import.meta.url).pathname;
 
 export function fixturePath(name: string): string {
   return `${repoRoot}test/fixtures/onnx/${name}`;

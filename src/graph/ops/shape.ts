@@ -3,7 +3,7 @@
  * Unsqueeze, Squeeze, Transpose. Each works on float tensors (with gradients) and on integer host values, which
  * is what shape arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) produces.
  */
-import { formatShape } from '../../../errors.js';
+import { formatShape } from '../../errors.js';
 import {
   Tensor,
   broadcastTo,
@@ -14,7 +14,7 @@ import {
   reshape,
   slice,
   tensor,
-} from '../../../tensor/index.js';
+} from '../../tensor/index.js';
 import { DataType, IntValues, arrayToValue, dataTypeName, type Value } from '../values.js';
 import {
   type OpContext,

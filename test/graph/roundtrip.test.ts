@@ -4,9 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { importOnnx, loadWeights, readNpy } from '../../../src/io/index.js';
-import * as models from '../../../src/models/index.js';
-import { noGrad } from '../../../src/tensor/index.js';
+import { importOnnx, loadWeights, readNpy } from '../../src/io/index.js';
+import * as models from '../../src/models/index.js';
+import { noGrad } from '../../src/tensor/index.js';
 import { assertClose, repoRoot } from './helpers.js';
 
 /**

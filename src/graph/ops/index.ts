@@ -1,5 +1,6 @@
 /** Every operator the importer runs, by ONNX op_type (default domain). */
 import type { OpFactory } from './context.js';
+import { controlOps } from './control.js';
 import { elementwiseOps } from './elementwise.js';
 import { extraOps } from './extra.js';
 import { nnOps } from './nn.js';
@@ -10,6 +11,7 @@ export const operators: Readonly<Record<string, OpFactory>> = {
   ...nnOps,
   ...shapeOps,
   ...extraOps,
+  ...controlOps,
 };
 
-export type { Kernel, OpContext, OpFactory } from './context.js';
+export type { Kernel, OpContext, OpFactory, Subgraph } from './context.js';

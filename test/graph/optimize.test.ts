@@ -9,11 +9,12 @@ import {
   encodeOnnx,
   optimizeForInference,
   optimizeGraph,
-} from '../../../src/io/onnx/index.js';
-import { decodeModelProto, type ModelProto } from '../../../src/io/onnx/proto.js';
-import * as models from '../../../src/models/index.js';
-import { BatchNorm2d, Conv2d, Module } from '../../../src/nn/index.js';
-import { Generator, add, noGrad, randn, relu, type Tensor } from '../../../src/tensor/index.js';
+} from '../../src/io/onnx/index.js';
+import type { ModelProto } from '../../src/graph/onnx-ir.js';
+import { decodeModelProto } from '../../src/io/onnx/proto.js';
+import * as models from '../../src/models/index.js';
+import { BatchNorm2d, Conv2d, Module } from '../../src/nn/index.js';
+import { Generator, add, noGrad, randn, relu, type Tensor } from '../../src/tensor/index.js';
 import { assertClose, randomiseBatchNorms } from './helpers.js';
 
 const opTypes = (model: ModelProto) =>

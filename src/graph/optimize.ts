@@ -12,12 +12,12 @@
 import {
   AttributeType,
   emptyAttribute,
+  floatTensorProto,
   type AttributeProto,
   type ModelProto,
   type NodeProto,
   type TensorProto,
-} from './proto.js';
-import { decodeTensorData, floatTensorProto } from './tensor-data.js';
+} from './onnx-ir.js';
 
 /** The domain of the nodes only convnets runs. */
 export const CONVNETS_DOMAIN = 'ai.convnets';
@@ -38,7 +38,7 @@ function useCounts(nodes: readonly NodeProto[], outputs: readonly string[]): Map
 function floats(initialisers: Map<string, TensorProto>, name: string): Float32Array | null {
   const t = initialisers.get(name);
   if (t === undefined) return null;
-  const array = decodeTensorData(t, `initialiser '${name}'`);
+  const array = t.values(`initialiser '${name}'`);
   return array.kind === 'float' ? array.values : null;
 }
 
