@@ -7,6 +7,29 @@ export function sizeOf(shape: Shape): number {
   return size;
 }
 
+/** The most elements a tensor may hold: V8's longest typed array on 64-bit hosts (Node 20, Chrome). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32;
+
+/**
+ * The element count of a shape given to `op`, or a ShapeError naming both when a dimension is not a non-negative
+ * integer (NaN, 2.5, −1, Infinity) or the shape holds more than a typed array can.
+ */
+export function checkShape(shape: Shape, op: string): number {
+  const bad = shape.find((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad !== undefined) {
+    throw new ShapeError(
+      `${op}: shape ${formatShape(shape)}: dimension ${bad} is not a non-negative integer`,
+    );
+  }
+  const size = sizeOf(shape);
+  if (size > MAX_TENSOR_ELEMENTS) {
+    throw new ShapeError(
+      `${op}: shape ${formatShape(shape)} holds ${size} elements, more than a typed array can (${MAX_TENSOR_ELEMENTS})`,
+    );
+  }
+  return size;
+}
+
 /** Row-major strides, in elements. */
 export function stridesOf(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
@@ -76,16 +99,24 @@ export function outputSize(
   return out;
 }
 
-/** [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes when they do not fit. */
+/**
+ * [N, C_out, outH, outW] of a convolution; throws a ShapeError naming both shapes and the attribute when they cannot
+ * work: no input or output channels, a zero-size kernel, groups that do not divide the channels, an output below 1.
+ */
 export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAttrs): number[] {
   const what = `conv2d: input ${formatShape(xShape)}, weight ${formatShape(wShape)}`;
   if (xShape.length !== 4 || wShape.length !== 4) {
     throw new ShapeError(`${what}: input must be [N, C, H, W] and weight [C_out, C_in/groups, kH, kW]`);
   }
-  checkConvAttrs(attrs);
   const [, channels] = xShape;
   const [outChannels, groupChannels, kh, kw] = wShape;
   const { groups } = attrs;
+  if (channels === 0)
+    throw new ShapeError(`${what}: the input has 0 channels; a convolution needs at least 1`);
+  if (outChannels === 0)
+    throw new ShapeError(`${what}: the weight has 0 output channels; at least 1 is needed`);
+  if (kh === 0 || kw === 0) throw new ShapeError(`${what}: kernel size [${kh}, ${kw}] must be at least 1`);
+  checkConvAttrs(attrs);
   if (channels !== groupChannels * groups) {
     throw new ShapeError(
       `${what}: input has ${channels} channels but the weight expects ${groupChannels} × ${groups} groups = ` +
@@ -103,13 +134,18 @@ export function conv2dOutputShape(xShape: Shape, wShape: Shape, attrs: Conv2dAtt
   }
 }
 
+/** Stride, dilation and groups must be positive integers (ShapeError), padding non-negative integers (ValueError). */
 export function checkConvAttrs(attrs: Conv2dAttrs): void {
   const { stride, dilation, padding, groups } = attrs;
   const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!stride.every(positive) || !dilation.every(positive) || !positive(groups)) {
-    throw new ValueError(
-      `conv2d: stride [${stride.join(', ')}], dilation [${dilation.join(', ')}] and groups ${groups} ` +
-        'must be positive integers',
+  const bad = [
+    ['stride', stride],
+    ['dilation', dilation],
+    ['groups', [groups]],
+  ].find(([, values]) => !(values as readonly number[]).every(positive));
+  if (bad !== undefined) {
+    throw new ShapeError(
+      `conv2d: ${bad[0]} [${(bad[1] as readonly number[]).join(', ')}] must be positive integers`,
     );
   }
   if (!padding.every((p) => Number.isInteger(p) && p >= 0)) {
@@ -135,14 +171,19 @@ export function convSpatialOutput(
   ];
 }
 
-/** [N, C, outH, outW] of a pooling window sliding over an NCHW input. */
-export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs): number[] {
-  const what = `pool2d: input ${formatShape(xShape)}, kernel [${attrs.kernel.join(', ')}]`;
+/**
+ * [N, C, outH, outW] of a pooling window sliding over an NCHW input; `op` names the pooling in errors. A kernel or
+ * stride below 1, an input without channels or an output below 1 is a ShapeError naming it.
+ */
+export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs, op = 'pool2d'): number[] {
+  const what = `${op}: input ${formatShape(xShape)}, kernel [${attrs.kernel.join(', ')}]`;
   if (xShape.length !== 4) throw new ShapeError(`${what}: input must be [N, C, H, W]`);
   const positive = (v: number) => Number.isInteger(v) && v >= 1;
-  if (!attrs.kernel.every(positive) || !attrs.stride.every(positive)) {
-    throw new ValueError(`${what}: kernel and stride [${attrs.stride.join(', ')}] must be positive integers`);
+  if (!attrs.kernel.every(positive)) throw new ShapeError(`${what}: kernel size must be positive integers`);
+  if (!attrs.stride.every(positive)) {
+    throw new ShapeError(`${what}: stride [${attrs.stride.join(', ')}] must be positive integers`);
   }
+  if (xShape[1] === 0) throw new ShapeError(`${what}: the input has 0 channels; pooling needs at least 1`);
   if (!attrs.padding.every((p) => Number.isInteger(p) && p >= 0)) {
     throw new ValueError(`${what}: padding [${attrs.padding.join(', ')}] must be non-negative integers`);
   }

@@ -43,6 +43,13 @@ export interface NpyHeader {
 
 type Literal = string | number | boolean | null | Literal[] | Map<string, Literal>;
 
+/**
+ * NumPy's own bound on a header (np.load's max_header_size, 10,000 bytes): it refuses longer ones as unsafe to parse,
+ * and writes none longer (a 32-dimension shape takes under 1,000). A header of countless values would otherwise cost
+ * far more memory to parse than its bytes.
+ */
+const MAX_NPY_HEADER_BYTES = 10_000;
+
 /** Nesting deeper than this is no header NumPy writes; the bound keeps a hostile file off the call stack. */
 const MAX_DEPTH = 16;
 
@@ -145,6 +152,11 @@ export function parseNpyHeader(bytes: Uint8Array): NpyHeader {
   if (major > 1 && bytes.length < 12) throw new FormatError('npy: file ends inside the header length');
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;
+  if (headerLength > MAX_NPY_HEADER_BYTES) {
+    throw new FormatError(
+      `npy: header length ${headerLength} exceeds ${MAX_NPY_HEADER_BYTES} bytes, NumPy's own limit (max_header_size)`,
+    );
+  }
   const dataOffset = headerStart + headerLength;
   if (dataOffset > bytes.length) {
     throw new FormatError(

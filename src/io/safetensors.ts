@@ -32,6 +32,18 @@ const DTYPES = new Map<string, ElementType>([
 
 /** The reference implementation refuses headers past 100 MB; so does this one. */
 const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Tensors a file may hold. Each costs this reader about 1.5 KB (its entry and its Tensor, even at size zero), so the
+ * bound keeps a header of countless empty tensors near 100 MB; models hold a few thousand at most (ResNet-152: 930).
+ */
+const MAX_SAFETENSORS_TENSORS = 65_536;
+/**
+ * The longest JSON text one tensor's entry may take: a dtype, a shape and two offsets need about 100 characters;
+ * the bound keeps what JSON.parse builds from one entry to a few tens of MB.
+ */
+const MAX_ENTRY_CHARS = 1 << 20;
+/** `__metadata__` pairs a file may hold: torch and Hugging Face write a handful. */
+const MAX_METADATA_ENTRIES = 65_536;
 
 export interface Safetensors {
   tensors: Map<string, Tensor>;
@@ -105,6 +117,106 @@ function parseEntry(name: string, value: unknown, dataLength: number): Entry {
   return { name, type, dtype, shape: shape as number[], begin, end };
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Walks an object's members in JSON text without building them: each key, and its value's text found by counting
+ * brackets outside strings. Only the values a reader keeps go to JSON.parse, one at a time, so a header costs memory
+ * in proportion to the tensors it describes rather than to the values it could pack into its bytes.
+ */
+class ObjectMembers {
+  private at = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly what: string,
+  ) {}
+
+  private fail(message: string): never {
+    throw new FormatError(`safetensors: ${this.what} is not valid JSON: ${message} at character ${this.at}`);
+  }
+
+  private space(): void {
+    while (this.at < this.text.length && /\s/.test(this.text[this.at])) this.at++;
+  }
+
+  /** Just past the string whose opening quote is at `start`. */
+  private stringEnd(start: number): number {
+    for (let i = start + 1; i < this.text.length; i++) {
+      const c = this.text.charCodeAt(i);
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) return i + 1;
+    }
+    this.at = start;
+    return this.fail('a string is not terminated');
+  }
+
+  /** The text of the value at `at` (from its first character), up to the comma or bracket that ends it. */
+  private valueText(): string {
+    this.space();
+    const start = this.at;
+    let depth = 0;
+    while (this.at < this.text.length) {
+      const c = this.text.charCodeAt(this.at);
+      if (depth === 0 && (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET)) break;
+      if (c === QUOTE) {
+        this.at = this.stringEnd(this.at);
+        continue;
+      }
+      if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+      this.at++;
+    }
+    if (this.at >= this.text.length) this.fail('the text ends inside a value');
+    if (this.at === start) this.fail('a value is missing');
+    return this.text.slice(start, this.at);
+  }
+
+  *[Symbol.iterator](): Generator<[string, string]> {
+    this.space();
+    if (this.text.charCodeAt(this.at) !== OPEN_BRACE) this.fail("expected '{'");
+    this.at++;
+    this.space();
+    if (this.text.charCodeAt(this.at) === CLOSE_BRACE) {
+      this.at++;
+    } else {
+      for (;;) {
+        this.space();
+        if (this.text.charCodeAt(this.at) !== QUOTE) this.fail('expected a key');
+        const end = this.stringEnd(this.at);
+        const key = parseJson(this.text.slice(this.at, end), this.what) as string;
+        this.at = end;
+        this.space();
+        if (this.text.charCodeAt(this.at) !== COLON)
+          this.fail(`expected ':' after key '${key.slice(0, 40)}'`);
+        this.at++;
+        yield [key, this.valueText()];
+        this.space();
+        const c = this.text.charCodeAt(this.at++);
+        if (c === CLOSE_BRACE) break;
+        if (c !== COMMA) this.fail("expected ',' or '}'");
+      }
+    }
+    this.space();
+    if (this.at !== this.text.length) this.fail('text follows the object');
+  }
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`safetensors: ${what} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
 function parseHeader(bytes: Uint8Array): {
   entries: Entry[];
   metadata: Record<string, string>;
@@ -125,35 +237,49 @@ function parseHeader(bytes: Uint8Array): {
   const dataStart = 8 + Number(headerLength);
   if (bytes[8] !== 0x7b)
     throw new FormatError("safetensors: header does not start with '{' (not a safetensors file?)");
-  let header: unknown;
+  let header: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
+    header = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
   } catch (error) {
     throw new FormatError(`safetensors: header is not valid JSON: ${(error as Error).message}`);
   }
-  if (!isRecord(header)) throw new FormatError('safetensors: header is not a JSON object');
   const dataLength = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
-  for (const [name, value] of Object.entries(header)) {
+  const entries = new Map<string, Entry>();
+  for (const [name, text] of new ObjectMembers(header, 'header')) {
     if (name === '__metadata__') {
-      if (!isRecord(value)) throw new FormatError('safetensors: __metadata__ is not an object');
-      for (const [key, text] of Object.entries(value)) {
-        if (typeof text !== 'string')
+      if (text.charCodeAt(0) !== OPEN_BRACE)
+        throw new FormatError('safetensors: __metadata__ is not an object');
+      let count = 0;
+      for (const [key, value] of new ObjectMembers(text, '__metadata__')) {
+        if (++count > MAX_METADATA_ENTRIES)
+          throw new FormatError(`safetensors: __metadata__ has more than ${MAX_METADATA_ENTRIES} entries`);
+        if (value.charCodeAt(0) !== QUOTE)
           throw new FormatError(`safetensors: __metadata__ '${key}' is not a string`);
         Object.defineProperty(metadata, key, {
-          value: text,
+          value: parseJson(value, `__metadata__ '${key}'`),
           enumerable: true,
           writable: true,
           configurable: true,
         });
       }
     } else {
-      entries.push(parseEntry(name, value, dataLength));
+      if (!entries.has(name) && entries.size >= MAX_SAFETENSORS_TENSORS) {
+        throw new FormatError(
+          `safetensors: the header lists more than ${MAX_SAFETENSORS_TENSORS} tensors (tensor '${name.slice(0, 40)}')`,
+        );
+      }
+      if (text.length > MAX_ENTRY_CHARS) {
+        throw new FormatError(
+          `safetensors: tensor '${name}': entry is ${text.length} characters of JSON, more than a dtype, shape and offsets need`,
+        );
+      }
+      // As JSON.parse would: a repeated name keeps its place, and its last entry.
+      entries.set(name, parseEntry(name, parseJson(text, `tensor '${name}'`), dataLength));
     }
   }
   // Every data byte belongs to exactly one tensor: sorted by offset, each begins where the previous ended.
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const sorted = [...entries.values()].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   let previous: Entry | undefined;
   for (const entry of sorted) {
@@ -175,7 +301,7 @@ function parseHeader(bytes: Uint8Array): {
       `safetensors: the tensors' data_offsets cover ${covered} bytes, but the data is ${dataLength} bytes`,
     );
   }
-  return { entries, metadata, dataStart };
+  return { entries: [...entries.values()], metadata, dataStart };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Backend, DType, Shape, Storage, TypedArray } from '../backend/backend.js';
 import { getBackend } from '../backend/registry.js';
-import { sizeOf } from '../backend/shapes.js';
+import { checkShape } from '../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator } from './random.js';
 import { Tensor } from './tensor.js';
@@ -50,12 +50,13 @@ export function tensor(
   const dtype = options.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values);
   const finalShape = shape ?? inferred;
+  const size = checkShape(finalShape, 'tensor()');
   const flat: ArrayLike<number> = ArrayBuffer.isView(values)
     ? values
     : Array.isArray(values)
       ? ((values as unknown[]).flat(Infinity) as number[])
       : [values];
-  if (flat.length !== sizeOf(finalShape)) {
+  if (flat.length !== size) {
     throw new ShapeError(`tensor(): ${flat.length} values do not fill shape ${formatShape(finalShape)}`);
   }
   // A typed array of the right kind goes straight to the backend, which copies it once.
@@ -76,19 +77,24 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
   return tensor([value], [], { dtype });
 }
 
-export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
+function filled(op: string, shape: Shape, value: number, options: CreationOptions): Tensor {
+  checkShape(shape, op);
   const dtype = options.dtype ?? 'float32';
   const backend = options.backend ?? getBackend();
   const t = fromStorage(backend.fill(shape, value, dtype), shape, backend, dtype);
   return options.requiresGrad ? t.requireGrad() : t;
 }
 
+export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
+  return filled('full()', shape, value, options);
+}
+
 export function zeros(shape: Shape, options: CreationOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros()', shape, 0, options);
 }
 
 export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones()', shape, 1, options);
 }
 
 /** Same shape, dtype and backend as `like`. */
@@ -104,25 +110,30 @@ export function onesLike(like: Tensor): Tensor {
   return fullLike(like, 1);
 }
 
-function randomTensor(shape: Shape, draw: (g: Generator) => number, options: RandomOptions): Tensor {
+function randomTensor(
+  op: string,
+  shape: Shape,
+  draw: (g: Generator) => number,
+  options: RandomOptions,
+): Tensor {
+  const values = new Float32Array(checkShape(shape, op));
   const generator = options.generator ?? globalGenerator();
-  const values = new Float32Array(sizeOf(shape));
   for (let i = 0; i < values.length; i++) values[i] = draw(generator);
   return tensor(values, shape, { requiresGrad: options.requiresGrad, backend: options.backend });
 }
 
 /** Standard normal values. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
-  return randomTensor(shape, (g) => g.normal(), options);
+  return randomTensor('randn()', shape, (g) => g.normal(), options);
 }
 
 /** Uniform values in [low, high). */
 export function uniform(shape: Shape, low = 0, high = 1, options: RandomOptions = {}): Tensor {
   if (!(high > low)) throw new ValueError(`uniform(): high (${high}) must exceed low (${low})`);
-  return randomTensor(shape, (g) => low + (high - low) * g.uniform(), options);
+  return randomTensor('uniform()', shape, (g) => low + (high - low) * g.uniform(), options);
 }
 
 /** Uniform values in [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
-  return uniform(shape, 0, 1, options);
+  return randomTensor('rand()', shape, (g) => g.uniform(), options);
 }

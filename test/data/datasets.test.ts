@@ -221,6 +221,51 @@ test('corrupt CIFAR batches give FormatErrors naming the file and the problem', 
   );
 });
 
+test('gzipped IDX and CIFAR inflate no further than their headers declare, nor past what the file could hold', () => {
+  const labels = write('gz-labels', labelsBytes);
+  // The header says 3 images of 2×2; the stream goes on.
+  const longer = write('longer.gz', gzipSync(Buffer.concat([imagesBytes, new Uint8Array(5000)])));
+  assertFormatError(
+    () => idxDataset(longer, labels),
+    longer,
+    /gzip data inflates past the 28 bytes the header declares/,
+  );
+  // 16 million images of 64×64 claimed by a few hundred bytes: refused before inflating.
+  const claimed = idx(0x803, [2 ** 24, 64, 64], []);
+  const huge = write('huge.gz', gzipSync(claimed));
+  assertFormatError(
+    () => idxDataset(huge, labels),
+    huge,
+    new RegExp(
+      `the header declares ${16 + 2 ** 36} bytes, more than the ${2 ** 26} a \\d+-byte gzip file may inflate to`,
+    ),
+  );
+  const wrongMagic = write('wrong-magic.gz', gzipSync(idx(0x801, [3], [1, 2, 3])));
+  assertFormatError(() => idxDataset(wrongMagic, labels), wrongMagic, /magic number 0x00000801/);
+  // CIFAR has no header: gzip's own size field (its last 4 bytes) declares the size.
+  const options = { labelBytes: 1, labelIndex: 0, numClasses: 10 } as const;
+  const records = Buffer.concat([cifarRecord([1], () => 0), cifarRecord([2], () => 9)]);
+  const batch = gzipSync(records);
+  assert.equal(readCifarBatches([write('batch.bin.gz', batch)], options).length, 2);
+  const setSize = (size: number): Uint8Array => {
+    const out = Uint8Array.from(batch);
+    new DataView(out.buffer).setUint32(out.length - 4, size, true);
+    return out;
+  };
+  const understated = write('understated.bin.gz', setSize(3073));
+  assertFormatError(
+    () => readCifarBatches([understated], options),
+    understated,
+    /gzip data inflates past the 3073 bytes gzip's size field declares/,
+  );
+  const overstated = write('overstated.bin.gz', setSize(2 ** 32 - 1));
+  assertFormatError(
+    () => readCifarBatches([overstated], options),
+    overstated,
+    /gzip's size field declares 4294967295 bytes, more than the 67108864 a \d+-byte gzip file may inflate to \(64× its size, at least 67108864\)/,
+  );
+});
+
 test('arrayDataset keeps float images in shared memory and rebuilds from its spec', () => {
   const images = Float32Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => i / 10);
   const dataset = arrayDataset(images, [1, 0], [3, 2, 2], { classNames: ['cat', 'dog'] });

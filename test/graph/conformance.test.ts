@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import '../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
 import { nativeUnavailableReason } from '../../src/backend/native/addon.js';
 import { setBackend } from '../../src/backend/registry.js';
 import { runBackendTests } from '../../src/io/onnx/index.js';

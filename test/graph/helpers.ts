@@ -1,3 +1,4 @@
+import '../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -71,22 +71,35 @@ function le(value: number, bytes: number): number[] {
   return Array.from({ length: bytes }, (_, i) => Math.floor(value / 2 ** (8 * i)) & 0xff);
 }
 
-/** A minimal stored (uncompressed) zip archive, for crafting PyTorch files the tests need. */
-export function storedZip(entries: [string, Uint8Array][]): Uint8Array {
+/** A zip entry given as its already-compressed bytes: method 8 (deflate), with the sizes and CRC to declare. */
+export interface DeflatedEntry {
+  name: string;
+  compressed: Uint8Array;
+  size: number;
+  crc: number;
+}
+
+/**
+ * A minimal zip archive, for crafting PyTorch files the tests need: [name, data] entries are stored
+ * (uncompressed), DeflatedEntry ones declare whatever sizes they are given.
+ */
+export function storedZip(entries: ([string, Uint8Array] | DeflatedEntry)[]): Uint8Array {
   const locals: Uint8Array[] = [];
   const centrals: Uint8Array[] = [];
   let offset = 0;
-  for (const [name, data] of entries) {
+  for (const entry of entries) {
+    const { name, data, method, size, crc } = Array.isArray(entry)
+      ? { name: entry[0], data: entry[1], method: 0, size: entry[1].length, crc: crc32(entry[1]) >>> 0 }
+      : { name: entry.name, data: entry.compressed, method: 8, size: entry.size, crc: entry.crc };
     const nameBytes = ascii(name);
-    const crc = crc32(data) >>> 0;
     const common = [
       ...le(20, 2),
       ...le(0, 2),
-      ...le(0, 2),
+      ...le(method, 2),
       ...le(0, 4),
       ...le(crc, 4),
       ...le(data.length, 4),
-      ...le(data.length, 4),
+      ...le(size, 4),
     ];
     const local = concat(
       [0x50, 0x4b, 0x03, 0x04],
@@ -148,47 +161,67 @@ export const op = {
   NEWFALSE: [0x89],
   STOP: [0x2e],
   int1: (n: number) => [0x4b, n],
+  /** BININT1 below 256, else BININT (a signed 32-bit integer). */
+  int: (n: number) => (n < 256 ? [0x4b, n] : [0x4a, ...le(n, 4)]),
   str: (s: string) => [0x58, ...le(s.length, 4), ...ascii(s)],
   global: (module: string, name: string) => [0x63, ...ascii(`${module}\n${name}\n`)],
 };
 
-/**
- * The pickle torch writes for {key: float32 tensor of `size` over storage '0' of `numel` elements}, with the given
- * storage offset and strides.
- */
-export function tensorDictPickle(
-  key: string,
-  options: { numel: number; size: number[]; stride: number[]; offset?: number; storageType?: string },
-): Uint8Array {
-  const tuple = (items: number[]) => [...op.MARK, ...items.flatMap(op.int1), ...op.TUPLE];
+export interface TensorSpec {
+  key: string;
+  numel: number;
+  size: number[];
+  stride: number[];
+  offset?: number;
+  storageType?: string;
+  /** The storage's key in the archive; '0' unless given. */
+  storage?: string;
+}
+
+/** The pickle torch writes for an OrderedDict of tensors, each over its storage with its offset and strides. */
+export function stateDictPickle(tensors: TensorSpec[]): Uint8Array {
+  const tuple = (items: number[]) => [...op.MARK, ...items.flatMap(op.int), ...op.TUPLE];
+  const items = tensors.map((spec) =>
+    concat(
+      op.str(spec.key),
+      op.global('torch._utils', '_rebuild_tensor_v2'),
+      op.MARK,
+      op.MARK,
+      op.str('storage'),
+      op.global('torch', spec.storageType ?? 'FloatStorage'),
+      op.str(spec.storage ?? '0'),
+      op.str('cpu'),
+      op.int(spec.numel),
+      op.TUPLE,
+      op.BINPERSID,
+      op.int(spec.offset ?? 0),
+      tuple(spec.size),
+      tuple(spec.stride),
+      op.NEWFALSE,
+      op.global('collections', 'OrderedDict'),
+      op.EMPTY_TUPLE,
+      op.REDUCE,
+      op.TUPLE,
+      op.REDUCE,
+      op.SETITEM,
+    ),
+  );
   return concat(
     op.PROTO2,
     op.global('collections', 'OrderedDict'),
     op.EMPTY_TUPLE,
     op.REDUCE,
-    op.str(key),
-    op.global('torch._utils', '_rebuild_tensor_v2'),
-    op.MARK,
-    op.MARK,
-    op.str('storage'),
-    op.global('torch', options.storageType ?? 'FloatStorage'),
-    op.str('0'),
-    op.str('cpu'),
-    op.int1(options.numel),
-    op.TUPLE,
-    op.BINPERSID,
-    op.int1(options.offset ?? 0),
-    tuple(options.size),
-    tuple(options.stride),
-    op.NEWFALSE,
-    op.global('collections', 'OrderedDict'),
-    op.EMPTY_TUPLE,
-    op.REDUCE,
-    op.TUPLE,
-    op.REDUCE,
-    op.SETITEM,
+    ...items,
     op.STOP,
   );
+}
+
+/**
+ * The pickle torch writes for {key: float32 tensor of `size` over storage '0' of `numel` elements}, with the given
+ * storage offset and strides.
+ */
+export function tensorDictPickle(key: string, options: Omit<TensorSpec, 'key'>): Uint8Array {
+  return stateDictPickle([{ key, ...options }]);
 }
 
 export function float32Bytes(values: number[]): Uint8Array {

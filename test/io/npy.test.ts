@@ -144,3 +144,15 @@ test('writeNpy writes a file readNpy reads back, identical to encodeNpy', async 
   assert.deepEqual(new Uint8Array(readFileSync(path)), fixture('float32.npy'));
   assertTensor(await readNpy(path), expected['float32.npy'], 'round trip');
 });
+
+test("a header longer than NumPy's own 10,000-byte limit is refused before it is parsed", () => {
+  const padded = (length: number) => {
+    const dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }";
+    return npy(dict + ' '.repeat(length - dict.length - 1) + '\n');
+  };
+  assert.deepEqual([...decodeNpy(padded(10_000)).shape], [0]);
+  assertFormatError(
+    () => decodeNpy(padded(10_001)),
+    /npy: header length 10001 exceeds 10000 bytes, NumPy's own limit/,
+  );
+});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
+import { ValueError } from '../../src/errors.js';
 import { decodePth, loadPth } from '../../src/io/index.js';
 import { unpickle } from '../../src/io/pth/pickle.js';
 import { ZipArchive } from '../../src/io/pth/zip.js';
@@ -15,6 +16,7 @@ import {
   float32Bytes,
   op,
   pthArchive,
+  stateDictPickle,
   storedZip,
   tensorDictPickle,
 } from './helpers.js';
@@ -269,4 +271,77 @@ test('nested dicts flatten to dotted keys and non-tensor values are skipped', ()
   const tensors = decodePth(pthArchive(outer, [['0', storage]]));
   assert.deepEqual([...tensors.keys()], ['model.w']);
   assert.deepEqual(Array.from(tensors.get('model.w')!.data()), [1, 2]);
+});
+
+/** A deflated entry `name` declaring `size` bytes and the given CRC-32 over `compressed`. */
+const deflated = (name: string, compressed: Uint8Array, size: number, crc = 0) => ({
+  name,
+  compressed,
+  size,
+  crc,
+});
+
+test('an entry declaring more than deflate can produce from its bytes is refused before it is inflated', () => {
+  const compressed = deflateRawSync(new Uint8Array(1000));
+  const zip = storedZip([deflated('a', compressed, 1032 * compressed.length + 1)]);
+  assertFormatError(
+    () => new ZipArchive(zip).read('a'),
+    new RegExp(
+      `entry 'a' declares ${1032 * compressed.length + 1} bytes from ${compressed.length} compressed`,
+    ),
+  );
+});
+
+test("a storage entry is checked against the pickle's size and the read limit before it is inflated", () => {
+  const pickle = tensorDictPickle('w', { numel: 6, size: [6], stride: [1] });
+  // Not deflate data at all: were it inflated, the error would say so instead.
+  const garbage = new Uint8Array(64).fill(0xff);
+  const lying = storedZip([['archive/data.pkl', pickle], deflated('archive/data/0', garbage, 28)]);
+  assertFormatError(
+    () => decodePth(lying),
+    /entry 'archive\/data\/0': storage '0' holds 28 bytes, but 6 float32 elements need 24/,
+  );
+  const values = float32Bytes([1, 2, 3, 4, 5, 6]);
+  const honest = storedZip([
+    ['archive/data.pkl', pickle],
+    deflated('archive/data/0', deflateRawSync(values), 24, crc32(values) >>> 0),
+  ]);
+  assert.deepEqual(Array.from(decodePth(honest).get('w')!.data()), [1, 2, 3, 4, 5, 6]);
+  assertFormatError(
+    () => decodePth(honest, { maxBytes: 23 }),
+    /entry 'archive\/data\/0' needs 24 bytes, which would take what this file expands to past 23 bytes \(the maxBytes given\)/,
+  );
+});
+
+test('views that repeat a storage are bounded in total by the read limit, checked before any is materialised', () => {
+  const storage = float32Bytes([7]);
+  const views = (count: number, size: number) =>
+    pthArchive(
+      stateDictPickle(
+        Array.from({ length: count }, (_, i) => ({ key: `w${i}`, numel: 1, size: [size], stride: [0] })),
+      ),
+      [['0', storage]],
+    );
+  const small = decodePth(views(2, 1000));
+  assert.deepEqual(Array.from(small.get('w1')!.data()), new Array(1000).fill(7));
+  // The default limit is 16 × the file's size, at least 256 MiB: five views of 2^24 floats pass it at the fifth.
+  assertFormatError(
+    () => decodePth(views(5, 2 ** 24)),
+    /'w4': 16777216 elements over a 1-element storage needs 67108864 bytes, which would take what this file expands to past 268435456 bytes \(16 × the file's \d+ bytes, at least 268435456\); pass \{ maxBytes \}/,
+  );
+  assertFormatError(() => decodePth(views(2, 1000), { maxBytes: 7999 }), /'w1': 1000 elements/);
+  assert.equal(decodePth(views(2, 1000), { maxBytes: 8000 }).size, 2);
+  assert.throws(() => decodePth(views(1, 1), { maxBytes: -1 }), ValueError);
+});
+
+test('a pickle that builds more values than a state dict could need is refused as it builds them', () => {
+  // EMPTY_DICT is one byte and costs a Map: a few megabytes of them would take gigabytes of heap.
+  const dicts = concat(op.PROTO2, new Uint8Array(1_000_000).fill(0x7d), op.STOP);
+  assertFormatError(
+    () => decodePth(pthArchive(dicts)),
+    /data\.pkl offset \d+ \(EMPTY_DICT\): the pickle builds more than 268435456 bytes of values/,
+  );
+  // MEMOIZE is one byte too, and a Map holds at most 2^24 entries: the bound comes first.
+  const memo = concat(op.PROTO2, op.EMPTY_DICT, new Uint8Array(6_000_000).fill(0x94), op.STOP);
+  assertFormatError(() => decodePth(pthArchive(memo)), /\(MEMOIZE\): the pickle builds more than/);
 });

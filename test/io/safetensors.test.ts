@@ -10,7 +10,15 @@ import {
   saveSafetensors,
 } from '../../src/io/index.js';
 import { tensor } from '../../src/tensor/index.js';
-import { assertFormatError, assertTensors, concat, expected, fixture, fixturePath } from './helpers.js';
+import {
+  ascii,
+  assertFormatError,
+  assertTensors,
+  concat,
+  expected,
+  fixture,
+  fixturePath,
+} from './helpers.js';
 
 test('reads the hand-written fixture exactly: F32, F16, BF16, I64 → int32, I32, F64, empty, metadata', async () => {
   const { tensors, metadata, storedDtypes } = await loadSafetensors(fixturePath('mixed.safetensors'));
@@ -168,4 +176,37 @@ test('file errors name the file', async () => {
   await assert.rejects(loadSafetensors(path), (error: Error) =>
     error.message.startsWith(`${path}: safetensors:`),
   );
+});
+
+test('tensor and metadata counts are bounded, and so is the JSON one entry may take', () => {
+  const empty = (count: number) =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`t${i}`, f32([0], 0, 0)]));
+  assert.equal(decodeSafetensors(file(empty(65_536))).tensors.size, 65_536);
+  assertFormatError(
+    () => decodeSafetensors(file(empty(65_537))),
+    /the header lists more than 65536 tensors \(tensor 't65536'\)/,
+  );
+  const metadata = Object.fromEntries(Array.from({ length: 65_537 }, (_, i) => [`k${i}`, '']));
+  assertFormatError(
+    () => decodeSafetensors(file({ __metadata__: metadata })),
+    /__metadata__ has more than 65536 entries/,
+  );
+  // Values the reader does not keep are skipped, never built: a megabyte of them in one entry is refused unread.
+  const padding = new Array(2 ** 19).fill([]);
+  assertFormatError(
+    () => decodeSafetensors(file({ a: { ...f32([1], 0, 4), padding } }, 4)),
+    /tensor 'a': entry is \d+ characters of JSON, more than a dtype, shape and offsets need/,
+  );
+  assert.equal(decodeSafetensors(file({ a: { ...f32([1], 0, 4), padding: [[], {}] } }, 4)).tensors.size, 1);
+});
+
+test("tensors keep the file's order, numeric names included; a repeated name keeps its last entry", () => {
+  const header =
+    '{"10": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "2": ' +
+    '{"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}, "2": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}';
+  const { tensors } = decodeSafetensors(
+    file(null, new Uint8Array(new Float32Array([1, 2]).buffer), ascii(header)),
+  );
+  assert.deepEqual([...tensors.keys()], ['10', '2']);
+  assert.deepEqual(Array.from(tensors.get('2')!.data()), [2]);
 });

@@ -202,7 +202,7 @@ test('pooling layers give PyTorch’s output sizes and check rank', () => {
     name: 'ShapeError',
     message: 'MaxPool2d: expected a 4-D input [N, C, H, W], got [2, 7, 7]',
   });
-  assert.throws(() => new MaxPool2d(0), ValueError);
+  assert.throws(() => new MaxPool2d(0), ShapeError);
 });
 
 test('activations, Flatten, Identity and LocalResponseNorm', () => {

@@ -10,10 +10,12 @@ import {
   conv2dFused,
   im2col,
   mul,
+  randn,
   relu,
   sum,
   tensor,
 } from '../../src/tensor/index.js';
+import { conv2dOutputShape } from '../../src/backend/shapes.js';
 import { assertTensor, gradcheck, uniformTensor } from './gradcheck.js';
 
 interface Case {
@@ -139,8 +141,8 @@ test("'same' padding attributes: PyTorch puts the odd element after", () => {
   assert.deepEqual(conv2dAttrs([3, 5], { padding: 'valid' }).padding, [0, 0, 0, 0]);
   assert.deepEqual(conv2dAttrs([3, 5], { padding: [1, 2] }).padding, [1, 1, 2, 2]);
   assert.throws(() => conv2dAttrs([3, 3], { padding: 'same', stride: 2 }), ValueError);
-  assert.throws(() => conv2dAttrs([3, 3], { groups: 0 }), ValueError);
-  assert.throws(() => conv2dAttrs([3, 3], { stride: 0 }), ValueError);
+  assert.throws(() => conv2dAttrs([3, 3], { groups: 0 }), ShapeError);
+  assert.throws(() => conv2dAttrs([3, 3], { stride: 0 }), ShapeError);
 });
 
 test('conv2d values by hand', () => {
@@ -209,6 +211,50 @@ test('conv2d misuse names the shapes', () => {
         null,
         { groups: 2 },
       ),
+    ShapeError,
+  );
+});
+
+test('attributes a convolution cannot run with are ShapeErrors naming the attribute, before a backend sees them', () => {
+  const x = randn([1, 3, 6, 6]);
+  const w = randn([2, 3, 3, 3]);
+  const cases: [() => unknown, RegExp][] = [
+    [
+      () => conv2d(randn([1, 0, 6, 6]), randn([2, 0, 1, 1])),
+      /^conv2d: input \[1, 0, 6, 6\], weight \[2, 0, 1, 1\]: the input has 0 channels/,
+    ],
+    [() => conv2d(x, randn([0, 3, 1, 1])), /weight \[0, 3, 1, 1\]: the weight has 0 output channels/],
+    [() => conv2d(x, randn([2, 3, 0, 3])), /weight \[2, 3, 0, 3\]: kernel size \[0, 3\] must be at least 1/],
+    [
+      () => conv2d(x, randn([2, 3, 3, 0]), null, { padding: 'same' }),
+      /kernel size \[3, 0\] must be at least 1/,
+    ],
+    [
+      () => conv2d(x, w, null, { stride: 0 }),
+      /^conv2d: stride \[0, 0\] and dilation \[1, 1\] must be positive/,
+    ],
+    [() => conv2d(x, w, null, { stride: [1, -2] }), /stride \[1, -2\]/],
+    [() => conv2d(x, w, null, { dilation: [1, 0] }), /dilation \[1, 0\] must be positive/],
+    [() => conv2d(x, w, null, { groups: 0 }), /^conv2d: groups must be a positive integer, got 0/],
+    [() => conv2d(x, w, null, { groups: 1.5 }), /groups must be a positive integer, got 1.5/],
+    [
+      () => conv2d(randn([1, 4, 6, 6]), randn([3, 2, 3, 3]), null, { groups: 2 }),
+      /3 output channels do not divide into 2 groups/,
+    ],
+    [
+      () => conv2d(randn([1, 3, 6, 6]), randn([2, 1, 3, 3]), null, { groups: 2 }),
+      /input has 3 channels but the weight expects 1 × 2 groups = 2/,
+    ],
+    [() => conv2d(x, w, null, { dilation: 3 }), /output below 1/],
+  ];
+  for (const [run, pattern] of cases) {
+    assert.throws(run, (e: unknown) => e instanceof ShapeError && pattern.test(e.message), String(pattern));
+  }
+  // The checks live in the shape rule every backend shares.
+  const attrs = { stride: [1, 1], padding: [0, 0, 0, 0], dilation: [1, 1], groups: 1 } as const;
+  assert.throws(() => conv2dOutputShape([1, 0, 6, 6], [2, 0, 1, 1], attrs), ShapeError);
+  assert.throws(
+    () => conv2dOutputShape([1, 3, 6, 6], [2, 3, 3, 3], { ...attrs, stride: [0, 1] }),
     ShapeError,
   );
 });

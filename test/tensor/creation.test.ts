@@ -57,6 +57,40 @@ test('filled tensors', () => {
   assert.ok(ones([2], { requiresGrad: true }).requiresGrad);
 });
 
+test('shapes that are not lists of non-negative integers, or too large to store, are ShapeErrors naming them', () => {
+  const bad: [string, (shape: number[]) => unknown][] = [
+    ['zeros()', (shape) => zeros(shape)],
+    ['ones()', (shape) => ones(shape)],
+    ['full()', (shape) => full(shape, 2)],
+    ['randn()', (shape) => randn(shape)],
+    ['rand()', (shape) => rand(shape)],
+    ['uniform()', (shape) => uniform(shape, -1, 1)],
+    ['tensor()', (shape) => tensor([1, 2, 3, 4, 5], shape)],
+  ];
+  for (const [op, make] of bad) {
+    for (const shape of [[NaN], [2.5, 2], [Infinity], [-1, 5], [1, -0.5]]) {
+      assert.throws(
+        () => make(shape),
+        (e: unknown) =>
+          e instanceof ShapeError &&
+          e.message.startsWith(`${op}: shape [${shape.join(', ')}]: dimension `) &&
+          /is not a non-negative integer/.test(e.message),
+        `${op} ${shape}`,
+      );
+    }
+    // 2^33 elements: more than any typed array holds, so nothing is allocated.
+    assert.throws(
+      () => make([65536, 65536, 2]),
+      (e: unknown) =>
+        e instanceof ShapeError &&
+        e.message ===
+          `${op}: shape [65536, 65536, 2] holds 8589934592 elements, more than a typed array can (4294967296)`,
+      op,
+    );
+  }
+  assert.deepEqual([...zeros([0, 3]).shape], [0, 3], 'zero-size dimensions are fine');
+});
+
 test('random tensors are reproducible from a seed and have the right distribution', () => {
   const a = Array.from(randn([1000], { generator: new Generator(42) }).data());
   const b = Array.from(randn([1000], { generator: new Generator(42) }).data());

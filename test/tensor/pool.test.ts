@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { outputSize } from '../../src/backend/shapes.js';
+import { outputSize, pool2dOutputShape } from '../../src/backend/shapes.js';
 import { ShapeError } from '../../src/errors.js';
 import {
   type Pool2dOptions,
@@ -214,4 +214,33 @@ test('pooling misuse is refused with the shapes', () => {
     (e: unknown) => e instanceof ShapeError && /\[4, 4\]/.test(e.message),
   );
   assert.throws(() => adaptiveAvgPool2d(zeros([1, 1, 4, 4]), 0), /output size/);
+});
+
+test('attributes pooling cannot run with are ShapeErrors naming the attribute and the op', () => {
+  const x = zeros([1, 2, 4, 4]);
+  const cases: [() => unknown, RegExp][] = [
+    [() => maxPool2d(x, 0), /^maxPool2d: kernel size \[0, 0\] and stride \[0, 0\] must be positive integers/],
+    [() => avgPool2d(x, [2, 0]), /^avgPool2d: kernel size \[2, 0\]/],
+    [() => maxPool2d(x, 2, { stride: 0 }), /^maxPool2d: .*stride \[0, 0\] must be positive integers/],
+    [() => avgPool2d(x, 2, { stride: [1, -1] }), /stride \[1, -1\]/],
+    [() => maxPool2d(x, 1.5), /kernel size \[1.5, 1.5\]/],
+    [
+      () => maxPool2d(zeros([1, 0, 4, 4]), 2),
+      /^maxPool2d: input \[1, 0, 4, 4\], kernel \[2, 2\]: the input has 0 channels/,
+    ],
+    [() => avgPool2d(zeros([1, 2, 1, 1]), 2), /^avgPool2d: input \[1, 2, 1, 1\].*output below 1/],
+  ];
+  for (const [run, pattern] of cases) {
+    assert.throws(run, (e: unknown) => e instanceof ShapeError && pattern.test(e.message), String(pattern));
+  }
+  // The shape rule every backend shares refuses them too.
+  const attrs = {
+    kernel: [2, 2],
+    stride: [0, 2],
+    padding: [0, 0, 0, 0],
+    ceilMode: false,
+    countIncludePad: true,
+  } as const;
+  assert.throws(() => pool2dOutputShape([1, 2, 4, 4], attrs), ShapeError);
+  assert.throws(() => pool2dOutputShape([1, 0, 4, 4], { ...attrs, stride: [2, 2] }), ShapeError);
 });

@@ -126,6 +126,23 @@ test('shape misuse is refused', () => {
     (e: unknown) => e instanceof ShapeError && /\[2, 3\]/.test(e.message),
   );
   assert.throws(() => reshape(x, [-1, -1]), ShapeError);
+  // Non-integer dimensions whose product happens to match are refused too.
+  for (const shape of [
+    [2.5, 2.4],
+    [NaN, 6],
+    [-1, 1.5],
+    [Infinity, 0],
+    [-2, -3],
+  ]) {
+    assert.throws(
+      () => reshape(x, shape),
+      (e: unknown) => e instanceof ShapeError && /is not a non-negative integer or −1/.test(e.message),
+      String(shape),
+    );
+  }
+  assert.throws(() => slice(x, [0.5, 0], [1, 1]), ShapeError);
+  assert.throws(() => slice(x, [0, 0], [1, 1.5]), ShapeError);
+  assert.throws(() => broadcastTo(tensor([1]), [NaN]), /broadcastTo: shape \[NaN\]: dimension NaN/);
   assert.throws(() => permute(x, [0, 0]), ValueError);
   assert.throws(() => permute(x, [0]), ValueError);
   assert.throws(() => slice(x, [1, 0], [2, 1]), ShapeError);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
-import { findFile, readMaybeGzipped } from './files.js';
+import { findFile, gunzipDeclared, readBytes } from './files.js';
 import type { Split } from './idx.js';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
@@ -35,38 +35,48 @@ export interface CifarReadOptions {
   name?: string;
 }
 
-/** Reads CIFAR binary batch files, in order, into one dataset of [3, 32, 32] images with values in [0, 1]. */
-export function readCifarBatches(files: readonly string[], options: CifarReadOptions): ByteImageDataset {
+/**
+ * One batch file's records, gunzipped if need be (no further than gzip's size field declares), checked to be whole
+ * records whose labels lie in 0..numClasses − 1.
+ */
+export function decodeCifarBatch(bytes: Uint8Array, file: string, options: CifarReadOptions): Uint8Array {
   const { labelBytes, labelIndex, numClasses } = options;
   if (labelIndex >= labelBytes) throw new ValueError(`CIFAR: label byte ${labelIndex} of ${labelBytes}`);
   const recordSize = labelBytes + CIFAR_IMAGE_BYTES;
-  const contents = files.map((file) => {
-    const bytes = readMaybeGzipped(file);
-    if (bytes.length % recordSize !== 0) {
+  const records = gunzipDeclared(bytes, file);
+  if (records.length % recordSize !== 0) {
+    throw new FormatError(
+      `${file}: ${records.length} bytes is not a whole number of ${recordSize}-byte records ` +
+        `(${labelBytes} label byte${labelBytes === 1 ? '' : 's'} + ${CIFAR_IMAGE_BYTES} pixel bytes); ` +
+        `${records.length % recordSize} bytes left over: truncated, or not a CIFAR-${labelBytes === 1 ? 10 : 100} batch`,
+    );
+  }
+  for (let offset = 0; offset < records.length; offset += recordSize) {
+    const label = records[offset + labelIndex];
+    if (label >= numClasses) {
       throw new FormatError(
-        `${file}: ${bytes.length} bytes is not a whole number of ${recordSize}-byte records ` +
-          `(${labelBytes} label byte${labelBytes === 1 ? '' : 's'} + ${CIFAR_IMAGE_BYTES} pixel bytes); ` +
-          `${bytes.length % recordSize} bytes left over: truncated, or not a CIFAR-${labelBytes === 1 ? 10 : 100} batch`,
+        `${file}: record ${offset / recordSize} has label ${label}, outside 0..${numClasses - 1}`,
       );
     }
-    return bytes;
-  });
+  }
+  return records;
+}
+
+/** Reads CIFAR binary batch files, in order, into one dataset of [3, 32, 32] images with values in [0, 1]. */
+export function readCifarBatches(files: readonly string[], options: CifarReadOptions): ByteImageDataset {
+  const { labelBytes, labelIndex, numClasses } = options;
+  const recordSize = labelBytes + CIFAR_IMAGE_BYTES;
+  const contents = files.map((file) => decodeCifarBatch(readBytes(file), file, options));
   const count = contents.reduce((n, bytes) => n + bytes.length / recordSize, 0);
   const pixels = new Uint8Array(new SharedArrayBuffer(count * CIFAR_IMAGE_BYTES));
   const labels = new Int32Array(new SharedArrayBuffer(count * 4));
   let n = 0;
-  contents.forEach((bytes, f) => {
-    for (let offset = 0; offset < bytes.length; offset += recordSize, n++) {
-      const label = bytes[offset + labelIndex];
-      if (label >= numClasses) {
-        throw new FormatError(
-          `${files[f]}: record ${offset / recordSize} has label ${label}, outside 0..${numClasses - 1}`,
-        );
-      }
-      labels[n] = label;
-      pixels.set(bytes.subarray(offset + labelBytes, offset + recordSize), n * CIFAR_IMAGE_BYTES);
+  for (const records of contents) {
+    for (let offset = 0; offset < records.length; offset += recordSize, n++) {
+      labels[n] = records[offset + labelIndex];
+      pixels.set(records.subarray(offset + labelBytes, offset + recordSize), n * CIFAR_IMAGE_BYTES);
     }
-  });
+  }
   const classNames = options.classNames ?? Array.from({ length: numClasses }, (_, i) => String(i));
   return new ByteImageDataset(options.name ?? files.join(', '), pixels, labels, [3, 32, 32], classNames);
 }

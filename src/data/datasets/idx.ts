@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
-import { findFile, readMaybeGzipped } from './files.js';
+import { findFile, gunzipDeclared, readBytes } from './files.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -17,8 +17,12 @@ export interface IdxArray {
 
 const hex = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
-/** Parses an unsigned-byte IDX file of `dimensionCount` dimensions, checking magic number and size. */
-export function parseIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3): IdxArray {
+/** The magic number and dimensions at the start of an unsigned-byte IDX file, and the size they give the file. */
+function parseIdxHeader(
+  bytes: Uint8Array,
+  file: string,
+  dimensionCount: 1 | 3,
+): { dimensions: number[]; headerSize: number; size: number } {
   const expected = dimensionCount === 3 ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
   const what = dimensionCount === 3 ? 'images' : 'labels';
   if (bytes.length < 4) {
@@ -39,23 +43,41 @@ export function parseIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3)
     );
   }
   const dimensions = Array.from({ length: dimensionCount }, (_, i) => view.getUint32(4 + 4 * i));
-  const size = dimensions.reduce((a, b) => a * b, 1);
+  return { dimensions, headerSize, size: headerSize + dimensions.reduce((a, b) => a * b, 1) };
+}
+
+/** Parses an unsigned-byte IDX file of `dimensionCount` dimensions, checking magic number and size. */
+export function parseIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3): IdxArray {
+  const { dimensions, headerSize, size } = parseIdxHeader(bytes, file, dimensionCount);
+  const needed = size - headerSize;
   const found = bytes.length - headerSize;
-  if (found !== size) {
+  if (found !== needed) {
     throw new FormatError(
-      `${file}: ${found < size ? 'truncated' : `${found - size} bytes too long`}: the header's dimensions ` +
-        `${dimensions.join(' × ')} need ${size} bytes after the ${headerSize}-byte header, the file has ${found}`,
+      `${file}: ${found < needed ? 'truncated' : `${found - needed} bytes too long`}: the header's dimensions ` +
+        `${dimensions.join(' × ')} need ${needed} bytes after the ${headerSize}-byte header, the file has ${found}`,
     );
   }
   return { dimensions, data: bytes.subarray(headerSize) };
 }
 
+/**
+ * An IDX file's bytes, gzipped or not: a gzipped one is inflated no further than its header's dimensions declare,
+ * and refused before inflating when they declare more than the file could hold.
+ */
+export function decodeIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3): IdxArray {
+  const declared = {
+    headerBytes: 4 + 4 * dimensionCount,
+    size: (header: Uint8Array) => parseIdxHeader(header, file, dimensionCount).size,
+  };
+  return parseIdx(gunzipDeclared(bytes, file, declared), file, dimensionCount);
+}
+
 export function readIdxImages(file: string): IdxArray {
-  return parseIdx(readMaybeGzipped(file), file, 3);
+  return decodeIdx(readBytes(file), file, 3);
 }
 
 export function readIdxLabels(file: string): IdxArray {
-  return parseIdx(readMaybeGzipped(file), file, 1);
+  return decodeIdx(readBytes(file), file, 1);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { FormatError } from '../../errors.js';
+import { FormatError, ValueError } from '../../errors.js';
 import { tensor, type Tensor } from '../../tensor/index.js';
 import {
   decodeElements,
@@ -42,8 +42,55 @@ const STORAGE_TYPES = new Map<string, ElementType>([
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
-/** A tensor may hold more elements than its storage only through zero strides (expand); this bounds how many. */
-const MAX_EXPANDED_ELEMENTS = 1 << 24;
+
+/**
+ * What reading may allocate by default, as a multiple of the file's size: entries inflated from the archive plus the
+ * tensors' values (4 bytes each). A stored archive reads to about its own size (4× for int8 or bool storages widened
+ * to int32) and deflate shrinks real weights by well under 2×, so 16× leaves room for both; a file that claims more
+ * (compressed zeros, a one-element storage viewed with zero strides as millions) is refused before it is expanded.
+ */
+const PTH_EXPANSION = 16;
+/** The default limit's floor, so that a small file may still hold a few expanded views or zero-filled buffers. */
+const PTH_MIN_BYTES = 256 * 2 ** 20;
+
+export interface PthOptions {
+  /**
+   * The most bytes reading may allocate: entries inflated from the archive and the tensors' values (4 bytes each).
+   * Default: PTH_EXPANSION × the file's size, at least PTH_MIN_BYTES.
+   */
+  maxBytes?: number;
+}
+
+/** Counts what reading allocates against the limit, before each allocation. */
+class ReadBudget {
+  private used = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly why: string,
+  ) {}
+
+  take(bytes: number, what: string): void {
+    if (bytes > this.limit - this.used) {
+      throw new FormatError(
+        `${what} needs ${bytes} bytes, which would take what this file expands to past ${this.limit} bytes ` +
+          `(${this.why}); pass { maxBytes } to read it anyway`,
+      );
+    }
+    this.used += bytes;
+  }
+}
+
+function budgetFor(fileBytes: number, options: PthOptions): ReadBudget {
+  const { maxBytes } = options;
+  if (maxBytes !== undefined) {
+    if (!(maxBytes >= 0))
+      throw new ValueError(`decodePth: maxBytes ${maxBytes} is not a non-negative number`);
+    return new ReadBudget(maxBytes, 'the maxBytes given');
+  }
+  const limit = Math.max(PTH_EXPANSION * fileBytes, PTH_MIN_BYTES);
+  return new ReadBudget(limit, `${PTH_EXPANSION} × the file's ${fileBytes} bytes, at least ${PTH_MIN_BYTES}`);
+}
 
 /** One `('storage', type, key, location, numel)` reference; its bytes are found after the pickle is read. */
 class StorageRef extends PyObject {
@@ -177,17 +224,22 @@ function storageLoader(storages: Map<string, StorageRef>, legacy: boolean) {
   };
 }
 
-function setStorageBytes(storage: StorageRef, bytes: Uint8Array, where: string): void {
+function checkStorageSize(storage: StorageRef, bytes: number, where: string): void {
   const expected = storage.numel * elementSize[storage.type];
-  if (bytes.length !== expected) {
+  if (bytes !== expected) {
     throw new FormatError(
-      `${where}: storage '${storage.key}' holds ${bytes.length} bytes, but ${storage.numel} ${storage.type} elements need ${expected}`,
+      `${where}: storage '${storage.key}' holds ${bytes} bytes, but ${storage.numel} ${storage.type} elements need ${expected}`,
     );
   }
-  storage.bytes = bytes;
 }
 
-function readZip(bytes: Uint8Array): PyValue {
+/** An entry's bytes; what inflating it allocates is taken from the budget first. */
+function readEntry(archive: ZipArchive, name: string, budget: ReadBudget): Uint8Array {
+  budget.take(archive.inflatedSize(name), `pth: entry '${name}'`);
+  return archive.read(name);
+}
+
+function readZip(bytes: Uint8Array, budget: ReadBudget): PyValue {
   const archive = new ZipArchive(bytes);
   const names = [...archive.entries.keys()];
   const pickleName = names.find((n) => /^[^/]*\/data\.pkl$/.test(n));
@@ -200,21 +252,23 @@ function readZip(bytes: Uint8Array): PyValue {
     );
   }
   if (archive.entries.has(`${prefix}byteorder`)) {
-    const order = new TextDecoder().decode(archive.read(`${prefix}byteorder`));
+    const order = new TextDecoder().decode(readEntry(archive, `${prefix}byteorder`, budget));
     if (order !== 'little')
       throw new FormatError(`pth: byteorder is '${order}'; only little-endian files are supported`);
   }
   const storages = new Map<string, StorageRef>();
-  const { value } = unpickle(archive.read(pickleName), {
+  const { value } = unpickle(readEntry(archive, pickleName, budget), {
     globals: GLOBALS,
     persistentLoad: storageLoader(storages, false),
     name: pickleName,
   });
   for (const storage of storages.values()) {
-    const entry = `${prefix}data/${storage.key}`;
-    if (!archive.entries.has(entry))
-      throw new FormatError(`pth: storage '${storage.key}' has no entry '${entry}'`);
-    setStorageBytes(storage, archive.read(entry), `pth: entry '${entry}'`);
+    const name = `${prefix}data/${storage.key}`;
+    const entry = archive.entries.get(name);
+    if (entry === undefined) throw new FormatError(`pth: storage '${storage.key}' has no entry '${name}'`);
+    // The pickle says how large the storage is: an entry declaring otherwise is refused before it is inflated.
+    checkStorageSize(storage, entry.size, `pth: entry '${name}'`);
+    storage.bytes = readEntry(archive, name, budget);
   }
   return value;
 }
@@ -268,7 +322,8 @@ function readLegacy(bytes: Uint8Array): PyValue {
     const length = storage.numel * elementSize[storage.type];
     if (at + 8 + length > bytes.length)
       throw new FormatError(`pth: legacy storage '${key}' runs past the end of the file`);
-    setStorageBytes(storage, bytes.subarray(at + 8, at + 8 + length), 'pth');
+    checkStorageSize(storage, length, 'pth');
+    storage.bytes = bytes.subarray(at + 8, at + 8 + length);
     at += 8 + length;
   }
   if (at !== bytes.length)
@@ -286,11 +341,17 @@ function isContiguous(size: number[], stride: number[]): boolean {
   return true;
 }
 
-function materialise(ref: TensorRef, key: string): Tensor {
+/** A view whose elements are known to lie in its storage, and whose values the budget has room for. */
+interface CheckedView {
+  ref: TensorRef;
+  count: number;
+  stored: Uint8Array;
+}
+
+function checkView(ref: TensorRef, key: string, budget: ReadBudget): CheckedView {
   const what = `pth: '${key}'`;
   const { storage, offset, size, stride } = ref;
   const count = elementCount(size, what);
-  const width = elementSize[storage.type];
   if (storage.bytes === null) throw new FormatError(`${what}: storage '${storage.key}' has no data`);
   let last = offset;
   for (let d = 0; d < size.length; d++) last += size[d] === 0 ? 0 : (size[d] - 1) * stride[d];
@@ -299,10 +360,15 @@ function materialise(ref: TensorRef, key: string): Tensor {
       `${what}: size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reach element ${last} of a ${storage.numel}-element storage`,
     );
   }
-  if (count > storage.numel && count > MAX_EXPANDED_ELEMENTS) {
-    throw new FormatError(`${what}: ${count} elements expanded from a ${storage.numel}-element storage`);
-  }
-  let source = storage.bytes;
+  // A view may repeat its storage's elements (zero or overlapping strides): what it costs is its own size.
+  budget.take(count * 4, `${what}: ${count} elements over a ${storage.numel}-element storage`);
+  return { ref, count, stored: storage.bytes };
+}
+
+function materialise({ ref, count, stored }: CheckedView, key: string): Tensor {
+  const { storage, offset, size, stride } = ref;
+  const width = elementSize[storage.type];
+  let source = stored;
   let start = offset * width;
   if (count > 0 && !isContiguous(size, stride)) {
     // Copy the view's elements out in row-major order, then decode them as one run.
@@ -310,7 +376,7 @@ function materialise(ref: TensorRef, key: string): Tensor {
     const index = new Array<number>(size.length).fill(0);
     let element = offset;
     for (let i = 0; i < count; i++) {
-      source.set(storage.bytes.subarray(element * width, (element + 1) * width), i * width);
+      source.set(stored.subarray(element * width, (element + 1) * width), i * width);
       for (let d = size.length - 1; d >= 0; d--) {
         element += stride[d];
         if (++index[d] < size[d]) break;
@@ -320,17 +386,17 @@ function materialise(ref: TensorRef, key: string): Tensor {
     }
     start = 0;
   }
-  const values = decodeElements(source, start, count, storage.type, what);
+  const values = decodeElements(source, start, count, storage.type, `pth: '${key}'`);
   return tensor(values, size, { dtype: values instanceof Int32Array ? 'int32' : 'float32' });
 }
 
 /** Nested dicts (a checkpoint's {'model': state_dict, …}) flatten to dotted keys; deeper than this is refused. */
 const MAX_NESTING = 16;
 
-function collect(value: PyValue): Map<string, Tensor> {
+function collect(value: PyValue, budget: ReadBudget): Map<string, Tensor> {
   if (!(value instanceof PyDict))
     throw new FormatError(`pth: the file holds a ${describe(value)}, not a state dict`);
-  const out = new Map<string, Tensor>();
+  const refs = new Map<string, TensorRef>();
   const visiting = new Set<PyDict>();
   const visit = (dict: PyDict, prefix: string, depth: number): void => {
     if (visiting.has(dict) || depth > MAX_NESTING)
@@ -339,15 +405,19 @@ function collect(value: PyValue): Map<string, Tensor> {
     for (const [key, item] of dict.items) {
       const name = `${prefix}${String(key)}`;
       if (item instanceof TensorRef) {
-        if (out.has(name)) throw new FormatError(`pth: key '${name}' appears twice`);
-        out.set(name, materialise(item, name));
+        if (refs.has(name)) throw new FormatError(`pth: key '${name}' appears twice`);
+        refs.set(name, item);
       } else if (item instanceof PyDict) visit(item, `${name}.`, depth + 1);
       // Other values (an epoch number, a config string) are not tensors and are left out.
     }
     visiting.delete(dict);
   };
+  visit(value, '', 0);
+  // Every view is checked, and what they all cost counted, before the first is materialised.
+  const views = [...refs].map(([name, ref]): [string, CheckedView] => [name, checkView(ref, name, budget)]);
+  const out = new Map<string, Tensor>();
   try {
-    visit(value, '', 0);
+    for (const [name, view] of views) out.set(name, materialise(view, name));
   } catch (error) {
     for (const t of out.values()) t.dispose();
     throw error;
@@ -359,13 +429,15 @@ function collect(value: PyValue): Map<string, Tensor> {
  * The tensors of a torch.save file's bytes, by key. float32 as is; float16, bfloat16 and float64 to float32; int64
  * to int32 (an error naming the key and any value int32 cannot hold); other integer types to int32. Views
  * (transposes, slices) are copied out in row-major order. Values that are not tensors are skipped; nested dicts
- * flatten to dotted keys ('model.conv1.weight').
+ * flatten to dotted keys ('model.conv1.weight'). What reading allocates is bounded by `options.maxBytes` (by default
+ * a multiple of the file's size): a file claiming more is a FormatError before anything that large is allocated.
  */
-export function decodePth(bytes: Uint8Array): Map<string, Tensor> {
+export function decodePth(bytes: Uint8Array, options: PthOptions = {}): Map<string, Tensor> {
   const isZip =
     bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
-  if (isZip) return collect(readZip(bytes));
-  if (isLegacy(bytes)) return collect(readLegacy(bytes));
+  const budget = budgetFor(bytes.length, options);
+  if (isZip) return collect(readZip(bytes, budget), budget);
+  if (isLegacy(bytes)) return collect(readLegacy(bytes), budget);
   if (bytes.length >= 262 && new TextDecoder('latin1').decode(bytes.subarray(257, 262)) === 'ustar') {
     throw new FormatError(
       'pth: a tar-based PyTorch file (before 0.4) is not supported; re-save it with a newer torch',
@@ -375,7 +447,7 @@ export function decodePth(bytes: Uint8Array): Map<string, Tensor> {
 }
 
 /** Reads a `.pth`/`.pt` file (or its bytes); see decodePth. */
-export async function loadPth(source: Source): Promise<Map<string, Tensor>> {
+export async function loadPth(source: Source, options: PthOptions = {}): Promise<Map<string, Tensor>> {
   const { bytes, name } = await readSource(source);
-  return inFile(name, () => decodePth(bytes));
+  return inFile(name, () => decodePth(bytes, options));
 }

@@ -4,8 +4,21 @@ import { FormatError } from '../../errors.js';
  * A reader for the subset of Python's pickle format that PyTorch state dicts use (protocols 2 to 4). It builds
  * plain values and calls only the functions a caller allows by name: it never executes anything a file names.
  * Every opcode outside the subset, and every global outside the allow-list, is a FormatError naming it and its
- * offset. Each opcode consumes at least one byte, so the work is bounded by the input's size.
+ * offset. Each opcode consumes at least one byte, so the work is bounded by the input's size, and what the values
+ * cost is counted as they are made, so a small pickle cannot build gigabytes of them.
  */
+
+/**
+ * What unpickling may build, in estimated bytes of JavaScript values (measured on Node 20: an empty dict with its Map
+ * about 275, a tuple about 120, a stack slot or number 8 to 16, a memo entry about 40). A state dict's pickle costs
+ * about 2 KB a tensor, so this admits over 100,000 tensors, while a pickle of a byte-long opcode repeated (EMPTY_DICT,
+ * MEMOIZE) stops here instead of exhausting the heap.
+ */
+const MAX_PICKLE_VALUE_BYTES = 256 * 2 ** 20;
+const VALUE_COST = 16;
+const CONTAINER_COST = 128;
+const DICT_COST = 320;
+const MEMO_COST = 48;
 
 /** A Python tuple (lists are JavaScript arrays). */
 export class PyTuple {
@@ -105,10 +118,25 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   let at = options.start ?? 0;
   let opcodeAt = at;
   let opcodeName = '';
+  let cost = 0;
 
   const where = (): string => `${options.name} offset ${opcodeAt} (${opcodeName})`;
   const fail = (message: string): never => {
     throw new FormatError(`pickle: ${where()}: ${message}`);
+  };
+  /** Counts what a new value costs before it is made. */
+  const charge = (bytes: number): void => {
+    cost += bytes;
+    if (cost > MAX_PICKLE_VALUE_BYTES) {
+      fail(
+        `the pickle builds more than ${MAX_PICKLE_VALUE_BYTES} bytes of values (a state dict needs about 2 KB a tensor)`,
+      );
+    }
+  };
+  /** Pushes a value made by the opcode, charged at `bytes`. */
+  const push = (value: PyValue, bytes = VALUE_COST): void => {
+    charge(bytes);
+    stack.push(value);
   };
   const need = (n: number): number => {
     if (n < 0 || at + n > bytes.length) fail(`needs ${n} more bytes, the data ends at ${bytes.length}`);
@@ -133,6 +161,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   };
   const text = (n: number): string => {
     const start = need(n);
+    charge(n);
     try {
       return decoder.decode(bytes.subarray(start, start + n));
     } catch {
@@ -142,6 +171,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   const line = (): string => {
     const end = bytes.indexOf(0x0a, at);
     if (end < 0) fail('line has no end');
+    charge(end - at);
     const s = new TextDecoder('latin1').decode(bytes.subarray(at, end));
     at = end + 1;
     return s;
@@ -169,6 +199,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
     for (const item of items) list.push(item);
   };
   const memoIndex = (index: number): void => {
+    charge(MEMO_COST);
     memo.set(index, top());
   };
 
@@ -188,60 +219,61 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         need(8);
         break;
       case 0x7d:
-        stack.push(new PyDict());
+        push(new PyDict(), DICT_COST);
         break;
       case 0x5d:
-        stack.push([]);
+        push([], CONTAINER_COST);
         break;
       case 0x29:
-        stack.push(new PyTuple([]));
+        push(new PyTuple([]), CONTAINER_COST);
         break;
       case 0x28:
+        charge(VALUE_COST);
         marks.push(stack.length);
         break;
       case 0x58:
-        stack.push(text(view.getUint32(need(4), true)));
+        push(text(view.getUint32(need(4), true)));
         break;
       case 0x8c:
-        stack.push(text(bytes[need(1)]));
+        push(text(bytes[need(1)]));
         break;
       case 0x4a:
-        stack.push(view.getInt32(need(4), true));
+        push(view.getInt32(need(4), true));
         break;
       case 0x4b:
-        stack.push(bytes[need(1)]);
+        push(bytes[need(1)]);
         break;
       case 0x4d:
-        stack.push(view.getUint16(need(2), true));
+        push(view.getUint16(need(2), true));
         break;
       case 0x8a: {
         const n = bytes[need(1)];
         const start = need(n);
-        stack.push(longFromBytes(bytes.subarray(start, start + n)));
+        push(longFromBytes(bytes.subarray(start, start + n)));
         break;
       }
       case 0x47:
-        stack.push(view.getFloat64(need(8), false)); // BINFLOAT is big-endian
+        push(view.getFloat64(need(8), false)); // BINFLOAT is big-endian
         break;
       case 0x4e:
-        stack.push(null);
+        push(null);
         break;
       case 0x88:
-        stack.push(true);
+        push(true);
         break;
       case 0x89:
-        stack.push(false);
+        push(false);
         break;
       case 0x85:
       case 0x86:
       case 0x87: {
         const items: PyValue[] = [];
         for (let i = 0; i < opcode - 0x84; i++) items.unshift(pop());
-        stack.push(new PyTuple(items));
+        push(new PyTuple(items), CONTAINER_COST);
         break;
       }
       case 0x74:
-        stack.push(new PyTuple(popMark()));
+        push(new PyTuple(popMark()), CONTAINER_COST);
         break;
       case 0x73: {
         const value = pop();
@@ -277,19 +309,19 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
       case 0x6a: {
         const index = opcode === 0x68 ? bytes[need(1)] : view.getUint32(need(4), true);
         if (!memo.has(index)) fail(`memo entry ${index} was never stored`);
-        stack.push(memo.get(index) as PyValue);
+        push(memo.get(index) as PyValue);
         break;
       }
       case 0x63: {
         const module = line();
-        stack.push(global(module, line()));
+        push(global(module, line()), CONTAINER_COST);
         break;
       }
       case 0x93: {
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('module and name are not strings');
-        stack.push(global(module as string, name as string));
+        push(global(module as string, name as string), CONTAINER_COST);
         break;
       }
       case 0x52: {
@@ -299,7 +331,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         if (!(args instanceof PyTuple)) return fail(`arguments are ${describe(args)}, not a tuple`);
         const reducer = options.globals.get(callable.qualifiedName);
         if (!reducer) return fail(`'${callable.qualifiedName}' cannot be called`);
-        stack.push(reducer(args.items, where()));
+        push(reducer(args.items, where()), CONTAINER_COST);
         break;
       }
       case 0x62: {
@@ -315,7 +347,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
       case 0x51: {
         const pid = pop();
         if (options.persistentLoad === undefined) fail('persistent references are not expected here');
-        stack.push(options.persistentLoad!(pid, where()));
+        push(options.persistentLoad!(pid, where()), CONTAINER_COST);
         break;
       }
       case 0x2e: {

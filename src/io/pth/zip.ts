@@ -4,7 +4,8 @@ import { FormatError } from '../../errors.js';
 /**
  * A zip reader for the archives torch.save writes (PKWARE's APPNOTE.TXT): the central directory, zip64 records,
  * stored entries (what torch writes) and deflated ones. Every offset and length is checked against the buffer
- * before use, and every entry's CRC-32 when it is read.
+ * before use, every entry's declared size against what its compressed bytes could hold before it is inflated, and
+ * every entry's CRC-32 when it is read.
  */
 
 const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
@@ -14,6 +15,11 @@ const CENTRAL_FILE_HEADER = 0x02014b50;
 const LOCAL_FILE_HEADER = 0x04034b50;
 const STORED = 0;
 const DEFLATED = 8;
+/**
+ * Deflate's largest expansion: a 258-byte match coded in 2 bits (zlib's technical notes give 1032:1). An entry
+ * declaring more than this many bytes per compressed byte is lying, and is refused before it is inflated.
+ */
+const MAX_DEFLATE_RATIO = 1032;
 
 export interface ZipEntry {
   name: string;
@@ -171,6 +177,12 @@ export class ZipArchive {
     }
   }
 
+  /** What reading an entry allocates: its size when it is inflated, nothing when it is stored (a view is read). */
+  inflatedSize(name: string): number {
+    const entry = this.entries.get(name);
+    return entry === undefined || entry.method === STORED ? 0 : entry.size;
+  }
+
   /** An entry's uncompressed bytes (a view into the archive for stored entries). */
   read(name: string): Uint8Array {
     const entry = this.entries.get(name);
@@ -192,9 +204,19 @@ export class ZipArchive {
       }
       data = compressed;
     } else if (entry.method === DEFLATED) {
+      if (entry.size > MAX_DEFLATE_RATIO * entry.compressedSize) {
+        throw new FormatError(
+          `zip: entry '${name}' declares ${entry.size} bytes from ${entry.compressedSize} compressed, more than ` +
+            `deflate's ${MAX_DEFLATE_RATIO}:1 can produce`,
+        );
+      }
       try {
-        // The declared size bounds the output, so a lying entry cannot inflate without limit.
-        data = inflateRawSync(compressed, { maxOutputLength: Math.max(entry.size, 1) });
+        // The declared size caps the output, and one chunk a byte larger than it holds the whole entry: no
+        // second buffer, no copy, and a byte past the declared size is caught as it is inflated.
+        data = inflateRawSync(compressed, {
+          maxOutputLength: Math.max(entry.size, 1),
+          chunkSize: Math.max(entry.size + 1, 64),
+        });
       } catch (error) {
         throw new FormatError(`zip: entry '${name}' does not inflate: ${(error as Error).message}`);
       }

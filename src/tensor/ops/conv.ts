@@ -25,10 +25,10 @@ export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOp
   const groups = options.groups ?? 1;
   const padding = options.padding ?? 0;
   if (!Number.isInteger(groups) || groups < 1)
-    throw new ValueError(`conv2d: groups must be a positive integer, got ${groups}`);
+    throw new ShapeError(`conv2d: groups must be a positive integer, got ${groups}`);
   if ([...stride, ...dilation].some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new ValueError(
-      `conv2d: stride and dilation must be positive integers, got ${stride} and ${dilation}`,
+    throw new ShapeError(
+      `conv2d: stride [${stride.join(', ')}] and dilation [${dilation.join(', ')}] must be positive integers`,
     );
   }
   let pads: [number, number, number, number];

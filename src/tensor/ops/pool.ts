@@ -16,15 +16,18 @@ export interface Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}): Pool2dAttrs {
+/** The kernel's attributes from user-facing options; `op` names the pooling in errors. */
+export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}, op = 'pool2d'): Pool2dAttrs {
   const kernel = pair(kernelSize);
   const stride = pair(options.stride ?? kernel);
   if ([...kernel, ...stride].some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new ValueError(`pool2d: kernel ${kernel} and stride ${stride} must be positive integers`);
+    throw new ShapeError(
+      `${op}: kernel size [${kernel.join(', ')}] and stride [${stride.join(', ')}] must be positive integers`,
+    );
   }
   let padding: [number, number, number, number];
   if (options.padding === 'same') {
-    if (stride[0] !== 1 || stride[1] !== 1) throw new ValueError("pool2d: padding 'same' needs stride 1");
+    if (stride[0] !== 1 || stride[1] !== 1) throw new ValueError(`${op}: padding 'same' needs stride 1`);
     const before = kernel.map((k) => Math.floor((k - 1) / 2));
     padding = [before[0], kernel[0] - 1 - before[0], before[1], kernel[1] - 1 - before[1]];
   } else {
@@ -42,8 +45,8 @@ export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}): Pool
 
 function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOptions): Tensor {
   const op = `${kind}Pool2d`;
-  const attrs = pool2dAttrs(kernelSize, options);
-  const shape = pool2dOutputShape(x.shape, attrs);
+  const attrs = pool2dAttrs(kernelSize, options, op);
+  const shape = pool2dOutputShape(x.shape, attrs, op);
   const backend = backendOf(op, [x]);
   const { y, workspace } = backend.pool2d(kind, x.storage, x.shape, attrs, willRecord([x]));
   // Max pooling's argmax is held as a tensor so scopes and the garbage collector release it like any other.

@@ -1,4 +1,4 @@
-import { sameShape, sizeOf } from '../../backend/shapes.js';
+import { checkShape, sameShape, sizeOf } from '../../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import { zeros } from '../creation.js';
@@ -8,6 +8,12 @@ import { backendOf, normaliseAxis } from './common.js';
 
 /** Same values under a new shape; one dimension may be −1 and is inferred. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const bad = shape.find((d) => d !== -1 && !(Number.isSafeInteger(d) && d >= 0));
+  if (bad !== undefined) {
+    throw new ShapeError(
+      `reshape: cannot view ${formatShape(x.shape)} as ${formatShape(shape)}: dimension ${bad} is not a non-negative integer or −1`,
+    );
+  }
   const known = shape.filter((d) => d !== -1);
   const inferred = shape.length - known.length;
   const knownSize = sizeOf(known);
@@ -66,6 +72,7 @@ export function transpose(x: Tensor, axis0 = -2, axis1 = -1): Tensor {
 export function slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
   const extent = size.map((s, i) => (s === -1 ? x.shape[i] - begin[i] : s));
   if (
+    ![...begin, ...extent].every(Number.isSafeInteger) ||
     begin.length !== x.rank ||
     extent.length !== x.rank ||
     extent.some((s, i) => begin[i] < 0 || s < 0 || begin[i] + s > x.shape[i])
@@ -140,6 +147,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Repeats size-1 dimensions (and adds leading ones) to reach `shape`. */
 export function broadcastTo(x: Tensor, shape: readonly number[]): Tensor {
+  checkShape(shape, 'broadcastTo');
   if (sameShape(x.shape, shape)) return x;
   if (x.rank > shape.length || x.shape.some((d, i) => d !== 1 && d !== shape[shape.length - x.rank + i])) {
     throw new ShapeError(`broadcastTo: ${formatShape(x.shape)} does not broadcast to ${formatShape(shape)}`);

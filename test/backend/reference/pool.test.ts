@@ -200,6 +200,50 @@ test('max pooling propagates NaN as PyTorch does', () => {
   assert.equal(argmax![0], 1);
 });
 
+test('max pooling with NaNs: any NaN in a window gives NaN, its gradient goes to the last NaN (PyTorch 1.13)', () => {
+  // prettier-ignore
+  const x = Float32Array.from([
+    NaN, 5, 1, 2,
+    NaN, 2, 3, NaN,
+    0, 1, NaN, NaN,
+    4, -1, -2, -3,
+  ]);
+  const shape = [1, 1, 4, 4];
+  // F.max_pool2d(x, **options, return_indices=True), then y.backward(1, 2, 3, …) for x.grad.
+  const cases: [Pool2dAttrs, number[], number[], number[]][] = [
+    [
+      attrs([2, 2], [2, 2]),
+      [NaN, NaN, 4, NaN],
+      [4, 7, 12, 11],
+      [0, 0, 0, 0, 1, 0, 0, 2, 0, 0, 0, 4, 3, 0, 0, 0],
+    ],
+    [
+      attrs([3, 3], [1, 1], [1, 1, 1, 1]),
+      [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, 4, NaN, NaN, NaN],
+      [4, 4, 7, 7, 4, 10, 11, 11, 4, 10, 11, 11, 12, 10, 11, 11],
+      [0, 0, 0, 0, 17, 0, 0, 7, 0, 0, 30, 69, 13, 0, 0, 0],
+    ],
+    [
+      attrs([3, 3], [2, 2], [0, 0, 0, 0], true),
+      [NaN, NaN, NaN, NaN],
+      [10, 11, 10, 11],
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 6, 0, 0, 0, 0],
+    ],
+  ];
+  for (const [a, yWanted, argmaxWanted, dxWanted] of cases) {
+    const what = `kernel ${a.kernel}, stride ${a.stride}, padding ${a.padding}, ceil ${a.ceilMode}`;
+    const { y, argmax } = pool2d('max', x, shape, a);
+    assert.deepEqual([...y], yWanted, what);
+    assert.deepEqual([...argmax!], argmaxWanted, what);
+    const dy = Float32Array.from(y, (_, i) => i + 1);
+    assert.deepEqual(
+      [...pool2dBackward('max', dy, pool2dOutputShape(shape, a), shape, a, argmax)],
+      dxWanted,
+      what,
+    );
+  }
+});
+
 test('pool2d backward matches finite differences of the forward', () => {
   const random = generator(23);
   for (const c of cases) {
