@@ -3,8 +3,8 @@ SHELL := /bin/bash
 SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
-# the test that kills a training process at each file system call of a checkpoint save.
-SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace
+# the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata
 
 .PHONY: setup system-packages build demo test test-native lint fixtures bench soak clean
 
@@ -17,12 +17,12 @@ node_modules/.installed: package-lock.json | system-packages
 	touch $@
 
 # apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
-# backend, without the dataset or strace their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
+# backend, without the dataset, strace or ONNX's tests their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
 system-packages:
-	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace; } >/dev/null || \
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata; } >/dev/null || \
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend, the dataset or strace will be missing"
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend, the dataset, strace or ONNX's tests will be missing"
 
 # Rebuilds the addon when its sources change (npm ci builds it the first time); prints one line, never fails.
 build/native.stamp: $(NATIVE_SOURCES) | node_modules/.installed

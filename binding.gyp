@@ -12,6 +12,7 @@
         "native/src/movement.cc",
         "native/src/convolution.cc",
         "native/src/pooling_norm.cc",
+        "native/src/resampling.cc",
         "native/src/recording.cc",
         "native/src/image_by_image.cc"
       ],

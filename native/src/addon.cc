@@ -215,6 +215,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   convnets::registerMovement(env, exports);
   convnets::registerConvolution(env, exports);
   convnets::registerPoolingAndNorm(env, exports);
+  convnets::registerResampling(env, exports);
   convnets::registerRecording(env, exports);
   return exports;
 }

@@ -46,6 +46,7 @@ void registerElementwise(Napi::Env env, Napi::Object exports);
 void registerMovement(Napi::Env env, Napi::Object exports);
 void registerConvolution(Napi::Env env, Napi::Object exports);
 void registerPoolingAndNorm(Napi::Env env, Napi::Object exports);
+void registerResampling(Napi::Env env, Napi::Object exports);
 void registerRecording(Napi::Env env, Napi::Object exports);
 
 /** Wraps a function so oneDNN and allocation failures reach JavaScript as errors, never as aborts. */

@@ -71,6 +71,12 @@ export interface Pool2dAttrs {
 
 export type PoolKind = 'max' | 'avg';
 
+/**
+ * PyTorch's interpolation modes: 'nearest' (source index floor(out · in/out)) and 'bilinear' with align_corners
+ * false (half-pixel centres, edges clamped).
+ */
+export type ResizeMode = 'nearest' | 'bilinear';
+
 /** PyTorch's LocalResponseNorm: b = a / (k + alpha/size · Σ a²)^beta over `size` neighbouring channels. */
 export interface LrnAttrs {
   size: number;
@@ -236,6 +242,9 @@ export interface Backend {
   ): Storage;
   adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage;
   adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage;
+  /** An [N, C, H, W] input resampled to [N, C, outSize[0], outSize[1]] (PyTorch's F.interpolate). */
+  resize2d(x: Storage, xShape: Shape, outSize: readonly [number, number], mode: ResizeMode): Storage;
+  resize2dBackward(dy: Storage, dyShape: Shape, xShape: Shape, mode: ResizeMode): Storage;
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. */

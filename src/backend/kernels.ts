@@ -143,6 +143,14 @@ const kernelShapes: { readonly [K in Kernel]: ShapeRule<K> } = {
     read(dy, dyShape);
     return xShape;
   },
+  resize2d: ([x, xShape, outSize], read) => {
+    read(x, xShape);
+    return [xShape[0], xShape[1], ...outSize];
+  },
+  resize2dBackward: ([dy, dyShape, xShape], read) => {
+    read(dy, dyShape);
+    return xShape;
+  },
   lrn: ([x, shape], read) => readAll(read, shape, x),
   lrnBackward: ([x, dy, shape], read) => readAll(read, shape, x, dy),
   batchNormTraining: ([x, shape, gamma, beta], read) => {

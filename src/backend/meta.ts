@@ -13,6 +13,7 @@ import type {
   PoolKind,
   PoolResult,
   ReduceOp,
+  ResizeMode,
   Shape,
   Storage,
   TypedArray,
@@ -244,6 +245,14 @@ export class MetaBackend implements Backend {
 
   adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage {
     return this.output('adaptiveAvgPool2dBackward', [dy, dyShape, xShape]);
+  }
+
+  resize2d(x: Storage, xShape: Shape, outSize: readonly [number, number], mode: ResizeMode): Storage {
+    return this.output('resize2d', [x, xShape, outSize, mode]);
+  }
+
+  resize2dBackward(dy: Storage, dyShape: Shape, xShape: Shape, mode: ResizeMode): Storage {
+    return this.output('resize2dBackward', [dy, dyShape, xShape, mode]);
   }
 
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage {

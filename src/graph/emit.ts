@@ -25,6 +25,8 @@ export const int = (name: string, i: number) => attribute(name, AttributeType.IN
 export const ints = (name: string, values: readonly number[]) =>
   attribute(name, AttributeType.INTS, { ints: [...values] });
 const float = (name: string, f: number) => attribute(name, AttributeType.FLOAT, { f });
+const text = (name: string, s: string) =>
+  attribute(name, AttributeType.STRING, { s: new TextEncoder().encode(s) });
 const tensorAttribute = (name: string, t: TensorProto) => attribute(name, AttributeType.TENSOR, { t });
 
 /** A float32 or int32 tensor of values read from a backend. */
@@ -78,6 +80,17 @@ export class OnnxEmitter {
    */
   reshapeTarget(from: readonly number[], to: readonly number[]): readonly number[] {
     return this.dynamicBatch && from[0] === to[0] ? [0, ...to.slice(1)] : to;
+  }
+
+  /** Resize's sizes for an [N, C, H, W] value `x`: where the batch may vary, N and C are read from `x` itself. */
+  resizeSizes(x: string, xShape: readonly number[], size: readonly number[]): string {
+    if (!this.dynamicBatch) return this.int64s([xShape[0], xShape[1], ...size]);
+    const batchAndChannels = this.node('Slice', [
+      this.node('Shape', [x]),
+      this.int64s([0]),
+      this.int64s([2]),
+    ]);
+    return this.node('Concat', [batchAndChannels, this.int64s(size)], [int('axis', 0)]);
   }
 
   /** Expand's target shape: where the batch may vary, a first dimension kept from the input is written as 1. */
@@ -292,6 +305,19 @@ const emitRules: { readonly [K in TracedKernel]: EmitRule<K> } = {
     }
     const kernel = [h / oh, w / ow];
     return e.output('AveragePool', [x], [ints('kernel_shape', kernel), ints('strides', kernel)]);
+  },
+  // PyTorch's nearest reads floor(out · in/out) ('asymmetric', 'floor'); its bilinear (align_corners false) uses
+  // half-pixel centres, which ONNX's 'half_pixel' follows down to an output of one pixel.
+  resize2d: ({ args: [, xShape, size, mode] }, [x], e) => {
+    const attributes =
+      mode === 'nearest'
+        ? [
+            text('mode', 'nearest'),
+            text('coordinate_transformation_mode', 'asymmetric'),
+            text('nearest_mode', 'floor'),
+          ]
+        : [text('mode', 'linear'), text('coordinate_transformation_mode', 'half_pixel')];
+    return e.output('Resize', [x, '', '', e.resizeSizes(x, xShape, size)], attributes);
   },
   lrn: ({ args: [, , { size, alpha, beta, k }] }, inputs, e) => {
     if (size % 2 === 0) {

@@ -61,6 +61,8 @@ const traceRules = {
   pool2dBackward: GRADIENT,
   adaptiveAvgPool2d: returned,
   adaptiveAvgPool2dBackward: GRADIENT,
+  resize2d: returned,
+  resize2dBackward: GRADIENT,
   lrn: returned,
   lrnBackward: GRADIENT,
   batchNormTraining: outputY,

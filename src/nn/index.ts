@@ -32,4 +32,5 @@ export {
   type BatchNormLayerOptions,
 } from './layers/normalization.js';
 export { ReLU, Sigmoid, Tanh, ScaledTanh, Dropout, type DropoutLayerOptions } from './layers/activation.js';
+export { Upsample } from './layers/upsample.js';
 export { Sequential } from './layers/container.js';

@@ -10,6 +10,7 @@ export * from './ops/shape.js';
 export * from './ops/matmul.js';
 export * from './ops/conv.js';
 export * from './ops/pool.js';
+export * from './ops/resize.js';
 export * from './ops/norm.js';
 export * from './ops/softmax.js';
 export * from './ops/loss.js';

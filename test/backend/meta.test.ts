@@ -94,6 +94,8 @@ const cases: Record<Kernel, (b: Backend) => Storage[]> = {
   },
   adaptiveAvgPool2d: (b) => [b.adaptiveAvgPool2d(floats(b, x4), x4, [3, 2])],
   adaptiveAvgPool2dBackward: (b) => [b.adaptiveAvgPool2dBackward(floats(b, [2, 4, 3, 2]), [2, 4, 3, 2], x4)],
+  resize2d: (b) => [b.resize2d(floats(b, x4), x4, [7, 3], 'bilinear')],
+  resize2dBackward: (b) => [b.resize2dBackward(floats(b, [2, 4, 7, 3]), [2, 4, 7, 3], x4, 'nearest')],
   lrn: (b) => [b.lrn(floats(b, x4), x4, lrnAttrs)],
   lrnBackward: (b) => [b.lrnBackward(floats(b, x4), floats(b, x4), x4, lrnAttrs)],
   batchNormTraining: (b) => {

@@ -9,6 +9,7 @@ import {
   batchNorm,
   conv2d,
   crossEntropy,
+  interpolate,
   linear,
   localResponseNorm,
   logSoftmax,
@@ -23,6 +24,7 @@ import {
   tanh,
   tensor,
 } from '../../src/tensor/index.js';
+import type { ResizeMode } from '../../src/backend/backend.js';
 import type { Conv2dOptions, Pair, Padding, Pool2dOptions } from '../../src/tensor/index.js';
 import { type FixtureArray, loadFixture, mismatch } from './helpers.js';
 
@@ -84,6 +86,8 @@ function run(c: LayerCase, t: Record<string, Tensor>): Tensor {
     }
     case 'adaptiveAvgPool2d':
       return adaptiveAvgPool2d(t.x, pairOf(a.outputSize));
+    case 'interpolate':
+      return interpolate(t.x, { size: pairOf(a.size), mode: a.mode as ResizeMode });
     case 'localResponseNorm':
       return localResponseNorm(t.x, number(a, 'size'), {
         alpha: number(a, 'alpha'),
@@ -132,6 +136,7 @@ test('the fixture covers every op the test knows', () => {
     'maxPool2d',
     'avgPool2d',
     'adaptiveAvgPool2d',
+    'interpolate',
     'localResponseNorm',
     'batchNorm',
     'linear',

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { BackendError } from '../../errors.js';
-import type { LrnAttrs, PoolKind, Shape, TypedArray } from '../backend.js';
+import type { LrnAttrs, PoolKind, ResizeMode, Shape, TypedArray } from '../backend.js';
 
 declare const nativeHandle: unique symbol;
 /** A native storage handle: an N-API external owning oneDNN memory. Opaque to JavaScript. */
@@ -61,6 +61,13 @@ export interface PoolGeometry {
   paddingBefore: readonly number[];
   paddingAfter: readonly number[];
   countIncludePad: boolean;
+}
+
+/** A resampling's shapes and mode as the addon reads them (resampling.cc). */
+export interface ResizeGeometry {
+  x: Dims;
+  y: Dims;
+  mode: ResizeMode;
 }
 
 export interface MatmulAttrs {
@@ -123,6 +130,8 @@ export interface Addon {
   ): [y: Handle, workspace: Handle | null, workspaceElements: number];
   pool2dBackward(dy: Handle, geometry: PoolGeometry, workspace: Handle | null): Handle;
   lrn(x: Handle, dims: Dims, attrs: LrnAttrs): Handle;
+  resize2d(x: Handle, geometry: ResizeGeometry): Handle;
+  resize2dBackward(dy: Handle, geometry: ResizeGeometry): Handle;
   lrnBackward(x: Handle, dy: Handle, dims: Dims, attrs: LrnAttrs): Handle;
   batchNormTraining(
     x: Handle,

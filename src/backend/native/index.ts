@@ -15,6 +15,7 @@ import type {
   PoolResult,
   Recorder,
   ReduceOp,
+  ResizeMode,
   Shape,
   Storage,
   TypedArray,
@@ -93,6 +94,14 @@ function poolGeometry(kind: PoolKind, xShape: Shape, yShape: Shape, attrs: Pool2
 function poolOnOneDnn(kind: PoolKind, attrs: Pool2dAttrs, after: readonly number[]): boolean {
   const [, bottom, , right] = attrs.padding;
   return kind === 'max' || !attrs.countIncludePad || (after[0] === bottom && after[1] === right);
+}
+
+/**
+ * oneDNN's nearest resampling reads round((out + 0.5) · in/out − 0.5), PyTorch's floor(out · in/out): the same source
+ * pixel when each output axis is a whole multiple of the input's. Bilinear agrees everywhere.
+ */
+function resizeOnOneDnn(mode: ResizeMode, xShape: Shape, yShape: Shape): boolean {
+  return mode === 'bilinear' || (yShape[2] % xShape[2] === 0 && yShape[3] % xShape[3] === 0);
 }
 
 /** Adaptive average pooling is plain pooling when the output divides the input evenly (global pooling always). */
@@ -442,6 +451,23 @@ export class NativeBackend implements Backend {
         r.adaptiveAvgPool2dBackward(v, dyShape, xShape),
       );
     return this.pool2dBackward('avg', dy, dyShape, xShape, this.adaptiveAttrs(kernel), null);
+  }
+
+  resize2d(x: Storage, xShape: Shape, outSize: readonly [number, number], mode: ResizeMode): Storage {
+    const yShape = [xShape[0], xShape[1], ...outSize];
+    // reference: oneDNN's nearest rounds half-pixel positions where PyTorch floors, except at whole factors
+    if (!resizeOnOneDnn(mode, xShape, yShape))
+      return this.viaReference([[x, xShape]], yShape, (r, [v]) => r.resize2d(v, xShape, outSize, mode));
+    return this.wrap(this.addon.resize2d(this.handle(x), { x: xShape, y: yShape, mode }), yShape);
+  }
+
+  resize2dBackward(dy: Storage, dyShape: Shape, xShape: Shape, mode: ResizeMode): Storage {
+    // reference: as resize2d
+    if (!resizeOnOneDnn(mode, xShape, dyShape))
+      return this.viaReference([[dy, dyShape]], xShape, (r, [v]) =>
+        r.resize2dBackward(v, dyShape, xShape, mode),
+      );
+    return this.wrap(this.addon.resize2dBackward(this.handle(dy), { x: xShape, y: dyShape, mode }), xShape);
   }
 
   private adaptiveAttrs(kernel: [number, number]): Pool2dAttrs {

@@ -13,6 +13,7 @@ import type {
   PoolKind,
   PoolResult,
   ReduceOp,
+  ResizeMode,
   Shape,
   Storage,
   TypedArray,
@@ -26,6 +27,7 @@ import { LiveStorages } from '../live-storages.js';
 import { gemm } from './gemm.js';
 import { conv2d, conv2dBackwardData, conv2dBackwardFilter, im2col } from './conv.js';
 import { adaptiveAvgPool2d, adaptiveAvgPool2dBackward, pool2d, pool2dBackward } from './pool.js';
+import { resize2d, resize2dBackward } from './resize.js';
 import { batchNormBackward, batchNormInference, batchNormTraining, lrn, lrnBackward } from './norm.js';
 import { softmax, softmaxBackward } from './softmax.js';
 
@@ -246,6 +248,14 @@ export class ReferenceBackend implements Backend {
 
   adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage {
     return this.wrap(adaptiveAvgPool2dBackward(this.floats(dy), dyShape, xShape));
+  }
+
+  resize2d(x: Storage, xShape: Shape, outSize: readonly [number, number], mode: ResizeMode): Storage {
+    return this.wrap(resize2d(this.floats(x), xShape, outSize, mode));
+  }
+
+  resize2dBackward(dy: Storage, dyShape: Shape, xShape: Shape, mode: ResizeMode): Storage {
+    return this.wrap(resize2dBackward(this.floats(dy), dyShape, xShape, mode));
   }
 
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage {

@@ -4,6 +4,7 @@ import { controlOps } from './control.js';
 import { elementwiseOps } from './elementwise.js';
 import { extraOps } from './extra.js';
 import { nnOps } from './nn.js';
+import { resizeOps } from './resize.js';
 import { shapeOps } from './shape.js';
 
 export const operators: Readonly<Record<string, OpFactory>> = {
@@ -12,6 +13,7 @@ export const operators: Readonly<Record<string, OpFactory>> = {
   ...shapeOps,
   ...extraOps,
   ...controlOps,
+  ...resizeOps,
 };
 
 export type { Kernel, OpContext, OpFactory, Subgraph } from './context.js';
