@@ -13,9 +13,13 @@ import {
   floatTensorProto,
   int64TensorProto,
 } from '../../src/graph/onnx-ir.js';
+import { nativeUnavailableReason } from '../../src/backend/native/addon.js';
+import { getBackend, setBackend } from '../../src/backend/registry.js';
+import { decodeOnnx } from '../../src/io/onnx/index.js';
+import { decodeModelProto } from '../../src/io/onnx/proto.js';
 import { encodeModelProto } from '../../src/io/onnx/proto-encode.js';
 import { BatchNorm2d, type Module } from '../../src/nn/index.js';
-import { Generator, add, noGrad, rand, randn } from '../../src/tensor/index.js';
+import { Generator, add, noGrad, rand, randn, tensor } from '../../src/tensor/index.js';
 
 /** The repository root, from dist/test/graph/. */
 export const repoRoot = new URL('../../../', import.meta.url).pathname;
@@ -27,6 +31,39 @@ export function fixturePath(name: string): string {
 export function fixture(name: string): Uint8Array {
   const buffer = readFileSync(fixturePath(name));
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
+ * Imports a model PyTorch exported (test/fixtures/onnx/<name>.onnx, with <name>.json: its input and PyTorch's output)
+ * and checks it on each backend, twice (the second run may be a recorded replay on the native backend), to 1e-4.
+ * Returns the model's nodes for the caller's checks of what the file holds.
+ */
+export function matchesPytorchExport(name: string): NodeProto[] {
+  const expected: { input: FixtureArray; output: FixtureArray } = JSON.parse(
+    readFileSync(fixturePath(`${name}.json`), 'utf8'),
+  );
+  const bytes = fixture(`${name}.onnx`);
+  const previous = getBackend().name;
+  try {
+    for (const backend of ['reference', ...(nativeUnavailableReason() === null ? ['native'] : [])]) {
+      setBackend(backend);
+      const net = decodeOnnx(bytes).eval();
+      const x = tensor(expected.input.data, expected.input.shape);
+      for (const run of [1, 2]) {
+        const y = noGrad(() => net.call(x));
+        assert.deepEqual([...y.shape], expected.output.shape);
+        assertClose(y.data(), expected.output.data, 1e-4, `${name} on ${backend}, run ${run}`);
+      }
+    }
+  } finally {
+    setBackend(previous);
+  }
+  return decodeModelProto(bytes).graph.node;
+}
+
+interface FixtureArray {
+  shape: number[];
+  data: number[];
 }
 
 /** Largest |a − b| over two equally long arrays, and the largest |b| (for relative errors). */
