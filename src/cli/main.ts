@@ -37,7 +37,7 @@ const commands: Record<string, Command> = {
   },
   predict: {
     summary:
-      'top classes of images or .npy batches: <checkpoint> <file>... | --arch M --weights F --input x.npy',
+      'top classes or outputs: <checkpoint | model.onnx> <image-or-.npy>... | --arch M --weights F --input x.npy',
     run: runPredict,
   },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
