@@ -5,6 +5,7 @@ import { version } from '../version.js';
 import { withoutArguments } from './args.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
+import { runExport } from './export.js';
 import { runInfo } from './info.js';
 import { runModels } from './models.js';
 import { runOnnx } from './onnx.js';
@@ -39,6 +40,11 @@ const commands: Record<string, Command> = {
     summary:
       'top classes or outputs: <checkpoint | model.onnx> <image-or-.npy>... | --arch M --weights F --input x.npy',
     run: runPredict,
+  },
+  export: {
+    summary:
+      'an ONNX file: <checkpoint> | --arch M [--weights F], --out F [--input C,H,W] [--batch N|dynamic] [--opset N]',
+    run: runExport,
   },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };
