@@ -3,6 +3,7 @@ import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { withoutArguments } from './args.js';
+import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runExport } from './export.js';
@@ -45,6 +46,11 @@ const commands: Record<string, Command> = {
     summary:
       'an ONNX file: <checkpoint> | --arch M [--weights F], --out F [--input C,H,W] [--batch N|dynamic] [--opset N]',
     run: runExport,
+  },
+  bench: {
+    summary:
+      'make bench from a checkout: [--threads N] [--seconds S] [--only conv,train,infer] [--models ...] [--json]',
+    run: runBench,
   },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };
