@@ -1,8 +1,8 @@
 /**
  * `convnets/browser`: the library for browsers and any other JavaScript runtime: tensors and autograd, layers,
- * models, optimizers, summaries and the in-memory part of data/, on the reference backend. Nothing reachable from
- * here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts) is this and what needs
- * Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
+ * models, optimizers, summaries, the in-memory part of data/ and the graph runtime, on the reference backend.
+ * Nothing reachable from here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts)
+ * is this and what needs Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
  */
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
@@ -23,3 +23,6 @@ export { ConvnetsError, ShapeError, FormatError, BackendError, ValueError } from
 export { version } from './version.js';
 export * as models from './models/index.js';
 export * as data from './data/portable.js';
+// The graph runtime: tracing, optimisation, replay, the ONNX operator set and OnnxModel, fed ModelProtos (io/ reads
+// and writes the files, under Node).
+export * as graph from './graph/index.js';

@@ -53,7 +53,12 @@ test('the browser entry bundles for a browser with no node: import and no native
   const result = await bundle(browserEntry, 'esm');
   assert.deepEqual(nodeParts(result), []);
   const inputs = Object.keys(result.metafile.inputs);
-  for (const part of ['backend/reference/index.js', 'models/inception.js', 'data/transforms/build.js']) {
+  for (const part of [
+    'backend/reference/index.js',
+    'models/inception.js',
+    'data/transforms/build.js',
+    'graph/model.js',
+  ]) {
     assert.ok(
       inputs.some((file) => file.endsWith(part)),
       `${part} is in the bundle`,
@@ -75,13 +80,17 @@ test('the browser entry bundles for a browser with no node: import and no native
 function computeWith(c: typeof convnets) {
   const net = c.models.lenet5({ seed: 3 }).eval();
   c.manualSeed(7);
-  const logits = c.noGrad(() => net.call(c.randn([2, 1, 32, 32])));
+  const x = c.randn([2, 1, 32, 32]);
+  const logits = c.noGrad(() => net.call(x));
+  // The graph runtime: the model traced into an ONNX graph and run by OnnxModel.
+  const replayed = c.noGrad(() => new c.graph.OnnxModel(c.graph.buildOnnxModel(net, x.shape)).call(x));
   const dataset = c.data.arrayDataset(Float32Array.of(0, 0.25, 0.5, 1, 2, 3, 4, 5), [1, 0], [1, 2, 2]);
   const flip = c.data.transforms.makeTransform(c.data.transforms.randomHorizontalFlip(1));
   const flipped = flip(c.data.chwImage(dataset.get(0).image, 1, 2, 2), new c.Generator(1));
   return {
     backend: c.getBackend().name,
     logits: Array.from(logits.data()),
+    graphLogits: Array.from(replayed.data()),
     parameters: c.summary(net, [1, 1, 32, 32]).totals.parameters,
     flipped: Array.from(c.data.toBatch(flipped).data()),
   };
@@ -89,10 +98,15 @@ function computeWith(c: typeof convnets) {
 
 test('the bundle runs without Node globals and computes what the library computes under Node', async () => {
   const [bundled] = (await bundle(browserEntry, 'iife')).outputFiles;
-  // A fresh realm: JavaScript's built-ins only, no process, Buffer or require; no SharedArrayBuffer either, as in a
+  // A fresh realm: JavaScript's built-ins and the Web APIs every browser has that the library uses (TextDecoder,
+  // TextEncoder: the graph runtime's strings), no process, Buffer or require; no SharedArrayBuffer either, as in a
   // page without cross-origin isolation.
   const warnings: unknown[] = [];
-  const realm = createContext({ console: { warn: (...args: unknown[]) => warnings.push(args) } });
+  const realm = createContext({
+    console: { warn: (...args: unknown[]) => warnings.push(args) },
+    TextDecoder,
+    TextEncoder,
+  });
   runInContext('delete globalThis.SharedArrayBuffer', realm);
   runInContext(bundled.text, realm);
   assert.equal(
@@ -111,6 +125,12 @@ test('the bundle runs without Node globals and computes what the library compute
   assert.equal(inBrowser.parameters, 61_706, "LeNet-5's registered parameter count");
   assert.deepEqual(inBrowser.flipped, [0.25, 0, 1, 0.5]);
   assert.equal(inBrowser.logits.length, 20);
+  inBrowser.graphLogits.forEach((value, i) =>
+    assert.ok(
+      Math.abs(value - inBrowser.logits[i]) <= 1e-5,
+      `graph output ${i}: ${value} vs ${inBrowser.logits[i]}`,
+    ),
+  );
   assert.ok(inBrowser.logits.every(Number.isFinite));
   assert.deepEqual(inBrowser, { ...inNode, backend: 'reference' });
 });

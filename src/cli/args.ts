@@ -14,7 +14,8 @@ export function parseCommandArgs(args: string[], options: Options): ParsedComman
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: values as ParsedCommandArgs['values'], positionals };
   } catch (error) {
-    if (error instanceof TypeError) throw new ValueError(error.message);
+    // Some of parseArgs' messages span lines ('argument is ambiguous.\nDid you forget...'): the CLI prints one.
+    if (error instanceof TypeError) throw new ValueError(error.message.replaceAll('\n', ' '));
     throw error;
   }
 }

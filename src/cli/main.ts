@@ -3,8 +3,10 @@ import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
 import { withoutArguments } from './args.js';
+import { runBench } from './bench.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
+import { runExport } from './export.js';
 import { runInfo } from './info.js';
 import { runModels } from './models.js';
 import { runOnnx } from './onnx.js';
@@ -37,8 +39,18 @@ const commands: Record<string, Command> = {
   },
   predict: {
     summary:
-      'top classes of images or .npy batches: <checkpoint> <file>... | --arch M --weights F --input x.npy',
+      'top classes or outputs: <checkpoint | model.onnx> <image-or-.npy>... | --arch M --weights F --input x.npy',
     run: runPredict,
+  },
+  export: {
+    summary:
+      'an ONNX file: <checkpoint> | --arch M [--weights F], --out F [--input C,H,W] [--batch N|dynamic] [--opset N]',
+    run: runExport,
+  },
+  bench: {
+    summary:
+      'make bench from a checkout: [--threads N] [--seconds S] [--only conv,train,infer] [--models ...] [--json]',
+    run: runBench,
   },
   onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
 };

@@ -1,32 +1,36 @@
+import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
 import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
-import { loadWeights, readNpy, writeNpy } from '../io/index.js';
+import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
-import * as models from '../models/index.js';
-import { Generator, noGrad, softmax, tensor, type Tensor } from '../tensor/index.js';
+import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
 import { loadTrained } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
+import { zooModel } from './zoo.js';
 
 const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
+       convnets predict <model.onnx> <.npy-or-image>... [--top K] [--output y.npy]
        convnets predict --arch <model> --weights <file.pth|.safetensors|.onnx> --input x.npy [--output y.npy]`;
 
 /** What the inputs are fed to, and how raw images are turned into its input. */
 interface Predictor {
   model: Module;
-  /** Channels and size raw images are decoded to. */
-  imageShape: readonly [number, number, number];
+  /** Channels and size raw images are decoded to; null where an ONNX file does not fix them (.npy inputs only). */
+  imageShape: readonly [number, number, number] | null;
   /** The evaluation transform of a `convnets train` checkpoint; none for --arch, whose input is taken as given. */
   prepare: (image: ChwImage) => ChwImage;
   classNames: readonly string[];
+  /** What an ONNX file declares: its name, its input's [N, C, H, W] (fixed dimensions as numbers). */
+  onnx?: { path: string; inputShape: readonly (number | string | null)[] | null };
 }
 
 /**
- * `convnets predict`: the model's evaluation-mode output for images or .npy batches, either from a
- * `convnets train` checkpoint (its test-time transform applied, top-K classes printed) or from a zoo
- * architecture and a weights file (the raw output written with --output).
+ * `convnets predict`: the model's evaluation-mode output for images or .npy batches, from a `convnets train`
+ * checkpoint (its test-time transform applied, top-K classes printed), from an .onnx file (its graph run as it
+ * is) or from a zoo architecture and a weights file; --output writes the raw output.
  */
 export async function runPredict(args: string[]): Promise<void> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -46,10 +50,10 @@ export async function runPredict(args: string[]): Promise<void> {
   if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
-    : await fromCheckpoint(positionals[0]);
+    : await fromModelFile(positionals[0]);
   const batch = await loadInputs(inputs, predictor);
   predictor.model.eval();
-  const logits = noGrad(() => predictor.model.call(batch));
+  const logits = noGrad(() => run(predictor, batch));
   if (typeof values.output === 'string') {
     await writeNpy(values.output, logits);
     console.log(`wrote ${formatShape(logits.shape)} output to ${values.output}`);
@@ -62,6 +66,60 @@ export async function runPredict(args: string[]): Promise<void> {
     predictor.classNames,
     top,
   );
+}
+
+/** A file ending in .onnx is a graph to run; anything else names a `convnets train` checkpoint. */
+async function fromModelFile(path: string): Promise<Predictor> {
+  if (extname(path).toLowerCase() !== '.onnx' || !(await stat(path).catch(() => null))?.isFile())
+    return fromCheckpoint(path);
+  const model = await importOnnx(path);
+  if (model.inputs.length !== 1) {
+    const names = model.inputs.map((input) => `'${input.name}'`).join(', ');
+    throw new ValueError(
+      `${path}: the graph takes ${model.inputs.length} inputs (${names}); predict feeds one`,
+    );
+  }
+  const { name, shape } = model.inputs[0];
+  if (shape !== null && shape.length !== 4)
+    throw new ShapeError(
+      `${path}: input '${name}' is [${shape.join(', ')}], not an image batch [N, C, H, W]`,
+    );
+  const image = shape?.slice(1) ?? [];
+  const fixed = image.length === 3 && image.every((d) => typeof d === 'number');
+  return {
+    model,
+    imageShape: fixed ? (image as [number, number, number]) : null,
+    prepare: (x) => x,
+    classNames: [],
+    onnx: { path, inputShape: shape },
+  };
+}
+
+/**
+ * The model's output for the batch. An ONNX file's input shape is checked first, and one that fixes the batch size
+ * (exported without --batch dynamic) runs the inputs in groups of that size.
+ */
+function run(predictor: Predictor, batch: Tensor): Tensor {
+  const { model, onnx } = predictor;
+  if (onnx?.inputShape == null) return model.call(batch);
+  const [fixedBatch, ...image] = onnx.inputShape;
+  const fits = image.every((d, i) => typeof d !== 'number' || d === batch.shape[i + 1]);
+  if (!fits) {
+    throw new ShapeError(
+      `inputs ${formatShape(batch.shape)} do not fit ${onnx.path}, whose input is [${onnx.inputShape.join(', ')}]`,
+    );
+  }
+  const [n, ...rest] = batch.shape;
+  if (typeof fixedBatch !== 'number' || fixedBatch === n) return model.call(batch);
+  if (n % fixedBatch !== 0) {
+    throw new ShapeError(
+      `${onnx.path} takes batches of ${fixedBatch} (exported without --batch dynamic); ${n} inputs do not divide into them`,
+    );
+  }
+  const groups = Array.from({ length: n / fixedBatch }, (_, g) =>
+    model.call(slice(batch, [g * fixedBatch, 0, 0, 0], [fixedBatch, ...rest])),
+  );
+  return concat(groups, 0);
 }
 
 async function fromCheckpoint(path: string): Promise<Predictor> {
@@ -81,17 +139,12 @@ async function fromArchitecture(
   weights: string,
   numClasses: string | boolean | undefined,
 ): Promise<Predictor> {
-  const info = models.info(arch);
-  const classes = numberOption('num-classes', numClasses, info.numClasses, { integer: true, min: 1 });
-  await requireFile(weights, '--weights');
-  const model = models.get(arch, { numClasses: classes });
-  await loadWeights(model, weights);
+  const { model, info } = await zooModel(arch, weights, numClasses);
   return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
 }
 
 /** .npy files hold [C, H, W] or [N, C, H, W] batches; other files are images decoded with sharp, scaled to [0, 1]. */
 async function loadInputs(files: readonly string[], predictor: Predictor): Promise<Tensor> {
-  const [channels, height, width] = predictor.imageShape;
   const images: ChwImage[] = [];
   for (const file of files) {
     await requireFile(file, 'input');
@@ -109,6 +162,12 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
         images.push(chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w));
       continue;
     }
+    if (predictor.imageShape === null) {
+      throw new ValueError(
+        `${file}: ${predictor.onnx?.path ?? 'the model'} does not fix its input's channels and size; give .npy inputs`,
+      );
+    }
+    const [channels, height, width] = predictor.imageShape;
     const decode = await sharpDecoder();
     const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] }).catch(
       (error: Error) => {

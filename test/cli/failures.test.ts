@@ -1,40 +1,13 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import { rand } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
-
-const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-/** Runs the CLI; a command that spins instead of failing is stopped after 60 s and fails the check below. */
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [main, ...args], {
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, CONVNETS_BACKEND: 'reference' },
-  });
-}
-
-/** The failure is exit status 1 and one line on stderr, `convnets <verb>: <message>`, without a stack trace. */
-function assertOneLineFailure(args: string[], message: RegExp): void {
-  const result = cli(args);
-  const what = args.join(' ');
-  assert.equal(
-    result.status,
-    1,
-    `${what}: status ${result.status} (signal ${result.signal}): ${result.stderr}`,
-  );
-  const lines = result.stderr.split('\n').filter((line) => line !== '');
-  assert.equal(lines.length, 1, `${what}: one line on stderr, got:\n${result.stderr}`);
-  assert.match(lines[0], new RegExp(`^convnets ${args[0]}: ${message.source}`), what);
-}
+import { assertOneLineFailure } from './helpers.js';
 
 test('predict: a missing or wrong file is one line naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
@@ -115,4 +88,11 @@ test('info, demo and models refuse arguments they do not take', () => {
     );
   }
   assertOneLineFailure(['info', '--json'], /Unknown option '--json'/);
+});
+
+test('an option value that looks like an option is one line, not parseArgs’ three', () => {
+  assertOneLineFailure(
+    ['summary', 'lenet5', '--input', '-1'],
+    /Option '--input' argument is ambiguous\. Did you forget .* use '--input=-XYZ'\.$/,
+  );
 });

@@ -1,35 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FASHION_MNIST_DIR } from '../../src/data/index.js';
-import { readNpy, saveWeights, writeNpy } from '../../src/io/index.js';
+import { exportOnnx, readNpy, saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
-import { noGrad, rand } from '../../src/tensor/index.js';
+import { Generator, noGrad, rand, randn } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
+import { assertClose, randomiseBatchNorms } from '../graph/helpers.js';
+import { assertOneLineFailure, cli, withTempDir } from './helpers.js';
 
-const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const haveData = existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
-
-function cli(args: string[]) {
-  return spawnSync(process.execPath, [main, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, CONVNETS_BACKEND: 'reference' },
-  });
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'convnets-predict-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 test('predict --arch --weights --input --output writes the evaluation-mode output of the batch', async () => {
   await withTempDir(async (dir) => {
@@ -123,3 +105,72 @@ test(
     });
   },
 );
+
+test('predict model.onnx runs the graph itself: the module’s outputs, at batch 3 from a dynamic-batch file or in groups from a batch-1 file', async () => {
+  await withTempDir(async (dir) => {
+    const net = randomiseBatchNorms(models.get('resnet20', { seed: 2 }), 4);
+    const traced = join(dir, 'traced.onnx');
+    const dynamic = join(dir, 'dynamic.onnx');
+    await exportOnnx(net, [1, 3, 32, 32], traced);
+    await exportOnnx(net, [1, 3, 32, 32], dynamic, { batch: 'dynamic' });
+    const x = randn([3, 3, 32, 32], { generator: new Generator(9) });
+    await writeNpy(join(dir, 'x.npy'), x);
+    net.eval();
+    const expected = noGrad(() => net.call(x)).data();
+    const outputs: [string, string[]][] = [
+      ['dynamic', ['predict', dynamic, '--input', join(dir, 'x.npy')]],
+      ['traced at batch 1', ['predict', traced, join(dir, 'x.npy')]],
+      // --arch with an .onnx file borrows its initialisers and runs the zoo module.
+      [
+        '--arch --weights',
+        ['predict', '--arch', 'resnet20', '--weights', traced, '--input', join(dir, 'x.npy')],
+      ],
+    ];
+    for (const [what, args] of outputs) {
+      const y = join(dir, 'y.npy');
+      const run = cli([...args, '--output', y]);
+      assert.equal(run.status, 0, `${what}: ${run.stderr}`);
+      assert.equal(run.stdout, `wrote [3, 10] output to ${y}\n`, what);
+      const written = await readNpy(y);
+      assert.deepEqual(written.shape, [3, 10], what);
+      assertClose(written.data(), expected, 1e-4, what);
+    }
+    const ranked = cli(['predict', dynamic, join(dir, 'x.npy'), '--top', '2']);
+    assert.equal(ranked.status, 0, ranked.stderr);
+    const best = Array.from(expected.subarray(0, 10)).indexOf(Math.max(...expected.subarray(0, 10)));
+    assert.match(ranked.stdout, new RegExp(`^#0\\n +[\\d.]+%  ${best}\\n`));
+    assert.equal(ranked.stdout.trim().split('\n').length, 3 * (1 + 2));
+  });
+});
+
+test('predict model.onnx: a file that is not ONNX, an input it does not take, a batch it cannot divide are one line', async () => {
+  await withTempDir(async (dir) => {
+    const net = models.get('lenet5', { seed: 1 });
+    const pairs = join(dir, 'pairs.onnx');
+    await exportOnnx(net, [2, 1, 32, 32], pairs);
+    await writeNpy(join(dir, 'three.npy'), rand([3, 1, 32, 32]));
+    await writeNpy(join(dir, 'colour.npy'), rand([2, 3, 32, 32]));
+    await writeFile(join(dir, 'junk.onnx'), 'not a protobuf message\n');
+    assertOneLineFailure(
+      ['predict', join(dir, 'junk.onnx'), join(dir, 'three.npy')],
+      /.*junk\.onnx: ONNX ModelProto/,
+    );
+    assertOneLineFailure(
+      ['predict', join(dir, 'absent.onnx'), join(dir, 'three.npy')],
+      /.*absent\.onnx: no such file or directory$/,
+    );
+    assertOneLineFailure(
+      ['predict', pairs, join(dir, 'colour.npy')],
+      /inputs \[2, 3, 32, 32\] do not fit .*pairs\.onnx, whose input is \[2, 1, 32, 32\]$/,
+    );
+    assertOneLineFailure(
+      ['predict', pairs, join(dir, 'three.npy')],
+      /.*pairs\.onnx takes batches of 2 \(exported without --batch dynamic\); 3 inputs do not divide into them$/,
+    );
+    assertOneLineFailure(['predict', pairs, join(dir, 'absent.npy')], /input .*absent\.npy: no such file$/);
+    assertOneLineFailure(
+      ['predict', '--arch', 'resnet20', '--weights', pairs, '--input', join(dir, 'colour.npy')],
+      /.*pairs\.onnx: not the weights of resnet20: missing keys 'conv1\.weight', .*; unexpected keys 'features\.0\.weight'/,
+    );
+  });
+});

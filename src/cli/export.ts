@@ -1,0 +1,141 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { ValueError } from '../errors.js';
+import type { TransformSpec } from '../data/index.js';
+import { exportOnnx } from '../io/index.js';
+import type { Module } from '../nn/index.js';
+import { loadTrained } from '../train/index.js';
+import { parseCommandArgs } from './args.js';
+import { requireParentDirectory } from './files.js';
+import { numberOption } from './train-setup.js';
+import { zooModel } from './zoo.js';
+
+const usage = `usage: convnets export <checkpoint-dir> --out model.onnx [--input C,H,W] [--batch N|dynamic] [--opset N]
+       convnets export --arch <model> [--weights <file.pth|.safetensors|.onnx>] [--num-classes N] --out model.onnx [...]`;
+
+/** What is exported, the [C, H, W] it takes by default, and what the file's doc_string says about its input. */
+interface Exportable {
+  model: Module;
+  imageShape: readonly number[];
+  /** How raw images become the model's input, where a training run says (a checkpoint), else null. */
+  preprocessing: string | null;
+  docString: string;
+}
+
+/**
+ * `convnets export`: a `convnets train` checkpoint or a zoo model (with optional weights) written as an ONNX file,
+ * traced in evaluation mode at [batch, C, H, W]. Prints one line: the path, opset, input shape and file size.
+ */
+export async function runExport(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommandArgs(args, {
+    arch: { type: 'string' },
+    weights: { type: 'string' },
+    'num-classes': { type: 'string' },
+    out: { type: 'string' },
+    input: { type: 'string' },
+    batch: { type: 'string' },
+    opset: { type: 'string' },
+  });
+  const viaArch = typeof values.arch === 'string';
+  if (positionals.length > (viaArch ? 0 : 1))
+    throw new ValueError(
+      `unexpected argument '${positionals[viaArch ? 0 : 1]}': export takes one checkpoint, or --arch and no argument`,
+    );
+  if (!viaArch && positionals.length === 0) throw new ValueError(`name a checkpoint or --arch\n${usage}`);
+  if (!viaArch && (values.weights !== undefined || values['num-classes'] !== undefined))
+    throw new ValueError('--weights and --num-classes go with --arch; a checkpoint holds its own');
+  if (typeof values.out !== 'string') throw new ValueError('--out model.onnx is required: the file to write');
+  const out = values.out;
+  if ((await stat(out).catch(() => null))?.isDirectory())
+    throw new ValueError(`--out ${out}: is a directory; name the .onnx file to write`);
+  await requireParentDirectory(out, '--out');
+  const image = typeof values.input === 'string' ? parseImageShape(values.input) : undefined;
+  const { batch, dynamic } = parseBatch(values.batch);
+  const opset = numberOption('opset', values.opset, 13, { integer: true, min: 1 });
+
+  const source = viaArch
+    ? await fromArchitecture(values.arch as string, values.weights, values['num-classes'])
+    : await fromCheckpoint(positionals[0]);
+  const inputShape = [batch, ...(image ?? source.imageShape)];
+  await exportOnnx(source.model, inputShape, out, {
+    opsetVersion: opset,
+    batch: dynamic ? 'dynamic' : 'traced',
+    docString: source.docString,
+  });
+  const written = dynamic ? ['batch', ...inputShape.slice(1)] : inputShape;
+  const { size } = await stat(out);
+  const preprocessing = source.preprocessing === null ? '' : `; inputs ${source.preprocessing}`;
+  console.log(
+    `wrote ${out}: opset ${opset}, input [${written.join(', ')}], ${formatBytes(size)}${preprocessing}`,
+  );
+}
+
+/** --input for export: C,H,W only, since the batch is --batch's. */
+function parseImageShape(text: string): number[] {
+  const shape = text.split(/[,x×]/).map((part) => Number(part.trim()));
+  if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1))
+    throw new ValueError(
+      `--input '${text}' must be C,H,W in positive integers (the batch is --batch N|dynamic)`,
+    );
+  return shape;
+}
+
+/** --batch N traces at N and writes it; 'dynamic' traces at 1 and writes a symbolic batch dimension. */
+function parseBatch(value: string | boolean | undefined): { batch: number; dynamic: boolean } {
+  if (value === 'dynamic') return { batch: 1, dynamic: true };
+  if (typeof value === 'string' && !/^\d+$/.test(value.trim()))
+    throw new ValueError(`--batch must be a positive integer or 'dynamic', got '${value}'`);
+  return { batch: numberOption('batch', value, 1, { integer: true, min: 1 }), dynamic: false };
+}
+
+async function fromCheckpoint(path: string): Promise<Exportable> {
+  const trained = await loadTrained(path);
+  const { meta } = trained;
+  const [channels, height, width] = trained.imageShape;
+  const preprocessing = `as in training: ${channels}×${height}×${width} images in [0, 1], ${describeTransform(trained.transform)}`;
+  return {
+    model: trained.model,
+    imageShape: [channels, meta.size, meta.size],
+    preprocessing,
+    docString: `${meta.model} trained by convnets on ${meta.data} (epoch ${trained.epoch}); input: ${preprocessing}`,
+  };
+}
+
+async function fromArchitecture(
+  arch: string,
+  weights: string | boolean | undefined,
+  numClasses: string | boolean | undefined,
+): Promise<Exportable> {
+  const file = typeof weights === 'string' ? weights : undefined;
+  const { model, info } = await zooModel(arch, file, numClasses);
+  const origin = file === undefined ? 'initialised, untrained' : `weights from ${basename(file)}`;
+  return {
+    model,
+    imageShape: info.inputShape,
+    preprocessing: null,
+    docString: `${arch} (convnets), ${origin}`,
+  };
+}
+
+/** The test-time steps of a training run, in words: 'padded by 2 (constant 0), normalised (mean 0.286, std 0.353)'. */
+function describeTransform(spec: TransformSpec): string {
+  switch (spec.kind) {
+    case 'compose':
+      return spec.transforms.map(describeTransform).join(', ');
+    case 'pad': {
+      const [left, ...others] = spec.padding;
+      const sides = others.every((p) => p === left) ? String(left) : spec.padding.join('/');
+      const fill = spec.mode === 'constant' ? ` ${[spec.fill].flat().join('/')}` : '';
+      return `padded by ${sides} (${spec.mode}${fill})`;
+    }
+    case 'normalize':
+      return `normalised (mean ${spec.mean.join('/')}, std ${spec.std.join('/')})`;
+    default:
+      return spec.kind;
+  }
+}
+
+function formatBytes(size: number): string {
+  if (size < 1e3) return `${size} bytes`;
+  return size < 1e6 ? `${(size / 1e3).toFixed(1)} kB` : `${(size / 1e6).toFixed(1)} MB`;
+}

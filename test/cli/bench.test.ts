@@ -1,0 +1,109 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BENCH_MODELS, BENCH_WORKLOADS, benchScript } from '../../src/cli/bench.js';
+import { assertOneLineFailure, cli, withTempDir } from './helpers.js';
+
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+const distSrc = join(repoRoot, 'dist', 'src');
+
+/** The package as npm installs it: package.json and dist/src, no bench/ (package.json "files"). */
+async function installedPackage(dir: string): Promise<string> {
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'convnets', type: 'module' }));
+  await cp(distSrc, join(dir, 'dist', 'src'), { recursive: true, filter: (path) => !path.endsWith('.map') });
+  return join(dir, 'dist', 'src', 'cli', 'main.js');
+}
+
+test('bench runs bench/bench.mjs of the checkout it was built in', () => {
+  assert.equal(benchScript(), join(repoRoot, 'bench', 'bench.mjs'));
+  assert.ok(existsSync(benchScript()));
+});
+
+test('bench from an installed package, where bench/ is absent, says so in one line', async () => {
+  await withTempDir(async (dir) => {
+    const main = await installedPackage(dir);
+    assertOneLineFailure(
+      ['bench', '--only', 'conv'],
+      new RegExp(`no benchmark at ${join(dir, 'bench', 'bench.mjs')}: bench/ ships with the repository`),
+      main,
+    );
+  });
+});
+
+test('bench hands its options to the benchmark as make bench does, and returns its exit status', async () => {
+  await withTempDir(async (dir) => {
+    const main = await installedPackage(dir);
+    // A stand-in benchmark that prints what it was given: the real one is never run by the tests.
+    await mkdir(join(dir, 'bench'));
+    await writeFile(
+      join(dir, 'bench', 'bench.mjs'),
+      'console.log(JSON.stringify(process.argv.slice(2)));\nprocess.exitCode = 3;\n',
+    );
+    const all = cli(
+      [
+        'bench',
+        '--threads',
+        '1',
+        '--seconds',
+        '0.5',
+        '--only',
+        'conv,infer',
+        '--models',
+        'resnet18',
+        '--json',
+      ],
+      main,
+    );
+    assert.equal(all.status, 3, all.stderr);
+    assert.deepEqual(JSON.parse(all.stdout), [
+      '--threads',
+      '1',
+      '--seconds',
+      '0.5',
+      '--only',
+      'conv,infer',
+      '--models',
+      'resnet18',
+      '--json',
+    ]);
+    const none = cli(['bench'], main);
+    assert.equal(none.status, 3, none.stderr);
+    assert.deepEqual(JSON.parse(none.stdout), []);
+  });
+});
+
+test('bench: a wrong option value is one line, before anything runs', () => {
+  assertOneLineFailure(['bench', '--threads', '0'], /--threads must be an integer ≥ 1, got '0'$/);
+  assertOneLineFailure(['bench', '--threads', '100000'], /--threads must be at most \d+ \(the cores/);
+  for (const seconds of ['0', '-1', 'soon'])
+    assertOneLineFailure(
+      ['bench', `--seconds=${seconds}`],
+      new RegExp(`--seconds must be a number > 0, got '${seconds}'$`),
+    );
+  assertOneLineFailure(
+    ['bench', '--only', 'conv,fit'],
+    /--only takes a comma-separated list of conv, train, infer, got 'conv,fit'$/,
+  );
+  assertOneLineFailure(
+    ['bench', '--models', 'vgg19'],
+    /--models takes a comma-separated list of .*, got 'vgg19'$/,
+  );
+  assertOneLineFailure(['bench', '--table', 'saved.json'], /Unknown option '--table'/);
+  assertOneLineFailure(['bench', 'conv'], /unexpected argument 'conv': bench takes no arguments$/);
+});
+
+test('bench checks the workloads and models that bench/common.mjs measures', async () => {
+  const threads = process.env.CONVNETS_THREADS;
+  // common.mjs reads the command line and sets CONVNETS_THREADS as it loads; neither matters here, and it is put back.
+  const common = (await import(join(repoRoot, 'bench', 'common.mjs'))) as {
+    WORKLOADS: string[];
+    INFERENCE_MODELS: string[];
+  };
+  if (threads === undefined) delete process.env.CONVNETS_THREADS;
+  else process.env.CONVNETS_THREADS = threads;
+  assert.deepEqual([...BENCH_WORKLOADS], common.WORKLOADS);
+  assert.deepEqual([...BENCH_MODELS], common.INFERENCE_MODELS);
+});
