@@ -47,9 +47,15 @@ export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null
 
 /** Every tensor of a weights file (`.pth`/`.pt`, safetensors, or an .onnx model's float initialisers) by its key. */
 export async function readWeights(file: Source): Promise<Map<string, Tensor>> {
+  return (await readWeightsAndFormat(file)).tensors;
+}
+
+async function readWeightsAndFormat(
+  file: Source,
+): Promise<{ tensors: Map<string, Tensor>; format: WeightsFormat | null }> {
   const { bytes, name } = await readSource(file);
-  return inFile(name, () => {
-    const format = detectFormat(bytes, name);
+  const format = detectFormat(bytes, name);
+  const tensors = inFile(name, () => {
     switch (format) {
       case 'pth':
         return decodePth(bytes);
@@ -63,7 +69,11 @@ export async function readWeights(file: Source): Promise<Map<string, Tensor>> {
         throw new FormatError('not a weights file convnets reads (PyTorch .pth/.pt or .safetensors)');
     }
   });
+  return { tensors, format };
 }
+
+/** BatchNorm's step counter: training keeps it, evaluation never reads it, and an ONNX file has no initialiser for it. */
+const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
 
 export interface LoadWeightsOptions {
   /** Require the file's keys and the model's to match exactly (default true); shapes must match either way. */
@@ -102,11 +112,12 @@ export async function loadWeights(
   file: Source,
   options: LoadWeightsOptions = {},
 ): Promise<LoadStateDictResult> {
-  const loaded = await readWeights(file);
+  const { tensors: loaded, format } = await readWeightsAndFormat(file);
   const mapKey = options.mapKey;
   try {
     const state = mapKey === undefined ? loaded : mapKeys(loaded, mapKey);
-    return model.loadStateDict(state, { strict: options.strict ?? true });
+    const optional = format === 'onnx' ? (key: string) => STEP_COUNTER.test(key) : undefined;
+    return model.loadStateDict(state, { strict: options.strict ?? true, optional });
   } finally {
     // The model holds copies; the file's tensors are done with.
     for (const t of loaded.values()) t.dispose();

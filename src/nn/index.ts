@@ -14,7 +14,12 @@ export {
   type OutputsWithAuxiliary,
   type WithAuxiliaryOutputs,
 } from './auxiliary.js';
-export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './state-dict.js';
+export {
+  keyMismatch,
+  type StateDict,
+  type LoadStateDictOptions,
+  type LoadStateDictResult,
+} from './state-dict.js';
 export * as init from './init.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { Linear, Identity, Flatten, type LinearOptions } from './layers/linear.js';

@@ -7,6 +7,8 @@ export type StateDict = Map<string, Tensor>;
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true); shapes must match either way. */
   strict?: boolean;
+  /** Keys of the model the state dict may leave out even when strict (they keep their values). */
+  optional?: (key: string) => boolean;
 }
 
 export interface LoadStateDictResult {
@@ -16,6 +18,14 @@ export interface LoadStateDictResult {
 
 function quoteAll(keys: readonly string[]): string {
   return keys.map((k) => `'${k}'`).join(', ');
+}
+
+/** What keeps a load from matching, for a message: "missing keys 'a', 'b'; unexpected keys 'c'", or '' when nothing. */
+export function keyMismatch({ missingKeys, unexpectedKeys }: LoadStateDictResult): string {
+  return [
+    ...(missingKeys.length > 0 ? [`missing keys ${quoteAll(missingKeys)}`] : []),
+    ...(unexpectedKeys.length > 0 ? [`unexpected keys ${quoteAll(unexpectedKeys)}`] : []),
+  ].join('; ');
 }
 
 /** A copy of source's values with target's dtype, so assign can take it over without touching source. */
@@ -35,7 +45,8 @@ export function loadStateDictInto(
   options: LoadStateDictOptions,
 ): LoadStateDictResult {
   const source = state instanceof Map ? state : new Map(Object.entries(state));
-  const missingKeys = [...target.keys()].filter((k) => !source.has(k));
+  const optional = options.optional ?? (() => false);
+  const missingKeys = [...target.keys()].filter((k) => !source.has(k) && !optional(k));
   const unexpectedKeys = [...source.keys()].filter((k) => !target.has(k));
   const mismatches: string[] = [];
   for (const [key, to] of target) {
@@ -47,14 +58,9 @@ export function loadStateDictInto(
     }
   }
   if (mismatches.length > 0) throw new ShapeError(`loadStateDict: size mismatch: ${mismatches.join('; ')}`);
-  if ((options.strict ?? true) && (missingKeys.length > 0 || unexpectedKeys.length > 0)) {
-    const problems = [
-      ...(missingKeys.length > 0 ? [`missing keys ${quoteAll(missingKeys)}`] : []),
-      ...(unexpectedKeys.length > 0 ? [`unexpected keys ${quoteAll(unexpectedKeys)}`] : []),
-    ];
-    throw new ValueError(
-      `loadStateDict: ${problems.join('; ')} (pass { strict: false } to load the keys that match)`,
-    );
+  const mismatch = keyMismatch({ missingKeys, unexpectedKeys });
+  if ((options.strict ?? true) && mismatch !== '') {
+    throw new ValueError(`loadStateDict: ${mismatch} (pass { strict: false } to load the keys that match)`);
   }
   noGrad(() => {
     for (const [key, to] of target) {

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShapeError, ValueError } from '../../src/errors.js';
-import { detectFormat, loadWeights, readWeights, saveWeights } from '../../src/io/index.js';
+import { detectFormat, exportOnnx, loadWeights, readWeights, saveWeights } from '../../src/io/index.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, Sequential } from '../../src/nn/index.js';
 import { Generator, tensor } from '../../src/tensor/index.js';
 import { ascii, assertTensors, expected, fixture, fixturePath } from './helpers.js';
@@ -139,4 +139,32 @@ test('the format comes from the magic bytes first, the extension second; others 
   // A truncated .pth keeps its extension's reader, whose error says what is wrong.
   writeFileSync(join(dir, 'cut.pth'), fixture('sequential.pth').subarray(100, 400));
   await assert.rejects(readWeights(join(dir, 'cut.pth')), /cut\.pth: pth: not a PyTorch file/);
+});
+
+test('an .onnx file loads strictly though it has no BatchNorm step counters; any other missing key is named', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convnets-weights-'));
+  const source = twin(7).eval();
+  const path = join(dir, 'twin.onnx');
+  await exportOnnx(source, [1, 2, 4, 4], path);
+  const model = twin(8);
+  const result = await loadWeights(model, path);
+  assert.deepEqual(result, { missingKeys: [], unexpectedKeys: [] });
+  for (const [key, value] of source.stateDict()) {
+    if (!key.endsWith('num_batches_tracked'))
+      assert.deepEqual(model.stateDict().get(key)!.data(), value.data(), key);
+  }
+  // The step counter keeps its value; every other key of the model must still be there.
+  await assert.rejects(
+    loadWeights(
+      new Sequential(
+        new Conv2d(2, 3, 3),
+        new BatchNorm2d(3),
+        new Flatten(),
+        new Linear(12, 4),
+        new Linear(4, 2),
+      ),
+      path,
+    ),
+    (e: Error) => e instanceof ValueError && /missing keys '4\.weight', '4\.bias'/.test(e.message),
+  );
 });
