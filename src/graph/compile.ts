@@ -8,6 +8,7 @@ import { ConvnetsError, FormatError } from '../errors.js';
 import { Tensor, keep, scope } from '../tensor/index.js';
 import type { GraphProto, NodeProto } from './onnx-ir.js';
 import { CONVNETS_DOMAIN } from './optimize.js';
+import { checkOutputs } from './ops/budget.js';
 import { operators, type Kernel, type OpContext, type Subgraph } from './ops/index.js';
 import { Attributes, OnnxUnsupportedError, arrayToValue, type Value } from './values.js';
 
@@ -43,6 +44,8 @@ export function unsupportedOperators(graph: GraphProto): string[] {
 export interface Scope {
   /** The default-domain operator set version. */
   readonly opset: number;
+  /** The most bytes one value of a run may take (ImportOnnxOptions.maxBytes). */
+  readonly maxBytes: number;
   /** Whether a value of this name is made, by this node, in this graph or one around it. */
   visible(name: string): boolean;
   /** The value of a name that is a constant (an initialiser or a Constant's output) here or around. */
@@ -58,16 +61,21 @@ export interface CompiledNode {
   readonly inputs: readonly string[];
   /** Values its subgraphs hold for the model's lifetime: a run hands them out, and must never release them. */
   readonly held: readonly Value[];
+  readonly maxBytes: number;
 }
 
-/** Runs a node's kernel on its input values, naming the node in any error. */
+/** Runs a node's kernel on its input values, naming the node in any error; each value it made within the budget. */
 export function runNode(
   step: CompiledNode,
   inputs: readonly (Value | null)[],
   consumable: (i: number) => boolean = () => false,
 ): Value[] {
   try {
-    const outputs = scope(() => step.kernel(inputs, consumable));
+    const outputs = scope(() => {
+      const made = step.kernel(inputs, consumable);
+      checkOutputs(step, made, inputs, step.node.output);
+      return made;
+    });
     const wanted = step.node.output.filter((name) => name !== '').length;
     if (outputs.length < wanted) {
       throw new FormatError(`${step.where}: produced ${outputs.length} outputs, the node names ${wanted}`);
@@ -91,6 +99,7 @@ export function compileNode(node: NodeProto, where: string, around: Scope): Comp
     attrs,
     opset: around.opset,
     where,
+    maxBytes: around.maxBytes,
     subgraph: (attribute) => {
       const graph = attrs.graph(attribute);
       if (graph === undefined) throw new FormatError(`${where}: attribute '${attribute}' is missing`);
@@ -111,7 +120,7 @@ export function compileNode(node: NodeProto, where: string, around: Scope): Comp
     );
   }
   const names = [...node.input, ...captures];
-  return { node, where, kernel, inputs: names, held };
+  return { node, where, kernel, inputs: names, held, maxBytes: around.maxBytes };
 }
 
 /** Compiles a graph attribute; `where` names it in errors ("node 'If_0' (If) then_branch"). */
@@ -133,6 +142,7 @@ function compileSubgraph(graph: GraphProto, where: string, around: Scope): Subgr
   };
   const scopeHere: Scope = {
     opset: around.opset,
+    maxBytes: around.maxBytes,
     visible: (name) => defined.has(name) || around.visible(name),
     constant: (name) => constants.get(name) ?? (defined.has(name) ? undefined : around.constant(name)),
   };

@@ -1,5 +1,7 @@
 export { OnnxModel, OnnxScope, defaultOpset, type ImportOnnxOptions, type OnnxValueInfo } from './model.js';
 export { unsupportedOperators } from './compile.js';
+export { DEFAULT_MAX_BYTES, MAX_HOST_INTEGERS } from './ops/budget.js';
+export { MAX_LOOP_ITERATIONS } from './ops/control.js';
 export { IntValues, OnnxUnsupportedError, type Value as OnnxValue } from './values.js';
 export {
   AttributeType,

@@ -19,6 +19,7 @@ import {
   type Scope,
 } from './compile.js';
 import { DataType, dataTypeName, type Dimension, type GraphProto, type ModelProto } from './onnx-ir.js';
+import { DEFAULT_MAX_BYTES } from './ops/budget.js';
 import { GraphReplay } from './replay.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, valueToTensor, type Value } from './values.js';
 
@@ -30,6 +31,13 @@ export interface ImportOnnxOptions {
    * residual Adds and Relus fused into convolutions. Default false; the rewritten model is for inference only.
    */
   optimize?: boolean;
+  /**
+   * The most bytes one value of a run may take: a node's output, or a tensor an operator builds on the way (a padded
+   * copy). An operator whose attributes or constant inputs imply more is refused before allocating, at import where
+   * the file alone decides it, else at run time. Default DEFAULT_MAX_BYTES (1 GiB); Infinity turns the budget off,
+   * leaving the limits of typed arrays (2^32 elements) and of host integers (MAX_HOST_INTEGERS).
+   */
+  maxBytes?: number;
 }
 
 /** A graph input or output: its name, ONNX element type and shape (null where the file gives none). */
@@ -166,9 +174,13 @@ export class OnnxModel extends Module {
    */
   #constantValues: ReadonlySet<Value> = new Set();
   readonly #producer: string;
+  readonly #maxBytes: number;
 
   constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
     super();
+    this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    if (typeof this.#maxBytes !== 'number' || !(this.#maxBytes > 0))
+      throw new ValueError(`maxBytes must be a positive number, got ${options.maxBytes}`);
     const graph = model.graph;
     const missing = unsupportedOperators(graph);
     if (missing.length > 0) {
@@ -231,6 +243,7 @@ export class OnnxModel extends Module {
     const known = new Set<string>([...this.#constants.keys(), ...this.#inputs.map((i) => i.name)]);
     const scope: Scope = {
       opset: this.#opset,
+      maxBytes: this.#maxBytes,
       visible: (name) => known.has(name),
       constant: (name) => this.#constants.get(name),
     };

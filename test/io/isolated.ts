@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CaseEnd, type Job, WORKER_FLAG } from './read-worker.js';
+import { type CaseEnd, type Job, type Outcome, WORKER_FLAG } from './read-worker.js';
 
 /**
- * Runs reader cases in a child process (read-worker.ts) with a memory and a time limit on each case, so that a
- * reader that hangs, crashes or allocates gigabytes fails the test naming the case instead of taking the test runner
- * (or the machine) down with it.
+ * Runs reader cases (and ONNX models, imported and run once) in a child process (read-worker.ts) with a memory and a
+ * time limit on each case, so that a reader that hangs, crashes or allocates gigabytes fails the test naming the case
+ * instead of taking the test runner (or the machine) down with it.
  */
 
 export interface Limits {
@@ -19,14 +19,17 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { caseMs: 20_000, rssBytes: 1e9 };
 
+/** How many cases ended in each outcome a job accepts. */
+export type Counts = Partial<Record<Exclude<Outcome, 'error'>, number>>;
+
 export interface Report {
-  /** Per reader, how many cases gave a value and how many a FormatError. */
-  outcomes: Map<string, { value: number; FormatError: number }>;
+  /** Per reader, how many cases gave a value and how many each typed error the job accepts. */
+  outcomes: Map<string, Counts>;
   /** Every case that ended otherwise: another error, a crash, a hang, too much memory. */
   failures: string[];
   /** The child's peak resident set, in bytes. */
   peakRss: number;
-  /** Each case's end, for jobs of one case (hostile files). */
+  /** Each case's end, for jobs of one case (hostile files and models). */
   ends: CaseEnd[];
   /** The size of the file built, and the peak resident set before it was read, for hostile files. */
   started: { size?: number; rssBeforeReading?: number }[];
@@ -89,11 +92,11 @@ export function runIsolated(job: Job, limits: Limits = DEFAULT_LIMITS): Promise<
       } else {
         const end = event as CaseEnd;
         report.peakRss = Math.max(report.peakRss, end.peakRss);
-        if (job.kind === 'hostile') report.ends.push(end);
+        if (job.kind === 'hostile' || job.kind === 'onnx-hostile') report.ends.push(end);
         if (end.outcome === 'error') report.failures.push(`${current}: ${end.message}`);
         else {
-          const counts = report.outcomes.get(end.reader) ?? { value: 0, FormatError: 0 };
-          counts[end.outcome]++;
+          const counts = report.outcomes.get(end.reader) ?? {};
+          counts[end.outcome] = (counts[end.outcome] ?? 0) + 1;
           report.outcomes.set(end.reader, counts);
         }
         if (end.peakRss > limits.rssBytes) {
@@ -126,7 +129,8 @@ export function assertClean(report: Report, readers: string[], casesPerReader: n
   for (const reader of readers) {
     const counts = report.outcomes.get(reader);
     assert.ok(counts !== undefined, `${reader}: no cases ran`);
-    assert.equal(counts.value + counts.FormatError, casesPerReader, reader);
-    assert.ok(counts.value > 0 && counts.FormatError > 0, `${reader}: ${JSON.stringify(counts)}`);
+    const { value = 0, FormatError = 0 } = counts;
+    assert.equal(value + FormatError, casesPerReader, reader);
+    assert.ok(value > 0 && FormatError > 0, `${reader}: ${JSON.stringify(counts)}`);
   }
 }

@@ -1,18 +1,24 @@
-// The child process behind isolated.ts: runs one job of reader cases (seeded mutations, or one hostile file) and
-// reports each case on stdout, one JSON line when it starts and one when it ends, with the process's peak resident
-// set so far. It does nothing unless started by runIsolated (the test runner also loads every file under test/).
+// The child process behind isolated.ts: runs one job of reader cases (seeded mutations, or one hostile file) or of
+// ONNX models (imported and run once: mutated files, attributes at boundary values, one hostile model), and reports
+// each case on stdout, one JSON line when it starts and one when it ends, with the process's peak resident set so far.
+// It does nothing unless started by runIsolated (the test runner also loads every file under test/).
 import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { decodeCifarBatch } from '../../src/data/datasets/cifar.js';
 import { decodeIdx } from '../../src/data/datasets/idx.js';
-import { FormatError } from '../../src/errors.js';
+import { FormatError, ShapeError } from '../../src/errors.js';
+import { OnnxModel } from '../../src/graph/model.js';
 import { decodeNpy, decodePth, decodeSafetensors } from '../../src/io/index.js';
 import { ZipArchive } from '../../src/io/pth/zip.js';
 import { fixture, seeded, storedZip } from './helpers.js';
 import { HOSTILE_FILES } from './hostile.js';
 import { mutate } from './mutate.js';
+import { HOSTILE_MODELS } from './onnx/hostile.js';
+import { mutate as mutateProtobuf } from './onnx/mutate.js';
+import { importAndRunOnce, runOnce } from './onnx/run-once.js';
+import { MUTATED_MODELS, attributeCases } from './onnx/seeds.js';
 
 export const WORKER_FLAG = 'CONVNETS_READ_WORKER';
 
@@ -37,13 +43,36 @@ export interface MisbehaveJob {
   how: 'throw' | 'hang' | 'crash' | 'allocate';
 }
 
-export type Job = FuzzJob | HostileJob | MisbehaveJob;
+/** One hostile .onnx model, imported from a file and run once on its small input. */
+export interface OnnxHostileJob {
+  kind: 'onnx-hostile';
+  /** An index into HOSTILE_MODELS. */
+  model: number;
+}
+
+/**
+ * Seeded mutations of the .onnx files named (MUTATED_MODELS), or every attribute case (attributeCases): each model
+ * that imports is run once on a small input, under the budget `maxBytes`.
+ */
+export interface OnnxFuzzJob {
+  kind: 'onnx-fuzz';
+  cases: 'files' | 'attributes';
+  seeds: string[];
+  mutations: number;
+  seed: number;
+  maxBytes: number;
+}
+
+export type Job = FuzzJob | HostileJob | MisbehaveJob | OnnxHostileJob | OnnxFuzzJob;
+
+/** A value, a typed error a job accepts (readers: FormatError only), or anything else ('error': a failure). */
+export type Outcome = 'value' | 'FormatError' | 'ShapeError' | 'error';
 
 /** One case's end: its outcome, and the peak resident set of the process so far, in bytes. */
 export interface CaseEnd {
   case: number;
   reader: string;
-  outcome: 'value' | 'FormatError' | 'error';
+  outcome: Outcome;
   message?: string;
   peakRss: number;
 }
@@ -131,8 +160,18 @@ const emit = (event: object): void => {
 
 const peakRss = (): number => process.resourceUsage().maxRSS * 1024;
 
-function describeError(error: unknown): Pick<CaseEnd, 'outcome' | 'message'> {
-  if (error instanceof FormatError) return { outcome: 'FormatError', message: error.message.slice(0, 400) };
+/**
+ * The typed errors running an ONNX model may end in: FormatError (the file is malformed, or asks for what convnets
+ * does not run) and ShapeError (its shapes do not fit each other or the input, or imply a value past the budget).
+ * Anything else is a bug: a ValueError means a bad option of the caller's, which a file cannot be, a BackendError
+ * that the runtime let through what the reference backend cannot run, or used a value after releasing it.
+ */
+const ONNX_ERRORS = [FormatError, ShapeError];
+
+function describeError(error: unknown, accepted = [FormatError]): Pick<CaseEnd, 'outcome' | 'message'> {
+  const type = accepted.find((kind) => error instanceof kind);
+  if (type !== undefined)
+    return { outcome: type.name as Outcome, message: (error as Error).message.slice(0, 400) };
   return {
     outcome: 'error',
     message: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
@@ -182,6 +221,63 @@ async function runHostile(job: HostileJob): Promise<void> {
   }
 }
 
+async function runOnnxHostile(job: OnnxHostileJob): Promise<void> {
+  const hostile = HOSTILE_MODELS[job.model];
+  const dir = mkdtempSync(join(tmpdir(), 'convnets-hostile-'));
+  try {
+    const path = join(dir, 'model.onnx');
+    const bytes = hostile.build();
+    writeFileSync(path, bytes);
+    emit({ case: 0, what: hostile.name, size: bytes.length, rssBeforeReading: peakRss() });
+    let end: Pick<CaseEnd, 'outcome' | 'message'> = { outcome: 'value' };
+    try {
+      await importAndRunOnce(path, seeded(job.model), {}, hostile.input.shape);
+    } catch (error) {
+      end = describeError(error, ONNX_ERRORS);
+    }
+    emit({ case: 0, reader: hostile.name, ...end, peakRss: peakRss() });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs one ONNX case: emits its start and its end (the message only for failures, which are few). */
+async function runOnnxCase(
+  index: number,
+  reader: string,
+  what: string,
+  run: () => Promise<void> | void,
+): Promise<void> {
+  emit({ case: index, what: `${reader}, ${what}` });
+  let end: Pick<CaseEnd, 'outcome' | 'message'> = { outcome: 'value' };
+  try {
+    await run();
+  } catch (error) {
+    end = describeError(error, ONNX_ERRORS);
+  }
+  if (end.outcome !== 'error') delete end.message;
+  emit({ case: index, reader, ...end, peakRss: peakRss() });
+}
+
+async function runOnnxFuzz(job: OnnxFuzzJob): Promise<void> {
+  const random = seeded(job.seed);
+  const options = { maxBytes: job.maxBytes };
+  let index = 0;
+  if (job.cases === 'attributes') {
+    for (const c of attributeCases()) {
+      await runOnnxCase(index++, c.seed, c.what, () => runOnce(new OnnxModel(c.build(), options), random));
+    }
+    return;
+  }
+  for (const name of job.seeds) {
+    const original = MUTATED_MODELS[name]();
+    for (let m = 0; m < job.mutations; m++) {
+      const { bytes, how } = mutateProtobuf(original, random);
+      await runOnnxCase(index++, name, how, () => importAndRunOnce(bytes, random, options));
+    }
+  }
+}
+
 function runMisbehave(job: MisbehaveJob): void {
   emit({ case: 0, what: `misbehave: ${job.how}` });
   let end: Pick<CaseEnd, 'outcome' | 'message'> = { outcome: 'value' };
@@ -202,6 +298,8 @@ function runMisbehave(job: MisbehaveJob): void {
 if (process.env[WORKER_FLAG] === '1') {
   const job = JSON.parse(process.argv[2]) as Job;
   if (job.kind === 'hostile') await runHostile(job);
+  else if (job.kind === 'onnx-hostile') await runOnnxHostile(job);
+  else if (job.kind === 'onnx-fuzz') await runOnnxFuzz(job);
   else if (job.kind === 'misbehave') runMisbehave(job);
   else runFuzz(job);
   emit({ done: true });

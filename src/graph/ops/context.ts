@@ -8,6 +8,7 @@ import type { Storage } from '../../backend/backend.js';
 import { Tensor } from '../../tensor/index.js';
 import type { NodeProto } from '../onnx-ir.js';
 import { Attributes, DataType, IntValues, OnnxUnsupportedError, type Value } from '../values.js';
+import { checkValueSize } from './budget.js';
 
 export interface OpContext {
   readonly node: NodeProto;
@@ -16,6 +17,8 @@ export interface OpContext {
   readonly opset: number;
   /** "node 'conv1' (Conv)", for messages. */
   readonly where: string;
+  /** The most bytes one value of a run may take (ImportOnnxOptions.maxBytes): see budget.ts. */
+  readonly maxBytes: number;
   /**
    * Compiles a graph attribute (If's branches, Loop's body). The names it reads from the graphs around it become
    * inputs of this node, after its own: the kernel receives their values there.
@@ -163,6 +166,12 @@ export function intBinary(
   f: (x: number, y: number) => number,
 ): IntValues {
   const shape = broadcastShape(ctx, a.shape, b.shape);
+  checkValueSize(
+    ctx,
+    shape,
+    'integer',
+    `broadcasting inputs ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
+  );
   const size = product(shape);
   const sa = broadcastStrides(a.shape, shape);
   const sb = broadcastStrides(b.shape, shape);

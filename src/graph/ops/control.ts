@@ -5,7 +5,17 @@
  */
 import { concat, unsqueeze, Tensor } from '../../tensor/index.js';
 import { DataType, IntValues, type Value } from '../values.js';
+import { checkValueSize, kindOf } from './budget.js';
 import { input, malformed, scalarOf, unsupported, type OpContext, type OpFactory } from './context.js';
+
+/**
+ * The most iterations a Loop may run. ONNX writes a while loop as a trip count of INT64_MAX and a condition, so the
+ * count alone cannot be refused; each iteration leaves objects on V8's heap (its values, and the autograd tape's
+ * records when gradients are on), and 65,536 of them stay far below its limit, while a loop the file lets run 2^40
+ * times would reach it (a fatal error) long before it ended. Loops in exported CNNs (Range, padding arithmetic) run
+ * a few hundred times at most.
+ */
+export const MAX_LOOP_ITERATIONS = 2 ** 16;
 
 /** A condition's truth: its one element is not zero. */
 function truth(ctx: OpContext, v: Value, what: string): boolean {
@@ -72,6 +82,12 @@ const loop: OpFactory = (ctx) => {
     const around = ctx.byName(inputs);
     const scans: Value[][] = Array.from({ length: scanned }, () => []);
     for (let i = 0; i < tripCount && cond; i++) {
+      if (i === MAX_LOOP_ITERATIONS) {
+        malformed(
+          ctx,
+          `ran ${MAX_LOOP_ITERATIONS} iterations, the most a Loop may run (MAX_LOOP_ITERATIONS), of its trip count ${tripCount}`,
+        );
+      }
       const iteration = new IntValues([], [i], DataType.INT64);
       const outputs = body.run(
         [iteration, new IntValues([], [cond ? 1 : 0], DataType.BOOL), ...values],
@@ -79,7 +95,11 @@ const loop: OpFactory = (ctx) => {
       );
       cond = truth(ctx, outputs[0], "the body's condition");
       values = outputs.slice(1, 1 + carried);
-      outputs.slice(1 + carried).forEach((v, k) => scans[k].push(v));
+      outputs.slice(1 + carried).forEach((v, k) => {
+        // The stack the scan output becomes, checked as it grows: a trip count from the file bounds it.
+        checkValueSize(ctx, [i + 1, ...v.shape], kindOf(v), `scan output ${k + 1} after ${i + 1} iterations`);
+        scans[k].push(v);
+      });
     }
     if (scanned > 0 && scans[0].length === 0) {
       unsupported(ctx, 'a scan output of a Loop that ran no iteration', 'Loop scan outputs of no iteration');

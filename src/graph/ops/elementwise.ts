@@ -20,9 +20,11 @@ import {
   tanh,
 } from '../../tensor/index.js';
 import { IntValues, type Value } from '../values.js';
+import { checkValueSize } from './budget.js';
 import {
   type OpContext,
   type OpFactory,
+  broadcastShape,
   floatInput,
   input,
   intBinary,
@@ -67,9 +69,21 @@ function binary(floatOp: FloatBinary, intOp: IntBinary): OpFactory {
       if (a.dtype !== 'float32' || b.dtype !== 'float32') {
         unsupported(ctx, 'int32 tensor arithmetic', `${ctx.node.opType} on int32 tensors`);
       }
+      checkBroadcast(ctx, a, b);
       return [floatOp(a, b)];
     };
   };
+}
+
+/** Checks the tensor two inputs broadcast to before it is made. */
+export function checkBroadcast(ctx: OpContext, a: Tensor, b: Tensor): void {
+  const shape = broadcastShape(ctx, a.shape, b.shape);
+  checkValueSize(
+    ctx,
+    shape,
+    'tensor',
+    `broadcasting inputs ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
+  );
 }
 
 function unary(op: (x: Tensor) => Tensor): OpFactory {
@@ -88,7 +102,11 @@ function variadic(floatOp: FloatBinary, intOp: IntBinary): OpFactory {
       return [y];
     }
     let y = floatInput(ctx, inputs, 0, 'data_0');
-    for (let i = 1; i < inputs.length; i++) y = floatOp(y, floatInput(ctx, inputs, i, `data_${i}`));
+    for (let i = 1; i < inputs.length; i++) {
+      const next = floatInput(ctx, inputs, i, `data_${i}`);
+      checkBroadcast(ctx, y, next);
+      y = floatOp(y, next);
+    }
     return [y];
   };
 }

@@ -2,6 +2,7 @@
  * Operators beyond the classic CNNs' set, cheap to build from convnets' ops and common in exported graphs:
  * reductions, Slice, Pow, comparisons, ConstantOfShape, Size and a few activations.
  */
+import { formatShape } from '../../errors.js';
 import {
   Tensor,
   abs,
@@ -29,10 +30,13 @@ import {
   tensor,
 } from '../../tensor/index.js';
 import { DataType, IntValues, type Value } from '../values.js';
+import { checkSizeIntegers, checkValueSize } from './budget.js';
+import { checkBroadcast } from './elementwise.js';
 import {
   type OpContext,
   type OpFactory,
   axisIn,
+  broadcastShape,
   floatInput,
   input,
   intBinary,
@@ -43,7 +47,7 @@ import {
   toInts,
   unsupported,
 } from './context.js';
-import { gatherAlong } from './shape.js';
+import { checkShapeInput, gatherAlong } from './shape.js';
 
 type Reduction = (x: Tensor, axes: number[], keepDims: boolean) => Tensor;
 
@@ -139,7 +143,9 @@ const powOp: OpFactory = (ctx) => (inputs) => {
   }
   const y =
     exponent instanceof IntValues ? tensor(Float32Array.from(exponent.values), exponent.shape) : exponent;
-  return [pow(floatInput(ctx, [base], 0, 'X'), y)];
+  const x = floatInput(ctx, [base], 0, 'X');
+  checkBroadcast(ctx, x, y);
+  return [pow(x, y)];
 };
 
 /** Equal, Greater, Less: bool results, as host integers. */
@@ -156,6 +162,7 @@ function comparison(
       );
       return [new IntValues(result.shape, result.values, DataType.BOOL)];
     }
+    checkValueSize(ctx, broadcastShape(ctx, a.shape, b.shape), 'integer', 'the comparison of its inputs');
     const result = floatOp(a, b);
     return [new IntValues(result.shape, Array.from(result.data()), DataType.BOOL)];
   };
@@ -168,8 +175,13 @@ const constantOfShape: OpFactory = (ctx) => {
     values: Float32Array.of(0),
   };
   if (value.values.length !== 1) malformed(ctx, "attribute 'value' must hold one element");
+  const kind = value.kind === 'int' ? 'integer' : 'tensor';
+  const constant = ctx.constantInput(0);
+  if (constant instanceof IntValues) checkShapeInput(ctx, constant.values, kind, "input 'input'");
   return (inputs) => {
     const shape = intInput(ctx, inputs, 0, 'input').values;
+    checkSizeIntegers(ctx, "input 'input'", shape, 0);
+    checkValueSize(ctx, shape, kind, `input 'input' ${formatShape(shape)}`);
     if (value.kind === 'int')
       return [new IntValues(shape, new Array<number>(product(shape)).fill(value.values[0]), value.dataType)];
     if (product(shape) === 0) unsupported(ctx, 'an empty result', 'ConstantOfShape empty');
@@ -227,6 +239,7 @@ export const extraOps: Record<string, OpFactory> = {
     if (ctx.opset < 7 && slope.rank === 1 && x.rank > 2 && slope.size === x.shape[1]) {
       slope = reshape(slope, [slope.size, ...new Array<number>(x.rank - 2).fill(1)]);
     }
+    checkBroadcast(ctx, x, slope);
     return [sub(relu(x), mul(slope, relu(neg(x))))];
   },
 };

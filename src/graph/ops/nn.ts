@@ -34,6 +34,9 @@ import {
   softmax,
 } from '../../tensor/index.js';
 import { IntValues, DataType } from '../values.js';
+import { checkAtLeast, checkSizeIntegers, checkValueSize } from './budget.js';
+import { checkBroadcast } from './elementwise.js';
+import { checkWindowAtImport, checkWindowValues, readWindow, resolveWindow } from './window.js';
 import {
   type OpContext,
   type OpFactory,
@@ -46,73 +49,6 @@ import {
   scalarOf,
   unsupported,
 } from './context.js';
-
-/** A sliding window's attributes as the node gives them (read at import, so unread-attribute checks see them). */
-interface WindowAttributes {
-  autoPad: string;
-  pads: number[] | undefined;
-  strides: number[] | undefined;
-  dilations: number[] | undefined;
-}
-
-function readWindow(ctx: OpContext, withDilations: boolean): WindowAttributes {
-  const autoPad = ctx.attrs.string('auto_pad', 'NOTSET');
-  if (!['NOTSET', 'VALID', 'SAME_UPPER', 'SAME_LOWER'].includes(autoPad)) {
-    unsupported(ctx, `auto_pad '${autoPad}'`, `auto_pad ${autoPad}`);
-  }
-  return {
-    autoPad,
-    pads: ctx.attrs.ints('pads'),
-    strides: ctx.attrs.ints('strides'),
-    dilations: withDilations ? ctx.attrs.ints('dilations') : undefined,
-  };
-}
-
-interface Window {
-  stride: number[];
-  dilation: number[];
-  /** [begin, end] per spatial axis. */
-  pads: [number, number][];
-}
-
-function positiveList(ctx: OpContext, name: string, given: number[] | undefined, rank: number): number[] {
-  const values = given ?? new Array<number>(rank).fill(1);
-  if (values.length !== rank || values.some((v) => !Number.isInteger(v) || v < 1)) {
-    malformed(ctx, `${name} [${values.join(', ')}] must be ${rank} positive integers`);
-  }
-  return values;
-}
-
-/**
- * Strides, dilations and padding for an input of the given spatial size and a kernel. SAME_UPPER/SAME_LOWER pad so
- * that output = ceil(input / stride), the odd element at the end (UPPER) or the start (LOWER); VALID pads
- * nothing; NOTSET uses pads [x1_begin, x2_begin, …, x1_end, …].
- */
-function resolveWindow(
-  ctx: OpContext,
-  a: WindowAttributes,
-  spatial: readonly number[],
-  kernel: readonly number[],
-): Window {
-  const rank = spatial.length;
-  const stride = positiveList(ctx, 'strides', a.strides, rank);
-  const dilation = positiveList(ctx, 'dilations', a.dilations, rank);
-  if (a.autoPad === 'NOTSET') {
-    const values = a.pads ?? new Array<number>(2 * rank).fill(0);
-    if (values.length !== 2 * rank || values.some((p) => !Number.isInteger(p) || p < 0)) {
-      malformed(ctx, `pads [${values.join(', ')}] must be ${2 * rank} non-negative integers`);
-    }
-    return { stride, dilation, pads: values.slice(0, rank).map((begin, i) => [begin, values[rank + i]]) };
-  }
-  if (a.autoPad === 'VALID') return { stride, dilation, pads: spatial.map(() => [0, 0]) };
-  const pads = spatial.map((size, i): [number, number] => {
-    const out = Math.ceil(size / stride[i]);
-    const total = Math.max(0, (out - 1) * stride[i] + (kernel[i] - 1) * dilation[i] + 1 - size);
-    const small = Math.floor(total / 2);
-    return a.autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
-  });
-  return { stride, dilation, pads };
-}
 
 /** Lifts a 1-D [N, C, L] input to [N, C, 1, L]; refuses anything but 1-D and 2-D spatial data. */
 function spatialRank(ctx: OpContext, x: Tensor): 1 | 2 {
@@ -136,7 +72,12 @@ const convolution =
       unsupported(ctx, `activation '${activation}'`, `FusedConv ${activation}`);
     const group = ctx.attrs.int('group', 1);
     const kernelShape = ctx.attrs.ints('kernel_shape');
+    checkSizeIntegers(ctx, "attribute 'group'", [group], 1);
+    checkSizeIntegers(ctx, "attribute 'kernel_shape'", kernelShape ?? [], 1);
     const window = readWindow(ctx, true);
+    const weight = ctx.constantInput(1);
+    const kernelAtImport = kernelShape ?? weight?.shape.slice(2);
+    if (kernelAtImport !== undefined) checkWindowAtImport(ctx, window, kernelAtImport, weight?.shape[0] ?? 1);
     return (inputs, consumable = () => false) => {
       let x = floatInput(ctx, inputs, 0, 'X');
       let w = floatInput(ctx, inputs, 1, 'W');
@@ -156,6 +97,14 @@ const convolution =
       }
       // Resolved per call: SAME padding depends on the input's size.
       let { stride, dilation, pads } = resolveWindow(ctx, window, x.shape.slice(2), kernel);
+      const spatial = x.shape
+        .slice(2)
+        .map(
+          (n, i) =>
+            Math.floor((n + pads[i][0] + pads[i][1] - dilation[i] * (kernel[i] - 1) - 1) / stride[i]) + 1,
+        );
+      const uneven = pads.some(([begin, end]) => begin !== end);
+      checkWindowValues(ctx, window, x, pads, { channels: w.shape[0], spatial }, uneven);
       if (rank === 1) {
         [x, w] = [lift(x), lift(w)];
         [stride, dilation, pads] = [
@@ -185,7 +134,10 @@ const convolution =
       // A 1-D convolution, or a sum that broadcasts: the sum and the activation run after the convolution.
       let y = conv2d(x, w, b, options);
       if (rank === 1) y = lower(y);
-      if (sum !== null) y = add(y, sum);
+      if (sum !== null) {
+        checkBroadcast(ctx, y, sum);
+        y = add(y, sum);
+      }
       return [relu ? reluOp(y) : y];
     };
   };
@@ -252,11 +204,13 @@ function pool(kind: 'max' | 'avg'): OpFactory {
     limitOutputs(ctx, 1, 'Indices');
     const kernel = ctx.attrs.ints('kernel_shape');
     if (kernel === undefined) malformed(ctx, "attribute 'kernel_shape' is required");
+    checkSizeIntegers(ctx, "attribute 'kernel_shape'", kernel, 1);
     const rank = kernel.length;
     if (rank < 1 || rank > 3) unsupported(ctx, `${rank}-D pooling`, `${ctx.node.opType} ${rank}-D`);
     const ceil = ctx.attrs.int('ceil_mode', 0) !== 0;
     const countIncludePad = kind === 'avg' && ctx.attrs.int('count_include_pad', 0) !== 0;
     const window = readWindow(ctx, kind === 'max');
+    checkWindowAtImport(ctx, window, kernel, 1);
     if (window.dilations?.some((d) => d !== 1)) {
       unsupported(
         ctx,
@@ -279,6 +233,9 @@ function pool(kind: 'max' | 'avg'): OpFactory {
       const expected = x.shape
         .slice(2)
         .map((size, i) => onnxPooledSize(size, kernel[i], s[i], pads[i], ceil));
+      // A padded copy unless the pads are even and within half the window (see below).
+      const copied = pads.some(([begin, end], i) => begin !== end || begin > kernel[i] / 2);
+      checkWindowValues(ctx, window, x, pads, { channels: x.shape[1], spatial: expected }, copied);
       let k = kernel;
       if (rank === 1) {
         x = lift(x);
@@ -353,15 +310,26 @@ const globalMaxPool: OpFactory = (ctx) => (inputs) => {
 const lrn: OpFactory = (ctx) => {
   const size = ctx.attrs.int('size');
   if (size === undefined || size < 1) malformed(ctx, "attribute 'size' must be a positive integer");
+  checkSizeIntegers(ctx, "attribute 'size'", [size], 1);
+  // An even window is built from ops on the squares padded by size − 1 along the channels.
+  const even = size % 2 === 0;
+  if (even)
+    checkAtLeast(ctx, size - 1, 'tensor', `attribute 'size' ${size} (the squares padded by size − 1)`);
   const alpha = ctx.attrs.float('alpha', 1e-4);
   const beta = ctx.attrs.float('beta', 0.75);
   const bias = ctx.attrs.float('bias', 1);
   return (inputs) => {
     const x = floatInput(ctx, inputs, 0, 'X');
     if (x.rank < 3) malformed(ctx, `input ${formatShape(x.shape)} needs [N, C, …]`);
-    if (size % 2 === 1) return [localResponseNorm(x, size, { alpha, beta, k: bias })];
+    if (!even) return [localResponseNorm(x, size, { alpha, beta, k: bias })];
     const [n, c] = x.shape;
     const inner = product(x.shape.slice(2));
+    checkValueSize(
+      ctx,
+      [n, 1, c + size - 1, inner],
+      'tensor',
+      `attribute 'size' ${size} on input ${formatShape(x.shape)} (the squares padded by size − 1)`,
+    );
     const squares = reshape(mul(x, x), [n, 1, c, inner]);
     const padded = pad(squares, [0, 0, Math.floor((size - 1) / 2), 0], [0, 0, Math.ceil((size - 1) / 2), 0]);
     const average = reshape(avgPool2d(padded, [size, 1], { stride: 1 }), x.shape);
@@ -402,6 +370,7 @@ const dropout: OpFactory = (ctx) => {
       unsupported(ctx, 'training_mode true', 'Dropout training_mode');
     }
     if (!wantsMask) return [x];
+    checkValueSize(ctx, x.shape, 'integer', `the mask of input ${formatShape(x.shape)}`);
     return [x, new IntValues(x.shape, new Array<number>(x.size).fill(1), DataType.BOOL)];
   };
 };
@@ -418,9 +387,13 @@ const gemm: OpFactory = (ctx) => {
     const b = floatInput(ctx, inputs, 1, 'B');
     if (a.rank !== 2 || b.rank !== 2)
       malformed(ctx, `A ${formatShape(a.shape)} and B ${formatShape(b.shape)} must be 2-D`);
+    const rows = transposeA ? a.shape[1] : a.shape[0];
+    const columns = transposeB ? b.shape[0] : b.shape[1];
+    checkValueSize(ctx, [rows, columns], 'tensor', `A ${formatShape(a.shape)} · B ${formatShape(b.shape)}`);
     let y = matmul(a, b, { transposeA, transposeB });
     if (alpha !== 1) y = mul(y, alpha);
     const c = inputs[2] ? floatInput(ctx, inputs, 2, 'C') : null;
+    if (c !== null) checkBroadcast(ctx, y, c);
     if (c !== null && beta !== 0) y = add(y, beta === 1 ? c : mul(c, beta));
     return [y];
   };
@@ -440,6 +413,13 @@ const matMul: OpFactory = (ctx) => (inputs) => {
   if (k !== k2) malformed(ctx, `inner dimensions differ: ${formatShape(a.shape)} · ${formatShape(b.shape)}`);
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
+  const product2d = `${formatShape(a.shape)} · ${formatShape(b.shape)}`;
+  const batchShape = batchB.length === 0 ? batchA : broadcastShape(ctx, batchA, batchB);
+  checkValueSize(ctx, [...batchShape, m, n], 'tensor', product2d);
+  if (batchB.length > 0) {
+    checkValueSize(ctx, [...batchShape, m, k], 'tensor', `${product2d} (A broadcast)`);
+    checkValueSize(ctx, [...batchShape, k, n], 'tensor', `${product2d} (B broadcast)`);
+  }
   let y: Tensor;
   let batch: number[];
   if (batchB.length === 0) {

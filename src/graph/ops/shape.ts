@@ -3,6 +3,7 @@
  * Unsqueeze, Squeeze, Transpose. Each works on float tensors (with gradients) and on integer host values, which
  * is what shape arithmetic (Shape → Gather → Unsqueeze → Concat → Reshape) produces.
  */
+import { MAX_TENSOR_ELEMENTS } from '../../backend/shapes.js';
 import { formatShape } from '../../errors.js';
 import {
   Tensor,
@@ -16,6 +17,7 @@ import {
   tensor,
 } from '../../tensor/index.js';
 import { DataType, IntValues, arrayToValue, dataTypeName, type Value } from '../values.js';
+import { checkAtLeast, checkSizeIntegers, checkValueSize, kindOf, type ValueKind } from './budget.js';
 import {
   type OpContext,
   type OpFactory,
@@ -90,9 +92,14 @@ const reshapeOp: OpFactory = (ctx) => {
   // Before opset 5 the target shape was an attribute.
   const shapeAttribute = ctx.opset < 5 ? ctx.attrs.ints('shape') : undefined;
   ctx.attrs.ignore('consumed_inputs');
+  const what = shapeAttribute === undefined ? "input 'shape'" : "attribute 'shape'";
+  const constant = ctx.constantInput(1);
+  const known = shapeAttribute ?? (constant instanceof IntValues ? constant.values : []);
+  checkSizeIntegers(ctx, what, known, -1);
   return (inputs) => {
     const x = input(ctx, inputs, 0, 'data');
     const requested = shapeAttribute ?? intInput(ctx, inputs, 1, 'shape').values;
+    checkSizeIntegers(ctx, what, requested, -1);
     return [reshapeValue(x, resolveReshape(ctx, x.shape, requested, allowZero))];
   };
 };
@@ -104,6 +111,10 @@ const concatOp: OpFactory = (ctx) => {
     const values = inputs.filter((v): v is Value => v !== null);
     if (values.length === 0) malformed(ctx, 'needs at least one input');
     const a = axisIn(ctx, axis, values[0].shape.length);
+    const joined = values[0].shape.map((d, i) =>
+      i === a ? values.reduce((n, v) => n + (v.shape[a] ?? 0), 0) : d,
+    );
+    checkValueSize(ctx, joined, kindOf(values[0]), `${values.length} inputs joined along axis ${a}`);
     if (values.every((v) => v instanceof IntValues)) return [intConcat(ctx, values as IntValues[], a)];
     if (values.some((v) => v instanceof IntValues)) malformed(ctx, 'inputs mix integer and float data');
     // Empty inputs add nothing; convnets' concat needs every dimension positive.
@@ -112,14 +123,36 @@ const concatOp: OpFactory = (ctx) => {
   };
 };
 
-/** Constant padding; negative pads crop. Pads come as an attribute before opset 11, as an input from 11 on. */
+/**
+ * Checks pads at import (an attribute, or a constant input): integers a typed array can hold, and an axis padded by
+ * no more than the budget allows, whatever the input.
+ */
+function checkPadsAtImport(ctx: OpContext, what: string, pads: readonly number[]): void {
+  checkSizeIntegers(ctx, what, pads, -MAX_TENSOR_ELEMENTS);
+  const rank = pads.length / 2;
+  const widest = Math.max(
+    0,
+    ...pads.slice(0, rank).map((p, d) => Math.max(0, p) + Math.max(0, pads[rank + d])),
+  );
+  checkAtLeast(ctx, widest, 'tensor', `${what} [${pads.join(', ')}]`);
+}
+
+/**
+ * Constant, edge and reflect padding; negative pads crop. Pads come as an attribute before opset 11, as an input
+ * from 11 on.
+ */
 const padOp: OpFactory = (ctx) => {
   const mode = ctx.attrs.string('mode', 'constant');
   if (mode !== 'constant' && mode !== 'reflect' && mode !== 'edge')
     unsupported(ctx, `mode '${mode}'`, `Pad mode ${mode}`);
   const legacy = ctx.opset < 11;
   const padsAttribute = legacy ? (ctx.attrs.ints('pads') ?? ctx.attrs.ints('paddings')) : undefined;
+  const what = !legacy ? "input 'pads'" : ctx.attrs.has('pads') ? "attribute 'pads'" : "attribute 'paddings'";
   const valueAttribute = legacy ? ctx.attrs.float('value', 0) : 0;
+  const constantPads = ctx.constantInput(1);
+  const knownPads =
+    padsAttribute ?? (!legacy && constantPads instanceof IntValues ? constantPads.values : undefined);
+  if (knownPads !== undefined) checkPadsAtImport(ctx, what, knownPads);
   return (inputs) => {
     const x = input(ctx, inputs, 0, 'data');
     const pads = padsAttribute ?? intInput(ctx, inputs, 1, 'pads').values;
@@ -129,14 +162,19 @@ const padOp: OpFactory = (ctx) => {
     if (pads.length !== 2 * rank) {
       malformed(ctx, `pads has ${pads.length} values, input rank ${rank} needs ${2 * rank}`);
     }
+    checkSizeIntegers(ctx, what, pads, -MAX_TENSOR_ELEMENTS);
     const before = pads.slice(0, rank);
     const after = pads.slice(rank);
-    if (x.shape.some((n, d) => n + before[d] + after[d] < 0)) {
+    const padded = x.shape.map((n, d) => n + before[d] + after[d]);
+    if (padded.some((n) => n < 0)) {
       malformed(ctx, `pads [${pads.join(', ')}] crop more than ${formatShape(x.shape)}`);
     }
-    if (mode === 'constant' && x instanceof Tensor) return [padConstant(x, before, after, value)];
+    checkValueSize(ctx, padded, kindOf(x), `${what} [${pads.join(', ')}] on input ${formatShape(x.shape)}`);
+    if (x instanceof Tensor && mode === 'constant') return [padConstant(x, before, after, value)];
+    if (x instanceof Tensor && mode === 'edge') return [padEdge(ctx, x, before, after)];
     // Otherwise a gather along each padded axis: position −1 is the constant, edge repeats the border element,
-    // reflect mirrors about it.
+    // reflect mirrors about it. The positions are as many as the output's extent: bounded by the checks above, and
+    // by the input's extent for reflect.
     let y: Value = x;
     for (let d = 0; d < rank; d++) {
       const [p, q, n] = [before[d], after[d], x.shape[d]];
@@ -150,23 +188,28 @@ const padOp: OpFactory = (ctx) => {
         if (mode === 'edge') return Math.min(Math.max(at, 0), n - 1);
         return at < 0 ? -at : 2 * (n - 1) - at;
       });
-      y = y instanceof IntValues ? intGatherAlong(y, d, positions, value) : gatherAlong(y, d, positions);
+      if (y instanceof IntValues) y = intGatherAlong(y, d, positions, value);
+      else if (positions.length === 0) unsupported(ctx, 'an empty result', 'Pad to an empty tensor');
+      else y = gatherAlong(y, d, positions);
     }
     return [y];
   };
 };
 
+/** x less the elements negative pads crop. */
+function crop(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
+  if (![...before, ...after].some((p) => p < 0)) return x;
+  const begin = before.map((p) => Math.max(0, -p));
+  return slice(
+    x,
+    begin,
+    x.shape.map((d, i) => d - begin[i] - Math.max(0, -after[i])),
+  );
+}
+
 /** Constant padding of a float tensor: negative pads crop first, then one pad. */
 function padConstant(x: Tensor, before: readonly number[], after: readonly number[], value: number): Tensor {
-  let y = x;
-  if ([...before, ...after].some((p) => p < 0)) {
-    const begin = before.map((p) => Math.max(0, -p));
-    y = slice(
-      y,
-      begin,
-      x.shape.map((d, i) => d - begin[i] - Math.max(0, -after[i])),
-    );
-  }
+  let y = crop(x, before, after);
   if ([...before, ...after].some((p) => p > 0)) {
     y = pad(
       y,
@@ -174,6 +217,30 @@ function padConstant(x: Tensor, before: readonly number[], after: readonly numbe
       after.map((p) => Math.max(0, p)),
       value,
     );
+  }
+  return y;
+}
+
+/**
+ * Edge padding of a float tensor: negative pads crop first, then each padded axis is joined with its first and last
+ * slices broadcast to the pads' width (as many tensors as axes, whatever the pads).
+ */
+function padEdge(ctx: OpContext, x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
+  let y = crop(x, before, after);
+  for (let d = 0; d < y.rank; d++) {
+    const [p, q, n] = [Math.max(0, before[d]), Math.max(0, after[d]), y.shape[d]];
+    if (p === 0 && q === 0) continue;
+    if (n === 0) malformed(ctx, `edge pads of axis ${d}, which is empty`);
+    const border = (at: number, width: number): Tensor =>
+      broadcastTo(
+        slice(
+          y,
+          y.shape.map((_, i) => (i === d ? at : 0)),
+          y.shape.map((extent, i) => (i === d ? 1 : extent)),
+        ),
+        y.shape.map((extent, i) => (i === d ? width : extent)),
+      );
+    y = concat([...(p > 0 ? [border(0, p)] : []), y, ...(q > 0 ? [border(n - 1, q)] : [])], d);
   }
   return y;
 }
@@ -244,6 +311,12 @@ const gather: OpFactory = (ctx) => {
       return index;
     });
     const outShape = [...data.shape.slice(0, a), ...indices.shape, ...data.shape.slice(a + 1)];
+    checkValueSize(
+      ctx,
+      outShape,
+      kindOf(data),
+      `indices ${formatShape(indices.shape)} into data ${formatShape(data.shape)}`,
+    );
     const outer = product(data.shape.slice(0, a));
     const inner = product(data.shape.slice(a + 1));
     if (data instanceof IntValues) {
@@ -322,13 +395,42 @@ const transpose: OpFactory = (ctx) => {
   };
 };
 
+/**
+ * Checks a shape input that sizes an output (Expand, ConstantOfShape): integers a typed array can hold; at import,
+ * where it is a constant, an output of at least its element count within the budget.
+ */
+export function checkShapeInput(
+  ctx: OpContext,
+  shape: readonly number[],
+  kind: ValueKind,
+  what = "input 'shape'",
+): void {
+  checkSizeIntegers(ctx, what, shape, 0);
+  checkAtLeast(ctx, product(shape), kind, `${what} ${formatShape(shape)}`);
+}
+
 /** NumPy broadcasting of the input to a shape (either may have more axes). */
-const expand: OpFactory = (ctx) => (inputs) => {
-  const x = input(ctx, inputs, 0, 'input');
-  const target = broadcastShape(ctx, x.shape, intInput(ctx, inputs, 1, 'shape').values);
-  if (x instanceof IntValues)
-    return [intBinary(ctx, x, new IntValues(target, new Array<number>(product(target)).fill(0)), (v) => v)];
-  return [broadcastTo(x, target)];
+const expand: OpFactory = (ctx) => {
+  const constant = ctx.constantInput(1);
+  if (constant instanceof IntValues) {
+    const x = ctx.constantInput(0);
+    checkShapeInput(ctx, constant.values, x === undefined ? 'tensor' : kindOf(x));
+  }
+  return (inputs) => {
+    const x = input(ctx, inputs, 0, 'input');
+    const requested = intInput(ctx, inputs, 1, 'shape').values;
+    checkSizeIntegers(ctx, "input 'shape'", requested, 0);
+    const target = broadcastShape(ctx, x.shape, requested);
+    checkValueSize(
+      ctx,
+      target,
+      kindOf(x),
+      `input 'shape' ${formatShape(requested)} on input ${formatShape(x.shape)}`,
+    );
+    if (x instanceof IntValues)
+      return [intBinary(ctx, x, new IntValues(target, new Array<number>(product(target)).fill(0)), (v) => v)];
+    return [broadcastTo(x, target)];
+  };
 };
 
 const floatTargets: readonly number[] = [
@@ -358,6 +460,7 @@ const cast: OpFactory = (ctx) => {
   return (inputs) => {
     const x = input(ctx, inputs, 0, 'input');
     if (toFloat) return [x instanceof IntValues ? tensor(Float32Array.from(x.values), x.shape) : x];
+    checkValueSize(ctx, x.shape, 'integer', `input ${formatShape(x.shape)} cast to ${dataTypeName(to)}`);
     const values = x instanceof IntValues ? x.values : Array.from(x.data());
     const converted =
       to === DataType.BOOL ? values.map((v) => (v !== 0 ? 1 : 0)) : values.map((v) => Math.trunc(v));
