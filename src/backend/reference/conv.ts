@@ -1,6 +1,13 @@
 import type { Conv2dAttrs, Shape } from '../backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { checkConvAttrs, conv2dOutputShape, convSpatialOutput, sameShape, sizeOf } from '../shapes.js';
+import {
+  checkConvAttrs,
+  checkShape,
+  conv2dOutputShape,
+  convSpatialOutput,
+  sameShape,
+  sizeOf,
+} from '../shapes.js';
 import { gemm } from './gemm.js';
 
 /**
@@ -56,6 +63,21 @@ function forEachColumnRun(
   }
 }
 
+/**
+ * A [rows, columns] matrix of the unrolled convolution, or a ShapeError naming the convolution where a typed array
+ * cannot hold it: the unrolling grows as channels × kernel × output positions, past the input and output themselves.
+ */
+function workspace(
+  op: string,
+  xShape: Shape,
+  kernel: readonly [number, number],
+  rows: number,
+  columns: number,
+): Float32Array {
+  const what = `${op} on the reference backend, input ${formatShape(xShape)} and a ${kernel[0]}×${kernel[1]} kernel: its unrolled matrix`;
+  return new Float32Array(checkShape([rows, columns], what));
+}
+
 function checkInput(xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): void {
   if (xShape.length !== 4) throw new ShapeError(`im2col: input ${formatShape(xShape)} must be [N, C, H, W]`);
   checkConvAttrs(attrs);
@@ -76,7 +98,13 @@ export function im2col(
 ): Float32Array {
   checkInput(xShape, kernel, attrs);
   const [outH, outW] = convSpatialOutput(xShape, kernel, attrs);
-  const cols = new Float32Array(xShape[1] * kernel[0] * kernel[1] * xShape[0] * outH * outW);
+  const cols = workspace(
+    'im2col',
+    xShape,
+    kernel,
+    xShape[1] * kernel[0] * kernel[1],
+    xShape[0] * outH * outW,
+  );
   forEachColumnRun(xShape, kernel, attrs, (colStart, xStart, count, xStep) => {
     for (let t = 0; t < count; t++) cols[colStart + t] = x[xStart + t * xStep];
   });
@@ -148,7 +176,7 @@ export function conv2d(
   const plane = outH * outW;
   const columns = batch * plane;
   const cols = im2col(x, xShape, [wShape[2], wShape[3]], attrs);
-  const rows = new Float32Array(outChannels * columns);
+  const rows = workspace('conv2d', xShape, [wShape[2], wShape[3]], outChannels, columns);
   groupedGemm(groups, w, cols, groupOut, depth, columns, false, false, rows);
   const y = new Float32Array(sizeOf(yShape));
   for (let n = 0; n < batch; n++) {
@@ -194,7 +222,7 @@ export function conv2dBackwardData(
   const depth = wShape[1] * wShape[2] * wShape[3];
   const columns = batch * outH * outW;
   const dyRows = channelsFirst(dy, batch, outChannels, outH * outW);
-  const dcols = new Float32Array(groups * depth * columns);
+  const dcols = workspace('conv2dBackwardData', xShape, [wShape[2], wShape[3]], groups * depth, columns);
   groupedGemm(groups, w, dyRows, depth, groupOut, columns, true, false, dcols);
   return col2im(dcols, xShape, [wShape[2], wShape[3]], attrs);
 }

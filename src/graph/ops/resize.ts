@@ -9,6 +9,7 @@ import type { ResizeMode, Storage } from '../../backend/backend.js';
 import { formatShape } from '../../errors.js';
 import { interpolate } from '../../tensor/index.js';
 import { IntValues, type Value } from '../values.js';
+import { checkValueSize } from './budget.js';
 import { type OpContext, type OpFactory, floatInput, malformed, toInts, unsupported } from './context.js';
 
 function modeOf(ctx: OpContext): { mode: ResizeMode; widerThanOne: boolean } {
@@ -90,6 +91,12 @@ const resize: OpFactory = (ctx) => {
     if (out.length !== 4 || out.some((d) => !Number.isInteger(d) || d < 1)) {
       malformed(ctx, `output size [${out.join(', ')}] for input ${formatShape(x.shape)}`);
     }
+    checkValueSize(
+      ctx,
+      out,
+      'tensor',
+      `${sizes !== null ? 'sizes' : 'scales'} on input ${formatShape(x.shape)}`,
+    );
     if (out[0] !== x.shape[0] || out[1] !== x.shape[1]) {
       unsupported(ctx, `resizing N or C (${formatShape(x.shape)} → [${out.join(', ')}])`, 'Resize of N or C');
     }

@@ -280,3 +280,19 @@ test('conv2d backward kernels reject an output gradient of the wrong shape', () 
     ShapeError,
   );
 });
+
+test('a convolution whose unrolled input no typed array holds is a ShapeError naming it, not a RangeError', () => {
+  // 1024 channels × (1 + 2·1100)² positions: 4.96e9 values for a 4 KB input.
+  const attrs: Conv2dAttrs = {
+    stride: [1, 1],
+    padding: [1100, 1100, 1100, 1100],
+    dilation: [1, 1],
+    groups: 1,
+  };
+  const x = new Float32Array(1024);
+  assert.throws(
+    () => conv2d(x, [1, 1024, 1, 1], new Float32Array(1024), [1, 1024, 1, 1], null, attrs),
+    (e: Error) =>
+      e instanceof ShapeError && /im2col on the reference backend.*\[1024, 4844401\]/.test(e.message),
+  );
+});
