@@ -58,10 +58,12 @@ bool runsSerially(const Args& args) {
   return largest < kSerialBytes;
 }
 
-void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args args) {
+void execute(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args args,
+             const AfterPrimitive& after) {
   const bool serial = runsSerially(args);
-  recordCall(primitive, scratchpadDesc, args, serial);
+  recordCall({primitive, scratchpadDesc, args, serial, after});
   runPrimitive(primitive, scratchpadDesc, args, serial);
+  if (after) after(args);
 }
 
 void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchpadDesc, Args& args, bool serial) {

@@ -24,10 +24,17 @@ constexpr size_t kSerialBytes = 256 << 10;
 /** Whether a primitive on `args` runs on one thread: every argument under kSerialBytes. */
 bool runsSerially(const Args& args);
 /**
- * Runs a primitive with a user-provided scratchpad (oneDNN's default mode crashed off the main thread), and adds
- * the call to the recording being made, if any.
+ * Work a call does right after its primitive, on the same arguments (max pooling's pass for NaN), so that it reads
+ * them while they are in cache, and a replay splitting the call image by image splits it too.
  */
-void execute(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args args);
+using AfterPrimitive = std::function<void(const Args& args)>;
+
+/**
+ * Runs a primitive with a user-provided scratchpad (oneDNN's default mode crashed off the main thread), then `after`,
+ * and adds the call to the recording being made, if any.
+ */
+void execute(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args args,
+             const AfterPrimitive& after = nullptr);
 /** Runs a primitive on the shared scratchpad; `serial` runs it on one thread. Adds the scratchpad to `args`. */
 void runPrimitive(const dnnl::primitive& primitive, const memory::desc& scratchpad, Args& args, bool serial);
 
@@ -37,7 +44,11 @@ struct PrimitiveCall {
   memory::desc scratchpad;
   Args args;
   bool serial;
-  void run() { runPrimitive(primitive, scratchpad, args, serial); }
+  AfterPrimitive after;
+  void run() {
+    runPrimitive(primitive, scratchpad, args, serial);
+    if (after) after(args);
+  }
 };
 
 /** A primitive descriptor with its primitive, cached by a key of shapes, layouts and attributes. */

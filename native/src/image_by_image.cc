@@ -85,7 +85,7 @@ std::vector<PrimitiveCall> perImage(const PrimitiveCall& call) {
     args[DNNL_ARG_SRC] = memory(src, engine(), static_cast<char*>(x.get_data_handle()) + n * src.get_size());
     args[DNNL_ARG_DST] = memory(dst, engine(), static_cast<char*>(y.get_data_handle()) + n * dst.get_size());
     const bool serial = runsSerially(args);
-    images.push_back({*primitive, scratchpad, std::move(args), serial});
+    images.push_back({*primitive, scratchpad, std::move(args), serial, call.after});
   }
   return images;
 }

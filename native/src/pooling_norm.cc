@@ -54,47 +54,49 @@ dnnl::pooling_forward::desc poolDesc(const PoolGeometry& g, const memory::desc& 
   return {prop, g.alg, src, dst, g.stride, g.kernel, g.padL, g.padR};
 }
 
-/** Whether any of `count` floats is NaN. */
-bool anyNaN(const float* values, int64_t count) {
+/**
+ * Whether any of `count` floats is NaN: a vectorised scan (one cloned per instruction set, chosen when the addon
+ * loads) with no early exit, on every thread past kSerialBytes; it runs after every max pooling.
+ */
+__attribute__((target_clones("avx512f", "avx2", "default"))) bool anyNaN(const float* values, int64_t count) {
   const bool parallel = static_cast<size_t>(count) * sizeof(float) >= kSerialBytes;
-  bool found = false;
-#pragma omp parallel for simd schedule(static) reduction(|| : found) if (parallel)
-  for (int64_t i = 0; i < count; i++) found = found || values[i] != values[i];
-  return found;
+  int found = 0;
+#pragma omp parallel for simd schedule(static) reduction(| : found) if (parallel)
+  for (int64_t i = 0; i < count; i++) found |= values[i] != values[i];
+  return found != 0;
 }
 
 /**
- * A max pooling window holding a NaN pools to NaN, as in PyTorch; oneDNN's max skips NaNs. After the pooling runs,
- * a scan of its input (usually finding none) decides whether any window needs it. A hand-written kernel, so a
- * replay scans its own input.
+ * A max pooling window holding a NaN pools to NaN, as in PyTorch; oneDNN's max skips NaNs. Run after each max
+ * pooling on its arguments (an image's slices, when a replay splits the pooling): a scan of the input, usually finding
+ * none, decides whether any window needs it. Shapes come from the arguments, the window from the geometry.
  */
-void propagateNaN(const PoolGeometry& g, const memory& src, const memory& dst) {
-  runHandWritten(
-      [g](const Args& args) {
-        const memory& x = args.at(DNNL_ARG_SRC);
-        const float* xs = dataOf<float>(args, DNNL_ARG_SRC);
-        if (!anyNaN(xs, static_cast<int64_t>(x.get_desc().get_size() / sizeof(float)))) return;
-        const memory::desc xMd = x.get_desc(), yMd = args.at(DNNL_ARG_DST).get_desc();
-        float* ys = dataOf<float>(args, DNNL_ARG_DST);
-        for (int64_t n = 0; n < g.y[0]; n++) {
-          for (int64_t c = 0; c < g.y[1]; c++) {
-            for (int64_t oh = 0; oh < g.y[2]; oh++) {
-              for (int64_t ow = 0; ow < g.y[3]; ow++) {
-                const int64_t top = oh * g.stride[0] - g.padL[0], left = ow * g.stride[1] - g.padL[1];
-                bool nan = false;
-                for (int64_t h = std::max<int64_t>(top, 0); h < std::min(top + g.kernel[0], g.x[2]) && !nan; h++) {
-                  for (int64_t w = std::max<int64_t>(left, 0); w < std::min(left + g.kernel[1], g.x[3]); w++) {
-                    const float v = xs[elementOffset(xMd, {n, c, h, w})];
-                    if (v != v) nan = true;
-                  }
-                }
-                if (nan) ys[elementOffset(yMd, {n, c, oh, ow})] = std::numeric_limits<float>::quiet_NaN();
+AfterPrimitive propagateNaN(const PoolGeometry& g) {
+  return [kernel = g.kernel, stride = g.stride, padL = g.padL](const Args& args) {
+    const memory& x = args.at(DNNL_ARG_SRC);
+    const float* xs = dataOf<float>(args, DNNL_ARG_SRC);
+    if (!anyNaN(xs, static_cast<int64_t>(x.get_desc().get_size() / sizeof(float)))) return;
+    const memory::desc xMd = x.get_desc(), yMd = args.at(DNNL_ARG_DST).get_desc();
+    const Dims xDims = xMd.dims(), yDims = yMd.dims();
+    float* ys = dataOf<float>(args, DNNL_ARG_DST);
+    for (int64_t n = 0; n < yDims[0]; n++) {
+      for (int64_t c = 0; c < yDims[1]; c++) {
+        for (int64_t oh = 0; oh < yDims[2]; oh++) {
+          for (int64_t ow = 0; ow < yDims[3]; ow++) {
+            const int64_t top = oh * stride[0] - padL[0], left = ow * stride[1] - padL[1];
+            bool nan = false;
+            for (int64_t h = std::max<int64_t>(top, 0); h < std::min(top + kernel[0], xDims[2]) && !nan; h++) {
+              for (int64_t w = std::max<int64_t>(left, 0); w < std::min(left + kernel[1], xDims[3]); w++) {
+                const float v = xs[elementOffset(xMd, {n, c, h, w})];
+                if (v != v) nan = true;
               }
             }
+            if (nan) ys[elementOffset(yMd, {n, c, oh, ow})] = std::numeric_limits<float>::quiet_NaN();
           }
         }
-      },
-      {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+      }
+    }
+  };
 }
 
 /**
@@ -125,8 +127,8 @@ Napi::Value Pool2d(const Napi::CallbackInfo& info) {
     result.Set(1u, wrap(env, workspace));
     result.Set(2u, Napi::Number::New(env, static_cast<double>(workspace->elements)));
   }
-  execute(p->primitive, p->pd.scratchpad_desc(), args);
-  if (g.alg == algorithm::pooling_max) propagateNaN(g, args.at(DNNL_ARG_SRC), out.mem());
+  execute(p->primitive, p->pd.scratchpad_desc(), args,
+          g.alg == algorithm::pooling_max ? propagateNaN(g) : AfterPrimitive());
   result.Set(0u, out.finish());
   return result;
 }

@@ -223,12 +223,12 @@ Napi::Value RecordingSteps(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial) {
+void recordCall(const PrimitiveCall& call) {
   if (!active || !active->replayable) return;
-  for (const auto& [arg, mem] : args) {
+  for (const auto& [arg, mem] : call.args) {
     if (arg != DNNL_ARG_SCRATCHPAD) active->use(mem.get_data_handle());
   }
-  active->steps.push_back({{PrimitiveCall{primitive, scratchpad, args, serial}}, nullptr, {}});
+  active->steps.push_back({{call}, nullptr, {}});
 }
 
 void runHandWritten(const HandWritten& kernel, const Args& args) {

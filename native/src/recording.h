@@ -11,7 +11,7 @@
 namespace convnets {
 
 /** Adds a primitive call to the recording being made, if any. */
-void recordCall(const dnnl::primitive& primitive, const memory::desc& scratchpad, const Args& args, bool serial);
+void recordCall(const PrimitiveCall& call);
 
 /**
  * A kernel written by hand (a fill, a copy, axpby). It finds its memory in `args` when it runs, never in pointers

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
-import type { Pool2dAttrs, Shape } from '../../../src/backend/backend.js';
+import type { Pool2dAttrs, Shape, Storage } from '../../../src/backend/backend.js';
 import { pool2dOutputShape, sizeOf } from '../../../src/backend/shapes.js';
 import { Generator } from '../../../src/tensor/index.js';
 import { input, layouts, native, skipNative, uploadNative } from './helpers.js';
@@ -190,5 +190,48 @@ test(
       }
     }
     assert.deepEqual(mismatches, []);
+  },
+);
+
+test(
+  'a convolution and max pooling replayed image by image propagate NaN as the batched run does',
+  { skip: skipNative },
+  () => {
+    const backend = native();
+    const generator = new Generator(33);
+    const xShape = [3, 3, 224, 224];
+    const convShape = [3, 16, 224, 224];
+    const w = backend.upload(normalsWithNaN(generator, [16, 3, 3, 3], 0), [16, 3, 3, 3]);
+    const conv = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 } as const;
+    const pool: Pool2dAttrs = {
+      kernel: [3, 3],
+      stride: [2, 2],
+      padding: [0, 0, 0, 0],
+      ceilMode: false,
+      countIncludePad: false,
+    };
+    const run = (x: Storage) => {
+      const y = backend.conv2d(x, xShape, w, [16, 3, 3, 3], null, conv);
+      const pooled = backend.pool2d('max', y, convShape, pool, false).y;
+      backend.release(y);
+      return pooled;
+    };
+    const first = backend.upload(normalsWithNaN(generator, xShape, 0), xShape);
+    backend.release(run(first));
+    let pooled = first;
+    const recording = backend.recorder.record([first], () => [(pooled = run(first))]);
+    assert.ok(recording !== null);
+    // The convolution writes 9.6 MB: a replay runs it and its pooling image by image, one step.
+    assert.equal(recording.steps(), 1);
+    const pooledShape = pool2dOutputShape(convShape, pool);
+    const x = backend.upload(normalsWithNaN(generator, xShape, 5), xShape);
+    recording.replay([x]);
+    const replayed = backend.read(pooled, pooledShape);
+    const batched = backend.read(run(x), pooledShape);
+    assert.ok(batched.some(Number.isNaN), 'some windows hold NaN');
+    batched.forEach((v, i) =>
+      assert.ok(Object.is(replayed[i], v), `output ${i}: ${replayed[i]}, batched ${v}`),
+    );
+    recording.release();
   },
 );
