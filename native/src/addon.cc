@@ -91,11 +91,12 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {
-  int64_t storages = 0, bytes = 0;
-  liveCounts(storages, bytes);
-  auto out = Napi::Array::New(info.Env(), 2);
+  int64_t storages = 0, bytes = 0, collected = 0;
+  liveCounts(storages, bytes, collected);
+  auto out = Napi::Array::New(info.Env(), 3);
   out.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(storages)));
   out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(bytes)));
+  out.Set(2u, Napi::Number::New(info.Env(), static_cast<double>(collected)));
   return out;
 }
 

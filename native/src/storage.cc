@@ -13,6 +13,7 @@ namespace {
 
 int64_t liveStorages = 0;
 int64_t liveBytes = 0;
+int64_t collectedStorages = 0;
 
 // Freed blocks kept for reuse, by size: a training step allocates the same sizes every time, and fresh pages from
 // the system cost a page fault each (measured: filling a new 4 MB block took 5x longer than a reused one, and
@@ -68,7 +69,9 @@ struct StorageHandle {
  * basic finalizers may do.
  */
 void finalizeStorage(Napi::node_addon_api_basic_env, void* handle, void*) {
-  delete static_cast<StorageHandle*>(handle);
+  auto* storageHandle = static_cast<StorageHandle*>(handle);
+  if (storageHandle->storage) collectedStorages++;
+  delete storageHandle;
 }
 
 StorageHandle* handleOf(const Napi::Value& value) {
@@ -166,9 +169,10 @@ Storage* unwrap(const Napi::Value& value, const Dims& dims, const char* what) {
   return s;
 }
 
-void liveCounts(int64_t& storages, int64_t& bytes) {
+void liveCounts(int64_t& storages, int64_t& bytes, int64_t& collected) {
   storages = liveStorages;
   bytes = liveBytes;
+  collected = collectedStorages;
 }
 
 memory Temps::make(const memory::desc& md) {

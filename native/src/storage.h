@@ -71,8 +71,11 @@ void release(const Napi::Value& handle);
 Storage* unwrap(const Napi::Value& value);
 /** Like unwrap, and checks that `dims` describes as many values as the storage holds. */
 Storage* unwrap(const Napi::Value& value, const Dims& dims, const char* what);
-/** Storages not yet released, and the bytes of the buffers they hold (an aliased buffer counts once). */
-void liveCounts(int64_t& storages, int64_t& bytes);
+/**
+ * Storages not yet released, the bytes of the buffers they hold (an aliased buffer counts once), and how many
+ * storages the garbage collector freed unreleased.
+ */
+void liveCounts(int64_t& storages, int64_t& bytes, int64_t& collected);
 
 /** A 64-byte-aligned block of at least `bytes`, from the reuse pool, the recording being made, or the system. */
 void* allocateBlock(size_t bytes);

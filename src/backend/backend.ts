@@ -108,6 +108,11 @@ export interface MemoryInfo {
   /** Storages allocated and not yet released. */
   storages: number;
   bytes: number;
+  /**
+   * Storages the garbage collector freed because nothing released them, since the backend started. With `storages`,
+   * what a program made and never released, whenever the collector ran: a count the collector's timing cannot move.
+   */
+  collected: number;
 }
 
 /** Kernel calls captured as they ran, to run again on the same memory (Recorder). */

@@ -7,21 +7,25 @@ import type { MemoryInfo } from './backend.js';
 export class LiveStorages {
   private storages = 0;
   private bytes = 0;
-  private readonly collected = new FinalizationRegistry<number>((bytes) => this.remove(bytes));
+  private collected = 0;
+  private readonly collector = new FinalizationRegistry<number>((bytes) => {
+    this.collected++;
+    this.remove(bytes);
+  });
 
   add(storage: object, bytes: number): void {
     this.storages++;
     this.bytes += bytes;
-    this.collected.register(storage, bytes, storage);
+    this.collector.register(storage, bytes, storage);
   }
 
   release(storage: object, bytes: number): void {
-    this.collected.unregister(storage);
+    this.collector.unregister(storage);
     this.remove(bytes);
   }
 
   memory(): MemoryInfo {
-    return { storages: this.storages, bytes: this.bytes };
+    return { storages: this.storages, bytes: this.bytes, collected: this.collected };
   }
 
   private remove(bytes: number): void {

@@ -160,12 +160,12 @@ test('meta memory() counts live storages and bytes as if they held their values'
   const meta: Backend = new MetaBackend();
   const a = meta.fill([10, 10], 0, 'float32');
   const b = meta.upload(new Int32Array(5), [5]);
-  assert.deepEqual(meta.memory(), { storages: 2, bytes: 420 });
+  assert.deepEqual(meta.memory(), { storages: 2, bytes: 420, collected: 0 });
   meta.release(a);
   meta.release(a);
-  assert.deepEqual(meta.memory(), { storages: 1, bytes: 20 });
+  assert.deepEqual(meta.memory(), { storages: 1, bytes: 20, collected: 0 });
   meta.release(b);
-  assert.deepEqual(meta.memory(), { storages: 0, bytes: 0 });
+  assert.deepEqual(meta.memory(), { storages: 0, bytes: 0, collected: 0 });
 });
 
 test("'meta' is a registered backend name", () => {

@@ -213,9 +213,11 @@ function augment2(): transforms.TransformSpec {
 }
 
 test('workers never keep the process alive: a script that forgets close() still exits', () => {
-  const index = new URL('../../src/data/index.js', import.meta.url).href;
+  // The Node entry, as a user imports it: under CONVNETS_BACKEND=native it registers that backend.
+  const index = new URL('../../src/index.js', import.meta.url).href;
   const script = `
-    import { arrayDataset, loader, transforms } from ${JSON.stringify(index)};
+    import { data as d } from ${JSON.stringify(index)};
+    const { arrayDataset, loader, transforms } = d;
     const data = loader(arrayDataset(new Float32Array(64 * 4), Array(64).fill(0), [1, 2, 2]),
       { batchSize: 4, workers: 2, prefetch: 4, seed: 1, transform: transforms.randomHorizontalFlip() });
     let batches = 0;

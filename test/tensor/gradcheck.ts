@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Shape, TypedArray } from '../../src/backend/backend.js';
-import { getBackend } from '../../src/backend/registry.js';
 import { Generator, Tensor, mul, noGrad, scope, sum, tensor } from '../../src/tensor/index.js';
+import { unreleased } from '../memory.js';
 
 /**
  * Finite-difference gradient checks. For an op f and inputs x₀…xₙ, the analytic gradient of
@@ -45,7 +45,7 @@ export function gradcheck(
   const make = (vals: readonly TypedArray[]) =>
     vals.map((v, i) => tensor(v, inputs[i].shape, { dtype: inputs[i].dtype }));
 
-  const storagesBefore = getBackend().memory().storages;
+  const storagesBefore = unreleased();
   const { analytic, weights } = scope(() => {
     const leaves = make(values);
     for (const i of checked) leaves[i].requireGrad();
@@ -64,11 +64,7 @@ export function gradcheck(
     return { analytic, weights };
   });
   if (options.checkMemory ?? true) {
-    assert.equal(
-      getBackend().memory().storages,
-      storagesBefore,
-      `${op}: forward and backward inside a scope leaked storages`,
-    );
+    assert.equal(unreleased(), storagesBefore, `${op}: forward and backward inside a scope leaked storages`);
   }
 
   const objective = (vals: readonly TypedArray[]): number =>

@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getBackend } from '../../src/backend/registry.js';
 import { BackendError } from '../../src/errors.js';
 import {
   Generator,
@@ -30,8 +29,9 @@ import {
   zeros,
 } from '../../src/tensor/index.js';
 import { assertClose, assertTensor } from './gradcheck.js';
+import { unreleased } from '../memory.js';
 
-const live = () => getBackend().memory().storages;
+const live = () => unreleased();
 
 test('scope disposes temporaries and keeps what it returns', () => {
   const before = live();

@@ -227,8 +227,8 @@ export class NativeBackend implements Backend {
 
   /** Live storages and bytes of every native backend in this process (they share the addon's memory). */
   memory(): MemoryInfo {
-    const [storages, bytes] = this.addon.memory();
-    return { storages, bytes };
+    const [storages, bytes, collected] = this.addon.memory();
+    return { storages, bytes, collected };
   }
 
   cast(x: Storage, shape: Shape, dtype: DType): Storage {
