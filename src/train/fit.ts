@@ -10,7 +10,6 @@ import type { AnyOptimizer, LRScheduler } from '../optim/index.js';
 import {
   add,
   crossEntropy,
-  mean,
   mul,
   noGrad,
   reshape,
@@ -23,6 +22,7 @@ import {
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
+import { checkTtaOptions, logMeanSoftmax, logProbabilitiesWithTta, type TtaOptions } from './tta.js';
 import type { StepInfo } from './progress.js';
 
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
@@ -88,25 +88,45 @@ function checkLoader(what: string, loader: unknown): asserts loader is DataLoade
   }
 }
 
-/** Logits for a batch: [N, C, H, W] as is; [N, K, C, H, W] (tenCrop) averaged over the K crops. */
-function evaluationLogits(model: Module, images: Tensor): Tensor {
-  if (images.rank !== 5) return model.call(images);
+/**
+ * Logits for a batch, or log(mean softmax) where it is seen through several views: [N, K, C, H, W] batches
+ * (fiveCrop/tenCrop transforms) average over their K crops, and `tta` over the views it cuts from [N, C, H, W].
+ * Probabilities are averaged, as for an Ensemble, so that views and members combine the same way.
+ */
+function evaluationLogits(model: Module, images: Tensor, tta: TtaOptions): Tensor {
+  if (images.rank !== 5)
+    return (tta.tta ?? 'none') === 'none' ? model.call(images) : logProbabilitiesWithTta(model, images, tta);
+  if ((tta.tta ?? 'none') !== 'none')
+    throw new ValueError(
+      `evaluate: tta '${tta.tta}' on batches the loader already cut into ${images.shape[1]} crops; use one or the other`,
+    );
   const [n, k, ...chw] = images.shape;
   const logits = model.call(reshape(images, [n * k, ...chw]));
-  return mean(reshape(logits, [n, k, logits.shape[1]]), 1);
+  return logMeanSoftmax(reshape(logits, [n, k, logits.shape[1]]), 1);
 }
 
 function numClassesOf(loader: DataLoader): number {
   return loader.dataset.numClasses;
 }
 
-/** Loss, top-1/top-5, per-class accuracy and confusion matrix of `model` over one pass of `loader`. */
+export interface EvaluateOptions extends TtaOptions {
+  lossFn?: LossFn;
+  signal?: AbortSignal;
+}
+
+/**
+ * Loss, top-1/top-5, per-class accuracy and confusion matrix of `model` over one pass of `loader`; with `tta`,
+ * of its softmax outputs averaged over the views of each image (the loss is that of the averaged probabilities).
+ */
 export async function evaluate(
   model: Module,
   loader: DataLoader,
-  options: { lossFn?: LossFn; signal?: AbortSignal } = {},
+  options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
   checkLoader('the loader', loader);
+  const tta = { tta: options.tta, cropSize: options.cropSize };
+  // A wrong mode or crop size fails here, before the first batch is loaded.
+  checkTtaOptions(tta);
   const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
   const wasTraining = model.training;
   model.eval();
@@ -124,7 +144,7 @@ export async function evaluate(
       try {
         noGrad(() =>
           scope(() => {
-            const logits = evaluationLogits(model, batch.images);
+            const logits = evaluationLogits(model, batch.images, tta);
             const loss = lossFn(logits, batch.labels).item();
             metrics.update(logits.data(), batch.labels.data(), loss);
           }),

@@ -7,7 +7,15 @@ export {
   type TrainedMeta,
   type TrainingData,
 } from './trained.js';
-export { fit, evaluate, TrainingStopped, type Callback, type FitOptions, type LossFn } from './fit.js';
+export {
+  fit,
+  evaluate,
+  TrainingStopped,
+  type Callback,
+  type EvaluateOptions,
+  type FitOptions,
+  type LossFn,
+} from './fit.js';
 export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
 export {
   HISTORY_COLUMNS,
@@ -38,3 +46,17 @@ export {
   type SaveCheckpointOptions,
   type Trainable,
 } from './checkpoint.js';
+export {
+  TTA_MODES,
+  checkTtaOptions,
+  horizontalFlip,
+  logMeanSoftmax,
+  logProbabilitiesWithTta,
+  predict,
+  ttaViews,
+  viewCount,
+  type Classifier,
+  type TtaMode,
+  type TtaOptions,
+} from './tta.js';
+export { Ensemble } from './ensemble.js';
