@@ -27,7 +27,19 @@ import type { StepInfo } from './progress.js';
 
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
 
+/** Where a training step falls: its epoch and its step within the epoch, both from 1. */
+export interface StepPosition {
+  epoch: number;
+  step: number;
+  steps: number;
+}
+
 export interface Callback {
+  /**
+   * After backward, before gradient clipping and the optimizer's update: each parameter's .grad holds this
+   * step's gradient (read it, do not keep it: it is released with the step).
+   */
+  onGradients?(position: StepPosition): void;
   onStep?(info: StepInfo): void;
   /** After each epoch, once its checkpoint (if any) is written. */
   onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): void | Promise<void>;
@@ -208,7 +220,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     history.push(...state.history);
   }
 
-  const trainStep = (batch: Batch): StepResult =>
+  const trainStep = (batch: Batch, position: StepPosition): StepResult =>
     scope(() => {
       optimizer.zeroGrad();
       // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
@@ -218,6 +230,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
       const value = loss.item();
       if (!Number.isFinite(value)) return { loss: value, logits: null };
       loss.backward();
+      for (const callback of callbacks) callback.onGradients?.(position);
       if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
       optimizer.step();
       return { loss: value, logits: Float32Array.from(logits.data()) };
@@ -255,7 +268,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
       let result: StepResult;
       const labels = Int32Array.from(batch.labels.data());
       try {
-        result = trainStep(batch);
+        result = trainStep(batch, { epoch: epoch + 1, step, steps });
       } finally {
         disposeBatch(batch);
       }

@@ -15,6 +15,7 @@ export {
   type EvaluateOptions,
   type FitOptions,
   type LossFn,
+  type StepPosition,
 } from './fit.js';
 export { ClassificationMetrics, formatConfusion, type EvaluationResult } from './metrics.js';
 export {
@@ -60,3 +61,4 @@ export {
   type TtaOptions,
 } from './tta.js';
 export { Ensemble } from './ensemble.js';
+export { GradNormLogger, weightLayers, type GradNormOptions, type GradNormRecord } from './grad-norms.js';
