@@ -189,6 +189,7 @@ export async function runTrain(args: string[]): Promise<number> {
       optimizer,
       schedule,
       validation: testLoader,
+      lossFn: defaults.loss,
       checkpointDir: out,
       resumeFrom: resume ? out : undefined,
       meta,
@@ -205,7 +206,7 @@ export async function runTrain(args: string[]): Promise<number> {
       ],
     });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
-    const test = await evaluate(model, testLoader, { signal: stop.signal });
+    const test = await evaluate(model, testLoader, { lossFn: defaults.loss, signal: stop.signal });
     await writeText(
       join(out, 'report.md'),
       reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),

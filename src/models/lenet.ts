@@ -19,7 +19,11 @@ import {
 } from '../nn/index.js';
 import {
   broadcastTo,
+  concat,
   conv2d,
+  crossEntropy,
+  full,
+  neg,
   flatten,
   globalGenerator,
   matmul,
@@ -289,6 +293,11 @@ export interface LeNet1998Options extends ModelOptions {
    * function", which it defines as 1.7159·tanh(2a/3) (the default); 'sigmoid' uses the logistic function.
    */
   subsamplingActivation?: Squash;
+  /**
+   * 'distances' (default): the RBF layer's y_i, lower = better, as the paper has it. 'scores': −y_i, higher =
+   * better, so whatever takes logits (argmax, top-k, evaluation, ensembles' softmax) reads the output right.
+   */
+  output?: 'distances' | 'scores';
 }
 
 /**
@@ -309,10 +318,15 @@ export class LeNet1998 extends Module {
   readonly f6: Linear;
   readonly output: EuclideanRBF;
   readonly subsamplingActivation: Squash;
+  readonly outputKind: 'distances' | 'scores';
 
   constructor(options: LeNet1998Options = {}) {
     super();
-    const { numClasses = 10, subsamplingActivation = 'scaledTanh' } = options;
+    const { numClasses = 10, subsamplingActivation = 'scaledTanh', output = 'distances' } = options;
+    if (output !== 'distances' && output !== 'scores') {
+      throw new ValueError(`lenet5-1998: output must be 'distances' or 'scores', got '${String(output)}'`);
+    }
+    this.outputKind = output;
     if (subsamplingActivation !== 'scaledTanh' && subsamplingActivation !== 'sigmoid') {
       throw new ValueError(
         `lenet5-1998: subsamplingActivation must be 'scaledTanh' or 'sigmoid', got '${String(subsamplingActivation)}'`,
@@ -339,8 +353,22 @@ export class LeNet1998 extends Module {
     let y = g(this.s2.call(f(this.c1.call(x))));
     y = g(this.s4.call(f(this.c3.call(y))));
     y = f(this.c5.call(y));
-    return this.output.call(f(this.f6.call(flatten(y, 1))));
+    const distances = this.output.call(f(this.f6.call(flatten(y, 1))));
+    return this.outputKind === 'scores' ? neg(distances) : distances;
   }
+}
+
+/**
+ * The paper's training loss, the MAP criterion of §II.C eq. 9, from scores s = −y (output 'scores'):
+ * E = y_correct + log(e^−j + Σ_i e^−y_i), the correct class's distance plus a competitive term that pushes the
+ * other classes' distances up, and an always-present "rubbish" class of distance j that stops it from pushing
+ * once every wrong class is far. It is crossEntropy over the scores with one more class of score −j. The paper
+ * calls j a positive constant and gives no value: 0.1 by default.
+ */
+export function lenet1998Loss(scores: Tensor, labels: Tensor, j = 0.1): Tensor {
+  if (!(j > 0)) throw new ValueError(`lenet5-1998 loss: j must be a positive constant, got ${j}`);
+  const rubbish = full([scores.shape[0], 1], -j, { backend: scores.backend });
+  return crossEntropy(concat([scores, rubbish], 1), labels);
 }
 
 // ---- builders, each with the figures tests check ----
@@ -398,6 +426,22 @@ export const lenet5_1998 = registered(
       top1: 99.05,
       dataset: 'MNIST test',
       source: 'LeCun et al. 1998, §III.C: 0.95 % test error without distortions',
+    },
+    // The paper's 20 passes and its loss; SGD with momentum in place of its diagonal Levenberg-Marquardt. The
+    // loss starts near the correct class's distance (about 90), so the rate is a hundredth of lenet5's: 0.01
+    // stalled near 65 % on 10,000 images in two epochs, 0.001 reached 80 %.
+    training: {
+      inputSize: 32,
+      modelOptions: { output: 'scores' },
+      epochs: 20,
+      batchSize: 64,
+      optimizer: 'sgd',
+      lr: 0.001,
+      momentum: 0.9,
+      weightDecay: 0,
+      schedule: 'cosine',
+      augment: 'none',
+      loss: (scores, labels) => lenet1998Loss(scores, labels),
     },
   },
   seeded((options: LeNet1998Options) => new LeNet1998(options)),

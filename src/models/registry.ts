@@ -1,5 +1,6 @@
 import { ValueError } from '../errors.js';
 import type { Module } from '../nn/index.js';
+import type { Tensor } from '../tensor/index.js';
 
 /** What a builder accepts; families add their own options (e.g. `auxLogits` for GoogLeNet). */
 export interface ModelOptions {
@@ -43,6 +44,8 @@ export interface TrainingDefaults {
   weightDecay: number;
   schedule: 'cosine' | 'step' | 'none';
   augment: 'none' | 'crop-flip';
+  /** The training loss where it is not cross-entropy of the output (LeNet-5 1998's MAP criterion). */
+  loss?: (output: Tensor, labels: Tensor) => Tensor;
 }
 
 /** The per-channel (RGB) mean and standard deviation of ImageNet that torchvision's published weights expect. */

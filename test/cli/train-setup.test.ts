@@ -3,13 +3,25 @@ import assert from 'node:assert/strict';
 import { defaultsFor } from '../../src/cli/train-setup.js';
 import * as models from '../../src/models/index.js';
 
-test('training defaults live in each model’s info: LeNet-5’s are the main job’s, the CIFAR ResNets share theirs', () => {
+test('training defaults live in each model’s info: LeNet-5’s are the main job’s, the CIFAR ResNets and plain nets share theirs', () => {
   assert.deepEqual(
     models
       .list()
       .filter((info) => info.training !== undefined)
       .map((info) => info.name),
-    ['lenet5', 'resnet20', 'resnet32', 'resnet44', 'resnet56', 'resnet110'],
+    [
+      'lenet5',
+      'lenet5-1998',
+      'resnet20',
+      'resnet32',
+      'resnet44',
+      'resnet56',
+      'resnet110',
+      'plain20',
+      'plain32',
+      'plain44',
+      'plain56',
+    ],
   );
   // README: padded to 32×32, SGD lr 0.05 momentum 0.9, batch 64, cosine schedule, 8 epochs.
   assert.deepEqual(defaultsFor('lenet5'), {
@@ -31,5 +43,15 @@ test('training defaults live in each model’s info: LeNet-5’s are the main jo
     [resnet.inputSize, resnet.epochs, resnet.lr, resnet.schedule, resnet.augment],
     [28, 24, 0.1, 'cosine', 'crop-flip'],
   );
-  assert.throws(() => defaultsFor('vgg16'), /no training defaults for 'vgg16'.*lenet5, resnet20/);
+  // He et al. 2015, Fig. 6: plain and residual nets of one depth under one recipe.
+  assert.equal(defaultsFor('plain56'), resnet);
+  // The paper's loss and its scores (−distance) as the output, 20 passes.
+  const lenet1998 = defaultsFor('lenet5-1998');
+  assert.deepEqual(lenet1998.modelOptions, { output: 'scores' });
+  assert.equal(lenet1998.epochs, 20);
+  assert.equal(typeof lenet1998.loss, 'function');
+  assert.throws(
+    () => defaultsFor('vgg16'),
+    /no training defaults for 'vgg16'.*lenet5, lenet5-1998, resnet20/,
+  );
 });

@@ -10,6 +10,7 @@ import {
   ConnectionTableConv2d,
   EuclideanRBF,
   Subsampling,
+  lenet1998Loss,
   lenet5,
   lenet5_1998,
 } from '../../src/models/lenet.js';
@@ -268,4 +269,36 @@ test('lenet5-1998: subsampling squashed by the scaled tanh by default, or by the
 test('lenet5-1998 on 28×28 fails at C5, whose 5×5 kernel no longer fits S4’s 4×4 maps', () => {
   // 28 → 24 (C1) → 12 (S2) → 8 (C3) → 4 (S4) → C5 needs 5×5.
   assertFailsAt(() => lenet5_1998().call(randn([1, 1, 28, 28])), 'c5', /kernel larger than the padded input/);
+});
+
+test('lenet5-1998 with output scores gives −distance; its loss is eq. 9 worked by hand', () => {
+  const x = randn([2, 1, 32, 32]);
+  const distances = Array.from(lenet5_1998({ seed: 5 }).call(x).data());
+  const scores = Array.from(lenet5_1998({ seed: 5, output: 'scores' }).call(x).data());
+  assert.deepEqual(
+    scores,
+    distances.map((d) => -d),
+  );
+  assert.throws(() => get('lenet5-1998', { output: 'logits' }), /output must be 'distances' or 'scores'/);
+  // E = mean over samples of y_label + log(e^−j + Σ_i e^−y_i), for y = [1, 2, 4] and [0.5, 3, 0.25].
+  const y = [
+    [1, 2, 4],
+    [0.5, 3, 0.25],
+  ];
+  const labels = [0, 2];
+  const eq9 = (j: number) =>
+    y.reduce(
+      (total, row, p) =>
+        total + row[labels[p]] + Math.log(Math.exp(-j) + row.reduce((s, d) => s + Math.exp(-d), 0)),
+      0,
+    ) / y.length;
+  const scoresTensor = tensor(
+    y.flat().map((d) => -d),
+    [2, 3],
+  );
+  const loss = lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)));
+  assert.ok(Math.abs(loss.item() - eq9(0.1)) < 1e-6, `${loss.item()} vs ${eq9(0.1)}`);
+  const far = lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)), 5);
+  assert.ok(Math.abs(far.item() - eq9(5)) < 1e-6, `${far.item()} vs ${eq9(5)}`);
+  assert.throws(() => lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)), 0), ValueError);
 });

@@ -104,7 +104,7 @@ test(
 test('convnets train: unknown options and models are clear errors', () => {
   const result = cli(['train', 'vgg16', '--data', 'fashion-mnist']);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /no training defaults for 'vgg16'.*lenet5, resnet20/);
+  assert.match(result.stderr, /no training defaults for 'vgg16'.*lenet5, lenet5-1998, resnet20/);
   const bad = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--epochs', '2x']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--epochs must be an integer ≥ 1, got '2x'/);
