@@ -1,58 +1,203 @@
-import { loader } from '../data/index.js';
-import { evaluate, formatConfusion, loadTrained, trainingTransform } from '../train/index.js';
+import { ValueError } from '../errors.js';
+import { Subset, loader, type DataLoader } from '../data/index.js';
+import type { Module } from '../nn/index.js';
+import {
+  Ensemble,
+  TTA_MODES,
+  evaluate,
+  formatConfusion,
+  loadTrained,
+  trainingTransform,
+  viewCount,
+  type EvaluationResult,
+  type Trained,
+  type TtaMode,
+} from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
-import { loadDataset, numberOption } from './train-setup.js';
+import { choiceOption, loadDataset, numberOption } from './train-setup.js';
+
+/** Pixels added on each side before five-crop and ten-crop cut the model's input: the shifts crop-flip trains with. */
+export const TTA_PADDING = 4;
 
 const options = {
   data: { value: 'NAME', help: 'the data set to test on', default: 'the one it was trained on' },
   'batch-size': { value: 'N', help: 'images per forward pass', default: '500' },
   limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
+  tta: {
+    value: TTA_MODES.join('|'),
+    help: `test-time augmentation: softmax averaged over the mirror image, or over crops of the model's input size cut from the image padded by ${TTA_PADDING}`,
+    default: 'none',
+  },
   json: { help: 'print the results as JSON' },
 };
 
 export const evalCommand = defineCommand({
   name: 'eval',
-  summary: 'test accuracy, per-class accuracy and confusion matrix of a training run',
-  synopsis: ['<run-dir | checkpoint-dir> [--data NAME] [--batch-size N] [--limit N] [--json]'],
+  summary: 'test accuracy of a training run, or of an ensemble of runs, with test-time augmentation',
+  synopsis: [
+    '<run-dir | checkpoint-dir>... [--tta MODE] [--data NAME] [--batch-size N] [--limit N] [--json]',
+  ],
   description:
     'Rebuilds the model a checkpoint names, loads its weights and tests it on the test split of its data set,\n' +
-    'with the test-time transform it was trained with.',
+    'with the test-time transform it was trained with: accuracy, per-class accuracy and the confusion matrix.\n' +
+    "Several runs are an ensemble averaging the members' softmax outputs; --tta averages over views of each\n" +
+    'image. Then each member is tested alone without TTA, the ensemble with it, and the report gives both\n' +
+    'accuracies and the cost per image: time and peak resident memory against the first member alone.',
   options,
-  examples: ['convnets eval runs/lenet5', 'convnets eval runs/resnet20 --limit 1000 --json'],
+  examples: [
+    'convnets eval runs/lenet5',
+    'convnets eval runs/resnet20 --limit 1000 --json',
+    'convnets eval runs/resnet20-s1 runs/resnet20-s2 runs/resnet20-s3 --tta ten-crop',
+  ],
   run: runEval,
 });
 
+/** One evaluation pass and what it cost. */
+interface Pass {
+  result: EvaluationResult;
+  seconds: number;
+  /** Highest resident set size seen during the pass, in bytes. */
+  peakRss: number;
+}
+
+async function timedPass(
+  model: Module,
+  testLoader: DataLoader,
+  tta: TtaMode,
+  cropSize: number,
+): Promise<Pass> {
+  const rssBefore = process.memoryUsage.rss();
+  let peakRss = rssBefore;
+  // Sampled whenever the event loop turns (between batches, where a batch's activations are still resident).
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 10);
+  const started = performance.now();
+  try {
+    const result = await evaluate(model, testLoader, { tta, cropSize });
+    const seconds = (performance.now() - started) / 1000;
+    return { result, seconds, peakRss: Math.max(peakRss, process.memoryUsage.rss()) };
+  } finally {
+    clearInterval(sampler);
+    await testLoader.close();
+  }
+}
+
+const mib = (bytes: number) => bytes / 2 ** 20;
+const percent = (fraction: number) => `${(100 * fraction).toFixed(2)}%`;
+
 /**
- * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
- * test accuracy, per-class accuracy and the confusion matrix.
+ * `convnets eval <dir>...`: one run in detail, or several (or one with --tta) as an ensemble with its members'
+ * accuracies and the cost of averaging.
  */
 async function runEval({ values, positionals }: Parsed<typeof options>): Promise<void> {
-  if (positionals.length !== 1) throw new UsageError('name one checkpoint');
-  const trained = await loadTrained(positionals[0]);
-  const { model, meta, epoch } = trained;
+  if (positionals.length === 0) throw new UsageError('name one checkpoint or more');
+  const tta = choiceOption('tta', values.tta, 'none', TTA_MODES);
+  const members: Trained[] = [];
+  for (const dir of positionals) members.push(await loadTrained(dir));
+  const { meta } = members[0];
+  for (const [i, member] of members.entries()) {
+    if (member.meta.data !== meta.data || member.meta.size !== meta.size)
+      throw new ValueError(
+        `${positionals[i]} was trained on ${member.meta.data} at ${member.meta.size}×${member.meta.size}, ${positionals[0]} on ${meta.data} at ${meta.size}×${meta.size}: an ensemble's members take the same input`,
+      );
+  }
   const data = typeof values.data === 'string' ? values.data : meta.data;
   const limit =
     values.limit === undefined
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
+  const batchSize = numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 });
   const testSet = loadDataset(data, 'test', limit);
-  const testLoader = loader(testSet, {
-    batchSize: numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 }),
-    transform: data === meta.data ? trained.transform : trainingTransform(data, meta.size, 'none'),
-  });
-  const result = await evaluate(model, testLoader);
-  if (values.json) {
-    console.log(JSON.stringify({ model: meta.model, epoch, data, ...result }, null, 2));
+  const testLoader = (padding: number) =>
+    loader(testSet, {
+      batchSize,
+      transform:
+        data === meta.data && padding === 0
+          ? members[0].transform
+          : trainingTransform(data, meta.size + 2 * padding, 'none'),
+    });
+
+  if (members.length === 1 && tta === 'none') {
+    const [{ model, epoch }] = members;
+    const result = await evaluate(model, testLoader(0));
+    if (values.json) console.log(JSON.stringify({ model: meta.model, epoch, data, ...result }, null, 2));
+    else printDetails(members[0], data, result, testSet.classNames);
     return;
   }
-  const names = testSet.classNames;
-  console.log(`${meta.model} (epoch ${epoch}) on ${data} test, ${result.samples} images`);
+
+  // One batch first, so that the first timed pass does not carry the data set's decoding and the backend's start.
+  const warmUp = new Subset(
+    testSet,
+    Array.from({ length: Math.min(batchSize, testSet.length) }, (_, i) => i),
+  );
+  await evaluate(members[0].model, loader(warmUp, { batchSize, transform: members[0].transform }));
+  const plainPasses: Pass[] = [];
+  for (const member of members)
+    plainPasses.push(await timedPass(member.model, testLoader(0), 'none', meta.size));
+  const cropping = tta === 'five-crop' || tta === 'ten-crop';
+  const ensemble = members.length === 1 ? members[0].model : new Ensemble(members.map((m) => m.model));
+  const ensemblePass = await timedPass(ensemble, testLoader(cropping ? TTA_PADDING : 0), tta, meta.size);
+  const baseline = plainPasses[0];
+  const perImage = (pass: Pass) => ({
+    milliseconds: (1000 * pass.seconds) / pass.result.samples,
+    peakRssMiB: mib(pass.peakRss),
+  });
+  const report = {
+    data,
+    images: ensemblePass.result.samples,
+    members: members.map((member, i) => ({
+      dir: positionals[i],
+      model: member.meta.model,
+      epoch: member.epoch,
+      accuracy: plainPasses[i].result.top1,
+    })),
+    ensemble: {
+      accuracy: ensemblePass.result.top1,
+      tta,
+      members: members.length,
+      forwardPassesPerImage: members.length * viewCount(tta),
+      top5: ensemblePass.result.top5,
+      loss: ensemblePass.result.loss,
+    },
+    cost: {
+      single: perImage(baseline),
+      ensemble: perImage(ensemblePass),
+      timeRatio: ensemblePass.seconds / baseline.seconds,
+    },
+  };
+  if (values.json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  console.log(`${data} test, ${report.images} images\n`);
+  for (const member of report.members)
+    console.log(
+      `  ${percent(member.accuracy).padStart(7)}  ${member.dir} (${member.model}, epoch ${member.epoch})`,
+    );
   console.log(
-    `accuracy ${(100 * result.top1).toFixed(2)}%  top-5 ${(100 * result.top5).toFixed(2)}%  loss ${result.loss.toFixed(4)}\n`,
+    `  ${percent(report.ensemble.accuracy).padStart(7)}  ensemble of ${members.length}, tta ${tta} (${report.ensemble.forwardPassesPerImage} forward passes per image)\n`,
+  );
+  const { single, ensemble: costly } = report.cost;
+  console.log(
+    `cost per image: ${costly.milliseconds.toFixed(3)} ms against ${single.milliseconds.toFixed(3)} ms for ${positionals[0]} alone without TTA (${report.cost.timeRatio.toFixed(1)}×);`,
+  );
+  console.log(
+    `peak resident memory ${costly.peakRssMiB.toFixed(0)} MiB against ${single.peakRssMiB.toFixed(0)} MiB`,
+  );
+}
+
+function printDetails(
+  trained: Trained,
+  data: string,
+  result: EvaluationResult,
+  names: readonly string[],
+): void {
+  console.log(`${trained.meta.model} (epoch ${trained.epoch}) on ${data} test, ${result.samples} images`);
+  console.log(
+    `accuracy ${percent(result.top1)}  top-5 ${percent(result.top5)}  loss ${result.loss.toFixed(4)}\n`,
   );
   console.log('per-class accuracy:');
   result.perClass.forEach((accuracy, c) =>
-    console.log(`  ${String(c).padStart(2)} ${(names[c] ?? '').padEnd(12)} ${(100 * accuracy).toFixed(2)}%`),
+    console.log(`  ${String(c).padStart(2)} ${(names[c] ?? '').padEnd(12)} ${percent(accuracy)}`),
   );
   console.log(
     `\nconfusion matrix (rows: true class, columns: predicted):\n${formatConfusion(result.confusion, names)}`,

@@ -1,0 +1,107 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setBackend } from '../../src/backend/registry.js';
+import { FASHION_MNIST_DIR, Subset, loader } from '../../src/data/index.js';
+import * as models from '../../src/models/index.js';
+import {
+  Ensemble,
+  evaluate,
+  loadTrained,
+  saveCheckpoint,
+  trainingData,
+  trainingTransform,
+} from '../../src/train/index.js';
+import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
+
+setBackend('reference');
+
+const haveData = existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
+const skip = haveData ? false : `no Fashion-MNIST at ${FASHION_MNIST_DIR}`;
+
+/** A checkpoint as `convnets train` leaves it: untrained weights are enough to compare averages. */
+async function checkpoint(dir: string, model: string, size: number, seed: number): Promise<string> {
+  const modelOptions = model === 'lenet5' ? { seed } : { inChannels: 1, seed };
+  await saveCheckpoint(dir, {
+    model: models.get(model, modelOptions),
+    epoch: 1,
+    meta: { model, modelOptions, data: 'fashion-mnist', size, seed },
+  });
+  return dir;
+}
+
+test(
+  'convnets eval of two runs with --tta ten-crop: members alone, the ensemble as the library computes it',
+  { skip },
+  () =>
+    withTempDir(async (root) => {
+      const dirs = [
+        await checkpoint(join(root, 'a'), 'lenet5', 32, 1),
+        await checkpoint(join(root, 'b'), 'lenet5', 32, 2),
+      ];
+      const result = cli([
+        'eval',
+        ...dirs,
+        '--tta',
+        'ten-crop',
+        '--limit',
+        '40',
+        '--batch-size',
+        '20',
+        '--json',
+      ]);
+      assert.equal(result.status, 0, result.stderr);
+      const report = JSON.parse(result.stdout);
+      const testSet = new Subset(
+        trainingData('fashion-mnist').load('test'),
+        Array.from({ length: 40 }, (_, i) => i),
+      );
+      const plain = loader(testSet, {
+        batchSize: 20,
+        transform: trainingTransform('fashion-mnist', 32, 'none'),
+      });
+      const members = await Promise.all(dirs.map((dir) => loadTrained(dir)));
+      const alone: number[] = [];
+      for (const member of members) alone.push((await evaluate(member.model, plain)).top1);
+      // Ten crops of 32×32 from the image padded to 40×40.
+      const padded = loader(testSet, {
+        batchSize: 20,
+        transform: trainingTransform('fashion-mnist', 40, 'none'),
+      });
+      const ensemble = await evaluate(new Ensemble(members.map((m) => m.model)), padded, {
+        tta: 'ten-crop',
+        cropSize: 32,
+      });
+      assert.deepEqual(
+        report.members.map((m: { dir: string; accuracy: number }) => [m.dir, m.accuracy]),
+        dirs.map((dir, i) => [dir, alone[i]]),
+      );
+      assert.equal(report.ensemble.accuracy, ensemble.top1);
+      assert.ok(Math.abs(report.ensemble.loss - ensemble.loss) < 1e-6);
+      assert.equal(report.ensemble.tta, 'ten-crop');
+      assert.equal(report.ensemble.forwardPassesPerImage, 20);
+      assert.equal(report.images, 40);
+      assert.ok(report.cost.single.milliseconds > 0 && report.cost.ensemble.peakRssMiB > 0);
+
+      const text = cli(['eval', dirs[0], '--tta', 'flip', '--limit', '20']);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, /ensemble of 1, tta flip \(2 forward passes per image\)/);
+      assert.match(text.stdout, /cost per image: [\d.]+ ms against [\d.]+ ms for .* alone without TTA/);
+    }),
+);
+
+test('convnets eval refuses members of different inputs and an unknown --tta, in one line', { skip }, () =>
+  withTempDir(async (root) => {
+    const lenet = await checkpoint(join(root, 'lenet'), 'lenet5', 32, 1);
+    const resnet = await checkpoint(join(root, 'resnet'), 'resnet20', 28, 1);
+    assertOneLineFailure(
+      ['eval', lenet, resnet],
+      /.*resnet was trained on fashion-mnist at 28×28, .*lenet on fashion-mnist at 32×32: an ensemble's members take the same input/,
+    );
+    assertUsageFailure(
+      ['eval', lenet, '--tta', 'twelve-crop'],
+      /--tta must be one of none, flip, five-crop, ten-crop/,
+    );
+  }),
+);
