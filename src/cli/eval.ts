@@ -1,5 +1,5 @@
 import { ValueError } from '../errors.js';
-import { Subset, loader, type DataLoader } from '../data/index.js';
+import { Subset, loader, type DataLoader, type TransformSpec } from '../data/index.js';
 import type { Module } from '../nn/index.js';
 import {
   Ensemble,
@@ -52,6 +52,27 @@ export const evalCommand = defineCommand({
   run: runEval,
 });
 
+/** The runs of an ensemble, checked to take one input: the same data set at the same size. */
+export async function loadMembers(dirs: readonly string[]): Promise<Trained[]> {
+  const members: Trained[] = [];
+  for (const dir of dirs) members.push(await loadTrained(dir));
+  const { meta } = members[0];
+  for (const [i, member] of members.entries()) {
+    if (member.meta.data !== meta.data || member.meta.size !== meta.size)
+      throw new ValueError(
+        `${dirs[i]} was trained on ${member.meta.data} at ${member.meta.size}×${member.meta.size}, ${dirs[0]} on ${meta.data} at ${meta.size}×${meta.size}: an ensemble's members take the same input`,
+      );
+  }
+  return members;
+}
+
+/** The test-time transform for `tta`: five-crop and ten-crop cut the model's input from an image padded by 4. */
+export function ttaTransform(trained: Trained, tta: TtaMode, data = trained.meta.data): TransformSpec {
+  const cropping = tta === 'five-crop' || tta === 'ten-crop';
+  if (!cropping && data === trained.meta.data) return trained.transform;
+  return trainingTransform(data, trained.meta.size + (cropping ? 2 * TTA_PADDING : 0), 'none');
+}
+
 /** One evaluation pass and what it cost. */
 interface Pass {
   result: EvaluationResult;
@@ -91,15 +112,8 @@ const percent = (fraction: number) => `${(100 * fraction).toFixed(2)}%`;
 async function runEval({ values, positionals }: Parsed<typeof options>): Promise<void> {
   if (positionals.length === 0) throw new UsageError('name one checkpoint or more');
   const tta = choiceOption('tta', values.tta, 'none', TTA_MODES);
-  const members: Trained[] = [];
-  for (const dir of positionals) members.push(await loadTrained(dir));
+  const members = await loadMembers(positionals);
   const { meta } = members[0];
-  for (const [i, member] of members.entries()) {
-    if (member.meta.data !== meta.data || member.meta.size !== meta.size)
-      throw new ValueError(
-        `${positionals[i]} was trained on ${member.meta.data} at ${member.meta.size}×${member.meta.size}, ${positionals[0]} on ${meta.data} at ${meta.size}×${meta.size}: an ensemble's members take the same input`,
-      );
-  }
   const data = typeof values.data === 'string' ? values.data : meta.data;
   const limit =
     values.limit === undefined
@@ -107,18 +121,12 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
   const batchSize = numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 });
   const testSet = loadDataset(data, 'test', limit);
-  const testLoader = (padding: number) =>
-    loader(testSet, {
-      batchSize,
-      transform:
-        data === meta.data && padding === 0
-          ? members[0].transform
-          : trainingTransform(data, meta.size + 2 * padding, 'none'),
-    });
+  const testLoader = (mode: TtaMode) =>
+    loader(testSet, { batchSize, transform: ttaTransform(members[0], mode, data) });
 
   if (members.length === 1 && tta === 'none') {
     const [{ model, epoch }] = members;
-    const result = await evaluate(model, testLoader(0));
+    const result = await evaluate(model, testLoader('none'));
     if (values.json) console.log(JSON.stringify({ model: meta.model, epoch, data, ...result }, null, 2));
     else printDetails(members[0], data, result, testSet.classNames);
     return;
@@ -132,10 +140,9 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
   await evaluate(members[0].model, loader(warmUp, { batchSize, transform: members[0].transform }));
   const plainPasses: Pass[] = [];
   for (const member of members)
-    plainPasses.push(await timedPass(member.model, testLoader(0), 'none', meta.size));
-  const cropping = tta === 'five-crop' || tta === 'ten-crop';
+    plainPasses.push(await timedPass(member.model, testLoader('none'), 'none', meta.size));
   const ensemble = members.length === 1 ? members[0].model : new Ensemble(members.map((m) => m.model));
-  const ensemblePass = await timedPass(ensemble, testLoader(cropping ? TTA_PADDING : 0), tta, meta.size);
+  const ensemblePass = await timedPass(ensemble, testLoader(tta), tta, meta.size);
   const baseline = plainPasses[0];
   const perImage = (pass: Pass) => ({
     milliseconds: (1000 * pass.seconds) / pass.result.samples,

@@ -5,10 +5,18 @@ import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index
 import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { loadTrained } from '../train/index.js';
+import {
+  Ensemble,
+  TTA_MODES,
+  loadTrained,
+  logProbabilitiesWithTta,
+  type TtaMode,
+  type TtaOptions,
+} from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
-import { numberOption } from './train-setup.js';
+import { loadMembers, ttaTransform } from './eval.js';
+import { choiceOption, numberOption } from './train-setup.js';
 import { zooModel } from './zoo.js';
 
 const options = {
@@ -22,22 +30,29 @@ const options = {
     help: 'an input (image or .npy); inputs may also follow as arguments',
     multiple: true,
   },
+  tta: {
+    value: TTA_MODES.join('|'),
+    help: "checkpoints: softmax averaged over the mirror image or over crops (as convnets eval's --tta)",
+    default: 'none',
+  },
 };
 
 export const predictCommand = defineCommand({
   name: 'predict',
   summary: 'top classes or raw outputs for images or .npy batches',
   synopsis: [
-    '<checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]',
+    '<checkpoint-dir>... <image-or-.npy>... [--tta MODE] [--top K] [--output y.npy]',
     '<model.onnx> <.npy-or-image>... [--top K] [--output y.npy]',
     '--arch <model> --weights FILE --input x.npy [--output y.npy]',
   ],
   description:
     "A checkpoint's model gets its test-time transform applied to images; an .onnx file's graph runs as it is;\n" +
-    'a zoo model with --arch takes its input as given.',
+    'a zoo model with --arch takes its input as given. Several checkpoint directories are an ensemble averaging\n' +
+    'their softmax outputs (--output then writes the log of the averaged probabilities).',
   options,
   examples: [
     'convnets predict runs/lenet5 shirt.png',
+    'convnets predict runs/lenet5-s1 runs/lenet5-s2 runs/lenet5-s3 shirt.png --tta flip',
     'convnets predict model.onnx x.npy --output y.npy',
     'convnets predict --arch resnet18 --weights resnet18.pth --input x.npy --top 3',
   ],
@@ -54,6 +69,8 @@ interface Predictor {
   classNames: readonly string[];
   /** What an ONNX file declares: its name, its input's [N, C, H, W] (fixed dimensions as numbers). */
   onnx?: { path: string; inputShape: readonly (number | string | null)[] | null };
+  /** Checkpoints: the views whose softmax outputs are averaged. */
+  tta?: TtaOptions;
 }
 
 /**
@@ -65,13 +82,18 @@ async function runPredict({ values, positionals }: Parsed<typeof options>): Prom
   const viaArch = typeof values.arch === 'string';
   if (viaArch !== (typeof values.weights === 'string'))
     throw new UsageError('--arch and --weights go together');
-  const inputs = [...(values.input ?? []), ...positionals.slice(viaArch ? 0 : 1)];
+  // Checkpoint directories first: several are an ensemble.
+  const models = viaArch ? 0 : Math.max(1, await leadingDirectories(positionals));
+  const inputs = [...(values.input ?? []), ...positionals.slice(models)];
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
     throw new UsageError('name a model and inputs');
+  const tta = choiceOption('tta', values.tta, 'none', TTA_MODES);
   if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
-    : await fromModelFile(positionals[0]);
+    : models > 1 || tta !== 'none'
+      ? await fromCheckpoints(positionals.slice(0, models), tta)
+      : await fromModelFile(positionals[0]);
   const batch = await loadInputs(inputs, predictor);
   predictor.model.eval();
   const logits = noGrad(() => run(predictor, batch));
@@ -121,7 +143,8 @@ async function fromModelFile(path: string): Promise<Predictor> {
  * (exported without --batch dynamic) runs the inputs in groups of that size.
  */
 function run(predictor: Predictor, batch: Tensor): Tensor {
-  const { model, onnx } = predictor;
+  const { model, onnx, tta } = predictor;
+  if (tta !== undefined) return logProbabilitiesWithTta(model, batch, tta);
   if (onnx?.inputShape == null) return model.call(batch);
   const [fixedBatch, ...image] = onnx.inputShape;
   const fits = image.every((d, i) => typeof d !== 'number' || d === batch.shape[i + 1]);
@@ -152,6 +175,27 @@ async function fromCheckpoint(path: string): Promise<Predictor> {
     imageShape: trained.imageShape,
     prepare: (image) => transform(image, generator)[0],
     classNames: trained.classNames,
+  };
+}
+
+/** How many of the arguments, from the first, are directories (checkpoints, where inputs are files). */
+async function leadingDirectories(paths: readonly string[]): Promise<number> {
+  let count = 0;
+  while (count < paths.length && (await stat(paths[count]).catch(() => null))?.isDirectory()) count++;
+  return count;
+}
+
+/** An ensemble of `convnets train` runs (or one run) seen through the views of `tta`. */
+async function fromCheckpoints(paths: readonly string[], tta: TtaMode): Promise<Predictor> {
+  const members = await loadMembers(paths);
+  const transform = transforms.makeTransform(ttaTransform(members[0], tta));
+  const generator = new Generator(0);
+  return {
+    model: members.length === 1 ? members[0].model : new Ensemble(members.map((member) => member.model)),
+    imageShape: members[0].imageShape,
+    prepare: (image) => transform(image, generator)[0],
+    classNames: members[0].classNames,
+    tta: { tta, cropSize: members[0].meta.size },
   };
 }
 

@@ -4,7 +4,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backend/registry.js';
 import { FASHION_MNIST_DIR, Subset, loader } from '../../src/data/index.js';
+import { readNpy, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
+import { Generator, exp, noGrad, rand, softmax, tensor } from '../../src/tensor/index.js';
+import { transforms } from '../../src/data/index.js';
 import {
   Ensemble,
   evaluate,
@@ -105,3 +108,48 @@ test('convnets eval refuses members of different inputs and an unknown --tta, in
     );
   }),
 );
+
+test('convnets predict of two runs: the log of their averaged softmax outputs', () =>
+  withTempDir(async (root) => {
+    const dirs = [
+      await checkpoint(join(root, 'a'), 'lenet5', 32, 1),
+      await checkpoint(join(root, 'b'), 'lenet5', 32, 2),
+    ];
+    const input = join(root, 'x.npy');
+    const output = join(root, 'y.npy');
+    const x = rand([2, 1, 28, 28], { generator: new Generator(3) });
+    await writeNpy(input, x);
+    const result = cli(['predict', ...dirs, input, '--output', output]);
+    assert.equal(result.status, 0, result.stderr);
+    const averaged = Array.from(exp(await readNpy(output)).data());
+    // By hand: each member's softmax of its own output for the padded, normalised input, then their mean.
+    const prepare = transforms.makeTransform(trainingTransform('fashion-mnist', 32, 'none'));
+    const images = [0, 1].map(
+      (i) =>
+        prepare(
+          {
+            data: x.data().slice(i * 784, (i + 1) * 784) as Float32Array,
+            channels: 1,
+            height: 28,
+            width: 28,
+          },
+          new Generator(0),
+        )[0],
+    );
+    const batch = tensor(
+      Float32Array.from(images.flatMap((image) => Array.from(image.data))),
+      [2, 1, 32, 32],
+    );
+    const members = await Promise.all(dirs.map((dir) => loadTrained(dir)));
+    const probabilities = members.map((m) =>
+      Array.from(noGrad(() => softmax(m.model.call(batch), 1)).data()),
+    );
+    const expected = probabilities[0].map((p, i) => (p + probabilities[1][i]) / 2);
+    assert.equal(averaged.length, 20);
+    averaged.forEach((p, i) => assert.ok(Math.abs(p - expected[i]) < 1e-5, `[${i}] ${p} vs ${expected[i]}`));
+    assert.notDeepEqual(probabilities[0], probabilities[1]);
+
+    const tenCrop = cli(['predict', ...dirs, input, '--tta', 'ten-crop', '--top', '1']);
+    assert.equal(tenCrop.status, 0, tenCrop.stderr);
+    assert.match(tenCrop.stdout, /^#0\n +[\d.]+% +\d \S+\n#1\n/);
+  }));
