@@ -5,6 +5,7 @@ import * as optim from '../optim/index.js';
 import { getBackend } from '../backend/registry.js';
 import { manualSeed } from '../tensor/index.js';
 import {
+  GradNormLogger,
   ProgressDisplay,
   TrainingStopped,
   evaluate,
@@ -39,6 +40,14 @@ const options = {
   seed: { value: 'N', help: 'the seed of weights, shuffling and augmentation', default: '1' },
   out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
   resume: { help: 'continue the checkpoint in --out' },
+  seeds: {
+    value: 'N,N,...',
+    help: 'one run per seed (ensemble members), each writing to --out suffixed -s<seed>',
+  },
+  'log-grad-norms': {
+    value: 'N',
+    help: 'record the gradient norm of every weight layer at step 1 and every N steps, in grad-norms.json',
+  },
   quiet: { help: 'no progress lines, only epoch summaries' },
 };
 
@@ -101,7 +110,26 @@ function reportMarkdown(
  * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
  * last complete checkpoint; the exit status is then 130 or 143.
  */
-async function runTrain({ values, positionals, args }: Parsed<typeof options>): Promise<number> {
+async function runTrain(parsed: Parsed<typeof options>): Promise<number> {
+  const { values, positionals } = parsed;
+  if (values.seeds === undefined) return trainOnce(parsed);
+  if (values.seed !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  const seeds = values.seeds
+    .split(',')
+    .map((part) => numberOption('seeds', part.trim(), 0, { integer: true }));
+  if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds '${values.seeds}' repeats a seed`);
+  const out = values.out ?? join('runs', positionals[0] ?? '');
+  for (const seed of seeds) {
+    const status = await trainOnce({
+      ...parsed,
+      values: { ...values, seed: String(seed), out: `${out}-s${seed}` },
+    });
+    if (status !== 0) return status;
+  }
+  return 0;
+}
+
+async function trainOnce({ values, positionals, args }: Parsed<typeof options>): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name one model');
   const [name] = positionals;
   if (typeof values.data !== 'string') throw new UsageError('--data is required (fashion-mnist)');
@@ -148,6 +176,12 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
     seed,
   };
   const model = models.get(name, meta.modelOptions);
+  const gradNorms =
+    values['log-grad-norms'] === undefined
+      ? undefined
+      : new GradNormLogger(model, {
+          every: numberOption('log-grad-norms', values['log-grad-norms'], 1, { integer: true, min: 1 }),
+        });
   const trainSet = loadDataset(data, 'train', limit);
   const testSet = loadDataset(data, 'test', testLimit);
   const trainLoader = loader(trainSet, {
@@ -208,10 +242,16 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
       signal: stop.signal,
       onStep: values.quiet ? undefined : (info) => progress.step(info),
       callbacks: [
+        ...(gradNorms === undefined ? [] : [gradNorms]),
         {
           onEpochEnd: async (record, all) => {
             progress.epoch(record, epochs);
             await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
+            if (gradNorms !== undefined)
+              await writeText(
+                join(out, 'grad-norms.json'),
+                `${JSON.stringify({ layers: gradNorms.layers, records: gradNorms.records })}\n`,
+              );
             await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
           },
         },

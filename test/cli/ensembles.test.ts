@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backend/registry.js';
 import { FASHION_MNIST_DIR, Subset, loader } from '../../src/data/index.js';
@@ -12,6 +13,7 @@ import {
   Ensemble,
   evaluate,
   loadTrained,
+  readCheckpointState,
   saveCheckpoint,
   trainingData,
   trainingTransform,
@@ -153,3 +155,68 @@ test('convnets predict of two runs: the log of their averaged softmax outputs', 
     assert.equal(tenCrop.status, 0, tenCrop.stderr);
     assert.match(tenCrop.stdout, /^#0\n +[\d.]+% +\d \S+\n#1\n/);
   }));
+
+test(
+  'convnets train --seeds trains one run per seed into suffixed directories; --log-grad-norms writes the norms',
+  { skip },
+  () =>
+    withTempDir(async (root) => {
+      const out = join(root, 'lenet');
+      const result = cli([
+        'train',
+        'lenet5',
+        '--data',
+        'fashion-mnist',
+        '--limit',
+        '64',
+        '--test-limit',
+        '20',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '32',
+        '--workers',
+        '0',
+        '--quiet',
+        '--seeds',
+        '3,4',
+        '--out',
+        out,
+        '--log-grad-norms',
+        '1',
+      ]);
+      assert.equal(result.status, 0, result.stderr);
+      const states = await Promise.all(['-s3', '-s4'].map((suffix) => readCheckpointState(out + suffix)));
+      assert.deepEqual(
+        states.map((state) => [state.epoch, state.meta.seed]),
+        [
+          [1, 3],
+          [1, 4],
+        ],
+      );
+      const norms = JSON.parse(await readFile(join(`${out}-s3`, 'grad-norms.json'), 'utf8'));
+      assert.deepEqual(norms.layers, [
+        'features.0',
+        'features.3',
+        'classifier.0',
+        'classifier.2',
+        'classifier.4',
+      ]);
+      // 64 images in batches of 32: two steps, both recorded, every layer's norm positive.
+      assert.deepEqual(
+        norms.records.map((r: { globalStep: number }) => r.globalStep),
+        [1, 2],
+      );
+      for (const record of norms.records)
+        for (const layer of norms.layers)
+          assert.ok(record.norms[layer] > 0, `${layer} at step ${record.globalStep}`);
+      assertUsageFailure(
+        ['train', 'lenet5', '--data', 'fashion-mnist', '--seeds', '1,1'],
+        /--seeds '1,1' repeats a seed/,
+      );
+      assertUsageFailure(
+        ['train', 'lenet5', '--data', 'fashion-mnist', '--seeds', '1,2', '--seed', '3'],
+        /give --seed or --seeds, not both/,
+      );
+    }),
+);
