@@ -1,7 +1,74 @@
 import { formatSummary, summary } from '../analysis/index.js';
 import { withBackend } from '../backend/registry.js';
 import * as models from '../models/index.js';
+import { Conv2d, Sequential, type Module } from '../nn/index.js';
 import { UsageError, defineCommand } from './command.js';
+
+/** A single module to cost on its own: its builder from --options, and the input it is costed at by default. */
+interface SingleModule {
+  help: string;
+  build(options: Record<string, unknown>): Module;
+  inputShape(options: Record<string, unknown>): number[];
+}
+
+const integer = (options: Record<string, unknown>, name: string, fallback: number): number => {
+  const value = options[name] ?? fallback;
+  if (!Number.isInteger(value) || (value as number) < 1)
+    throw new UsageError(`--options: ${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return value as number;
+};
+
+/**
+ * The building blocks the case studies cost (the course's Inception example: a 5×5 convolution 192 → 32 on
+ * 28×28 with and without a 1×1 bottleneck to 16, and the whole module, inception 3a).
+ */
+export const SINGLE_MODULES: Record<string, SingleModule> = {
+  conv2d: {
+    help: 'a same convolution: inChannels (192), outChannels (32), kernelSize (5); bottleneck N puts a 1×1 to N first',
+    build: (options) => {
+      const inChannels = integer(options, 'inChannels', 192);
+      const outChannels = integer(options, 'outChannels', 32);
+      const kernelSize = integer(options, 'kernelSize', 5);
+      if (options.bottleneck === undefined)
+        return new Conv2d(inChannels, outChannels, kernelSize, { padding: 'same' });
+      const bottleneck = integer(options, 'bottleneck', 16);
+      return new Sequential(
+        new Conv2d(inChannels, bottleneck, 1),
+        new Conv2d(bottleneck, outChannels, kernelSize, { padding: 'same' }),
+      );
+    },
+    inputShape: (options) => [integer(options, 'inChannels', 192), 28, 28],
+  },
+  'inception-module': {
+    help: "GoogLeNet's inception 3a (192 → 64, 96→128, 16→32, pool→32) with the paper's 5×5 branch; options: inChannels, ch1x1, ch3x3Reduce, ch3x3, ch5x5Reduce, ch5x5, poolProj, branch3KernelSize",
+    build: (options) =>
+      new models.Inception(
+        integer(options, 'inChannels', 192),
+        integer(options, 'ch1x1', 64),
+        integer(options, 'ch3x3Reduce', 96),
+        integer(options, 'ch3x3', 128),
+        integer(options, 'ch5x5Reduce', 16),
+        integer(options, 'ch5x5', 32),
+        integer(options, 'poolProj', 32),
+        { branch3KernelSize: integer(options, 'branch3KernelSize', 5) as 3 | 5 },
+      ),
+    inputShape: (options) => [integer(options, 'inChannels', 192), 28, 28],
+  },
+};
+
+/** --options: a JSON object of builder options. */
+function parseOptions(text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--options '${text}' is not JSON; give an object such as '{"numClasses":3}'`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`--options '${text}' must be a JSON object such as '{"numClasses":3}'`);
+  return parsed as Record<string, unknown>;
+}
 
 /** "3,224,224" → [3, 224, 224]; four numbers give the batch too. */
 export function parseInputShape(text: string): number[] {
@@ -19,25 +86,37 @@ export function parseInputShape(text: string): number[] {
 export const summaryCommand = defineCommand({
   name: 'summary',
   summary: 'layer table of a model: output shapes, parameters, MACs',
-  synopsis: ['<model> [--input C,H,W] [--json]'],
+  synopsis: ['<model | module> [--options JSON] [--input C,H,W] [--json]'],
   description:
     'Builds the model on the meta backend (shapes only, no values), so even VGG-19 takes milliseconds.\n' +
-    '`convnets models` lists the names.',
+    '`convnets models` lists the names. --options passes builder options. A module costs one block alone:\n' +
+    Object.entries(SINGLE_MODULES)
+      .map(([name, module]) => `  ${name}: ${module.help}`)
+      .join('\n'),
   options: {
     input: { value: 'C,H,W', help: 'the input shape (N,C,H,W gives the batch too)', default: "the model's" },
+    options: { value: 'JSON', help: "the builder's options, a JSON object", default: '{}' },
     json: { help: 'print the table as JSON' },
   },
   examples: [
     'convnets summary resnet18',
     'convnets summary lenet5 --input 1,32,32',
     'convnets summary vgg16 --json',
+    `convnets summary resnet50 --options '{"numClasses":3}'`,
+    'convnets summary inception-module',
+    `convnets summary conv2d --options '{"inChannels":192,"outChannels":32,"kernelSize":5,"bottleneck":16}'`,
   ],
   run: ({ values, positionals }) => {
-    if (positionals.length !== 1) throw new UsageError('name one model');
+    if (positionals.length !== 1) throw new UsageError('name one model or module');
     const [name] = positionals;
-    const info = models.info(name);
-    const inputShape = typeof values.input === 'string' ? parseInputShape(values.input) : info.inputShape;
-    const net = withBackend('meta', () => models.get(name));
+    const builderOptions = parseOptions(values.options);
+    const single = SINGLE_MODULES[name];
+    const defaultShape =
+      single === undefined ? models.info(name).inputShape : single.inputShape(builderOptions);
+    const inputShape = typeof values.input === 'string' ? parseInputShape(values.input) : defaultShape;
+    const net = withBackend('meta', () =>
+      single === undefined ? models.get(name, builderOptions) : single.build(builderOptions),
+    );
     const result = summary(net, inputShape);
     console.log(values.json ? JSON.stringify(result, null, 2) : formatSummary(result));
   },

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModelSummaryJSON } from '../../src/analysis/index.js';
 import { parseInputShape } from '../../src/cli/summary.js';
 import * as models from '../../src/models/index.js';
+import { assertUsageFailure, cli } from './helpers.js';
 
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -55,4 +56,33 @@ test('parseInputShape reads C,H,W and N,C,H,W', () => {
   assert.deepEqual(parseInputShape('8, 3, 32, 32'), [8, 3, 32, 32]);
   assert.throws(() => parseInputShape('3,224'), /C,H,W/);
   assert.throws(() => parseInputShape('3,0,4'), /positive integers/);
+});
+
+test("summary of a single module: the course's Inception cost, 120,422,400 MACs against 12,443,648, each one command", () => {
+  const totalMacs = (args: string[]) => {
+    const result = cli(['summary', ...args]);
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.match(/^Total MACs:\s+([\d,]+)/m)?.[1];
+  };
+  // 28·28·32 outputs × 5·5·192 products.
+  assert.equal(totalMacs(['conv2d']), '120,422,400');
+  // 28·28·16·192 = 2,408,448 for the 1×1, then 28·28·32·5·5·16 = 10,035,200.
+  assert.equal(totalMacs(['conv2d', '--options', '{"bottleneck":16}']), '12,443,648');
+  // Inception 3a with the paper's 5×5: 784 · (192·64 + 192·96 + 96·128·9 + 192·16 + 16·32·25 + 192·32).
+  assert.equal(totalMacs(['inception-module']), '128,049,152');
+  assert.equal(784 * (192 * 64 + 192 * 96 + 96 * 128 * 9 + 192 * 16 + 16 * 32 * 25 + 192 * 32), 128_049_152);
+});
+
+test('summary --options passes builder options: resnet18 with 3 classes has a 512·3 + 3 classifier', () => {
+  const result = cli(['summary', 'resnet18', '--options', '{"numClasses":3}']);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^fc\s+Linear\s+\[1, 3\]\s+1,539\s+1,536$/m);
+  assertUsageFailure(
+    ['summary', 'resnet18', '--options', '{numClasses:3}'],
+    /--options '\{numClasses:3\}' is not JSON/,
+  );
+  assertUsageFailure(
+    ['summary', 'conv2d', '--options', '{"bottleneck":0}'],
+    /--options: bottleneck must be a positive integer, got 0/,
+  );
 });
