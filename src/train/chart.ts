@@ -4,21 +4,30 @@
  */
 import type { EpochRecord } from './history.js';
 
-interface Series {
+export interface ChartSeries {
   label: string;
   color: string;
   dashed: boolean;
   points: [number, number][];
+  /** Stroke width (default 2): the paper's figures draw training thin and test bold. */
+  width?: number;
+  /** Whether the legend lists it (default true), where one entry stands for several series. */
+  legend?: boolean;
 }
 
-interface Panel {
+export interface ChartPanel {
   title: string;
   yLabel: string;
-  series: Series[];
+  series: ChartSeries[];
   /** Fixed y range (accuracy) or null to fit the data. */
   range: [number, number] | null;
   format: (y: number) => string;
+  /** The x axis where it is not epochs 1…N: its label and range. */
+  x?: { label: string; range: [number, number] };
 }
+
+type Series = ChartSeries;
+type Panel = ChartPanel;
 
 const WIDTH = 900;
 const HEIGHT = 410;
@@ -59,12 +68,11 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
   const yTicks = niceTicks(low, high);
   low = Math.min(low, yTicks[0]);
   high = Math.max(high, yTicks[yTicks.length - 1]);
-  const xLow = 1;
-  const xHigh = Math.max(2, epochs);
+  const [xLow, xHigh] = panel.x?.range ?? [1, Math.max(2, epochs)];
   const sx = (x: number): number => left + ((x - xLow) / (xHigh - xLow)) * (right - left);
   const sy = (y: number): number => bottom - ((y - low) / (high - low)) * (bottom - top);
   const xTicks = niceTicks(xLow, xHigh, Math.min(10, xHigh - xLow)).filter(
-    (t) => Number.isInteger(t) && t >= 1,
+    (t) => Number.isInteger(t) && t >= xLow && t <= xHigh,
   );
   const parts: string[] = [];
   parts.push(
@@ -85,28 +93,33 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
   parts.push(`<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333"/>`);
   parts.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>`);
   parts.push(
-    `<text x="${(left + right) / 2}" y="${bottom + 40}" text-anchor="middle" font-size="13">epoch</text>`,
+    `<text x="${(left + right) / 2}" y="${bottom + 40}" text-anchor="middle" font-size="13">${escapeXml(panel.x?.label ?? 'epoch')}</text>`,
   );
   const yMiddle = (top + bottom) / 2;
   parts.push(
     `<text x="${x0 + 16}" y="${yMiddle}" text-anchor="middle" font-size="13" transform="rotate(-90 ${x0 + 16} ${yMiddle})">${escapeXml(panel.yLabel)}</text>`,
   );
-  panel.series.forEach((series, i) => {
+  const legend = panel.series.filter((series) => series.legend !== false);
+  const entry = Math.min(LEGEND_ENTRY, (right - left) / Math.max(1, legend.length));
+  panel.series.forEach((series) => {
     const points = series.points.filter(([, y]) => Number.isFinite(y));
     if (points.length === 0) return;
     const coordinates = points.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
     const dash = series.dashed ? ' stroke-dasharray="6 4"' : '';
+    const width = series.width ?? 2;
     parts.push(
-      `<polyline data-series="${escapeXml(series.label)}" fill="none" stroke="${series.color}" stroke-width="2"${dash} points="${coordinates.join(' ')}"/>`,
+      `<polyline data-series="${escapeXml(series.label)}" fill="none" stroke="${series.color}" stroke-width="${width}"${dash} points="${coordinates.join(' ')}"/>`,
     );
     for (const c of coordinates) {
       const [cx, cy] = c.split(',');
-      parts.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${series.color}"/>`);
+      parts.push(`<circle cx="${cx}" cy="${cy}" r="${width + 1}" fill="${series.color}"/>`);
     }
+    const i = legend.indexOf(series);
+    if (i < 0) return;
     const ly = bottom + 64;
-    const lx = (left + right) / 2 - (panel.series.length * LEGEND_ENTRY) / 2 + i * LEGEND_ENTRY;
+    const lx = (left + right) / 2 - (legend.length * entry) / 2 + i * entry;
     parts.push(
-      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${series.color}" stroke-width="2"${dash}/>`,
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${series.color}" stroke-width="${width}"${dash}/>`,
     );
     parts.push(
       `<text x="${lx + 30}" y="${ly}" dominant-baseline="middle" font-size="12">${escapeXml(series.label)}</text>`,
@@ -158,13 +171,31 @@ export function historyChart(history: readonly EpochRecord[], options: { title?:
       format: (y) => `${Math.round(y * 100)}%`,
     },
   ];
+  return lineChart(panels, { title: options.title, epochs });
+}
+
+/**
+ * Panels side by side, each its own axes, series and legend; a note (what line widths mean) goes under the
+ * title. historyChart and the experiments' figures are drawn by it.
+ */
+export function lineChart(
+  panels: readonly ChartPanel[],
+  options: { title?: string; epochs?: number; note?: string } = {},
+): string {
+  const width = PANEL_WIDTH * panels.length;
   const title = options.title ? `<title>${escapeXml(options.title)}</title>\n` : '';
+  const note =
+    options.note === undefined
+      ? []
+      : [
+          `<text x="${width / 2}" y="14" text-anchor="middle" font-size="12">${escapeXml(options.note)}</text>`,
+        ];
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif">`,
-    `${title}<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    panelSvg(panels[0], 0, epochs),
-    panelSvg(panels[1], PANEL_WIDTH, epochs),
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="sans-serif">`,
+    `${title}<rect width="${width}" height="${HEIGHT}" fill="white"/>`,
+    ...note,
+    ...panels.map((panel, i) => panelSvg(panel, i * PANEL_WIDTH, options.epochs ?? 1)),
     `</svg>`,
     '',
   ].join('\n');

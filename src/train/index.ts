@@ -26,7 +26,7 @@ export {
   writeText,
   type EpochRecord,
 } from './history.js';
-export { historyChart, niceTicks } from './chart.js';
+export { historyChart, lineChart, niceTicks, type ChartPanel, type ChartSeries } from './chart.js';
 export {
   ProgressDisplay,
   formatDuration,
