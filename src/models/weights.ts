@@ -109,7 +109,9 @@ export function publishedWeights(name: string): PublishedWeights {
   if (found !== undefined) return found;
   const forModel = weightsFor(model).map((w) => w.name);
   if (forModel.length > 0)
-    throw new ValueError(`no weights '${name}'; ${model} has ${[...forModel, `${model}:DEFAULT`].join(', ')}`);
+    throw new ValueError(
+      `no weights '${name}'; ${model} has ${[...forModel, `${model}:DEFAULT`].join(', ')}`,
+    );
   info(model); // an unknown model is its own error, listing the models
   throw new ValueError(
     `no published weights for ${model}; models with weights: ${[...new Set(published.map((w) => w.model))].join(', ')}`,
