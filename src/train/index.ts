@@ -56,3 +56,4 @@ export {
   type FeatureCacheOptions,
 } from './feature-cache.js';
 export { transfer, type TransferOptions, type TransferResult } from './transfer-learning.js';
+export { pretrained, preprocessingTransform, type Pretrained } from './pretrained.js';
