@@ -80,8 +80,14 @@ export async function resolveWeights(spec: string): Promise<WeightsSource> {
     return { file: await cachedDownload(published), published };
   }
   const found = await stat(spec).catch(() => null);
-  if (found?.isDirectory())
-    return { file: join(await resolveCheckpoint(spec), WEIGHTS_FILE), published: null };
+  if (found?.isDirectory()) {
+    const file = join(await resolveCheckpoint(spec), WEIGHTS_FILE);
+    if (!(await stat(file).catch(() => null))?.isFile())
+      throw new ValueError(
+        `--weights ${spec}: is a directory, not a file or a checkpoint (it has no ${WEIGHTS_FILE})`,
+      );
+    return { file, published: null };
+  }
   await requireFile(spec, '--weights');
   return { file: spec, published: null };
 }
