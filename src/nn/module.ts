@@ -151,8 +151,10 @@ export abstract class Module {
         `cannot register module '${name}' on ${this.typeName}: a parameter or buffer has that name`,
       );
     }
+    // Replacing a child keeps its place: a constructor's child (a property, not in #childOrder) stays where it was.
+    const replacing = current instanceof Module;
     (this as unknown as Record<string, unknown>)[name] = module;
-    if (!this.#childOrder.includes(name)) this.#childOrder.push(name);
+    if (!replacing && !this.#childOrder.includes(name)) this.#childOrder.push(name);
   }
 
   private checkFreeName(kind: string, name: string, own: Map<string, Tensor | null>): void {

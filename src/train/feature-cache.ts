@@ -5,7 +5,7 @@
  * same three reads it back and any change computes it afresh.
  */
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError } from '../errors.js';
 import { arrayDataset, type ArrayDataset, type Dataset } from '../data/portable.js';
@@ -91,6 +91,7 @@ export async function cachedFeatures(
     return { dataset: result, file, reused: true };
   }
   const { features, labels } = await computeFeatures(model, dataset, options, copies);
+  await mkdir(options.dir, { recursive: true });
   await saveSafetensors(
     file,
     new Map([

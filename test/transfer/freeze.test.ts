@@ -55,6 +55,17 @@ test('replaceHead puts a new Linear for N classes in place, initialised as torch
   );
   assert.ok(net.stateDict().has('classifier.6.weight'));
   assert.ok(head.weight.requiresGrad);
+
+  // A head that is a constructor's property keeps its place among the children, so all before it can be frozen.
+  const resnet = models.get('resnet20');
+  const order = resnet.namedChildren().map(([name]) => name);
+  replaceHead(resnet, 5);
+  assert.deepEqual(
+    resnet.namedChildren().map(([name]) => name),
+    order,
+  );
+  assert.deepEqual(freezeModel(resnet, 'all-but-head').at(-1), 'avgpool');
+  assert.equal(resnet.numParameters({ trainableOnly: true }), 64 * 5 + 5);
 });
 
 /** Every tensor of the state dict whose key starts with one of the prefixes, copied. */
