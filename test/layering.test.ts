@@ -189,7 +189,8 @@ test('every import in src/ goes to a layer that its row of DESIGN.md allows', ()
 
 test('training code imports nothing from models/ but the registry', () => {
   const fromTrain = graph.edges.filter(
-    ([from, to]) => from.startsWith('train/') && to.startsWith('models/') && !mayImportFiles.train?.includes(to),
+    ([from, to]) =>
+      from.startsWith('train/') && to.startsWith('models/') && !mayImportFiles.train?.includes(to),
   );
   assert.deepEqual(fromTrain, []);
 });
