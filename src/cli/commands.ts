@@ -23,6 +23,7 @@ export const commands: readonly Command[] = [
   predictCommand,
   experimentCommand,
   exportCommand,
+  experimentCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),

@@ -62,3 +62,22 @@ export {
 } from './tta.js';
 export { Ensemble } from './ensemble.js';
 export { GradNormLogger, weightLayers, type GradNormOptions, type GradNormRecord } from './grad-norms.js';
+export {
+  discriminativeGroups,
+  freezeBefore,
+  freezeModel,
+  headPath,
+  onlyHeadTrains,
+  replaceHead,
+  unfreezeMore,
+  type FreezeSpec,
+  type LearningRateGroup,
+} from './transfer.js';
+export {
+  cachedFeatures,
+  HeadOnFeatures,
+  type CachedFeatures,
+  type FeatureCacheOptions,
+} from './feature-cache.js';
+export { transfer, type TransferOptions, type TransferResult } from './transfer-learning.js';
+export { pretrained, preprocessingTransform, type Pretrained } from './pretrained.js';

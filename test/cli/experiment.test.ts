@@ -73,7 +73,7 @@ test(
 test('the experiment verb names experiments and refuses depths without two trainable networks', () => {
   assertUsageFailure(
     ['experiment', 'plain-vs-resid'],
-    /unknown experiment 'plain-vs-resid' \(did you mean plain-vs-residual\?\)/,
+    /unknown experiment 'plain-vs-resid'; experiments: transfer, plain-vs-residual; did you mean plain-vs-residual\?/,
   );
   assertOneLineFailure(
     ['experiment', 'plain-vs-residual', '--depths', '20,110'],
