@@ -1,4 +1,4 @@
-import { formatSummary, summary } from '../analysis/index.js';
+import { formatSummary, summary, type ModelSummary } from '../analysis/index.js';
 import { withBackend } from '../backend/registry.js';
 import * as models from '../models/index.js';
 import { Conv2d, Sequential, type Module } from '../nn/index.js';
@@ -108,16 +108,20 @@ export const summaryCommand = defineCommand({
   ],
   run: ({ values, positionals }) => {
     if (positionals.length !== 1) throw new UsageError('name one model or module');
-    const [name] = positionals;
-    const builderOptions = parseOptions(values.options);
-    const single = SINGLE_MODULES[name];
-    const defaultShape =
-      single === undefined ? models.info(name).inputShape : single.inputShape(builderOptions);
-    const inputShape = typeof values.input === 'string' ? parseInputShape(values.input) : defaultShape;
-    const net = withBackend('meta', () =>
-      single === undefined ? models.get(name, builderOptions) : single.build(builderOptions),
-    );
-    const result = summary(net, inputShape);
+    const result = summarize(positionals[0], values.options, values.input);
     console.log(values.json ? JSON.stringify(result, null, 2) : formatSummary(result));
   },
 });
+
+/** What `convnets summary <name> [--options JSON] [--input C,H,W]` reports, as a value (docs' tests use it). */
+export function summarize(name: string, options?: string, input?: string): ModelSummary {
+  const builderOptions = parseOptions(options);
+  const single = SINGLE_MODULES[name];
+  const defaultShape =
+    single === undefined ? models.info(name).inputShape : single.inputShape(builderOptions);
+  const inputShape = input === undefined ? defaultShape : parseInputShape(input);
+  const net = withBackend('meta', () =>
+    single === undefined ? models.get(name, builderOptions) : single.build(builderOptions),
+  );
+  return summary(net, inputShape);
+}
