@@ -97,6 +97,8 @@ async function runPredict({ values, positionals }: Parsed<typeof options>): Prom
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
     throw new UsageError('name a model and inputs');
   const tta = choiceOption('tta', values.tta, 'none', TTA_MODES);
+  if (tta !== 'none' && (viaArch || extname(positionals[0]).toLowerCase() === '.onnx'))
+    throw new UsageError('--tta applies to checkpoints of convnets train, not to --arch or .onnx models');
   if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])

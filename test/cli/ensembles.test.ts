@@ -153,6 +153,10 @@ test('convnets predict of two runs: the log of their averaged softmax outputs', 
 
     const tenCrop = cli(['predict', ...dirs, input, '--tta', 'ten-crop', '--top', '1']);
     assert.equal(tenCrop.status, 0, tenCrop.stderr);
+    assertUsageFailure(
+      ['predict', '--arch', 'lenet5', '--weights', join(dirs[0], 'x.pth'), input, '--tta', 'flip'],
+      /--tta applies to checkpoints of convnets train, not to --arch or .onnx models/,
+    );
     assert.match(tenCrop.stdout, /^#0\n +[\d.]+% +\d \S+\n#1\n/);
   }));
 
