@@ -4,6 +4,7 @@
  */
 import { ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator, noGrad, tensor, type Tensor } from '../tensor/index.js';
+import { checkOptions } from '../options.js';
 
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
 export type FanMode = 'fanIn' | 'fanOut';
@@ -78,11 +79,13 @@ function randomFill(
 }
 
 export function uniform(target: Tensor, low = 0, high = 1, options: RandomInitOptions = {}): Tensor {
+  checkOptions('nn.init.uniform', options, { generator: true });
   if (!(high >= low)) throw new ValueError(`uniform: high (${high}) must not be below low (${low})`);
   return randomFill(target, options, (g, values) => g.fillUniform(values, low, high));
 }
 
 export function normal(target: Tensor, mean = 0, std = 1, options: RandomInitOptions = {}): Tensor {
+  checkOptions('nn.init.normal', options, { generator: true });
   if (!(std >= 0)) throw new ValueError(`normal: std must be non-negative, got ${std}`);
   return randomFill(target, options, (g, values) => g.fillNormal(values, mean, std));
 }
@@ -107,15 +110,17 @@ function kaimingStd(target: Tensor, options: KaimingOptions): number {
 
 /** He et al. 2015: N(0, std²) with std = gain/√fan. */
 export function kaimingNormal(target: Tensor, options: KaimingOptions = {}): Tensor {
+  checkOptions('nn.init.kaimingNormal', options, { generator: true, a: true, mode: true, nonlinearity: true });
   if (target.size === 0) return target;
-  return normal(target, 0, kaimingStd(target, options), options);
+  return normal(target, 0, kaimingStd(target, options), { generator: options.generator });
 }
 
 /** He et al. 2015: U(−b, b) with b = √3 · gain/√fan, the same variance as kaimingNormal. */
 export function kaimingUniform(target: Tensor, options: KaimingOptions = {}): Tensor {
+  checkOptions('nn.init.kaimingUniform', options, { generator: true, a: true, mode: true, nonlinearity: true });
   if (target.size === 0) return target;
   const bound = Math.sqrt(3) * kaimingStd(target, options);
-  return uniform(target, -bound, bound, options);
+  return uniform(target, -bound, bound, { generator: options.generator });
 }
 
 function xavierStd(target: Tensor, gain: number): number {
@@ -125,25 +130,29 @@ function xavierStd(target: Tensor, gain: number): number {
 
 /** Glorot & Bengio 2010: U(−b, b) with b = gain·√(6/(fanIn + fanOut)). */
 export function xavierUniform(target: Tensor, options: XavierOptions = {}): Tensor {
+  checkOptions('nn.init.xavierUniform', options, { generator: true, gain: true });
   if (target.size === 0) return target;
   const bound = Math.sqrt(3) * xavierStd(target, options.gain ?? 1);
-  return uniform(target, -bound, bound, options);
+  return uniform(target, -bound, bound, { generator: options.generator });
 }
 
 /** Glorot & Bengio 2010: N(0, std²) with std = gain·√(2/(fanIn + fanOut)). */
 export function xavierNormal(target: Tensor, options: XavierOptions = {}): Tensor {
+  checkOptions('nn.init.xavierNormal', options, { generator: true, gain: true });
   if (target.size === 0) return target;
-  return normal(target, 0, xavierStd(target, options.gain ?? 1), options);
+  return normal(target, 0, xavierStd(target, options.gain ?? 1), { generator: options.generator });
 }
 
 /** LeCun et al. 1998 (Efficient BackProp, §4.6): std = 1/√fanIn, untruncated (Keras truncates). */
 export function lecunNormal(target: Tensor, options: RandomInitOptions = {}): Tensor {
+  checkOptions('nn.init.lecunNormal', options, { generator: true });
   if (target.size === 0) return target;
   return normal(target, 0, 1 / Math.sqrt(fanInAndFanOut(target.shape).fanIn), options);
 }
 
 /** U(−b, b) with b = √(3/fanIn): the variance of lecunNormal. */
 export function lecunUniform(target: Tensor, options: RandomInitOptions = {}): Tensor {
+  checkOptions('nn.init.lecunUniform', options, { generator: true });
   if (target.size === 0) return target;
   const bound = Math.sqrt(3 / fanInAndFanOut(target.shape).fanIn);
   return uniform(target, -bound, bound, options);

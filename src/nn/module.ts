@@ -6,6 +6,7 @@ import {
   type LoadStateDictResult,
   type StateDict,
 } from './state-dict.js';
+import { checkOptions } from '../options.js';
 
 /** A tensor a module trains: registered with registerParameter, which marks it requiresGrad. */
 export type Parameter = Tensor;
@@ -242,18 +243,22 @@ export abstract class Module {
 
   /** [dotted name, tensor] pairs as torchvision names them ('layer1.0.conv1.weight'), each tensor once. */
   namedParameters(options: { recurse?: boolean } = {}): [string, Parameter][] {
+    checkOptions('Module.namedParameters', options, { recurse: true });
     return this.namedTensors((m) => m.#parameters, options.recurse ?? true);
   }
 
   parameters(options: { recurse?: boolean } = {}): Parameter[] {
+    checkOptions('Module.parameters', options, { recurse: true });
     return this.namedParameters(options).map(([, t]) => t);
   }
 
   namedBuffers(options: { recurse?: boolean } = {}): [string, Tensor][] {
+    checkOptions('Module.namedBuffers', options, { recurse: true });
     return this.namedTensors((m) => m.#buffers, options.recurse ?? true);
   }
 
   buffers(options: { recurse?: boolean } = {}): Tensor[] {
+    checkOptions('Module.buffers', options, { recurse: true });
     return this.namedBuffers(options).map(([, t]) => t);
   }
 
@@ -310,6 +315,7 @@ export abstract class Module {
     state: StateDict | Record<string, Tensor>,
     options: LoadStateDictOptions = {},
   ): LoadStateDictResult {
+    checkOptions('Module.loadStateDict', options, { strict: true, optional: true });
     return loadStateDictInto(this.stateDict(), state, options);
   }
 
@@ -352,6 +358,7 @@ export abstract class Module {
   }
 
   numParameters(options: NumParametersOptions = {}): number {
+    checkOptions('Module.numParameters', options, { trainableOnly: true });
     return this.parameters()
       .filter((p) => !options.trainableOnly || p.requiresGrad)
       .reduce((n, p) => n + p.size, 0);

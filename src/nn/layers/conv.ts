@@ -11,6 +11,7 @@ import {
 import { fanInAndFanOut, kaimingUniform, uniform } from '../init.js';
 import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
 export interface Conv2dLayerOptions {
   stride?: Pair;
@@ -43,6 +44,7 @@ export class Conv2d extends Module {
     options: Conv2dLayerOptions = {},
   ) {
     super();
+    checkOptions('nn.Conv2d', options, { stride: true, padding: true, dilation: true, groups: true, bias: true, generator: true });
     this.kernelSize = pair(kernelSize);
     this.stride = pair(options.stride ?? 1);
     const padding = options.padding ?? 0;

@@ -12,6 +12,7 @@ import {
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { checkInputShape } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
 export interface BatchNormLayerOptions {
   eps?: number;
@@ -45,6 +46,7 @@ abstract class BatchNorm extends Module {
     options: BatchNormLayerOptions = {},
   ) {
     super();
+    checkOptions(`nn.${new.target.name}`, options, { eps: true, momentum: true, affine: true, trackRunningStats: true });
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new ValueError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }
@@ -151,6 +153,7 @@ export class LocalResponseNorm extends Module {
     options: LocalResponseNormOptions = {},
   ) {
     super();
+    checkOptions('nn.LocalResponseNorm', options, { alpha: true, beta: true, k: true });
     if (!Number.isInteger(size) || size < 1)
       throw new ValueError(`LocalResponseNorm: size must be a positive integer, got ${size}`);
     this.alpha = options.alpha ?? 1e-4;

@@ -9,6 +9,7 @@ import {
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
 export interface MaxPool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
@@ -39,6 +40,7 @@ export class MaxPool2d extends Module {
     readonly options: MaxPool2dOptions = {},
   ) {
     super();
+    checkOptions('nn.MaxPool2d', options, { stride: true, padding: true, ceilMode: true });
     pool2dAttrs(kernelSize, options);
   }
 
@@ -58,6 +60,7 @@ export class AvgPool2d extends Module {
     readonly options: AvgPool2dOptions = {},
   ) {
     super();
+    checkOptions('nn.AvgPool2d', options, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
     pool2dAttrs(kernelSize, options);
   }
 
