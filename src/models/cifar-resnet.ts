@@ -10,6 +10,7 @@ import { ValueError } from '../errors.js';
 import type { ModelInfo, ModelOptions, TrainingDefaults } from './registry.js';
 import { registered, seeded } from './builder.js';
 import { BasicBlock, RESNET_PAPER, conv1x1, conv3x3, initResNet } from './resnet.js';
+import { checkOptions } from '../options.js';
 
 /**
  * Option A's shortcut where the shape changes: subsample by the stride, then zero-pad the extra channels after the
@@ -72,6 +73,14 @@ export class CifarResNet extends Module {
     options: CifarResNetOptions & { residual?: boolean } = {},
   ) {
     super();
+    checkOptions('models.CifarResNet', options, {
+      numClasses: true,
+      seed: true,
+      shortcut: true,
+      inChannels: true,
+      zeroInitResidual: true,
+      residual: true,
+    });
     if (!Number.isInteger(n) || n < 1)
       throw new ValueError(`CifarResNet: n must be a positive integer, got ${n}`);
     this.shortcut = options.shortcut ?? 'A';

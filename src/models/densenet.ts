@@ -17,6 +17,7 @@ import {
 import { adaptiveAvgPool2d, concat, dropout, flatten, relu, type Tensor } from '../tensor/index.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /**
  * One bottleneck layer (section 3, "DenseNet-B"): BN-ReLU-conv1×1 to bnSize·growthRate channels, then
@@ -112,6 +113,7 @@ export class DenseNet extends Module {
 
   constructor(config: DenseNetConfig, options: DenseNetOptions = {}) {
     super();
+    checkOptions('models.DenseNet', options, { numClasses: true, seed: true, bnSize: true, dropRate: true });
     const { growthRate, blockConfig, numInitFeatures } = config;
     const bnSize = options.bnSize ?? 4;
     const layers = new Map<string, Module>([

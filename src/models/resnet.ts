@@ -19,6 +19,7 @@ import { add, flatten, type Tensor } from '../tensor/index.js';
 import { ValueError } from '../errors.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /** 3×3 convolution with padding 1 and no bias (the batch norm after it has one). */
 export function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
@@ -70,6 +71,7 @@ export class BasicBlock extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
+    checkOptions('models.BasicBlock', options, { stride: true, downsample: true, residual: true });
     const { stride, downsample, residual } = blockSettings(options);
     this.conv1 = conv3x3(inPlanes, planes, stride);
     this.bn1 = new BatchNorm2d(planes);
@@ -112,6 +114,7 @@ export class Bottleneck extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
+    checkOptions('models.Bottleneck', options, { stride: true, downsample: true, residual: true });
     const { stride, downsample, residual } = blockSettings(options);
     this.conv1 = conv1x1(inPlanes, planes);
     this.bn1 = new BatchNorm2d(planes);
@@ -191,6 +194,13 @@ export class ResNet extends Module {
     options: ResNetOptions & { residual?: boolean } = {},
   ) {
     super();
+    checkOptions('models.ResNet', options, {
+      numClasses: true,
+      seed: true,
+      zeroInitResidual: true,
+      inChannels: true,
+      residual: true,
+    });
     this.residual = options.residual ?? true;
     this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false });
     this.bn1 = new BatchNorm2d(64);

@@ -17,6 +17,7 @@ import {
 import { flatten, type Tensor } from '../tensor/index.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /** Output channels of each 3×3 convolution (padding 1), 'M' for a 2×2 stride-2 max pool: the paper's table 1. */
 export type VggConfig = readonly (number | 'M')[];
@@ -79,6 +80,7 @@ export class VGG extends Module {
 
   constructor(features: Sequential, options: VggOptions = {}) {
     super();
+    checkOptions('models.VGG', options, { numClasses: true, seed: true, dropout: true, initWeights: true });
     const { numClasses = 1000, dropout = 0.5, initWeights = true } = options;
     this.features = features;
     this.avgpool = new AdaptiveAvgPool2d(7);

@@ -110,14 +110,24 @@ function kaimingStd(target: Tensor, options: KaimingOptions): number {
 
 /** He et al. 2015: N(0, std²) with std = gain/√fan. */
 export function kaimingNormal(target: Tensor, options: KaimingOptions = {}): Tensor {
-  checkOptions('nn.init.kaimingNormal', options, { generator: true, a: true, mode: true, nonlinearity: true });
+  checkOptions('nn.init.kaimingNormal', options, {
+    generator: true,
+    a: true,
+    mode: true,
+    nonlinearity: true,
+  });
   if (target.size === 0) return target;
   return normal(target, 0, kaimingStd(target, options), { generator: options.generator });
 }
 
 /** He et al. 2015: U(−b, b) with b = √3 · gain/√fan, the same variance as kaimingNormal. */
 export function kaimingUniform(target: Tensor, options: KaimingOptions = {}): Tensor {
-  checkOptions('nn.init.kaimingUniform', options, { generator: true, a: true, mode: true, nonlinearity: true });
+  checkOptions('nn.init.kaimingUniform', options, {
+    generator: true,
+    a: true,
+    mode: true,
+    nonlinearity: true,
+  });
   if (target.size === 0) return target;
   const bound = Math.sqrt(3) * kaimingStd(target, options);
   return uniform(target, -bound, bound, { generator: options.generator });

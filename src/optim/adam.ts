@@ -2,6 +2,7 @@ import { Tensor, add, axpby, div, mul, sqrt, square, zerosLike } from '../tensor
 import { ValueError } from '../errors.js';
 import { Optimizer, type OptimizerOptions, type Params } from './optimizer.js';
 import { checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 export interface AdamOptions extends OptimizerOptions {
   betas: readonly [number, number];
@@ -17,6 +18,7 @@ type AdamInit = Partial<AdamOptions>;
 /** Adam's moment estimates and bias correction; subclasses say how weight decay enters. */
 export abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
   constructor(name: string, params: Params<AdamOptions>, options: AdamInit, defaultWeightDecay: number) {
+    checkOptions(`optim.${name}`, options, { lr: true, betas: true, eps: true, weightDecay: true });
     const defaults = {
       lr: 1e-3,
       betas: [0.9, 0.999] as const,

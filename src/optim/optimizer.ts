@@ -1,6 +1,7 @@
 import { ValueError, formatShape } from '../errors.js';
 import { Tensor, keep, noGrad, scope } from '../tensor/index.js';
 import { checkNumber } from './validate.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 /** Options every optimizer has; each param group carries its own copy. */
 export interface OptimizerOptions {
@@ -75,6 +76,9 @@ export abstract class Optimizer<
     if (input instanceof Tensor || typeof input !== 'object' || input === null || !('params' in input)) {
       throw new ValueError(`${owner}: a param group must be an object with params, got ${String(input)}`);
     }
+    // The defaults hold every option the optimizer has (its constructor checked the user's), so they are the list.
+    const known = Object.fromEntries(['params', ...Object.keys(this.defaults)].map((key) => [key, true]));
+    checkOptions(owner, input, known as OptionKeys<ParamGroupInput<O>>);
     const params = input.params instanceof Tensor ? [input.params] : [...input.params];
     if (params.length === 0) throw new ValueError(`${owner}: params is empty`);
     const seen = new Set(this.paramGroups.flatMap((group) => group.params));

@@ -2,6 +2,7 @@ import { ValueError } from '../errors.js';
 import { Tensor } from '../tensor/index.js';
 import type { AnyOptimizer } from './schedules.js';
 import { checkChoice, checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 export interface ReduceLROnPlateauOptions {
   /** 'min': the metric should fall (a loss); 'max': rise (an accuracy). */
@@ -49,6 +50,16 @@ export class ReduceLROnPlateau {
     options: ReduceLROnPlateauOptions = {},
   ) {
     const name = 'reduceLROnPlateau';
+    checkOptions(`optim.${name}`, options, {
+      mode: true,
+      factor: true,
+      patience: true,
+      threshold: true,
+      thresholdMode: true,
+      cooldown: true,
+      eps: true,
+      minLr: true,
+    });
     this.mode = checkChoice(name, 'mode', options.mode ?? 'min', ['min', 'max']);
     this.factor = checkNumber(name, 'factor', options.factor ?? 0.1, { min: 0, below: 1 });
     this.patience = checkNumber(name, 'patience', options.patience ?? 10, { min: 0, integer: true });

@@ -7,6 +7,7 @@ import {
   checkMilestones,
 } from './schedules.js';
 import { checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 export interface SequentialLROptions {
   /** Run in turn: schedules[i] from milestones[i − 1] on, restarted at its own epoch 0. */
@@ -30,8 +31,10 @@ export class SequentialLR implements LRScheduler {
 
   constructor(
     readonly optimizer: AnyOptimizer,
-    { schedules, milestones }: SequentialLROptions,
+    options: SequentialLROptions,
   ) {
+    checkOptions('optim.sequentialLR', options, { schedules: true, milestones: true });
+    const { schedules, milestones } = options;
     if (
       !Array.isArray(schedules) ||
       schedules.length === 0 ||

@@ -44,7 +44,14 @@ export class Conv2d extends Module {
     options: Conv2dLayerOptions = {},
   ) {
     super();
-    checkOptions('nn.Conv2d', options, { stride: true, padding: true, dilation: true, groups: true, bias: true, generator: true });
+    checkOptions('nn.Conv2d', options, {
+      stride: true,
+      padding: true,
+      dilation: true,
+      groups: true,
+      bias: true,
+      generator: true,
+    });
     this.kernelSize = pair(kernelSize);
     this.stride = pair(options.stride ?? 1);
     const padding = options.padding ?? 0;

@@ -46,7 +46,12 @@ abstract class BatchNorm extends Module {
     options: BatchNormLayerOptions = {},
   ) {
     super();
-    checkOptions(`nn.${new.target.name}`, options, { eps: true, momentum: true, affine: true, trackRunningStats: true });
+    checkOptions(`nn.${new.target.name}`, options, {
+      eps: true,
+      momentum: true,
+      affine: true,
+      trackRunningStats: true,
+    });
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new ValueError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }

@@ -60,7 +60,12 @@ export class AvgPool2d extends Module {
     readonly options: AvgPool2dOptions = {},
   ) {
     super();
-    checkOptions('nn.AvgPool2d', options, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
+    checkOptions('nn.AvgPool2d', options, {
+      stride: true,
+      padding: true,
+      ceilMode: true,
+      countIncludePad: true,
+    });
     pool2dAttrs(kernelSize, options);
   }
 
