@@ -18,6 +18,7 @@ import { WorkerPool } from './pool.js';
 import { checkSeed, shuffleGenerator } from './seed.js';
 import { makeTransform } from './transforms/build.js';
 import type { TransformSpec } from './transforms/spec.js';
+import { checkOptions } from '../options.js';
 
 export interface LoaderOptions {
   batchSize: number;
@@ -67,6 +68,15 @@ export class DataLoader implements AsyncIterable<Batch> {
     readonly dataset: Dataset,
     options: LoaderOptions,
   ) {
+    checkOptions('data.loader', options, {
+      batchSize: true,
+      shuffle: true,
+      seed: true,
+      transform: true,
+      workers: true,
+      prefetch: true,
+      dropLast: true,
+    });
     this.batchSize = checkCount('batchSize', options.batchSize, 1);
     this.shuffle = options.shuffle ?? false;
     this.seed = checkSeed(options.seed ?? Math.floor(globalGenerator().uniform() * 2 ** 32), 'loader');

@@ -7,6 +7,7 @@
  */
 import { Generator } from '../../tensor/random.js';
 import { ShapeError, ValueError } from '../../errors.js';
+import { checkOptions } from '../../options.js';
 
 export interface Sample {
   /** CHW, `shape` values; the built-in image datasets give values in [0, 1]. */
@@ -219,6 +220,7 @@ export function arrayDataset(
   shape: readonly [number, number, number],
   options: { classNames?: readonly string[]; name?: string } = {},
 ): ArrayDataset {
+  checkOptions('data.arrayDataset', options, { classNames: true, name: true });
   const labelArray = labels instanceof Int32Array ? labels : Int32Array.from(labels);
   return new ArrayDataset(options.name ?? 'arrayDataset', images, labelArray, shape, options.classNames);
 }
@@ -339,6 +341,7 @@ export function splitValidation(
   dataset: Dataset,
   options: { validation: number; seed: number },
 ): { train: Subset; validation: Subset } {
+  checkOptions('data.splitValidation', options, { validation: true, seed: true });
   const { validation, seed } = options;
   const count = validation < 1 ? Math.round(validation * dataset.length) : validation;
   if (!Number.isInteger(count) || count < 0 || count > dataset.length) {

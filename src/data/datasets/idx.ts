@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
 import { findFile, gunzipDeclared, readBytes } from './files.js';
+import { checkOptions } from '../../options.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
@@ -89,6 +90,7 @@ export function idxDataset(
   labelsFile: string,
   options: { classNames?: readonly string[]; name?: string } = {},
 ): ByteImageDataset {
+  checkOptions('data.idxDataset', options, { classNames: true, name: true });
   const images = readIdxImages(imagesFile);
   const labels = readIdxLabels(labelsFile);
   const [count, height, width] = images.dimensions;
@@ -157,6 +159,7 @@ function checkSplit(split: string): asserts split is Split {
 
 /** Fashion-MNIST (Xiao et al. 2017): 60,000 training and 10,000 test images, 28×28 grey, 10 classes. */
 export function fashionMnist(options: { split?: Split; dir?: string } = {}): ByteImageDataset {
+  checkOptions('data.fashionMnist', options, { split: true, dir: true });
   const { split = 'train', dir = FASHION_MNIST_DIR } = options;
   checkSplit(split);
   const files = idxFiles(dir, split, "install Debian's dataset-fashion-mnist or pass { dir }");
@@ -168,6 +171,7 @@ export function fashionMnist(options: { split?: Split; dir?: string } = {}): Byt
 
 /** MNIST (LeCun et al. 1998) from the four IDX files in `dir`. */
 export function mnist(options: { dir: string; split?: Split }): ByteImageDataset {
+  checkOptions('data.mnist', options, { split: true, dir: true });
   const { split = 'train', dir } = options;
   checkSplit(split);
   const files = idxFiles(dir, split, 'pass the directory holding the MNIST IDX files as { dir }');

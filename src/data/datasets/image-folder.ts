@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
+import { checkOptions } from '../../options.js';
 
 /** Decoded pixels, interleaved (HWC), one byte a value. */
 export interface DecodedImage {
@@ -79,6 +80,13 @@ function walk(dir: string, extensions: readonly string[]): string[] {
 }
 
 export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<ByteImageDataset> {
+  checkOptions('data.imageFolder', options, {
+    size: true,
+    channels: true,
+    extensions: true,
+    concurrency: true,
+    decode: true,
+  });
   const channels = options.channels ?? 3;
   const size: [number, number] | undefined =
     options.size === undefined

@@ -6,6 +6,7 @@ import { ShapeError, ValueError } from '../../errors.js';
 import type { ChwImage } from '../image.js';
 import { channelValues, filledImage } from '../image.js';
 import { sampleBilinear } from './sampler.js';
+import { checkOptions } from '../../options.js';
 
 export type PaddingMode = 'constant' | 'reflect' | 'edge' | 'symmetric';
 /** [left, top, right, bottom], as torchvision's `pad` orders them. */
@@ -81,6 +82,7 @@ export function pad(
   padding: number | readonly number[],
   options: { fill?: number | readonly number[]; mode?: PaddingMode } = {},
 ): ChwImage {
+  checkOptions('data.transforms.functional.pad', options, { fill: true, mode: true });
   const [left, top, right, bottom] = toLtrb(padding);
   const mode = options.mode ?? 'constant';
   const { channels, height, width } = image;

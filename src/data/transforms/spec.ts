@@ -8,6 +8,7 @@ import { ValueError } from '../../errors.js';
 import type { PcaLighting } from './color.js';
 import type { PaddingMode } from './functional.js';
 import { toLtrb } from './functional.js';
+import { checkOptions } from '../../options.js';
 
 type Pair = [number, number];
 type Ltrb = [number, number, number, number];
@@ -101,6 +102,7 @@ export interface PadOptions {
 
 /** torchvision's Pad: one value for all sides, [left/right, top/bottom], or [left, top, right, bottom]. */
 export function pad(padding: number | readonly number[], options: PadOptions = {}): TransformSpecOf<'pad'> {
+  checkOptions('data.transforms.pad', options, { fill: true, mode: true });
   return {
     kind: 'pad',
     padding: toLtrb(padding),
@@ -114,6 +116,12 @@ export function randomCrop(
   size: number | readonly [number, number],
   options: { padding?: number | readonly number[]; padIfNeeded?: boolean } & PadOptions = {},
 ): TransformSpecOf<'randomCrop'> {
+  checkOptions('data.transforms.randomCrop', options, {
+    padding: true,
+    padIfNeeded: true,
+    fill: true,
+    mode: true,
+  });
   return {
     kind: 'randomCrop',
     size: size2('randomCrop', size),
@@ -132,6 +140,7 @@ export function randomResizedCrop(
   size: number | readonly [number, number],
   options: { scale?: readonly [number, number]; ratio?: readonly [number, number] } = {},
 ): TransformSpecOf<'randomResizedCrop'> {
+  checkOptions('data.transforms.randomResizedCrop', options, { scale: true, ratio: true });
   const scale = range('randomResizedCrop scale', options.scale ?? [0.08, 1]);
   const ratio = range('randomResizedCrop ratio', options.ratio ?? [3 / 4, 4 / 3]);
   if (!(scale[0] > 0) || !(ratio[0] > 0)) {
@@ -145,6 +154,7 @@ export function randomRotation(
   degrees: number | readonly [number, number],
   options: { fill?: number | readonly number[] } = {},
 ): TransformSpecOf<'randomRotation'> {
+  checkOptions('data.transforms.randomRotation', options, { fill: true });
   return {
     kind: 'randomRotation',
     degrees: range('randomRotation degrees', degrees),
@@ -164,6 +174,13 @@ export function randomAffine(options: {
   shear?: number | readonly number[];
   fill?: number | readonly number[];
 }): TransformSpecOf<'randomAffine'> {
+  checkOptions('data.transforms.randomAffine', options, {
+    degrees: true,
+    translate: true,
+    scale: true,
+    shear: true,
+    fill: true,
+  });
   const { translate, scale, shear } = options;
   if (translate && !(translate.length === 2 && translate.every((t) => t >= 0 && t <= 1))) {
     throw new ValueError(
@@ -204,6 +221,7 @@ export function elasticTransform(options: {
   sigma: number;
   fill?: number | readonly number[];
 }): TransformSpecOf<'elasticTransform'> {
+  checkOptions('data.transforms.elasticTransform', options, { alpha: true, sigma: true, fill: true });
   if (!(options.alpha >= 0))
     throw new ValueError(`elasticTransform: alpha must be ≥ 0, got ${options.alpha}`);
   if (!(options.sigma > 0)) throw new ValueError(`elasticTransform: sigma must be > 0, got ${options.sigma}`);
@@ -222,6 +240,7 @@ export function elasticTransform(options: {
 export function colorShift(
   options: { scale: number | readonly number[]; distribution?: 'normal' | 'uniform' } = { scale: 0.1 },
 ): TransformSpecOf<'colorShift'> {
+  checkOptions('data.transforms.colorShift', options, { scale: true, distribution: true });
   const scales = typeof options.scale === 'number' ? [options.scale] : [...options.scale];
   if (!scales.every((s) => s >= 0))
     throw new ValueError(`colorShift: scale must be ≥ 0, got [${scales.join(', ')}]`);
@@ -240,6 +259,7 @@ export function pcaLighting(
   pca: PcaLighting,
   options: { alphaStd?: number } = {},
 ): TransformSpecOf<'pcaLighting'> {
+  checkOptions('data.transforms.pcaLighting', options, { alphaStd: true });
   const alphaStd = options.alphaStd ?? 0.1;
   if (
     pca.eigenvalues.length !== 3 ||
@@ -285,5 +305,6 @@ export function tenCrop(
   size: number | readonly [number, number],
   options: { verticalFlip?: boolean } = {},
 ): TransformSpecOf<'tenCrop'> {
+  checkOptions('data.transforms.tenCrop', options, { verticalFlip: true });
   return { kind: 'tenCrop', size: size2('tenCrop', size), verticalFlip: options.verticalFlip ?? false };
 }
