@@ -10,6 +10,7 @@ import { Tensor, noGrad, scope } from '../tensor/index.js';
 import { OnnxModel } from './model.js';
 import type { ModelProto, OnnxArray } from './onnx-ir.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, type Value } from './values.js';
+import { checkOptions } from '../options.js';
 
 export interface Tolerance {
   rtol: number;
@@ -179,6 +180,7 @@ export async function runBackendTestCases(
   cases: readonly BackendTestCase[],
   options: { tolerance?: Tolerance; onResult?: (result: CaseResult) => void } = {},
 ): Promise<BackendTestSummary> {
+  checkOptions('graph.runBackendTestCases', options, { tolerance: true, onResult: true });
   const results: CaseResult[] = [];
   for (const testCase of cases) {
     const result = await runCase(testCase, options.tolerance ?? onnxTolerance);

@@ -23,6 +23,7 @@ import {
   type TensorProto,
 } from './onnx-ir.js';
 import { exportGraph, traceModule, type GraphValue } from './traced-graph.js';
+import { checkOptions } from '../options.js';
 
 export interface ExportOnnxOptions {
   /** The default-domain operator set to declare: 13 (default) to 17; the nodes written mean the same in all. */
@@ -55,6 +56,14 @@ export function buildOnnxModel(
   inputShape: readonly number[],
   options: ExportOnnxOptions = {},
 ): ModelProto {
+  checkOptions('graph.buildOnnxModel', options, {
+    opsetVersion: true,
+    inputName: true,
+    outputName: true,
+    sample: true,
+    docString: true,
+    batch: true,
+  });
   const opset = options.opsetVersion ?? 13;
   if (!Number.isInteger(opset) || opset < 13 || opset > 17) {
     throw new ValueError(`exportOnnx: opsetVersion ${opset} is not supported (13 to 17)`);

@@ -6,6 +6,7 @@ import { inFile, readSource, type Source } from './common.js';
 import { decodeOnnxInitialisers } from './onnx/initialisers.js';
 import { decodePth } from './pth/index.js';
 import { decodeSafetensors, saveSafetensors } from './safetensors.js';
+import { checkOptions } from '../options.js';
 
 export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx';
 
@@ -112,6 +113,7 @@ export async function loadWeights(
   file: Source,
   options: LoadWeightsOptions = {},
 ): Promise<LoadStateDictResult> {
+  checkOptions('io.loadWeights', options, { strict: true, mapKey: true });
   const { tensors: loaded, format } = await readWeightsAndFormat(file);
   const mapKey = options.mapKey;
   try {

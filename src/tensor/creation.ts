@@ -4,6 +4,7 @@ import { checkShape } from '../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator } from './random.js';
 import { Tensor } from './tensor.js';
+import { checkOptions } from '../options.js';
 
 export type NestedArray = number | NestedArray[];
 
@@ -47,6 +48,7 @@ export function tensor(
   shape?: Shape,
   options: CreationOptions = {},
 ): Tensor {
+  checkOptions('tensor', options, { dtype: true, requiresGrad: true, backend: true });
   const dtype = options.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values);
   const finalShape = shape ?? inferred;
@@ -86,14 +88,17 @@ function filled(op: string, shape: Shape, value: number, options: CreationOption
 }
 
 export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
+  checkOptions('full', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('full()', shape, value, options);
 }
 
 export function zeros(shape: Shape, options: CreationOptions = {}): Tensor {
+  checkOptions('zeros', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('zeros()', shape, 0, options);
 }
 
 export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
+  checkOptions('ones', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('ones()', shape, 1, options);
 }
 
@@ -124,16 +129,19 @@ function randomTensor(
 
 /** Standard normal values. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  checkOptions('randn', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   return randomTensor('randn()', shape, (g) => g.normal(), options);
 }
 
 /** Uniform values in [low, high). */
 export function uniform(shape: Shape, low = 0, high = 1, options: RandomOptions = {}): Tensor {
+  checkOptions('uniform', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   if (!(high > low)) throw new ValueError(`uniform(): high (${high}) must exceed low (${low})`);
   return randomTensor('uniform()', shape, (g) => low + (high - low) * g.uniform(), options);
 }
 
 /** Uniform values in [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
+  checkOptions('rand', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   return randomTensor('rand()', shape, (g) => g.uniform(), options);
 }

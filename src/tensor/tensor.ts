@@ -3,6 +3,7 @@ import { sizeOf } from '../backend/shapes.js';
 import { BackendError, ValueError, formatShape } from '../errors.js';
 import { runBackward } from './autograd.js';
 import { keep, track } from './scope.js';
+import { checkOptions } from '../options.js';
 
 /** How a tensor was computed: the op, its inputs, and the rule giving each input's gradient from the output's. */
 export interface GradNode {
@@ -107,6 +108,7 @@ export class Tensor {
 
   /** Back-propagates from this tensor; a non-scalar needs the gradient of the loss with respect to it. */
   backward(grad?: Tensor, options: { retainGraph?: boolean } = {}): void {
+    checkOptions('Tensor.backward', options, { retainGraph: true });
     runBackward(this, grad, options.retainGraph ?? false);
   }
 

@@ -22,6 +22,7 @@ import type { Module } from '../nn/module.js';
 import type { LRScheduler, OptimizerStateDict, ParamState } from '../optim/index.js';
 import { Tensor, globalGenerator } from '../tensor/index.js';
 import type { EpochRecord } from './history.js';
+import { checkOptions } from '../options.js';
 
 export const WEIGHTS_FILE = 'weights.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -180,6 +181,15 @@ async function removeStale(dir: string, current: string | null): Promise<void> {
  * (see the top of this file): the previous checkpoint stays current until the new one is complete on disk.
  */
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
+  checkOptions('train.saveCheckpoint', options, {
+    model: true,
+    optimizer: true,
+    schedule: true,
+    epoch: true,
+    history: true,
+    loaderSeed: true,
+    meta: true,
+  });
   const previous = await readManifest(dir);
   await removeStale(dir, previous);
   let name = `epoch-${options.epoch}`;

@@ -24,6 +24,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import type { StepInfo } from './progress.js';
+import { checkOptions } from '../options.js';
 
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
 
@@ -106,6 +107,7 @@ export async function evaluate(
   loader: DataLoader,
   options: { lossFn?: LossFn; signal?: AbortSignal } = {},
 ): Promise<EvaluationResult> {
+  checkOptions('train.evaluate', options, { lossFn: true, signal: true });
   checkLoader('the loader', loader);
   const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
   const wasTraining = model.training;
@@ -163,6 +165,20 @@ interface StepResult {
  * way at the next step boundary, with TrainingStopped.
  */
 export async function fit(model: Module, loader: DataLoader, options: FitOptions): Promise<EpochRecord[]> {
+  checkOptions('train.fit', options, {
+    epochs: true,
+    optimizer: true,
+    schedule: true,
+    validation: true,
+    callbacks: true,
+    clipGradNorm: true,
+    lossFn: true,
+    onStep: true,
+    checkpointDir: true,
+    resumeFrom: true,
+    meta: true,
+    signal: true,
+  });
   checkLoader('the training loader', loader);
   if (options.validation !== undefined) checkLoader('validation', options.validation);
   const { epochs, optimizer, schedule, clipGradNorm } = options;

@@ -1,5 +1,6 @@
 /** One row per epoch of training, and its JSON and CSV renderings. */
 import { writeAtomic } from '../io/common.js';
+import { checkOptions } from '../options.js';
 
 export interface EpochRecord {
   /** 1-based. */
@@ -49,6 +50,7 @@ export async function saveHistory(
   history: readonly EpochRecord[],
   paths: { json?: string; csv?: string },
 ): Promise<void> {
+  checkOptions('train.saveHistory', paths, { json: true, csv: true });
   if (paths.json !== undefined) await writeText(paths.json, historyToJson(history));
   if (paths.csv !== undefined) await writeText(paths.csv, historyToCsv(history));
 }

@@ -3,6 +3,7 @@
  * (a log file, CI) plain lines every `logEvery` steps and one per epoch, so a log stays readable.
  */
 import type { EpochRecord } from './history.js';
+import { checkOptions } from '../options.js';
 
 export interface StepInfo {
   /** 1-based epoch and step. */
@@ -59,6 +60,7 @@ export class ProgressDisplay {
   private lineOpen = false;
 
   constructor(options: ProgressOptions = {}) {
+    checkOptions('train.ProgressDisplay', options, { tty: true, logEvery: true, write: true, columns: true });
     this.tty = options.tty ?? process.stderr.isTTY === true;
     this.logEvery = options.logEvery ?? 100;
     this.write = options.write ?? ((text) => process.stderr.write(text));

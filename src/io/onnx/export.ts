@@ -3,6 +3,7 @@ import { buildOnnxModel, type ExportOnnxOptions } from '../../graph/export.js';
 import type { Module } from '../../nn/index.js';
 import { writeAtomic } from '../common.js';
 import { encodeModelProto } from './proto-encode.js';
+import { checkOptions } from '../../options.js';
 
 /** The .onnx bytes of a module traced at inputShape. */
 export function encodeOnnx(
@@ -10,6 +11,14 @@ export function encodeOnnx(
   inputShape: readonly number[],
   options: ExportOnnxOptions = {},
 ): Uint8Array {
+  checkOptions('io.encodeOnnx', options, {
+    opsetVersion: true,
+    inputName: true,
+    outputName: true,
+    sample: true,
+    docString: true,
+    batch: true,
+  });
   return encodeModelProto(buildOnnxModel(module, inputShape, options)).finish();
 }
 
@@ -23,6 +32,14 @@ export async function exportOnnx(
   path: string,
   options: ExportOnnxOptions = {},
 ): Promise<void> {
+  checkOptions('io.exportOnnx', options, {
+    opsetVersion: true,
+    inputName: true,
+    outputName: true,
+    sample: true,
+    docString: true,
+    batch: true,
+  });
   const parts = encodeModelProto(buildOnnxModel(module, inputShape, options)).parts();
   await writeAtomic(path, async (sink) => {
     for (const part of parts) await sink.write(part);

@@ -5,6 +5,7 @@ import { Generator, globalGenerator } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { mul, unaryOp } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
+import { checkOptions } from '../../options.js';
 
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
@@ -28,6 +29,7 @@ export interface DropoutOptions {
  * evaluation needs no rescaling. The mask is drawn in TypeScript so every backend drops the same elements.
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
+  checkOptions('dropout', options, { training: true, generator: true });
   if (!(p >= 0 && p < 1)) throw new ValueError(`dropout: p must be in [0, 1), got ${p}`);
   if (options.training === false || p === 0) return x;
   const generator = options.generator ?? globalGenerator();

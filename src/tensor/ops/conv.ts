@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { activationGradient } from './activation.js';
 import { backendOf, pair, wrap } from './common.js';
 import { sum } from './reduce.js';
+import { checkOptions } from '../../options.js';
 
 export type Pair = number | readonly [number, number];
 export type Padding = Pair | 'valid' | 'same';
@@ -20,6 +21,7 @@ export interface Conv2dOptions {
 
 /** Resolves user-facing options to the kernel's attributes for a given kernel size. */
 export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOptions = {}): Conv2dAttrs {
+  checkOptions('conv2d', options, { stride: true, padding: true, dilation: true, groups: true });
   const stride = pair(options.stride ?? 1);
   const dilation = pair(options.dilation ?? 1);
   const groups = options.groups ?? 1;

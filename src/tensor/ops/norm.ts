@@ -6,6 +6,7 @@ import { add, div, mul, sqrt, sub } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { checkOptions } from '../../options.js';
 
 export interface LocalResponseNormOptions {
   alpha?: number;
@@ -18,6 +19,7 @@ export interface LocalResponseNormOptions {
  * k 2): b = a / (k + alpha/size · Σ a²)^beta.
  */
 export function localResponseNorm(x: Tensor, size: number, options: LocalResponseNormOptions = {}): Tensor {
+  checkOptions('localResponseNorm', options, { alpha: true, beta: true, k: true });
   if (x.rank < 3)
     throw new ShapeError(`localResponseNorm expects [N, C, ...] input, got ${formatShape(x.shape)}`);
   if (!Number.isInteger(size) || size < 1)
@@ -54,6 +56,7 @@ export function batchNorm(
   runningVar: Tensor | null,
   options: BatchNormOptions,
 ): Tensor {
+  checkOptions('batchNorm', options, { training: true, momentum: true, eps: true });
   const eps = options.eps ?? 1e-5;
   if (x.rank !== 2 && x.rank !== 4)
     throw new ShapeError(`batchNorm expects [N, C] or [N, C, H, W] input, got ${formatShape(x.shape)}`);

@@ -5,6 +5,7 @@ import { record, willRecord } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, pair, wrap } from './common.js';
 import type { Pair } from './conv.js';
+import { checkOptions } from '../../options.js';
 
 export interface Pool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
@@ -18,6 +19,7 @@ export interface Pool2dOptions {
 
 /** The kernel's attributes from user-facing options; `op` names the pooling in errors. */
 export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}, op = 'pool2d'): Pool2dAttrs {
+  checkOptions(op, options, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
   const kernel = pair(kernelSize);
   const stride = pair(options.stride ?? kernel);
   if ([...kernel, ...stride].some((v) => !Number.isInteger(v) || v < 1)) {
