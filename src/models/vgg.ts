@@ -15,12 +15,19 @@ import {
   init,
 } from '../nn/index.js';
 import { flatten, type Tensor } from '../tensor/index.js';
-import { registered, seeded, torchvisionAccuracy } from './builder.js';
+import { registered, seedFrom, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
-import { checkOptions } from '../options.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 /** Output channels of each 3×3 convolution (padding 1), 'M' for a 2×2 stride-2 max pool: the paper's table 1. */
 export type VggConfig = readonly (number | 'M')[];
+
+const vggOptionKeys: OptionKeys<VggOptions> = {
+  numClasses: true,
+  seed: true,
+  dropout: true,
+  initWeights: true,
+};
 
 export const vggConfigs = {
   A: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
@@ -80,7 +87,7 @@ export class VGG extends Module {
 
   constructor(features: Sequential, options: VggOptions = {}) {
     super();
-    checkOptions('models.VGG', options, { numClasses: true, seed: true, dropout: true, initWeights: true });
+    checkOptions('models.VGG', options, vggOptionKeys);
     const { numClasses = 1000, dropout = 0.5, initWeights = true } = options;
     this.features = features;
     this.avgpool = new AdaptiveAvgPool2d(7);
@@ -102,7 +109,12 @@ export class VGG extends Module {
 }
 
 function vgg(config: VggConfig, batchNorm: boolean): (options?: VggOptions) => VGG {
-  return seeded((options: VggOptions) => new VGG(makeLayers(config, batchNorm), options));
+  return (options = {}) => {
+    // Before the convolutions are made, which takes seconds at VGG's size.
+    checkOptions('models.VGG', options, vggOptionKeys);
+    seedFrom(options);
+    return new VGG(makeLayers(config, batchNorm), options);
+  };
 }
 
 /**
