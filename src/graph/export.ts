@@ -25,6 +25,7 @@ import {
 import { exportGraph, traceModule, type GraphValue } from './traced-graph.js';
 import { checkOptions } from '../options.js';
 
+/** How a module is exported to ONNX. */
 export interface ExportOnnxOptions {
   /** The default-domain operator set to declare: 13 (default) to 17; the nodes written mean the same in all. */
   opsetVersion?: number;

@@ -24,6 +24,7 @@ import { GraphReplay } from './replay.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, valueToTensor, type Value } from './values.js';
 import { checkOptions, unknownOption } from '../options.js';
 
+/** How an ONNX model is imported. */
 export interface ImportOnnxOptions {
   /** Register float initialisers as trainable parameters (default true); false makes every one a buffer. */
   trainable?: boolean;

@@ -8,6 +8,7 @@ import { decodePth } from './pth/index.js';
 import { decodeSafetensors, saveSafetensors } from './safetensors.js';
 import { checkOptions } from '../options.js';
 
+/** The weight file formats convnets reads. */
 export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx';
 
 /**
@@ -76,6 +77,7 @@ async function readWeightsAndFormat(
 /** BatchNorm's step counter: training keeps it, evaluation never reads it, and an ONNX file has no initialiser for it. */
 const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
 
+/** How loadWeights maps and matches the file's keys. */
 export interface LoadWeightsOptions {
   /** Require the file's keys and the model's to match exactly (default true); shapes must match either way. */
   strict?: boolean;

@@ -35,6 +35,7 @@ import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
 import { checkOptions } from '../options.js';
 
+/** Convolution settings of a BasicConv2d. */
 export interface BasicConv2dOptions {
   stride?: number;
   padding?: number;
@@ -80,6 +81,7 @@ function runBranches(x: Tensor, branches: readonly Module[]): Tensor {
   );
 }
 
+/** How a naive Inception module is built. */
 export interface NaiveInceptionOptions {
   convBlock?: ConvBlock;
 }
@@ -118,6 +120,7 @@ export class NaiveInception extends Module {
   }
 }
 
+/** How an Inception module is built. */
 export interface InceptionOptions {
   convBlock?: ConvBlock;
   /**
@@ -173,6 +176,7 @@ export class Inception extends Module {
   }
 }
 
+/** How an auxiliary classifier head is built. */
 export interface InceptionAuxOptions {
   convBlock?: ConvBlock;
   /** The paper's 70 %. */
@@ -410,6 +414,7 @@ export const googlenetInfo: ModelInfo = {
   preprocessing: IMAGENET_PREPROCESSING,
 };
 
+/** GoogLeNet (Szegedy et al. 2015) with torchvision's layout and keys, auxiliary heads included by default. */
 export const googlenet = registered(
   googlenetInfo,
   seeded((options: GoogLeNetOptions) => new GoogLeNet(options)),

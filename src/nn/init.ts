@@ -6,13 +6,17 @@ import { ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator, noGrad, tensor, type Tensor } from '../tensor/index.js';
 import { checkOptions } from '../options.js';
 
+/** A nonlinearity whose gain calculateGain knows (PyTorch's names, in camelCase). */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
+/** Which fan the Kaiming initialisers scale by. */
 export type FanMode = 'fanIn' | 'fanOut';
 
+/** The generator a random initialiser draws from; the global one when absent. */
 export interface RandomInitOptions {
   generator?: Generator;
 }
 
+/** Options of the He (Kaiming) initialisers. */
 export interface KaimingOptions extends RandomInitOptions {
   /** Negative slope of the leaky ReLU that follows (0: plain ReLU). */
   a?: number;
@@ -22,6 +26,7 @@ export interface KaimingOptions extends RandomInitOptions {
   nonlinearity?: Nonlinearity;
 }
 
+/** Options of the Glorot (Xavier) initialisers. */
 export interface XavierOptions extends RandomInitOptions {
   gain?: number;
 }
@@ -78,26 +83,31 @@ function randomFill(
   return fill(target, (values) => draw(generator, values));
 }
 
+/** Fills a tensor with draws from U(low, high), in place. */
 export function uniform(target: Tensor, low = 0, high = 1, options: RandomInitOptions = {}): Tensor {
   checkOptions('nn.init.uniform', options, { generator: true });
   if (!(high >= low)) throw new ValueError(`uniform: high (${high}) must not be below low (${low})`);
   return randomFill(target, options, (g, values) => g.fillUniform(values, low, high));
 }
 
+/** Fills a tensor with draws from N(mean, std²), in place. */
 export function normal(target: Tensor, mean = 0, std = 1, options: RandomInitOptions = {}): Tensor {
   checkOptions('nn.init.normal', options, { generator: true });
   if (!(std >= 0)) throw new ValueError(`normal: std must be non-negative, got ${std}`);
   return randomFill(target, options, (g, values) => g.fillNormal(values, mean, std));
 }
 
+/** Fills a tensor with one value, in place. */
 export function constant(target: Tensor, value: number): Tensor {
   return fill(target, (values) => values.fill(value));
 }
 
+/** Fills a tensor with zeros, in place. */
 export function zeros(target: Tensor): Tensor {
   return constant(target, 0);
 }
 
+/** Fills a tensor with ones, in place. */
 export function ones(target: Tensor): Tensor {
   return constant(target, 1);
 }

@@ -11,6 +11,7 @@ import { checkOptions } from '../options.js';
 /** A tensor a module trains: registered with registerParameter, which marks it requiresGrad. */
 export type Parameter = Tensor;
 
+/** Options of numParameters. */
 export interface NumParametersOptions {
   /** Count only parameters that currently require gradients (not frozen). */
   trainableOnly?: boolean;
@@ -37,6 +38,7 @@ export interface ModuleCall {
   readonly output: Tensor;
 }
 
+/** Called after each module call while observing (summaries and tracing use it). */
 export type CallObserver = (call: ModuleCall) => void;
 
 const observers: CallObserver[] = [];
@@ -75,6 +77,7 @@ export abstract class Module {
   /** Names given through registerModule, whose order JavaScript's property order may not keep (integer-like keys). */
   readonly #childOrder: string[] = [];
 
+  /** The computation of this module, on one input; call() runs it (and names the layer in errors), so call that. */
   abstract forward(x: Tensor): Tensor;
 
   /**
@@ -177,6 +180,7 @@ export abstract class Module {
 
   // ---- traversal ----
 
+  /** [name, module] pairs of the direct submodules, in registration order. */
   namedChildren(): [string, Module][] {
     const keys = Object.keys(this);
     const ordered = [
@@ -189,6 +193,7 @@ export abstract class Module {
     });
   }
 
+  /** The direct submodules, in registration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -207,6 +212,7 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant, depth first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -247,16 +253,19 @@ export abstract class Module {
     return this.namedTensors((m) => m.#parameters, options.recurse ?? true);
   }
 
+  /** Every parameter, each tensor once; what an optimizer is given. */
   parameters(options: { recurse?: boolean } = {}): Parameter[] {
     checkOptions('Module.parameters', options, { recurse: true });
     return this.namedParameters(options).map(([, t]) => t);
   }
 
+  /** [dotted name, tensor] pairs of the buffers, as torchvision names them ('bn1.running_mean'). */
   namedBuffers(options: { recurse?: boolean } = {}): [string, Tensor][] {
     checkOptions('Module.namedBuffers', options, { recurse: true });
     return this.namedTensors((m) => m.#buffers, options.recurse ?? true);
   }
 
+  /** Every buffer (running statistics and the like); see namedBuffers. */
   buffers(options: { recurse?: boolean } = {}): Tensor[] {
     checkOptions('Module.buffers', options, { recurse: true });
     return this.namedBuffers(options).map(([, t]) => t);
@@ -267,6 +276,7 @@ export abstract class Module {
     return this.ownTensor(path, 'parameter', (m) => m.#parameters);
   }
 
+  /** A registered buffer by dotted path; null when registered as absent. */
   getBuffer(path: string): Tensor | null {
     return this.ownTensor(path, 'buffer', (m) => m.#buffers);
   }
@@ -327,6 +337,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Switches to evaluation mode (train(false)): dropout off, batch norm uses its running statistics. */
   eval(): this {
     return this.train(false);
   }
@@ -337,6 +348,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Makes every parameter trainable again (requiresGrad), undoing freeze(). */
   unfreeze(): this {
     for (const p of this.parameters()) p.requireGrad(true);
     return this;
@@ -357,6 +369,7 @@ export abstract class Module {
     return this;
   }
 
+  /** The number of parameter values; `trainableOnly` leaves out frozen ones. */
   numParameters(options: NumParametersOptions = {}): number {
     checkOptions('Module.numParameters', options, { trainableOnly: true });
     return this.parameters()

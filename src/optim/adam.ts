@@ -11,6 +11,7 @@ export interface AdamOptions extends OptimizerOptions {
   weightDecay: number;
 }
 
+/** Adam's per-parameter state: step count and the two moment estimates. */
 export type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor };
 
 type AdamInit = Partial<AdamOptions>;
@@ -89,6 +90,7 @@ export class AdamW extends AdamBase {
   }
 }
 
+/** Adam; lr defaults to 1e-3, as in PyTorch. */
 export function adam(params: Params<AdamOptions>, options: AdamInit = {}): Adam {
   return new Adam(params, options);
 }

@@ -14,6 +14,7 @@ export type ParamGroupInput<O> = { params: Iterable<Tensor> } & Partial<O>;
 /** What an optimizer is built from: parameters, or param groups. */
 export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupInput<O>>;
 
+/** A param group as the optimizer keeps it: its options filled in from the defaults. */
 export type ParamGroup<O> = O & {
   readonly params: readonly Tensor[];
   /** The lr a learning-rate schedule started from (PyTorch's `initial_lr`); set by the first schedule. */
@@ -39,6 +40,7 @@ export interface OptimizerSpec {
   stateKeys: readonly string[];
 }
 
+/** The base of every optimizer: param groups with their options, per-parameter state, step() and zeroGrad(). */
 export abstract class Optimizer<
   O extends OptimizerOptions = OptimizerOptions,
   S extends ParamState = ParamState,
@@ -138,6 +140,10 @@ export abstract class Optimizer<
     return this.paramGroups.flatMap((group) => group.params);
   }
 
+  /**
+   * The optimizer's state and param groups, with parameters numbered as in PyTorch's `state_dict()`; see
+   * OptimizerStateDict.
+   */
   stateDict(): OptimizerStateDict {
     const params = this.orderedParams();
     const state: Record<string, ParamState> = {};

@@ -16,11 +16,15 @@ export interface LRScheduler {
   readonly lastEpoch: number;
   /** The lr of each param group, as set by the last step. */
   readonly lastLr: readonly number[];
+  /** Moves to the next epoch and sets each param group's lr. */
   step(): void;
+  /** The schedule's position, JSON-able, for checkpoints. */
   stateDict(): object;
+  /** Restores what stateDict() saved. */
   loadStateDict(state: object): void;
 }
 
+/** What an epoch schedule saves in a checkpoint. */
 export interface EpochScheduleState {
   lastEpoch: number;
   baseLrs: number[];
@@ -52,6 +56,7 @@ export class EpochSchedule implements LRScheduler {
     return this.lrs;
   }
 
+  /** Moves to the next epoch and sets each param group's lr. */
   step(): void {
     this.setEpoch(this.epoch + 1);
   }
@@ -69,6 +74,7 @@ export class EpochSchedule implements LRScheduler {
     this.lrs = groups.map((group) => group.lr);
   }
 
+  /** The schedule's position, JSON-able, for checkpoints. */
   stateDict(): EpochScheduleState {
     return { lastEpoch: this.epoch, baseLrs: [...this.baseLrs], lastLr: [...this.lrs] };
   }
@@ -94,6 +100,7 @@ export class EpochSchedule implements LRScheduler {
   }
 }
 
+/** Options of stepLR. */
 export interface StepLROptions {
   stepSize: number;
   gamma?: number;
@@ -108,6 +115,7 @@ export function stepLR(optimizer: AnyOptimizer, options: StepLROptions): EpochSc
   return new EpochSchedule(optimizer, 'stepLR', (lr, epoch) => lr * gamma ** Math.floor(epoch / stepSize));
 }
 
+/** Options of multiStepLR. */
 export interface MultiStepLROptions {
   milestones: readonly number[];
   gamma?: number;
@@ -127,6 +135,7 @@ export function multiStepLR(optimizer: AnyOptimizer, options: MultiStepLROptions
   );
 }
 
+/** Options of cosineAnnealingLR. */
 export interface CosineAnnealingLROptions {
   tMax: number;
   etaMin?: number;
@@ -148,6 +157,7 @@ export function cosineAnnealingLR(optimizer: AnyOptimizer, options: CosineAnneal
   );
 }
 
+/** Options of linearWarmup. */
 export interface LinearWarmupOptions {
   warmupSteps: number;
   /** Fraction of the lr at step 0; default 1/3 as torch's LinearLR. */

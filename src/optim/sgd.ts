@@ -12,6 +12,7 @@ export interface SGDOptions extends OptimizerOptions {
   weightDecay: number;
 }
 
+/** SGD's per-parameter state: the momentum buffer. */
 export type SGDState = { momentumBuffer: Tensor };
 
 /** Stochastic gradient descent with momentum, as torch.optim.SGD. */

@@ -6,8 +6,10 @@ import { Generator, globalGenerator } from './random.js';
 import { Tensor } from './tensor.js';
 import { checkOptions } from '../options.js';
 
+/** A number or nested arrays of numbers, as tensor() takes its values. */
 export type NestedArray = number | NestedArray[];
 
+/** Options of the tensor constructors. */
 export interface CreationOptions {
   dtype?: DType;
   requiresGrad?: boolean;
@@ -15,6 +17,7 @@ export interface CreationOptions {
   backend?: Backend;
 }
 
+/** Options of the random tensor constructors. */
 export interface RandomOptions extends CreationOptions {
   generator?: Generator;
 }
@@ -75,6 +78,7 @@ export function tensor(
   return options.requiresGrad ? t.requireGrad() : t;
 }
 
+/** A tensor of rank 0 holding one value. */
 export function scalar(value: number, dtype: DType = 'float32'): Tensor {
   return tensor([value], [], { dtype });
 }
@@ -87,16 +91,19 @@ function filled(op: string, shape: Shape, value: number, options: CreationOption
   return options.requiresGrad ? t.requireGrad() : t;
 }
 
+/** A tensor of `shape` with every element `value`. */
 export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
   checkOptions('full', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('full()', shape, value, options);
 }
 
+/** A tensor of zeros. */
 export function zeros(shape: Shape, options: CreationOptions = {}): Tensor {
   checkOptions('zeros', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('zeros()', shape, 0, options);
 }
 
+/** A tensor of ones. */
 export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
   checkOptions('ones', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('ones()', shape, 1, options);
@@ -107,10 +114,12 @@ export function fullLike(like: Tensor, value: number): Tensor {
   return full(like.shape, value, { dtype: like.dtype, backend: like.backend });
 }
 
+/** Zeros of another tensor's shape, dtype and backend. */
 export function zerosLike(like: Tensor): Tensor {
   return fullLike(like, 0);
 }
 
+/** Ones of another tensor's shape, dtype and backend. */
 export function onesLike(like: Tensor): Tensor {
   return fullLike(like, 1);
 }

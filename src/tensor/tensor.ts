@@ -9,6 +9,7 @@ import { checkOptions } from '../options.js';
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
+  /** Gradients of the inputs from the output's gradient. */
   readonly backward: (dy: Tensor) => readonly (Tensor | null)[];
   /** Tensors the rule reads besides its inputs and output (max pooling's argmax), kept with the graph. */
   readonly saved: readonly Tensor[];
@@ -59,6 +60,7 @@ export class Tensor {
     return this.backend.read(this.storage, this.shape);
   }
 
+  /** The values as a flat array of numbers, row-major. */
   toArray(): number[] {
     return Array.from(this.data());
   }
@@ -122,6 +124,7 @@ export class Tensor {
     );
   }
 
+  /** The shape, dtype and the first values, for printing. */
   toString(): string {
     const values = this.disposed ? '(disposed)' : this.size <= 8 ? `[${this.toArray().join(', ')}]` : '';
     return `Tensor(${formatShape(this.shape)}, ${this.dtype}) ${values}`.trim();

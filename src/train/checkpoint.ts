@@ -24,8 +24,11 @@ import { Tensor, globalGenerator } from '../tensor/index.js';
 import type { EpochRecord } from './history.js';
 import { checkOptions } from '../options.js';
 
+/** The model's weights in a checkpoint directory, a plain safetensors file. */
 export const WEIGHTS_FILE = 'weights.safetensors';
+/** The optimizer's state in a checkpoint directory. */
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** The JSON part of a checkpoint (epoch, schedule, seeds, history, meta). */
 export const STATE_FILE = 'state.json';
 /** Names the current checkpoint's subdirectory of a training run's directory. */
 export const MANIFEST_FILE = 'checkpoint.json';
@@ -42,6 +45,7 @@ interface SavedOptimizer {
   state: Record<string, Record<string, number | { tensor: string }>>;
 }
 
+/** The JSON part of a checkpoint (state.json). */
 export interface CheckpointState {
   format: typeof FORMAT;
   version: 1;
@@ -60,7 +64,12 @@ export interface CheckpointState {
 /** What a training loop has: optimizer and schedule are optional for a weights-only checkpoint. */
 export interface Trainable {
   model: Module;
-  optimizer?: { stateDict(): OptimizerStateDict; loadStateDict(dict: OptimizerStateDict): void };
+  optimizer?: {
+    /** The optimizer's state, saved in the checkpoint. */
+    stateDict(): OptimizerStateDict;
+    /** Restores a saved state. */
+    loadStateDict(dict: OptimizerStateDict): void;
+  };
   schedule?: LRScheduler;
 }
 

@@ -26,14 +26,18 @@ import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import type { StepInfo } from './progress.js';
 import { checkOptions } from '../options.js';
 
+/** A loss from a batch's logits and labels; crossEntropy by default. */
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
 
+/** Hooks fit calls while it trains. */
 export interface Callback {
+  /** Called after every training step. */
   onStep?(info: StepInfo): void;
   /** After each epoch, once its checkpoint (if any) is written. */
   onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): void | Promise<void>;
 }
 
+/** How fit trains. */
 export interface FitOptions {
   /** Total epochs; when resuming, training continues up to this count. */
   epochs: number;
@@ -46,6 +50,7 @@ export interface FitOptions {
   clipGradNorm?: number;
   /** Default crossEntropy. */
   lossFn?: LossFn;
+  /** Called after every training step (the progress display uses it). */
   onStep?: (info: StepInfo) => void;
   /** Writes a checkpoint here after every epoch. */
   checkpointDir?: string;

@@ -2,6 +2,7 @@
 import { writeAtomic } from '../io/common.js';
 import { checkOptions } from '../options.js';
 
+/** What one epoch of training measured. */
 export interface EpochRecord {
   /** 1-based. */
   epoch: number;
@@ -19,6 +20,7 @@ export interface EpochRecord {
   imagesPerSecond: number;
 }
 
+/** The CSV columns of a history, in order. */
 export const HISTORY_COLUMNS = [
   'epoch',
   'trainLoss',
@@ -31,6 +33,7 @@ export const HISTORY_COLUMNS = [
   'imagesPerSecond',
 ] as const satisfies readonly (keyof EpochRecord)[];
 
+/** The history as pretty-printed JSON. */
 export function historyToJson(history: readonly EpochRecord[]): string {
   return `${JSON.stringify(history, null, 2)}\n`;
 }
@@ -41,11 +44,13 @@ export function historyToCsv(history: readonly EpochRecord[]): string {
   return `${[HISTORY_COLUMNS.join(','), ...lines].join('\n')}\n`;
 }
 
+/** Writes a text file atomically (a temporary name, then a rename). */
 export async function writeText(path: string, text: string): Promise<void> {
   const bytes = new TextEncoder().encode(text);
   await writeAtomic(path, (sink) => sink.write(bytes));
 }
 
+/** Writes the history as JSON and/or CSV, each file atomically. */
 export async function saveHistory(
   history: readonly EpochRecord[],
   paths: { json?: string; csv?: string },

@@ -13,6 +13,7 @@ import { checkOptions } from '../../options.js';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
 
+/** CIFAR-10's class names, in label order. */
 export const CIFAR10_CLASSES = [
   'airplane',
   'automobile',
@@ -26,6 +27,7 @@ export const CIFAR10_CLASSES = [
   'truck',
 ] as const;
 
+/** How to read a CIFAR binary batch: label bytes per record, which one is the label, and the classes. */
 export interface CifarReadOptions {
   /** Label bytes per record: 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine). */
   labelBytes: 1 | 2;

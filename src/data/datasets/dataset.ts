@@ -21,6 +21,7 @@ export interface Dataset {
   readonly shape: readonly [number, number, number];
   readonly numClasses: number;
   readonly classNames: readonly string[];
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample;
   /** Plain data from which `datasetFromSpec` rebuilds this dataset in a worker; without it, workers: 0 only. */
   toSpec?(): DatasetSpec;
@@ -158,6 +159,7 @@ export class ByteImageDataset extends StoredImageDataset<Uint8Array> {
     super(name, pixels, labels, shape, classNames, 'pixel bytes');
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     const pixels = this.stored(index);
     const image = new Float32Array(this.imageSize);
@@ -170,6 +172,7 @@ export class ByteImageDataset extends StoredImageDataset<Uint8Array> {
     return this.stored(index);
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     return {
       kind: 'bytes',
@@ -194,10 +197,12 @@ export class ArrayDataset extends StoredImageDataset<Float32Array> {
     super(name, images, labels, shape, classNames, 'values');
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     return { image: this.stored(index).slice(), label: this.labels[index] };
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     return {
       kind: 'float32',
@@ -251,11 +256,13 @@ export class Subset implements Dataset {
     return this.parent.classNames;
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     checkIndex('Subset', index, this.indices.length);
     return this.parent.get(this.indices[index]);
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     if (!this.parent.toSpec) {
       throw new ValueError('Subset: its parent dataset has no toSpec(), so workers cannot rebuild it');

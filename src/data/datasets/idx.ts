@@ -11,6 +11,7 @@ import { checkOptions } from '../../options.js';
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
 
+/** An IDX file's contents: its dimensions and its bytes. */
 export interface IdxArray {
   dimensions: number[];
   data: Uint8Array;
@@ -73,10 +74,12 @@ export function decodeIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3
   return parseIdx(gunzipDeclared(bytes, file, declared), file, dimensionCount);
 }
 
+/** Reads an IDX file of images (magic 0x803), gzip or not: [count, height, width] bytes. */
 export function readIdxImages(file: string): IdxArray {
   return decodeIdx(readBytes(file), file, 3);
 }
 
+/** Reads an IDX file of labels (magic 0x801), gzip or not. */
 export function readIdxLabels(file: string): IdxArray {
   return decodeIdx(readBytes(file), file, 1);
 }
@@ -118,11 +121,13 @@ export function idxDataset(
   );
 }
 
+/** Which part of a dataset: its training or its test images. */
 export type Split = 'train' | 'test';
 
 /** Debian's dataset-fashion-mnist puts the gzipped IDX files here. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
+/** Fashion-MNIST's class names, in label order. */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
   'Trouser',
@@ -136,6 +141,7 @@ export const FASHION_MNIST_CLASSES = [
   'Ankle boot',
 ] as const;
 
+/** MNIST's class names: the digits, in label order. */
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
 /** The usual file names, with or without .gz, and the idx3-ubyte / .idx3-ubyte spellings. */

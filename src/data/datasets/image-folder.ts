@@ -18,11 +18,13 @@ export interface DecodedImage {
   channels: number;
 }
 
+/** Decodes one image file to CHW bytes with the given channels and size (sharp by default). */
 export type ImageDecoder = (
   file: string,
   options: { channels: 1 | 3; size: [number, number] | undefined },
 ) => Promise<DecodedImage>;
 
+/** How imageFolder reads its images. */
 export interface ImageFolderOptions {
   /** Resize every image to [height, width] (covering it, then centre-cropping); needed when sizes differ. */
   size?: number | readonly [number, number];
@@ -79,6 +81,10 @@ function walk(dir: string, extensions: readonly string[]): string[] {
   });
 }
 
+/**
+ * A dataset from a folder with one subfolder per class (torchvision's ImageFolder): images decoded by sharp,
+ * resized to `size`, classes in sorted order.
+ */
 export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<ByteImageDataset> {
   checkOptions('data.imageFolder', options, {
     size: true,

@@ -13,6 +13,9 @@ import { checkOptions } from '../../options.js';
 type Pair = [number, number];
 type Ltrb = [number, number, number, number];
 
+/**
+ * A transform as plain data (so it can travel to a loader's workers); made by the functions of `data.transforms`.
+ */
 export type TransformSpec =
   | { kind: 'compose'; transforms: TransformSpec[] }
   | { kind: 'randomHorizontalFlip'; p: number }
@@ -45,7 +48,9 @@ export type TransformSpec =
   | { kind: 'fiveCrop'; size: Pair }
   | { kind: 'tenCrop'; size: Pair; verticalFlip: boolean };
 
+/** The name of a transform kind, such as 'randomCrop'. */
 export type TransformKind = TransformSpec['kind'];
+/** The spec of one transform kind. */
 export type TransformSpecOf<K extends TransformKind> = Extract<TransformSpec, { kind: K }>;
 
 function positiveInteger(what: string, value: number): number {
@@ -81,6 +86,7 @@ function fillValue(fill: number | readonly number[] | undefined): number | numbe
   return fill === undefined ? 0 : typeof fill === 'number' ? fill : [...fill];
 }
 
+/** Applies the transforms in order. */
 export function compose(transforms: readonly TransformSpec[]): TransformSpecOf<'compose'> {
   return { kind: 'compose', transforms: [...transforms] };
 }
@@ -95,6 +101,7 @@ export function randomVerticalFlip(p = 0.5): TransformSpecOf<'randomVerticalFlip
   return { kind: 'randomVerticalFlip', p: probability('randomVerticalFlip', p) };
 }
 
+/** How a pad fills the added pixels. */
 export interface PadOptions {
   fill?: number | readonly number[];
   mode?: PaddingMode;
@@ -285,6 +292,7 @@ export function resize(size: number | readonly [number, number]): TransformSpecO
   };
 }
 
+/** Crops `size` from the centre of the image. */
 export function centerCrop(size: number | readonly [number, number]): TransformSpecOf<'centerCrop'> {
   return { kind: 'centerCrop', size: size2('centerCrop', size) };
 }

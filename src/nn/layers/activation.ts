@@ -28,6 +28,7 @@ export class ScaledTanh extends Module {
   }
 }
 
+/** Options of a Dropout layer. */
 export interface DropoutLayerOptions {
   /** Draws the masks; the global generator when absent. */
   generator?: Generator;

@@ -13,6 +13,7 @@ import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of a Conv2d layer, as torch.nn.Conv2d's keyword arguments. */
 export interface Conv2dLayerOptions {
   stride?: Pair;
   /** A number, [padH, padW], 'valid' (none) or 'same' (output size = input size; stride 1 only). */

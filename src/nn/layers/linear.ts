@@ -4,6 +4,7 @@ import { kaimingUniform, uniform } from '../init.js';
 import { Module } from '../module.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of a Linear layer. */
 export interface LinearOptions {
   bias?: boolean;
   /** Draws the initial weights; the global generator when absent. */

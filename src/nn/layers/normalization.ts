@@ -14,6 +14,7 @@ import { Module } from '../module.js';
 import { checkInputShape } from './input-shape.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of BatchNorm1d and BatchNorm2d, as PyTorch's. */
 export interface BatchNormLayerOptions {
   eps?: number;
   /** Weight of each batch in the running averages; null: a cumulative average over all batches seen. */

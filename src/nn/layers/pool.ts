@@ -11,6 +11,7 @@ import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of a MaxPool2d layer. */
 export interface MaxPool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
   stride?: Pair;
@@ -19,6 +20,7 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
+/** Options of an AvgPool2d layer. */
 export interface AvgPool2dOptions extends MaxPool2dOptions {
   /** Count padded zeros in the divisor (PyTorch's default, true). */
   countIncludePad?: boolean;

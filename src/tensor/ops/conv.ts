@@ -8,9 +8,12 @@ import { backendOf, pair, wrap } from './common.js';
 import { sum } from './reduce.js';
 import { checkOptions } from '../../options.js';
 
+/** One number for both spatial axes, or [height, width]. */
 export type Pair = number | readonly [number, number];
+/** Padding of a convolution: a number, [padH, padW], 'valid' (none) or 'same' (the input's size; stride 1 only). */
 export type Padding = Pair | 'valid' | 'same';
 
+/** Options of conv2d, as PyTorch's F.conv2d. */
 export interface Conv2dOptions {
   stride?: Pair;
   /** A number, [padH, padW], 'valid' (none) or 'same' (output size = input size; stride 1 only, as PyTorch). */

@@ -6,8 +6,10 @@ import { mean, sum } from './reduce.js';
 import { logSoftmax } from './softmax.js';
 import { checkOptions } from '../../options.js';
 
+/** How a loss reduces over the batch: the mean, the sum, or one value per sample. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of crossEntropy, as PyTorch's F.cross_entropy. */
 export interface CrossEntropyOptions {
   /** Mixes the one-hot target with the uniform distribution, ε/C on every class (Szegedy et al. 2016). */
   labelSmoothing?: number;

@@ -6,6 +6,7 @@ import { backendOf, wrap } from './common.js';
 import { reshape } from './shape.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of matmul. */
 export interface MatmulOptions {
   transposeA?: boolean;
   transposeB?: boolean;

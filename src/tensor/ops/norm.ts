@@ -8,6 +8,7 @@ import { sum } from './reduce.js';
 import { reshape } from './shape.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of localResponseNorm, as PyTorch's. */
 export interface LocalResponseNormOptions {
   alpha?: number;
   beta?: number;
@@ -37,6 +38,7 @@ export function localResponseNorm(x: Tensor, size: number, options: LocalRespons
   ]);
 }
 
+/** Options of batchNorm. */
 export interface BatchNormOptions {
   training: boolean;
   /** Weight of the new batch statistic in the running averages (PyTorch's 0.1). */

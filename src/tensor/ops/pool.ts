@@ -7,6 +7,7 @@ import { backendOf, pair, wrap } from './common.js';
 import type { Pair } from './conv.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of maxPool2d and avgPool2d. */
 export interface Pool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
   stride?: Pair;
@@ -69,10 +70,12 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
   );
 }
 
+/** Max pooling over NCHW input, as PyTorch's F.max_pool2d. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
   return pool2d('max', x, kernelSize, options);
 }
 
+/** Average pooling over NCHW input, as PyTorch's F.avg_pool2d. */
 export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
   return pool2d('avg', x, kernelSize, options);
 }

@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor.js';
 import { backendOf, pair, wrap } from './common.js';
 import { checkOptions } from '../../options.js';
 
+/** Options of interpolate. */
 export interface InterpolateOptions {
   /** The output's [H, W] (or one number for both). Give this or scaleFactor. */
   size?: number | readonly [number, number];
@@ -41,6 +42,7 @@ function outputSize(x: Tensor, options: InterpolateOptions): [number, number] {
   return [out[0], out[1]];
 }
 
+/** Resamples [N, C, H, W] to a size or by a scale factor, nearest or bilinear, as PyTorch's F.interpolate. */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   checkOptions('interpolate', options, { size: true, scaleFactor: true, mode: true });
   if (x.rank !== 4)
