@@ -199,6 +199,7 @@ export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions
     loaderSeed: true,
     meta: true,
   });
+  await mkdir(dir, { recursive: true });
   const previous = await readManifest(dir);
   await removeStale(dir, previous);
   let name = `epoch-${options.epoch}`;
