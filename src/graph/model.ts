@@ -22,7 +22,7 @@ import { DataType, dataTypeName, type Dimension, type GraphProto, type ModelProt
 import { DEFAULT_MAX_BYTES } from './ops/budget.js';
 import { GraphReplay } from './replay.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, valueToTensor, type Value } from './values.js';
-import { checkOptions, unknownOption } from '../options.js';
+import { checkOptions, unknownOption, type OptionKeys } from '../options.js';
 
 /** How an ONNX model is imported. */
 export interface ImportOnnxOptions {
@@ -41,6 +41,13 @@ export interface ImportOnnxOptions {
    */
   maxBytes?: number;
 }
+
+/** Every key of ImportOnnxOptions, for the functions that take them to check. */
+export const importOnnxOptionKeys: OptionKeys<ImportOnnxOptions> = {
+  trainable: true,
+  optimize: true,
+  maxBytes: true,
+};
 
 /** A graph input or output: its name, ONNX element type and shape (null where the file gives none). */
 export interface OnnxValueInfo {
@@ -180,7 +187,7 @@ export class OnnxModel extends Module {
 
   constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
     super();
-    checkOptions('OnnxModel', options, { trainable: true, optimize: true, maxBytes: true });
+    checkOptions('OnnxModel', options, importOnnxOptionKeys);
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (typeof this.#maxBytes !== 'number' || !(this.#maxBytes > 0))
       throw new ValueError(`maxBytes must be a positive number, got ${options.maxBytes}`);

@@ -4,7 +4,7 @@
  */
 import { ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator, noGrad, tensor, type Tensor } from '../tensor/index.js';
-import { checkOptions } from '../options.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 /** A nonlinearity whose gain calculateGain knows (PyTorch's names, in camelCase). */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leakyRelu' | 'selu';
@@ -30,6 +30,14 @@ export interface KaimingOptions extends RandomInitOptions {
 export interface XavierOptions extends RandomInitOptions {
   gain?: number;
 }
+
+const kaimingOptionKeys: OptionKeys<KaimingOptions> = {
+  generator: true,
+  a: true,
+  mode: true,
+  nonlinearity: true,
+};
+const xavierOptionKeys: OptionKeys<XavierOptions> = { generator: true, gain: true };
 
 /** PyTorch's calculate_gain: the factor that keeps activations' variance through the given nonlinearity. */
 export function calculateGain(nonlinearity: Nonlinearity, param?: number): number {
@@ -120,24 +128,14 @@ function kaimingStd(target: Tensor, options: KaimingOptions): number {
 
 /** He et al. 2015: N(0, std²) with std = gain/√fan. */
 export function kaimingNormal(target: Tensor, options: KaimingOptions = {}): Tensor {
-  checkOptions('nn.init.kaimingNormal', options, {
-    generator: true,
-    a: true,
-    mode: true,
-    nonlinearity: true,
-  });
+  checkOptions('nn.init.kaimingNormal', options, kaimingOptionKeys);
   if (target.size === 0) return target;
   return normal(target, 0, kaimingStd(target, options), { generator: options.generator });
 }
 
 /** He et al. 2015: U(−b, b) with b = √3 · gain/√fan, the same variance as kaimingNormal. */
 export function kaimingUniform(target: Tensor, options: KaimingOptions = {}): Tensor {
-  checkOptions('nn.init.kaimingUniform', options, {
-    generator: true,
-    a: true,
-    mode: true,
-    nonlinearity: true,
-  });
+  checkOptions('nn.init.kaimingUniform', options, kaimingOptionKeys);
   if (target.size === 0) return target;
   const bound = Math.sqrt(3) * kaimingStd(target, options);
   return uniform(target, -bound, bound, { generator: options.generator });
@@ -150,7 +148,7 @@ function xavierStd(target: Tensor, gain: number): number {
 
 /** Glorot & Bengio 2010: U(−b, b) with b = gain·√(6/(fanIn + fanOut)). */
 export function xavierUniform(target: Tensor, options: XavierOptions = {}): Tensor {
-  checkOptions('nn.init.xavierUniform', options, { generator: true, gain: true });
+  checkOptions('nn.init.xavierUniform', options, xavierOptionKeys);
   if (target.size === 0) return target;
   const bound = Math.sqrt(3) * xavierStd(target, options.gain ?? 1);
   return uniform(target, -bound, bound, { generator: options.generator });
@@ -158,7 +156,7 @@ export function xavierUniform(target: Tensor, options: XavierOptions = {}): Tens
 
 /** Glorot & Bengio 2010: N(0, std²) with std = gain·√(2/(fanIn + fanOut)). */
 export function xavierNormal(target: Tensor, options: XavierOptions = {}): Tensor {
-  checkOptions('nn.init.xavierNormal', options, { generator: true, gain: true });
+  checkOptions('nn.init.xavierNormal', options, xavierOptionKeys);
   if (target.size === 0) return target;
   return normal(target, 0, xavierStd(target, options.gain ?? 1), { generator: options.generator });
 }
