@@ -253,6 +253,14 @@ const calls: Record<string, Call> = {
   'rand #1': (extra) => rand([1], extra),
   'randn #1': (extra) => randn([1], extra),
   'tensor #2': (extra) => tensor([0], [1], extra),
+  'io.cachedDownload #1': (extra) =>
+    io.cachedDownload({ url: 'https://example.invalid/w.pth', sha256: '' }, extra),
+  'train.cachedFeatures #2': (extra) =>
+    train.cachedFeatures(linear(), fakeLoader().dataset, { dir: tmp, head: 'fc', split: 'train', ...extra }),
+  'train.freezeModel #2': (extra) => train.freezeModel(linear(), 'none', extra),
+  'train.pretrained #1': (extra) => train.pretrained('resnet18:IMAGENET1K_V1', extra),
+  'train.replaceHead #2': (extra) => train.replaceHead(linear(), 2, extra),
+  'train.transfer #2': (extra) => train.transfer(linear(), fakeLoader().dataset, { epochs: 1, ...extra }),
   'train.evaluate #2': (extra) => train.evaluate(linear(), fakeLoader(), extra),
   'train.fit #2': (extra) =>
     train.fit(linear(), fakeLoader(), { epochs: 1, optimizer: optimizer(), ...extra }),
