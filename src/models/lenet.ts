@@ -39,6 +39,7 @@ import {
 } from '../tensor/index.js';
 import { registered, seeded } from './builder.js';
 import type { ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -63,6 +64,7 @@ export class LeNet5 extends Module {
 
   constructor(options: LeNet5Options = {}) {
     super();
+    checkOptions('models.LeNet5', options, { numClasses: true, seed: true, activation: true, pooling: true });
     const { numClasses = 10, activation = 'relu', pooling = 'max' } = options;
     if (activation !== 'relu' && activation !== 'tanh')
       throw new ValueError(`lenet5: activation must be 'relu' or 'tanh', got '${String(activation)}'`);
@@ -322,6 +324,12 @@ export class LeNet1998 extends Module {
 
   constructor(options: LeNet1998Options = {}) {
     super();
+    checkOptions('models.LeNet1998', options, {
+      numClasses: true,
+      seed: true,
+      subsamplingActivation: true,
+      output: true,
+    });
     const { numClasses = 10, subsamplingActivation = 'scaledTanh', output = 'distances' } = options;
     if (output !== 'distances' && output !== 'scores') {
       throw new ValueError(`lenet5-1998: output must be 'distances' or 'scores', got '${String(output)}'`);

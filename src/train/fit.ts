@@ -24,7 +24,9 @@ import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import { checkTtaOptions, logMeanSoftmax, logProbabilitiesWithTta, type TtaOptions } from './tta.js';
 import type { StepInfo } from './progress.js';
+import { checkOptions } from '../options.js';
 
+/** A loss from a batch's logits and labels; crossEntropy by default. */
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
 
 /** Where a training step falls: its epoch and its step within the epoch, both from 1. */
@@ -34,17 +36,20 @@ export interface StepPosition {
   steps: number;
 }
 
+/** Hooks fit calls while it trains. */
 export interface Callback {
   /**
    * After backward, before gradient clipping and the optimizer's update: each parameter's .grad holds this
    * step's gradient (read it, do not keep it: it is released with the step).
    */
   onGradients?(position: StepPosition): void;
+  /** Called after every training step. */
   onStep?(info: StepInfo): void;
   /** After each epoch, once its checkpoint (if any) is written. */
   onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): void | Promise<void>;
 }
 
+/** How fit trains. */
 export interface FitOptions {
   /** Total epochs; when resuming, training continues up to this count. */
   epochs: number;
@@ -57,6 +62,7 @@ export interface FitOptions {
   clipGradNorm?: number;
   /** Default crossEntropy. */
   lossFn?: LossFn;
+  /** Called after every training step (the progress display uses it). */
   onStep?: (info: StepInfo) => void;
   /** Writes a checkpoint here after every epoch. */
   checkpointDir?: string;
@@ -147,6 +153,7 @@ export async function evaluate(
   loader: DataLoader,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
+  checkOptions('train.evaluate', options, { lossFn: true, signal: true, tta: true, cropSize: true });
   checkLoader('the loader', loader);
   const tta = { tta: options.tta, cropSize: options.cropSize };
   // A wrong mode or crop size fails here, before the first batch is loaded.
@@ -207,6 +214,20 @@ interface StepResult {
  * way at the next step boundary, with TrainingStopped.
  */
 export async function fit(model: Module, loader: DataLoader, options: FitOptions): Promise<EpochRecord[]> {
+  checkOptions('train.fit', options, {
+    epochs: true,
+    optimizer: true,
+    schedule: true,
+    validation: true,
+    callbacks: true,
+    clipGradNorm: true,
+    lossFn: true,
+    onStep: true,
+    checkpointDir: true,
+    resumeFrom: true,
+    meta: true,
+    signal: true,
+  });
   checkLoader('the training loader', loader);
   if (options.validation !== undefined) checkLoader('validation', options.validation);
   const { epochs, optimizer, schedule, clipGradNorm } = options;

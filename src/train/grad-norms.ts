@@ -4,6 +4,7 @@
  * clipping and the update, at the steps asked for.
  */
 import { ValueError } from '../errors.js';
+import { checkOptions } from '../options.js';
 import type { Module } from '../nn/module.js';
 import { scope, sqrt, square, sum, type Tensor } from '../tensor/index.js';
 import type { Callback, StepPosition } from './fit.js';
@@ -47,6 +48,7 @@ export class GradNormLogger implements Callback {
   readonly #steps: ReadonlySet<number> | null;
 
   constructor(model: Module, options: GradNormOptions = {}) {
+    checkOptions('train.GradNormLogger', options, { every: true, steps: true });
     const every = options.every ?? 1;
     if (!Number.isInteger(every) || every < 1)
       throw new ValueError(`grad norms: every must be an integer ≥ 1, got ${every}`);

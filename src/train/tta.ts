@@ -5,6 +5,7 @@
  */
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { roundHalfEven } from '../data/transforms/functional.js';
+import { checkOptions } from '../options.js';
 import {
   add,
   concat,
@@ -52,6 +53,7 @@ function cropPair(mode: TtaMode, cropSize: TtaOptions['cropSize']): [number, num
 
 /** Throws a ValueError for an unknown mode or a crop mode without a valid cropSize; returns the mode. */
 export function checkTtaOptions(options: TtaOptions): TtaMode {
+  checkOptions('tta', options, { tta: true, cropSize: true });
   const mode = checkMode(options.tta ?? 'none');
   if (mode === 'five-crop' || mode === 'ten-crop') cropPair(mode, options.cropSize);
   return mode;
@@ -91,7 +93,7 @@ function fiveCrops(images: Tensor, height: number, width: number, mode: TtaMode)
  * order: the image's views, then its mirror image's.
  */
 export function ttaViews(images: Tensor, options: TtaOptions = {}): Tensor[] {
-  const mode = checkMode(options.tta ?? 'none');
+  const mode = checkTtaOptions(options);
   if (images.rank !== 4)
     throw new ShapeError(`tta '${mode}': expected images [N, C, H, W], got ${formatShape(images.shape)}`);
   switch (mode) {
