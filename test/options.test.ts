@@ -265,6 +265,12 @@ const calls: Record<string, Call> = {
   'train.fit #2': (extra) =>
     train.fit(linear(), fakeLoader(), { epochs: 1, optimizer: optimizer(), ...extra }),
   'train.historyChart #1': (extra) => train.historyChart([], extra),
+  'train.lineChart #1': (extra) => train.lineChart([], extra),
+  'new train.GradNormLogger #1': (extra) => new train.GradNormLogger(linear(), extra),
+  'train.checkTtaOptions #0': (extra) => train.checkTtaOptions(extra),
+  'train.ttaViews #1': (extra) => train.ttaViews(x4(), extra),
+  'train.predict #2': (extra) => train.predict(linear(), x4(), extra),
+  'train.logProbabilitiesWithTta #2': (extra) => train.logProbabilitiesWithTta(linear(), x4(), extra),
   'train.saveCheckpoint #1': (extra) =>
     train.saveCheckpoint(join(tmp, 'never'), { model: linear(), epoch: 1, ...extra }),
   'uniform #3': (extra) => uniform([1], 0, 1, extra),

@@ -5,6 +5,7 @@
 import type { EpochRecord } from './history.js';
 import { checkOptions } from '../options.js';
 
+/** One line of a chart panel: (x, y) points, drawn in one colour. */
 export interface ChartSeries {
   label: string;
   color: string;
@@ -16,12 +17,14 @@ export interface ChartSeries {
   legend?: boolean;
 }
 
+/** One panel of a chart: its axes, title and series. */
 export interface ChartPanel {
   title: string;
   yLabel: string;
   series: ChartSeries[];
   /** Fixed y range (accuracy) or null to fit the data. */
   range: [number, number] | null;
+  /** How a y tick reads (e.g. as a percentage). */
   format: (y: number) => string;
   /** The x axis where it is not epochs 1…N: its label and range. */
   x?: { label: string; range: [number, number] };
@@ -184,6 +187,7 @@ export function lineChart(
   panels: readonly ChartPanel[],
   options: { title?: string; epochs?: number; note?: string } = {},
 ): string {
+  checkOptions('train.lineChart', options, { title: true, epochs: true, note: true });
   const width = PANEL_WIDTH * panels.length;
   const title = options.title ? `<title>${escapeXml(options.title)}</title>\n` : '';
   const note =

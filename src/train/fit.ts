@@ -139,6 +139,7 @@ function numClassesOf(loader: DataLoader): number {
   return loader.dataset.numClasses;
 }
 
+/** Options of evaluate: the loss it reports, a signal that stops it, and test-time augmentation. */
 export interface EvaluateOptions extends TtaOptions {
   lossFn?: LossFn;
   signal?: AbortSignal;

@@ -9,6 +9,7 @@ import type { Module } from '../nn/module.js';
 import { scope, sqrt, square, sum, type Tensor } from '../tensor/index.js';
 import type { Callback, StepPosition } from './fit.js';
 
+/** The gradient norms of one training step. */
 export interface GradNormRecord {
   epoch: number;
   /** Step within the epoch, from 1. */
@@ -19,6 +20,7 @@ export interface GradNormRecord {
   norms: Record<string, number>;
 }
 
+/** The steps GradNormLogger records at. */
 export interface GradNormOptions {
   /** Records at global steps 1, 1 + every, 1 + 2·every, … (default 1: every step). */
   every?: number;

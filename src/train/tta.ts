@@ -22,9 +22,12 @@ import {
   type Tensor,
 } from '../tensor/index.js';
 
+/** The test-time augmentations evaluate, predict and the CLI's --tta take. */
 export const TTA_MODES = ['none', 'flip', 'five-crop', 'ten-crop'] as const;
+/** One of TTA_MODES. */
 export type TtaMode = (typeof TTA_MODES)[number];
 
+/** Which views to average over, and the size of the crops. */
 export interface TtaOptions {
   /** 'flip': the image and its mirror image; 'five-crop': four corners and the centre; 'ten-crop': both. */
   tta?: TtaMode;
@@ -53,7 +56,7 @@ function cropPair(mode: TtaMode, cropSize: TtaOptions['cropSize']): [number, num
 
 /** Throws a ValueError for an unknown mode or a crop mode without a valid cropSize; returns the mode. */
 export function checkTtaOptions(options: TtaOptions): TtaMode {
-  checkOptions('tta', options, { tta: true, cropSize: true });
+  checkOptions('train.tta', options, { tta: true, cropSize: true });
   const mode = checkMode(options.tta ?? 'none');
   if (mode === 'five-crop' || mode === 'ten-crop') cropPair(mode, options.cropSize);
   return mode;
@@ -128,6 +131,7 @@ export function logMeanSoftmax(logits: Tensor, axis: number, classAxis = -1): Te
 
 /** A module, or anything that maps images [N, C, H, W] to logits [N, classes]. */
 export interface Classifier {
+  /** Logits [N, classes] of images [N, C, H, W]. */
   call(images: Tensor): Tensor;
 }
 
