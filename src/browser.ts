@@ -16,6 +16,8 @@ export {
   type SummaryTotals,
   type SummaryMemory,
 } from './analysis/index.js';
+// Looking inside networks: feature maps, filters, Grad-CAM, saliency, occlusion, receptive fields, pictures.
+export * as analysis from './analysis/index.js';
 export type { Backend, BackendDescription, DType, Shape, Storage } from './backend/backend.js';
 export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
 export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';

@@ -10,3 +10,31 @@ export {
 } from './summary.js';
 export { formatSummary, formatTable, formatCount, formatScaled, formatMiB, type Align } from './format.js';
 export { withStandIns } from './stand-ins.js';
+export { findLayer, lastConvolution } from './layers.js';
+export {
+  gradCam,
+  gradCamPlusPlus,
+  saliency,
+  occlusion,
+  type Explanation,
+  type CamOptions,
+  type OcclusionOptions,
+} from './explain.js';
+export {
+  featureMaps,
+  filters,
+  topActivations,
+  type ImageSource,
+  type TopActivation,
+  type TopActivationsOptions,
+} from './features.js';
+export {
+  receptiveField,
+  receptiveFields,
+  receptiveBox,
+  compose as composeReceptiveField,
+  layerGeometry,
+  PIXEL,
+  type ReceptiveField,
+  type LayerGeometry,
+} from './receptive-field.js';
