@@ -38,3 +38,23 @@ export {
   type ReceptiveField,
   type LayerGeometry,
 } from './receptive-field.js';
+export { encodePng, deflate, zlibCompress, crc32, adler32, type Picture } from './png.js';
+export {
+  COLOUR_MAPS,
+  colourOf,
+  imagePicture,
+  heatMap,
+  overlay,
+  toRgb,
+  enlarge,
+  crop,
+  drawBox,
+  grid,
+  filterPictures,
+  featureMapPictures,
+  type ColourMap,
+  type Range,
+  type HeatMapOptions,
+  type Box,
+  type GridOptions,
+} from './picture.js';
