@@ -1,24 +1,33 @@
-import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
 import { evaluate, formatConfusion, loadTrained, trainingTransform } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { loadDataset, numberOption } from './train-setup.js';
 
-const usage =
-  'usage: convnets eval <out-dir-or-checkpoint-file> [--data fashion-mnist] [--batch-size N] [--limit N] [--json]';
+const options = {
+  data: { value: 'NAME', help: 'the data set to test on', default: 'the one it was trained on' },
+  'batch-size': { value: 'N', help: 'images per forward pass', default: '500' },
+  limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
+  json: { help: 'print the results as JSON' },
+};
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'test accuracy, per-class accuracy and confusion matrix of a training run',
+  synopsis: ['<run-dir | checkpoint-dir> [--data NAME] [--batch-size N] [--limit N] [--json]'],
+  description:
+    'Rebuilds the model a checkpoint names, loads its weights and tests it on the test split of its data set,\n' +
+    'with the test-time transform it was trained with.',
+  options,
+  examples: ['convnets eval runs/lenet5', 'convnets eval runs/resnet20 --limit 1000 --json'],
+  run: runEval,
+});
 
 /**
  * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
  * test accuracy, per-class accuracy and the confusion matrix.
  */
-export async function runEval(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    data: { type: 'string' },
-    'batch-size': { type: 'string' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new ValueError(`name one checkpoint\n${usage}`);
+async function runEval({ values, positionals }: Parsed<typeof options>): Promise<void> {
+  if (positionals.length !== 1) throw new UsageError('name one checkpoint');
   const trained = await loadTrained(positionals[0]);
   const { model, meta, epoch } = trained;
   const data = typeof values.data === 'string' ? values.data : meta.data;

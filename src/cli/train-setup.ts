@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ValueError } from '../errors.js';
+import { UsageError } from './command.js';
 import { Subset, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import { trainingData } from '../train/index.js';
@@ -44,7 +45,7 @@ export function numberOption(
     (integer && !Number.isInteger(n)) ||
     n < min
   ) {
-    throw new ValueError(
+    throw new UsageError(
       `--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${String(value)}'`,
     );
   }
@@ -56,7 +57,7 @@ export function workersOption(value: string | boolean | undefined, fallback: num
   const cores = availableParallelism();
   const workers = numberOption('workers', value, fallback, { integer: true });
   if (workers > cores)
-    throw new ValueError(
+    throw new UsageError(
       `--workers must be at most ${cores} (the cores this machine offers), got ${workers}`,
     );
   return workers;
@@ -70,7 +71,7 @@ export function choiceOption<T extends string>(
 ): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !choices.includes(value as T)) {
-    throw new ValueError(`--${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
   }
   return value as T;
 }

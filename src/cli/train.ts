@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
@@ -21,15 +20,44 @@ import {
   type EvaluationResult,
   type TrainedMeta,
 } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
 import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
 
-const usage =
-  'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
-  '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
-  '         [--out DIR] [--resume]';
+const options = {
+  data: { value: 'NAME', help: 'the data set to train on: fashion-mnist (required)' },
+  epochs: { value: 'N', help: 'passes over the training set', default: "the model's" },
+  'batch-size': { value: 'N', help: 'images per step', default: "the model's" },
+  lr: { value: 'X', help: 'the initial learning rate', default: "the model's" },
+  optimizer: { value: 'sgd|adam', help: 'the optimizer', default: "the model's" },
+  schedule: { value: 'cosine|step|none', help: 'the learning-rate schedule', default: "the model's" },
+  augment: { value: 'none|crop-flip', help: 'training augmentation', default: "the model's" },
+  workers: { value: 'N', help: 'loader worker threads, at most one per core', default: '1' },
+  limit: { value: 'N', help: 'train on the first N images only', default: 'all' },
+  'test-limit': { value: 'N', help: 'test on the first N images only', default: 'all' },
+  seed: { value: 'N', help: 'the seed of weights, shuffling and augmentation', default: '1' },
+  out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
+  resume: { help: 'continue the checkpoint in --out' },
+  quiet: { help: 'no progress lines, only epoch summaries' },
+};
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train a model with its defaults, checkpointing every epoch',
+  synopsis: ['<model> --data fashion-mnist [--epochs N] [--out DIR] [options]'],
+  description:
+    "Trains with the model's defaults (its ModelInfo; `convnets models` lists models) and writes into --out a\n" +
+    'checkpoint after every epoch, history.json, history.csv, chart.svg and report.md. Ctrl-C (SIGINT) or SIGTERM\n' +
+    'stops at the next step, keeping the last complete checkpoint, and prints the command that resumes.',
+  options,
+  examples: [
+    'convnets train lenet5 --data fashion-mnist --epochs 3',
+    'convnets train resnet20 --data fashion-mnist --epochs 1 --limit 2000 --out runs/try',
+    'convnets train resnet20 --data fashion-mnist --out runs/try --resume',
+  ],
+  run: runTrain,
+});
 
 function reportMarkdown(
   meta: TrainedMeta,
@@ -73,26 +101,10 @@ function reportMarkdown(
  * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
  * last complete checkpoint; the exit status is then 130 or 143.
  */
-export async function runTrain(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    data: { type: 'string' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    optimizer: { type: 'string' },
-    schedule: { type: 'string' },
-    augment: { type: 'string' },
-    workers: { type: 'string' },
-    limit: { type: 'string' },
-    'test-limit': { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    resume: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new ValueError(`name one model\n${usage}`);
+async function runTrain({ values, positionals, args }: Parsed<typeof options>): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('name one model');
   const [name] = positionals;
-  if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
+  if (typeof values.data !== 'string') throw new UsageError('--data is required (fashion-mnist)');
   const data = values.data;
   trainingData(data); // an unknown name fails here, before anything is created
   const defaults = defaultsFor(name);
