@@ -358,6 +358,7 @@ export const lenet5 = registered(
     paper,
     year: 1998,
     inputShape: [1, 32, 32],
+    featureLayer: 'features',
     numClasses: 10,
     parameters: 61_706,
     macs: 416_520,

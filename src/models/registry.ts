@@ -25,6 +25,11 @@ export interface ModelInfo {
   reportedAccuracy?: { top1: number; dataset: string; source: string };
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
+  /**
+   * The module whose output is the last convolutional stage's feature maps ('layer4' in a ResNet): where Grad-CAM
+   * looks by default (`convnets explain`). Absent, explanations fall back to the last convolution.
+   */
+  featureLayer?: string;
   /** How to train it from scratch on 28×28 grey images (Fashion-MNIST), where that was tuned: `convnets train`. */
   training?: TrainingDefaults;
 }
