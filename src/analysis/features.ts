@@ -6,7 +6,7 @@ import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { Conv2d, type Module } from '../nn/index.js';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import { findLayer, inspecting } from './layers.js';
-import { receptiveBox, receptiveFields } from './receptive-field.js';
+import { receptiveBox, receptiveFieldOf } from './receptive-field.js';
 
 /**
  * The outputs of the named modules for input x ([C, H, W] or a batch), by path, in evaluation mode without
@@ -85,11 +85,7 @@ export function topActivations(
   options: TopActivationsOptions,
 ): TopActivation[] {
   const { inputShape, batchSize = 64 } = options;
-  const field = receptiveFields(model, inputShape).get(layer);
-  if (field === undefined) {
-    findLayer(model, layer);
-    throw new ValueError(`topActivations: layer '${layer}' gives no feature maps [N, C, H, W]`);
-  }
+  const field = receptiveFieldOf(model, inputShape, layer);
   if (!Number.isInteger(k) || k < 1)
     throw new ValueError(`topActivations: k must be a positive integer, got ${k}`);
   const best: TopActivation[] = [];

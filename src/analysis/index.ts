@@ -31,6 +31,7 @@ export {
 export {
   receptiveField,
   receptiveFields,
+  receptiveFieldOf,
   receptiveBox,
   compose as composeReceptiveField,
   layerGeometry,

@@ -9,6 +9,7 @@ import { withBackend } from '../backend/registry.js';
 import { ValueError, formatShape } from '../errors.js';
 import { AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d, observeCalls, type Module } from '../nn/index.js';
 import { pool2dAttrs, scope, zeros, type Tensor } from '../tensor/index.js';
+import { findLayer } from './layers.js';
 import { withStandIns } from './stand-ins.js';
 import { batchedInputShape } from './summary.js';
 
@@ -100,16 +101,50 @@ interface Positioned {
 
 const spatial = (t: Tensor): string => (t.rank === 4 ? t.shape.slice(2).join('×') : '');
 
+/** Why a field could not be computed: an op, outside a known layer, that moved positions. */
+class UnknownGeometry {
+  constructor(readonly reason: string) {}
+}
+
+type Walked = ReceptiveField | UnknownGeometry | null;
+
 /**
  * The receptive field of every module call whose output is a feature map [N, C, H, W], by dotted path ('' for the
  * model): the model runs once on the meta backend (shapes only, its own tensors untouched) with the input's
  * gradient recorded, and the recorded graph is walked back from each output to the input through every path.
- * `inputShape` is [C, H, W] or [N, C, H, W]. An op outside a convolution or pooling layer that changes the spatial
- * size is refused by name.
+ * `inputShape` is [C, H, W] or [N, C, H, W]. A path through an op outside a convolution or pooling layer that
+ * changes the spatial size (a functional pool in a shortcut) is left out where another path reaches the same
+ * tensor; a module whose every path does so is left out of the map (receptiveFieldOf names the op).
  */
 export function receptiveFields(model: Module, inputShape: readonly number[]): Map<string, ReceptiveField> {
-  const shape = batchedInputShape(inputShape);
   const fields = new Map<string, ReceptiveField>();
+  for (const [path, field] of walkModel(model, inputShape))
+    if (!(field instanceof UnknownGeometry)) fields.set(path, field);
+  return fields;
+}
+
+/** The receptive field of one layer; a path that does not exist, or whose field cannot be known, is one line. */
+export function receptiveFieldOf(
+  model: Module,
+  inputShape: readonly number[],
+  layer: string,
+): ReceptiveField {
+  const field = walkModel(model, inputShape).get(layer);
+  if (field instanceof UnknownGeometry)
+    throw new ValueError(`receptive field of '${layer}': ${field.reason}`);
+  if (field === undefined) {
+    findLayer(model, layer);
+    throw new ValueError(`receptive field of '${layer}': the layer gives no feature maps [N, C, H, W]`);
+  }
+  return field;
+}
+
+function walkModel(
+  model: Module,
+  inputShape: readonly number[],
+): Map<string, ReceptiveField | UnknownGeometry> {
+  const shape = batchedInputShape(inputShape);
+  const fields = new Map<string, ReceptiveField | UnknownGeometry>();
   const modes = model.modules().map((m): [Module, boolean] => [m, m.training]);
   try {
     withBackend('meta', () =>
@@ -135,7 +170,9 @@ export function receptiveFields(model: Module, inputShape: readonly number[]): M
           for (const { path, output } of calls) {
             const field = fieldOf(output);
             const known = fields.get(path);
-            if (field !== null && (known === undefined || field.size[0] > known.size[0]))
+            if (field === null) continue;
+            // A shared module (a ReLU called twice) keeps the widest field of its calls.
+            if (known === undefined || known instanceof UnknownGeometry || widest(known, field) === field)
               fields.set(path, field);
           }
         }),
@@ -147,33 +184,40 @@ export function receptiveFields(model: Module, inputShape: readonly number[]): M
   return fields;
 }
 
+/** Of two walked fields, the known one, or the wider of two known ones. */
+function widest(
+  a: ReceptiveField | UnknownGeometry,
+  b: ReceptiveField | UnknownGeometry,
+): ReceptiveField | UnknownGeometry {
+  if (a instanceof UnknownGeometry) return b;
+  if (b instanceof UnknownGeometry) return a;
+  return b.size[0] > a.size[0] ? b : a;
+}
+
 /** A memoised walk from a tensor back to the input; null for tensors the input does not reach (parameters). */
-function fieldWalker(
-  input: Tensor,
-  positioned: Map<Tensor, Positioned>,
-): (t: Tensor) => ReceptiveField | null {
-  const memo = new Map<Tensor, ReceptiveField | null>();
-  const fieldOf = (t: Tensor): ReceptiveField | null => {
+function fieldWalker(input: Tensor, positioned: Map<Tensor, Positioned>): (t: Tensor) => Walked {
+  const memo = new Map<Tensor, Walked>();
+  const fieldOf = (t: Tensor): Walked => {
     if (t === input) return PIXEL;
     if (memo.has(t)) return memo.get(t)!;
-    let field: ReceptiveField | null = null;
+    let field: Walked = null;
     const call = positioned.get(t);
     const geometry = call && layerGeometry(call.module, call.input.shape, call.output.shape);
     if (call !== undefined && geometry) {
       const before = fieldOf(call.input);
-      field = before && compose(before, geometry);
+      field = before instanceof UnknownGeometry || before === null ? before : compose(before, geometry);
     } else if (t.node !== null) {
       for (const source of t.node.inputs) {
-        const candidate = fieldOf(source);
+        let candidate = fieldOf(source);
         if (candidate === null) continue;
         const broadcast = source.rank === 4 && source.shape[2] === 1 && source.shape[3] === 1;
         if (t.rank === 4 && source.rank === 4 && spatial(source) !== spatial(t) && !broadcast) {
-          throw new ValueError(
-            `receptive fields: ${t.node.op} turns ${formatShape(source.shape)} into ${formatShape(t.shape)} ` +
-              'outside a Conv2d or pooling layer, whose geometry is unknown',
+          candidate = new UnknownGeometry(
+            `${t.node.op} turns ${formatShape(source.shape)} into ${formatShape(t.shape)} outside a Conv2d or ` +
+              'pooling layer, whose geometry is unknown',
           );
         }
-        if (field === null || candidate.size[0] > field.size[0]) field = candidate;
+        field = field === null ? candidate : widest(field, candidate);
       }
     }
     memo.set(t, field);

@@ -4,6 +4,7 @@ import {
   receptiveBox,
   receptiveField,
   receptiveFields,
+  receptiveFieldOf,
   type ReceptiveField,
 } from '../../src/analysis/index.js';
 import { withBackend } from '../../src/backend/registry.js';
@@ -99,9 +100,26 @@ test('an op outside a layer that changes the spatial size is named, not guessed'
   }
   const net = withBackend('meta', () => new Sequential(new FunctionalPool()));
   assert.throws(
-    () => receptiveFields(net, [1, 8, 8]),
+    () => receptiveFieldOf(net, [1, 8, 8], '0'),
     (e: unknown) =>
       e instanceof ValueError &&
-      /maxPool2d turns \[1, 2, 6, 6\] into \[1, 2, 3, 3\] outside a Conv2d/.test(e.message),
+      e.message ===
+        "receptive field of '0': maxPool2d turns [1, 2, 6, 6] into [1, 2, 3, 3] outside a Conv2d or pooling " +
+          'layer, whose geometry is unknown',
+  );
+  assert.deepEqual([...receptiveFields(net, [1, 8, 8]).keys()], ['0.conv'], 'only what is known');
+  assert.throws(() => receptiveFieldOf(net, [1, 8, 8], 'fc'), /has no layer 'fc'; its layers are: 0, 0.conv/);
+});
+
+test("a shortcut's functional pool is left out where the residual path reaches the sum (CIFAR ResNet, option A)", () => {
+  // conv1 3 → layer1: 3 + 6·2 = 15 → layer2.0.conv1 (stride 2): 17, conv2 (jump 2): 21; the shortcut's
+  // subsampling (a functional 1×1 average pool) would give 15, and is left out.
+  const net = withBackend('meta', () => models.get('resnet20'));
+  const fields = receptiveFields(net, [3, 32, 32]);
+  assert.deepEqual(sizes(fields, ['conv1', 'layer1', 'layer2.0.conv1', 'layer2.0']), [3, 15, 17, 21]);
+  assert.equal(fields.has('layer2.0.downsample'), false, 'the shortcut module alone has no known field');
+  assert.throws(
+    () => receptiveFieldOf(net, [3, 32, 32], 'layer2.0.downsample'),
+    /avgPool2d turns \[1, 16, 32, 32\] into \[1, 16, 16, 16\]/,
   );
 });
