@@ -63,7 +63,7 @@ test("explain <checkpoint> writes the overlay and the raw map the library comput
     const x = await prepared(checkpoint, image);
     const out = join(dir, 'pictures');
     const cases = [
-      ['gradcam', gradCam(trained.model, x, { layer: 'features' }).map, 'shirt-gradcam.png'],
+      ['gradcam', gradCam(trained.model, x, { layer: 'features.4' }).map, 'shirt-gradcam.png'],
       ['saliency', saliency(trained.model, x).map, 'shirt-saliency.png'],
       ['occlusion', occlusion(trained.model, x, { patch: 8, stride: 4 }).map, 'shirt-occlusion.png'],
     ] as const;
@@ -94,7 +94,7 @@ test("explain <checkpoint> writes the overlay and the raw map the library comput
     assert.equal(named.status, 0, named.stderr);
     assert.match(
       named.stdout,
-      /class 6 Shirt .*Grad-CAM\+\+ at features \[5, 5\], jet: wrote .*shirt-gradcampp\.png/,
+      /class 6 Shirt .*Grad-CAM\+\+ at features\.4 \[10, 10\], jet: wrote .*shirt-gradcampp\.png/,
     );
   });
 });
@@ -109,8 +109,12 @@ test('explain --arch --weights takes an .npy input as given and defaults to the 
     const args = ['--arch', 'lenet5', '--weights', join(dir, 'w.safetensors'), join(dir, 'x.npy')];
     const run = cli(['explain', ...args, '--out', dir, '--output', map, '--target', '3']);
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /^x\.npy: class 3 \(logit .*Grad-CAM at features \[5, 5\]/);
-    assertMapsEqual(await readNpy(map), gradCam(model, x, { layer: 'features', target: 3 }).map, 'Grad-CAM');
+    assert.match(run.stdout, /^x\.npy: class 3 \(logit .*Grad-CAM at features\.4 \[10, 10\]/);
+    assertMapsEqual(
+      await readNpy(map),
+      gradCam(model, x, { layer: 'features.4', target: 3 }).map,
+      'Grad-CAM',
+    );
   });
 });
 
