@@ -10,6 +10,7 @@ import { infoCommand } from './info.js';
 import { modelsCommand } from './models.js';
 import { onnxCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
+import { reportCommand } from './report.js';
 import { showCommand } from './show.js';
 import { summaryCommand } from './summary.js';
 import { trainCommand } from './train.js';
@@ -25,6 +26,7 @@ export const commands: readonly Command[] = [
   exportCommand,
   explainCommand,
   showCommand,
+  reportCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),

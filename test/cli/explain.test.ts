@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { filterPictures, filters, gradCam, occlusion, saliency } from '../../src/analysis/index.js';
-import { chwImage, transforms } from '../../src/data/index.js';
+import { FASHION_MNIST_DIR, chwImage, transforms } from '../../src/data/index.js';
 import { readNpy, saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import { Generator, rand, tensor, type Tensor } from '../../src/tensor/index.js';
@@ -187,3 +188,34 @@ test('explain and show refuse bad input in one line: shape, layer, target, metho
     );
   });
 });
+
+const haveData = existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
+
+test(
+  'report writes one self-contained HTML page whose accuracy is eval’s, every picture inlined',
+  { skip: haveData ? false : `no Fashion-MNIST at ${FASHION_MNIST_DIR}` },
+  async () => {
+    await withTempDir(async (dir) => {
+      const { checkpoint } = await tinyCheckpoint(dir);
+      const page = join(dir, 'page.html');
+      const run = cli(['report', checkpoint, '--limit', '40', '--out', page]);
+      assert.equal(run.status, 0, run.stderr);
+      const evaluated = cli(['eval', checkpoint, '--limit', '40', '--json']);
+      const top1 = (JSON.parse(evaluated.stdout) as { top1: number }).top1;
+      const html = await readFile(page, 'utf8');
+      assert.ok(
+        html.includes(`test accuracy <b>${(100 * top1).toFixed(2)} %</b> on 40 images`),
+        html.slice(0, 400),
+      );
+      const sources = [...html.matchAll(/src="([^"]*)"/g)].map((m) => m[1]);
+      assert.ok(sources.length >= 4, `${sources.length} pictures`);
+      assert.ok(
+        sources.every((s) => s.startsWith('data:image/png;base64,')),
+        'nothing outside the file',
+      );
+      assert.ok(html.includes('<h2>Grad-CAM at features.4</h2>') && html.includes('<figure>'));
+      assert.match(html, /<pre>LeNet5: input \[1, 1, 32, 32\] → output \[1, 10\]/);
+      assert.match(run.stdout, new RegExp(`^lenet5: test accuracy [\\d.]+ % on 40 images; wrote ${page}`));
+    });
+  },
+);
