@@ -180,7 +180,7 @@ export function helpText(command: Command): string {
   );
   return [
     command.synopsis
-      .map((form, i) => `${i === 0 ? 'usage:' : '      '} convnets ${command.name} ${form}`)
+      .map((form, i) => `${i === 0 ? 'usage:' : '      '} convnets ${command.name} ${form}`.trimEnd())
       .join('\n'),
     '',
     command.summary,

@@ -16,7 +16,7 @@ const options = {
 
 export const onnxCommand = defineCommand({
   name: 'onnx',
-  summary: 'ONNX backend-test cases: test <dir>...',
+  summary: 'runs ONNX backend-test cases: pass or fail per case',
   synopsis: ['test <dir>... [--backend reference|native] [--rtol X] [--atol X] [--quiet]'],
   description:
     'Runs ONNX backend-test cases (model.onnx with test_data_set_N/input_K.pb and output_K.pb): a case directory or a\n' +

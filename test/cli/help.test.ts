@@ -12,7 +12,7 @@ test('every verb has --help with each of its options, their defaults, and exampl
     assert.match(top.stdout, new RegExp(`^  ${command.name}\\s+${command.summary.slice(0, 20)}`, 'm'));
     const result = cli([command.name, '--help']);
     assert.equal(result.status, 0, `${command.name} --help: ${result.stderr}`);
-    assert.match(result.stdout, new RegExp(`^usage: convnets ${command.name} `));
+    assert.match(result.stdout, new RegExp(`^usage: convnets ${command.name}\\b`));
     for (const [name, spec] of Object.entries(command.options)) {
       const line = result.stdout.split('\n').find((l) => l.trimStart().startsWith(`--${name}`)) ?? '';
       assert.notEqual(line, '', `${command.name} --help lists --${name}`);
