@@ -5,6 +5,7 @@ import { completionCommand } from './completion.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { explainCommand } from './explain.js';
+import { experimentCommand } from './experiment.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { modelsCommand } from './models.js';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   explainCommand,
   showCommand,
   reportCommand,
+  experimentCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),

@@ -30,6 +30,11 @@ export interface ModelInfo {
    * looks by default (`convnets explain`). Absent, explanations fall back to the last convolution.
    */
   featureLayer?: string;
+  /**
+   * Dotted path of the classifier layer transfer learning replaces ('fc', 'classifier.6'); where absent, the last
+   * Linear module (train/transfer.ts).
+   */
+  head?: string;
   /** How to train it from scratch on 28×28 grey images (Fashion-MNIST), where that was tuned: `convnets train`. */
   training?: TrainingDefaults;
 }
