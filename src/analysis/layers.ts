@@ -44,7 +44,9 @@ export function inspecting<T>(model: Module, fn: () => T): T {
   const modes = model.modules().map((m): [Module, boolean] => [m, m.training]);
   const flags = model.parameters().map((p): [Tensor, boolean] => [p, p.requiresGrad]);
   try {
-    model.eval();
+    // The flags directly, not eval(): that would also change the mode train() last asked for, which a frozen
+    // module takes back when unfrozen.
+    for (const [module] of modes) module.training = false;
     for (const [p] of flags) p.requireGrad(false);
     return fn();
   } finally {

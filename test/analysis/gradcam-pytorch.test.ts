@@ -101,25 +101,26 @@ test('saliency |∂score/∂x|, the largest over channels, matches PyTorch at th
   assertMapClose(map.map, [size, size], fixture.saliency, 'saliency');
 });
 
-test('explaining leaves the model as it was: training mode, requiresGrad flags, no .grad', () => {
+test('explaining leaves the model as it was: modes (a frozen part in evaluation), flags, no .grad', () => {
   net.train();
   net.get('layer1').freeze();
+  const modes = net.modules().map((m) => m.training);
+  assert.ok(
+    modes.includes(true) && modes.includes(false),
+    'frozen layer1 in evaluation mode, the rest training',
+  );
   gradCam(net, x, { layer: 'layer4' });
   saliency(net, x);
-  assert.ok(net.modules().every((m) => m.training));
-  assert.ok(
-    net
-      .get('layer1')
-      .parameters()
-      .every((p) => !p.requiresGrad),
+  assert.deepEqual(
+    net.modules().map((m) => m.training),
+    modes,
   );
-  assert.ok(
-    net
-      .get('layer2')
-      .parameters()
-      .every((p) => p.requiresGrad),
-  );
+  const layer1 = net.get('layer1').parameters();
+  assert.ok(layer1.every((p) => !p.requiresGrad));
+  assert.ok(net.parameters().every((p) => layer1.includes(p) || p.requiresGrad));
   assert.ok(net.parameters().every((p) => p.grad === null));
+  // Unfrozen, layer1 takes the training mode train() asked for before the explanations.
   net.get('layer1').unfreeze();
+  assert.ok(net.modules().every((m) => m.training));
   net.eval();
 });
