@@ -150,7 +150,8 @@ function walkModel(
     withBackend('meta', () =>
       withStandIns(model, () =>
         scope(() => {
-          model.eval();
+          // The flags, not eval(), which would also change the mode a frozen module takes back when unfrozen.
+          for (const [module] of modes) module.training = false;
           const input = zeros(shape).requireGrad();
           const positioned = new Map<Tensor, Positioned>();
           const calls: { path: string; output: Tensor }[] = [];
