@@ -25,6 +25,7 @@ export interface SummaryRow {
   repeated: boolean;
 }
 
+/** Whole-model totals of a summary. */
 export interface SummaryTotals {
   /** Every parameter of the model, each shared tensor once, whether or not the forward pass used it. */
   parameters: number;
@@ -36,6 +37,7 @@ export interface SummaryTotals {
   flops: number;
 }
 
+/** Memory of one forward pass at the summary's input, in bytes. */
 export interface SummaryMemory {
   /** The input batch, float32. */
   inputBytes: number;
@@ -88,6 +90,7 @@ export class ModelSummary implements ModelSummaryJSON {
     this.uncalled = fields.uncalled;
   }
 
+  /** The summary as plain JSON (what `convnets summary --json` prints). */
   toJSON(): ModelSummaryJSON {
     return {
       model: this.model,

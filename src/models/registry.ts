@@ -61,6 +61,7 @@ export const IMAGENET_PREPROCESSING = {
   std: [0.229, 0.224, 0.225],
 } as const satisfies ModelInfo['preprocessing'];
 
+/** A model builder: options in, a freshly initialised model out. */
 export type Builder<O extends ModelOptions = ModelOptions> = (options?: O) => Module;
 
 interface Entry {
@@ -82,6 +83,7 @@ export function get(name: string, options: ModelOptions & Record<string, unknown
   return entry(name).build(options);
 }
 
+/** The facts registered with a model: paper, input, parameters, MACs, accuracy, preprocessing. */
 export function info(name: string): ModelInfo {
   return entry(name).info;
 }

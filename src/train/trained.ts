@@ -26,6 +26,7 @@ import {
 
 /** A data set training knows: how to load it, its images' [C, H, W], class names and pixel statistics. */
 export interface TrainingData {
+  /** The split's dataset. */
   load(split: Split): Dataset;
   imageShape: readonly [number, number, number];
   classNames: readonly string[];
@@ -34,6 +35,7 @@ export interface TrainingData {
   std: number;
 }
 
+/** The data sets training knows by name (`convnets train --data`). */
 export const TRAINING_DATA: Record<string, TrainingData> = {
   'fashion-mnist': {
     load: (split) => fashionMnist({ split }),
@@ -44,6 +46,7 @@ export const TRAINING_DATA: Record<string, TrainingData> = {
   },
 };
 
+/** The TRAINING_DATA entry of a name; an error lists the known ones. */
 export function trainingData(name: string): TrainingData {
   const data = TRAINING_DATA[name];
   if (data === undefined)
@@ -82,6 +85,7 @@ export interface TrainedMeta {
   [key: string]: unknown;
 }
 
+/** A trained model as loadTrained gives it back. */
 export interface Trained {
   /** The model with the checkpoint's weights, in evaluation mode. */
   model: Module;
