@@ -26,6 +26,7 @@ import {
 } from '../tensor/index.js';
 import { asSingleImage, chooseTarget, classScore, findLayer, inspecting, lastConvolution } from './layers.js';
 
+/** A map of where the evidence for a class lies, with the class and its score. */
 export interface Explanation {
   /** The map: [H', W'] at the layer's resolution for Grad-CAM, [H, W] for saliency, positions for occlusion. */
   map: Tensor;
@@ -35,6 +36,7 @@ export interface Explanation {
   score: number;
 }
 
+/** The layer and class of gradCam and gradCamPlusPlus. */
 export interface CamOptions {
   /** Dotted path of the layer whose activations are weighted; the last Conv2d when absent. */
   layer?: string;
@@ -155,6 +157,7 @@ export function saliency(model: Module, x: Tensor, options: { target?: number } 
   );
 }
 
+/** The occluding square, its path over the image, and the class. */
 export interface OcclusionOptions {
   /** Side of the square hidden at each position; 8 by default. */
   patch?: number;
@@ -162,6 +165,7 @@ export interface OcclusionOptions {
   stride?: number;
   /** The value written over the square in every channel: 0 by default, the mean of a normalised input (grey). */
   fill?: number;
+  /** The class to explain; the top class when absent. */
   target?: number;
   /** Occluded copies run per forward pass; 16 by default. */
   batchSize?: number;

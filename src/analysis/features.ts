@@ -52,9 +52,11 @@ export function filters(model: Module, layer: string): Tensor {
 /** Images by index, each [C, H, W] values ready for the model: a convnets Dataset after its transform fits. */
 export interface ImageSource {
   readonly length: number;
+  /** Image `index`: [C, H, W] values, row-major. */
   get(index: number): { image: Float32Array };
 }
 
+/** One of the images that excite a unit most. */
 export interface TopActivation {
   /** The image's index in the source. */
   index: number;
@@ -65,6 +67,7 @@ export interface TopActivation {
   box: { top: number; left: number; height: number; width: number };
 }
 
+/** The images' shape and how many run per forward pass. */
 export interface TopActivationsOptions {
   /** [C, H, W] of the images. */
   inputShape: readonly [number, number, number];

@@ -11,6 +11,7 @@ import type { Picture } from './png.js';
  * white) and 'gray'.
  */
 export type ColourMap = 'jet' | 'hot' | 'gray';
+/** Every colour map's name. */
 export const COLOUR_MAPS: readonly ColourMap[] = ['jet', 'hot', 'gray'];
 
 const clamp01 = (v: number): number => Math.min(1, Math.max(0, v));
@@ -31,9 +32,11 @@ export function colourOf(map: ColourMap, t: number): [number, number, number] {
   return rgb.map((c) => Math.round(255 * c)) as [number, number, number];
 }
 
+/** The values that map to the two ends of a scale. */
 export interface Range {
   /** Values at or below min take the first colour, at or above max the last; the data's own range when absent. */
   min?: number;
+  /** See min. */
   max?: number;
 }
 
@@ -72,7 +75,9 @@ export function imagePicture(image: Tensor, range: Range = {}): Picture {
   return { width, height, channels: channels as 1 | 3, data };
 }
 
+/** A heat map's range, colours and size. */
 export interface HeatMapOptions extends Range {
+  /** 'jet' by default. */
   colourMap?: ColourMap;
   /** [height, width] to resize the map to (bilinearly, as PyTorch's interpolate); its own size when absent. */
   size?: readonly [number, number];
@@ -138,6 +143,7 @@ export function enlarge(picture: Picture, factor: number): Picture {
   return { width: outWidth, height: height * factor, channels, data: out };
 }
 
+/** A rectangle of pixels: its top-left corner and size. */
 export interface Box {
   top: number;
   left: number;
@@ -184,6 +190,7 @@ export function drawBox(
   return { ...out, data };
 }
 
+/** How grid lays pictures out. */
 export interface GridOptions {
   /** Pictures per row; about the square root of the count when absent. */
   columns?: number;
