@@ -1,0 +1,27 @@
+import type { Backend } from '../backend.js';
+
+/**
+ * What the wasm backend hands to the reference backend, and when: its inputs are copied out of WebAssembly memory
+ * and the result copied back. Everything not listed runs in wasm. docs/wasm-backend.md prints this table and
+ * `convnets info` shows it; the backend can delegate only a kernel named here (the compiler checks).
+ */
+export const referenceKernels = {
+  reduce: 'always',
+  permute: 'always',
+  slice: 'always',
+  pad: 'always',
+  concat: 'always',
+  oneHot: 'always',
+  im2col: 'always (the wasm convolution packs its columns without it)',
+  lrn: 'always',
+  lrnBackward: 'always',
+  resize2d: 'always',
+  resize2dBackward: 'always',
+  adaptiveAvgPool2d:
+    'bins that do not divide the input evenly (even bins, global pooling included, run in wasm)',
+  adaptiveAvgPool2dBackward: 'as adaptiveAvgPool2d',
+  unary: "'log' only",
+  binary: "'pow' only",
+} as const satisfies Partial<Record<keyof Backend, string>>;
+
+export type ReferenceKernel = keyof typeof referenceKernels;
