@@ -109,12 +109,12 @@ static void binary_row(int op, const float *a, int aStride, const float *b, int 
         binary4(op, wasm_f32x4_splat(a[i * aStride]), wasm_f32x4_splat(b[i * bStride])), 0);
 }
 
-// NumPy broadcasting over `rank` dimensions (at most 8): outShape, then a's and b's strides (0 where broadcast),
+// NumPy broadcasting over `rank` dimensions (at most 16): outShape, then a's and b's strides (0 where broadcast),
 // as 3·rank int32s at `geometry`.
 EXPORT(binary) void binary(int op, const float *a, const float *b, float *out, int rank, const int *geometry) {
   const int *shape = geometry, *aStrides = geometry + rank, *bStrides = geometry + 2 * rank;
   const int length = shape[rank - 1];
-  int index[8] = {0};
+  int index[16] = {0};
   int rows = 1;
   for (int d = 0; d < rank - 1; d++) rows *= shape[d];
   int ai = 0, bi = 0;

@@ -22,7 +22,8 @@ import type {
 import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
 import { LiveStorages } from '../live-storages.js';
 import { ReferenceBackend } from '../reference/index.js';
-import { conv2dOutputShape, pool2dOutputShape, sameShape, sizeOf, stridesOf } from '../shapes.js';
+import { conv2dOutputShape, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
+import { around, broadcastGeometry, channelLayout, checkConvGradient, evenBins } from './geometry.js';
 import { type KernelExports, activationCodes, binaryCodes, unaryCodes } from './exports.js';
 import { Heap } from './heap.js';
 import { type ReferenceKernel, referenceKernels } from './reference-kernels.js';
@@ -32,6 +33,8 @@ import { type WasmModule, webAssembly } from './webassembly.js';
 class WasmStorage implements Storage {
   released = false;
   constructor(
+    /** The backend instance whose memory holds it: offsets mean nothing in another's. */
+    readonly owner: WasmBackend,
     readonly offset: number,
     readonly dtype: DType,
     readonly size: number,
@@ -41,8 +44,10 @@ class WasmStorage implements Storage {
   }
 }
 
-/** Room for the largest geometry a kernel reads: a binary op's 3 × 8 int32s. */
-const ARGUMENT_BYTES = 256;
+/** The most dimensions the binary kernel broadcasts over, after merging neighbours that broadcast alike. */
+const MAX_BROADCAST_RANK = 16;
+/** Room for the largest geometry a kernel reads: a binary op's 3 × 16 int32s. */
+const ARGUMENT_BYTES = 3 * MAX_BROADCAST_RANK * 4;
 
 /**
  * Kernels in WebAssembly with 128-bit SIMD (wasm/src/*.c, built by clang's wasm32 target), one thread. Each instance
@@ -82,7 +87,7 @@ export class WasmBackend implements Backend {
       threads: this.threads,
       details: {
         kernels: 'WebAssembly SIMD128 (clang wasm32), one thread (Web Workers to come)',
-        memory: `${(this.heap.reserved() / 2 ** 20).toFixed(1)} MiB of WebAssembly.Memory`,
+        memory: `${(this.reservedBytes() / 2 ** 20).toFixed(1)} MiB of WebAssembly.Memory`,
         reference: onReference.join(', '),
       },
     };
@@ -92,7 +97,7 @@ export class WasmBackend implements Backend {
 
   private allocate(shape: Shape, dtype: DType = 'float32'): WasmStorage {
     const size = sizeOf(shape);
-    const storage = new WasmStorage(this.heap.allocate(size * 4), dtype, size);
+    const storage = new WasmStorage(this, this.heap.allocate(size * 4), dtype, size);
     this.live.add(storage, storage.bytes);
     this.reclaim.register(storage, [storage.offset, storage.bytes], storage);
     return storage;
@@ -100,7 +105,9 @@ export class WasmBackend implements Backend {
 
   /** The offset of a live storage of this backend holding `size` values (a kernel reads exactly that many). */
   private at(x: Storage, size: number, op: string): number {
-    if (!(x instanceof WasmStorage)) throw new BackendError(`${op}: storage belongs to another backend`);
+    if (!(x instanceof WasmStorage) || x.owner !== this) {
+      throw new BackendError(`${op}: storage belongs to another backend`);
+    }
     if (x.released) throw new BackendError(`${op}: storage used after it was released`);
     if (x.size !== size)
       throw new ShapeError(`${op}: a storage of ${x.size} values where ${size} were expected`);
@@ -158,12 +165,19 @@ export class WasmBackend implements Backend {
   }
 
   release(x: Storage): void {
-    if (!(x instanceof WasmStorage)) throw new BackendError('storage belongs to another backend');
+    if (!(x instanceof WasmStorage) || x.owner !== this) {
+      throw new BackendError('release: storage belongs to another backend');
+    }
     if (x.released) return;
     x.released = true;
     this.reclaim.unregister(x);
     this.heap.free(x.offset, x.bytes);
     this.live.release(x, x.bytes);
+  }
+
+  /** Bytes of this instance's WebAssembly.Memory: live blocks, free blocks kept for reuse, stack and scratch. */
+  reservedBytes(): number {
+    return this.heap.reserved();
   }
 
   /** Live storages and their bytes (as allocated, before rounding to a size class). */
@@ -229,14 +243,16 @@ export class WasmBackend implements Backend {
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
-    // reference: pow (referenceKernels)
-    if (op === 'pow') return this.onReference('binary', [op, a, aShape, b, bShape, outShape]);
+    const geometry = broadcastGeometry(aShape, bShape, outShape);
+    // reference: pow, and broadcasting over more than 16 dimensions (referenceKernels)
+    if (op === 'pow' || geometry.shape.length > MAX_BROADCAST_RANK)
+      return this.onReference('binary', [op, a, aShape, b, bShape, outShape]);
     const [pa, pb] = [this.floats(a, aShape, op), this.floats(b, bShape, op)];
     const out = this.allocate(outShape);
     if (out.size === 0) return out;
-    const { shape, aStrides, bStrides } = broadcastGeometry(aShape, bShape, outShape);
-    const geometry = this.argumentsOf([...shape, ...aStrides, ...bStrides]);
-    this.kernels.binary(binaryCodes[op], pa, pb, out.offset, shape.length, geometry);
+    const { shape, aStrides, bStrides } = geometry;
+    const offsets = this.argumentsOf([...shape, ...aStrides, ...bStrides]);
+    this.kernels.binary(binaryCodes[op], pa, pb, out.offset, shape.length, offsets);
     return out;
   }
 
@@ -576,81 +592,4 @@ export class WasmBackend implements Backend {
       return dx;
     });
   }
-}
-
-function checkConvGradient(
-  op: string,
-  xShape: Shape,
-  wShape: Shape,
-  dyShape: Shape,
-  attrs: Conv2dAttrs,
-): void {
-  const yShape = conv2dOutputShape(xShape, wShape, attrs);
-  if (!sameShape(yShape, dyShape)) {
-    throw new ShapeError(
-      `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(yShape)} ` +
-        `of input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
-    );
-  }
-}
-
-/** Adaptive average pooling as plain pooling, when each output bin covers a whole number of input rows and columns. */
-function evenBins(xShape: Shape, outSize: readonly [number, number]): Pool2dAttrs | null {
-  if (xShape.length !== 4 || xShape[2] % outSize[0] !== 0 || xShape[3] % outSize[1] !== 0) return null;
-  const kernel: [number, number] = [xShape[2] / outSize[0], xShape[3] / outSize[1]];
-  return { kernel, stride: kernel, padding: [0, 0, 0, 0], ceilMode: false, countIncludePad: false };
-}
-
-/** [N, C, ...] as batch, channels and the product of the rest. */
-function channelLayout(op: string, shape: Shape): { batch: number; channels: number; inner: number } {
-  if (shape.length < 2) throw new ShapeError(`${op}: expected [N, C, ...], got ${formatShape(shape)}`);
-  return { batch: shape[0], channels: shape[1], inner: sizeOf(shape.slice(2)) };
-}
-
-/** The shape seen as [outer, length, inner] around `axis` (negative counts from the end). */
-function around(op: string, shape: Shape, axis: number): { outer: number; length: number; inner: number } {
-  const rank = shape.length;
-  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
-    throw new ShapeError(`${op}: axis ${axis} is out of range for shape ${formatShape(shape)}`);
-  }
-  const a = axis < 0 ? axis + rank : axis;
-  return { outer: sizeOf(shape.slice(0, a)), length: shape[a], inner: sizeOf(shape.slice(a + 1)) };
-}
-
-/**
- * NumPy broadcasting as the wasm binary kernel reads it: the output shape with size-1 dimensions dropped and
- * neighbours that broadcast alike merged (at most 8 remain), and each input's strides, 0 along broadcast dimensions.
- */
-function broadcastGeometry(
-  aShape: Shape,
-  bShape: Shape,
-  outShape: Shape,
-): { shape: number[]; aStrides: number[]; bStrides: number[] } {
-  const strides = (shape: Shape) => {
-    const own = stridesOf(shape);
-    const offset = outShape.length - shape.length;
-    return outShape.map((_, i) => (i < offset || shape[i - offset] === 1 ? 0 : own[i - offset]));
-  };
-  const [fullA, fullB] = [strides(aShape), strides(bShape)];
-  const shape: number[] = [];
-  const aStrides: number[] = [];
-  const bStrides: number[] = [];
-  for (let d = 0; d < outShape.length; d++) {
-    if (outShape[d] === 1) continue;
-    const last = shape.length - 1;
-    // Merge into the previous dimension when both inputs step through it contiguously (or both broadcast it).
-    if (last >= 0 && aStrides[last] === fullA[d] * outShape[d] && bStrides[last] === fullB[d] * outShape[d]) {
-      shape[last] *= outShape[d];
-      aStrides[last] = fullA[d];
-      bStrides[last] = fullB[d];
-      continue;
-    }
-    shape.push(outShape[d]);
-    aStrides.push(fullA[d]);
-    bStrides.push(fullB[d]);
-  }
-  if (shape.length === 0) return { shape: [1], aStrides: [0], bStrides: [0] };
-  if (shape.length > 8)
-    throw new ShapeError(`binary: broadcasting over more than 8 dimensions (${formatShape(outShape)})`);
-  return { shape, aStrides, bStrides };
 }

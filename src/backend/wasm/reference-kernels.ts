@@ -21,7 +21,7 @@ export const referenceKernels = {
     'bins that do not divide the input evenly (even bins, global pooling included, run in wasm)',
   adaptiveAvgPool2dBackward: 'as adaptiveAvgPool2d',
   unary: "'log' only",
-  binary: "'pow' only",
+  binary: "'pow', and broadcasting that alternates over more than 16 dimensions",
 } as const satisfies Partial<Record<keyof Backend, string>>;
 
 export type ReferenceKernel = keyof typeof referenceKernels;
