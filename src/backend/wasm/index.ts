@@ -88,7 +88,7 @@ export class WasmBackend implements Backend {
       details: {
         kernels: 'WebAssembly SIMD128 (clang wasm32), one thread (Web Workers to come)',
         memory: `${(this.reservedBytes() / 2 ** 20).toFixed(1)} MiB of WebAssembly.Memory`,
-        reference: onReference.join(', '),
+        fallback: `reference backend for ${onReference.join(', ')}`,
       },
     };
   }

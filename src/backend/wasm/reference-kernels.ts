@@ -17,11 +17,10 @@ export const referenceKernels = {
   lrnBackward: 'always',
   resize2d: 'always',
   resize2dBackward: 'always',
-  adaptiveAvgPool2d:
-    'bins that do not divide the input evenly (even bins, global pooling included, run in wasm)',
-  adaptiveAvgPool2dBackward: 'as adaptiveAvgPool2d',
+  adaptiveAvgPool2d: 'uneven bins (even bins, global pooling included, run in wasm)',
+  adaptiveAvgPool2dBackward: 'uneven bins',
   unary: "'log' only",
-  binary: "'pow', and broadcasting that alternates over more than 16 dimensions",
+  binary: "'pow'; broadcasting that alternates over more than 16 dimensions",
 } as const satisfies Partial<Record<keyof Backend, string>>;
 
 export type ReferenceKernel = keyof typeof referenceKernels;

@@ -7,10 +7,8 @@ export interface WasmMemory {
   grow(pages: number): number;
 }
 
-/** A compiled module (opaque: only instantiated). */
-export interface WasmModule {
-  readonly compiledKernels: unique symbol;
-}
+/** A compiled WebAssembly.Module (opaque here: only instantiated). */
+export type WasmModule = object;
 
 interface WebAssemblyApi {
   Module: new (bytes: ArrayBuffer | ArrayBufferView) => WasmModule;
