@@ -56,9 +56,26 @@ static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *o
         left[j] = (p % g->outW) * g->strideW - g->padLeft;
       }
       const int window = g->kernelH * g->kernelW;
+      // Eight neighbours of one output row at stride 1 read eight neighbouring inputs: two vector loads where the
+      // row lies inside the image.
+      const int oneRow = width == NR && g->strideW == 1 && top[0] == top[NR - 1];
       for (int k = 0; k < kc; k++) {
         const int c = (k0 + k) / window, r = (k0 + k) % window;
         const int di = (r / g->kernelW) * g->dilationH, dj = (r % g->kernelW) * g->dilationW;
+        if (oneRow) {
+          const int ih = top[0] + di, iw = left[0] + dj;
+          if ((u32)ih >= (u32)g->height) {
+            wasm_v128_store(panel + k * NR, wasm_f32x4_splat(0.0f));
+            wasm_v128_store(panel + k * NR + 4, wasm_f32x4_splat(0.0f));
+            continue;
+          }
+          if (iw >= 0 && iw + NR <= g->width) {
+            const float *source = s->data + (c * g->height + ih) * g->width + iw;
+            wasm_v128_store(panel + k * NR, wasm_v128_load(source));
+            wasm_v128_store(panel + k * NR + 4, wasm_v128_load(source + 4));
+            continue;
+          }
+        }
         for (int j = 0; j < width; j++) panel[k * NR + j] = image_value(g, s->data, c, top[j] + di, left[j] + dj);
         for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
       }
@@ -238,13 +255,22 @@ EXPORT(conv2d_backward_data) void conv2d_backward_data(const Conv *g, const floa
         const int dj = ((k % window) % g->kernelW) * g->dilationW;
         const float *row = columns + k * positions;
         float *plane = image + c * g->height * g->width;
+        // The output columns whose input column lies inside the image: [first, last).
+        const int shift = dj - g->padLeft;
+        int first = 0;
+        while (first < g->outW && first * g->strideW + shift < 0) first++;
+        int last = g->outW;
+        while (last > first && (last - 1) * g->strideW + shift >= g->width) last--;
         for (int oh = 0; oh < g->outH; oh++) {
           const int ih = oh * g->strideH - g->padTop + di;
           if ((u32)ih >= (u32)g->height) continue;
-          for (int ow = 0; ow < g->outW; ow++) {
-            const int iw = ow * g->strideW - g->padLeft + dj;
-            if ((u32)iw < (u32)g->width) plane[ih * g->width + iw] += row[oh * g->outW + ow];
-          }
+          float *target = plane + ih * g->width + shift;
+          const float *source = row + oh * g->outW;
+          int ow = first;
+          if (g->strideW == 1)
+            for (; ow + 4 <= last; ow += 4)
+              wasm_v128_store(target + ow, wasm_f32x4_add(wasm_v128_load(target + ow), wasm_v128_load(source + ow)));
+          for (; ow < last; ow++) target[ow * g->strideW] += source[ow];
         }
       }
     }
