@@ -13,8 +13,8 @@
 EXPORT(gemm_scratch_floats) int gemm_scratch_floats(void) { return MC * KC + KC * NC; }
 
 // Where one operand's values come from: a strided matrix (M(i, j) = data[i·row + j·col]), or the columns of a
-// convolution's input image (im2col(k, p)), or those transposed (for the weights' gradient).
-enum { SOURCE_MATRIX, SOURCE_IMAGE, SOURCE_IMAGE_TRANSPOSED };
+// convolution's input image (im2col(k, p): the right operand of the forward, the left of the weights' gradient).
+enum { SOURCE_MATRIX, SOURCE_IMAGE };
 
 // The geometry the TypeScript side writes as 20 int32s (see src/backend/wasm/index.ts, convGeometry).
 typedef struct {
@@ -27,7 +27,7 @@ typedef struct {
   int kind;
   const float *data;
   int row, col;        // SOURCE_MATRIX
-  const Conv *conv;    // SOURCE_IMAGE*: data points at the group's first channel of one image
+  const Conv *conv;    // SOURCE_IMAGE: data points at the group's first channel of one image
 } Source;
 
 // One im2col value: row k = (c, i, j) of the kernel window, column p = (oh, ow) of the output.
@@ -47,7 +47,7 @@ static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *o
         for (int j = 0; j < width; j++) panel[k * NR + j] = row[j * s->col];
         for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
       }
-    } else if (s->kind == SOURCE_IMAGE) {
+    } else {
       const Conv *g = s->conv;
       int top[NR], left[NR];
       for (int j = 0; j < NR; j++) {
@@ -79,29 +79,65 @@ static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *o
         for (int j = 0; j < width; j++) panel[k * NR + j] = image_value(g, s->data, c, top[j] + di, left[j] + dj);
         for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
       }
-    } else {
-      const Conv *g = s->conv;
-      const int window = g->kernelH * g->kernelW;
-      int channel[NR], di[NR], dj[NR];
-      for (int j = 0; j < NR; j++) {
-        const int kk = j0 + jp + min_int(j, width - 1);
-        channel[j] = kk / window;
-        di[j] = ((kk % window) / g->kernelW) * g->dilationH;
-        dj[j] = ((kk % window) % g->kernelW) * g->dilationW;
-      }
-      for (int k = 0; k < kc; k++) {
-        const int p = k0 + k;
-        const int top = (p / g->outW) * g->strideH - g->padTop, left = (p % g->outW) * g->strideW - g->padLeft;
-        for (int j = 0; j < width; j++)
-          panel[k * NR + j] = image_value(g, s->data, channel[j], top + di[j], left + dj[j]);
-        for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
-      }
     }
   }
 }
 
-// Left operand (always a strided matrix), rows [i0, i0+mc) and columns [k0, k0+kc), into panels of MR rows.
+// im2col rows [i0, i0+mc) and columns [k0, k0+kc) into panels of MR rows: four positions of one output row at
+// stride 1 are four neighbouring inputs, so MR rows of them load as four vectors and store transposed.
+static void pack_left_image(const Source *s, int i0, int mc, int k0, int kc, float *out) {
+  const Conv *g = s->conv;
+  const int window = g->kernelH * g->kernelW;
+  for (int ip = 0; ip < mc; ip += MR) {
+    const int height = min_int(MR, mc - ip);
+    float *panel = out + ip * kc;
+    int channel[MR], di[MR], dj[MR];
+    for (int i = 0; i < MR; i++) {
+      const int row = i0 + ip + min_int(i, height - 1);
+      channel[i] = row / window;
+      di[i] = ((row % window) / g->kernelW) * g->dilationH - g->padTop;
+      dj[i] = ((row % window) % g->kernelW) * g->dilationW - g->padLeft;
+    }
+    int oh = k0 / g->outW, ow = k0 % g->outW;
+    for (int k = 0; k < kc;) {
+      if (height == MR && g->strideW == 1 && ow + 4 <= g->outW && k + 4 <= kc) {
+        v128_t v[MR];
+        int vector = 1;
+        for (int i = 0; i < MR && vector; i++) {
+          const int ih = oh * g->strideH + di[i], iw = ow + dj[i];
+          if ((u32)ih >= (u32)g->height) v[i] = wasm_f32x4_splat(0.0f);
+          else if (iw >= 0 && iw + 4 <= g->width)
+            v[i] = wasm_v128_load(s->data + (channel[i] * g->height + ih) * g->width + iw);
+          else vector = 0;
+        }
+        if (vector) {
+          const v128_t t0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
+          const v128_t t2 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
+          wasm_v128_store(panel + k * MR, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+          wasm_v128_store(panel + (k + 1) * MR, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+          wasm_v128_store(panel + (k + 2) * MR, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+          wasm_v128_store(panel + (k + 3) * MR, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+          k += 4, ow += 4;
+          if (ow == g->outW) ow = 0, oh++;
+          continue;
+        }
+      }
+      for (int i = 0; i < MR; i++)
+        panel[k * MR + i] = i < height ? image_value(g, s->data, channel[i], oh * g->strideH + di[i],
+                                                     ow * g->strideW + dj[i])
+                                       : 0.0f;
+      k++;
+      if (++ow == g->outW) ow = 0, oh++;
+    }
+  }
+}
+
+// Left operand rows [i0, i0+mc) and columns [k0, k0+kc) into panels of MR rows (zero past the edge).
 static void pack_left(const Source *s, int i0, int mc, int k0, int kc, float *out) {
+  if (s->kind == SOURCE_IMAGE) {
+    pack_left_image(s, i0, mc, k0, kc, out);
+    return;
+  }
   for (int ip = 0; ip < mc; ip += MR) {
     const int height = min_int(MR, mc - ip);
     float *panel = out + ip * kc;
@@ -221,20 +257,25 @@ EXPORT(conv2d) void conv2d(const Conv *g, const float *x, const float *w, const 
   }
 }
 
-// dW_g = Σ_n dY_g[n] · im2col(x[n])ᵀ.
+// dW_gᵀ = Σ_n im2col(x[n]) · dY_g[n]ᵀ, summed in `transposed` (depth × outChannels per group), then turned into dw:
+// with im2col on the left, its panels pack from rows of the image.
 EXPORT(conv2d_backward_filter) void conv2d_backward_filter(const Conv *g, const float *x, const float *dy, float *dw,
-                                                            float *scratch) {
+                                                            float *transposed, float *scratch) {
   const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
   const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
   for (int n = 0; n < g->batch; n++) {
     for (int group = 0; group < g->groups; group++) {
-      const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, positions, 1);
       const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
-      const Source columns = {SOURCE_IMAGE_TRANSPOSED, image, 0, 0, g};
-      gemm(outPerGroup, depth, positions, &gradients, &columns, dw + group * outPerGroup * depth, depth, n > 0,
-           scratch);
+      const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
+      const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, 1, positions);
+      gemm(depth, outPerGroup, positions, &columns, &gradients, transposed + group * depth * outPerGroup,
+           outPerGroup, n > 0, scratch);
     }
   }
+  for (int group = 0; group < g->groups; group++)
+    for (int o = 0; o < outPerGroup; o++)
+      for (int k = 0; k < depth; k++)
+        dw[(group * outPerGroup + o) * depth + k] = transposed[(group * depth + k) * outPerGroup + o];
 }
 
 // dx[n] = col2im(W_gᵀ · dY_g[n]): the product for one image and group goes through `columns` (depth × positions).

@@ -41,7 +41,14 @@ export interface KernelExports {
     columns: Pointer,
     scratch: Pointer,
   ): void;
-  conv2d_backward_filter(geometry: Pointer, x: Pointer, dy: Pointer, dw: Pointer, scratch: Pointer): void;
+  conv2d_backward_filter(
+    geometry: Pointer,
+    x: Pointer,
+    dy: Pointer,
+    dw: Pointer,
+    transposed: Pointer,
+    scratch: Pointer,
+  ): void;
   unary(op: number, x: Pointer, y: Pointer, size: number): void;
   activation_backward(op: number, x: Pointer, y: Pointer, dy: Pointer, dx: Pointer, size: number): void;
   binary(op: number, a: Pointer, b: Pointer, out: Pointer, rank: number, geometry: Pointer): void;

@@ -393,9 +393,11 @@ export class WasmBackend implements Backend {
       this.view(dw).fill(0);
       return dw;
     }
-    const geometry = this.convGeometry(xShape, wShape, dyShape, attrs);
-    this.kernels.conv2d_backward_filter(geometry, px, pdy, dw.offset, this.scratch);
-    return dw;
+    return this.withTemporary(dw.bytes, (transposed) => {
+      const geometry = this.convGeometry(xShape, wShape, dyShape, attrs);
+      this.kernels.conv2d_backward_filter(geometry, px, pdy, dw.offset, transposed, this.scratch);
+      return dw;
+    });
   }
 
   // Pooling and normalisation
