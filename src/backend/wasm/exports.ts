@@ -1,8 +1,8 @@
 /**
  * The functions wasm/src/*.c exports. Pointers are byte offsets into the instance's memory; the codes of each op are
- * the enums at the top of wasm/src/elementwise.c, in the same order.
+ * the enums at the top of wasm/src/elementwise.c and reduce.c, in the same order.
  */
-import type { ActivationOp, BinaryOp, UnaryOp } from '../backend.js';
+import type { ActivationOp, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
 import type { WasmMemory } from './webassembly.js';
 
 type Pointer = number;
@@ -52,6 +52,15 @@ export interface KernelExports {
   unary(op: number, x: Pointer, y: Pointer, size: number): void;
   activation_backward(op: number, x: Pointer, y: Pointer, dy: Pointer, dx: Pointer, size: number): void;
   binary(op: number, a: Pointer, b: Pointer, out: Pointer, rank: number, geometry: Pointer): void;
+  reduce(
+    op: number,
+    x: Pointer,
+    out: Pointer,
+    sums: Pointer,
+    outSize: number,
+    rank: number,
+    geometry: Pointer,
+  ): void;
   axpby(alpha: number, x: Pointer, beta: number, y: Pointer, out: Pointer, size: number): void;
   max_pool2d(geometry: Pointer, x: Pointer, y: Pointer, argmax: Pointer): void;
   max_pool2d_backward(geometry: Pointer, dy: Pointer, argmax: Pointer, dx: Pointer): void;
@@ -146,3 +155,5 @@ export const binaryCodes: Record<Exclude<BinaryOp, 'pow'>, number> = {
 };
 
 export const activationCodes: Record<ActivationOp, number> = { relu: 0, sigmoid: 1, tanh: 2, scaledTanh: 3 };
+
+export const reduceCodes: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };

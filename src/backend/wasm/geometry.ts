@@ -81,3 +81,30 @@ export function broadcastGeometry(
   if (shape.length === 0) return { shape: [1], aStrides: [0], bStrides: [0] };
   return { shape, aStrides, bStrides };
 }
+
+/**
+ * A reduction as the wasm kernel reads it: the input shape with size-1 dimensions dropped and neighbours merged that
+ * are both reduced or both kept, and each dimension's stride in the output (0 along reduced axes).
+ */
+export function reduceGeometry(
+  shape: Shape,
+  axes: readonly number[],
+): { shape: number[]; outStrides: number[] } {
+  const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+  const full = stridesOf(outShape).map((s, i) => (axes.includes(i) ? 0 : s));
+  const merged: number[] = [];
+  const outStrides: number[] = [];
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = merged.length - 1;
+    if (last >= 0 && outStrides[last] === full[d] * shape[d]) {
+      merged[last] *= shape[d];
+      outStrides[last] = full[d];
+      continue;
+    }
+    merged.push(shape[d]);
+    outStrides.push(full[d]);
+  }
+  if (merged.length === 0) return { shape: [1], outStrides: [0] };
+  return { shape: merged, outStrides };
+}

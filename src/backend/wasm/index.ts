@@ -23,8 +23,15 @@ import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.
 import { LiveStorages } from '../live-storages.js';
 import { ReferenceBackend } from '../reference/index.js';
 import { conv2dOutputShape, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
-import { around, broadcastGeometry, channelLayout, checkConvGradient, evenBins } from './geometry.js';
-import { type KernelExports, activationCodes, binaryCodes, unaryCodes } from './exports.js';
+import {
+  around,
+  broadcastGeometry,
+  channelLayout,
+  checkConvGradient,
+  evenBins,
+  reduceGeometry,
+} from './geometry.js';
+import { type KernelExports, activationCodes, binaryCodes, reduceCodes, unaryCodes } from './exports.js';
 import { Heap } from './heap.js';
 import { type ReferenceKernel, referenceKernels } from './reference-kernels.js';
 import { type WasmModule, webAssembly } from './webassembly.js';
@@ -44,7 +51,7 @@ class WasmStorage implements Storage {
   }
 }
 
-/** The most dimensions the binary kernel broadcasts over, after merging neighbours that broadcast alike. */
+/** The most dimensions the binary and reduce kernels walk, after merging neighbours that they treat alike. */
 const MAX_BROADCAST_RANK = 16;
 /** Room for the largest geometry a kernel reads: a binary op's 3 × 16 int32s. */
 const ARGUMENT_BYTES = 3 * MAX_BROADCAST_RANK * 4;
@@ -264,7 +271,18 @@ export class WasmBackend implements Backend {
   }
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
-    return this.onReference('reduce', [op, x, shape, axes]);
+    const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const geometry = reduceGeometry(shape, axes);
+    // reference: an empty input, and more than 16 dimensions alternating reduced and kept (referenceKernels)
+    if (sizeOf(shape) === 0 || geometry.shape.length > MAX_BROADCAST_RANK)
+      return this.onReference('reduce', [op, x, shape, axes]);
+    const px = this.floats(x, shape, 'reduce');
+    const out = this.allocate(outShape);
+    return this.withTemporary(out.size * 8, (sums) => {
+      const offsets = this.argumentsOf([...geometry.shape, ...geometry.outStrides]);
+      this.kernels.reduce(reduceCodes[op], px, out.offset, sums, out.size, geometry.shape.length, offsets);
+      return out;
+    });
   }
 
   // Linear algebra and data movement
