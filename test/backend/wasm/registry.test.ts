@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { referenceKernels } from '../../../src/backend/wasm/reference-kernels.js';
 import { skipWasm } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -58,3 +60,29 @@ test(
     assert.deepEqual(said.slice(1), ['wasm', [-4, -4, -4, -4]]);
   },
 );
+
+test('docs/wasm-backend.md prints the table of kernels handed to the reference backend as the code has it', () => {
+  const docs = readFileSync(
+    fileURLToPath(new URL('../../../../docs/wasm-backend.md', import.meta.url)),
+    'utf8',
+  );
+  const section = docs.slice(
+    docs.indexOf('### What runs on the reference backend'),
+    docs.indexOf('## Memory'),
+  );
+  const rows = section
+    .split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .map((line) => line.split('|').map((cell) => cell.trim()));
+  const documented = new Map<string, string>();
+  for (const [, kernels, when] of rows) {
+    for (const [, kernel] of kernels.matchAll(/`(\w+)`/g)) documented.set(kernel, when.replaceAll('`', ''));
+  }
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(referenceKernels).sort());
+  for (const [kernel, when] of Object.entries(referenceKernels)) {
+    assert.ok(
+      documented.get(kernel)!.startsWith(when.split(' (')[0]),
+      `${kernel}: ${documented.get(kernel)}`,
+    );
+  }
+});
