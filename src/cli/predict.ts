@@ -5,7 +5,7 @@ import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index
 import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { loadTrained } from '../train/index.js';
+import { loadTrained, preprocessingTransform } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
@@ -15,7 +15,10 @@ const options = {
   top: { value: 'K', help: 'the classes printed per input', default: '5' },
   output: { value: 'FILE', help: 'write the raw outputs (logits) as .npy instead of printing classes' },
   arch: { value: 'MODEL', help: 'a zoo model to run instead of a checkpoint (with --weights)' },
-  weights: { value: 'FILE', help: 'with --arch: its weights (.pth, .safetensors, .onnx)' },
+  weights: {
+    value: 'W',
+    help: 'with --arch: its weights (.pth, .safetensors, .onnx, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)',
+  },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
   input: {
     value: 'FILE',
@@ -34,12 +37,14 @@ export const predictCommand = defineCommand({
   ],
   description:
     "A checkpoint's model gets its test-time transform applied to images; an .onnx file's graph runs as it is;\n" +
-    'a zoo model with --arch takes its input as given.',
+    'a zoo model with --arch takes its input as given, except with registry weights (resnet18:IMAGENET1K_V1):\n' +
+    'images are then resized, centre-cropped and normalised as the weights expect, and classes printed by name.',
   options,
   examples: [
     'convnets predict runs/lenet5 shirt.png',
     'convnets predict model.onnx x.npy --output y.npy',
     'convnets predict --arch resnet18 --weights resnet18.pth --input x.npy --top 3',
+    'convnets predict --arch resnet18 --weights resnet18:IMAGENET1K_V1 photo.jpg',
   ],
   run: runPredict,
 });
@@ -52,6 +57,8 @@ interface Predictor {
   /** The evaluation transform of a `convnets train` checkpoint; none for --arch, whose input is taken as given. */
   prepare: (image: ChwImage) => ChwImage;
   classNames: readonly string[];
+  /** Decode images at their own size (the channels from imageShape), leaving the resizing to prepare. */
+  decodeAtOwnSize?: boolean;
   /** What an ONNX file declares: its name, its input's [N, C, H, W] (fixed dimensions as numbers). */
   onnx?: { path: string; inputShape: readonly (number | string | null)[] | null };
 }
@@ -160,8 +167,19 @@ async function fromArchitecture(
   weights: string,
   numClasses: string | boolean | undefined,
 ): Promise<Predictor> {
-  const { model, info } = await zooModel(arch, weights, numClasses);
-  return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
+  const { model, info, published } = await zooModel(arch, weights, numClasses);
+  if (published === null)
+    return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
+  // Registry weights: images at their own size, prepared as the weights expect (resize, centre crop, normalise).
+  const transform = transforms.makeTransform(preprocessingTransform(published.preprocessing));
+  const generator = new Generator(0);
+  return {
+    model,
+    imageShape: info.inputShape,
+    decodeAtOwnSize: true,
+    prepare: (image) => transform(image, generator)[0],
+    classNames: published.classNames,
+  };
 }
 
 /** .npy files hold [C, H, W] or [N, C, H, W] batches; other files are images decoded with sharp, scaled to [0, 1]. */
@@ -190,11 +208,10 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
     }
     const [channels, height, width] = predictor.imageShape;
     const decode = await sharpDecoder();
-    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] }).catch(
-      (error: Error) => {
-        throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
-      },
-    );
+    const size: [number, number] | undefined = predictor.decodeAtOwnSize ? undefined : [height, width];
+    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size }).catch((error: Error) => {
+      throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+    });
     const planar = new Float32Array(decoded.data.length);
     const pixels = decoded.width * decoded.height;
     for (let p = 0; p < pixels; p++) {

@@ -12,6 +12,7 @@ import {
   formatDuration,
   historyChart,
   readCheckpointState,
+  saveCheckpoint,
   saveHistory,
   trainingData,
   trainingTransform,
@@ -24,6 +25,15 @@ import { UsageError, defineCommand, type Parsed } from './command.js';
 import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
 import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
+import {
+  applyPlan,
+  modelWithWeights,
+  resolveWeights,
+  trainTransfer,
+  transferOptions,
+  transferPlan,
+  wantsTransfer,
+} from './transfer.js';
 
 const options = {
   data: { value: 'NAME', help: 'the data set to train on: fashion-mnist (required)' },
@@ -40,6 +50,7 @@ const options = {
   out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
   resume: { help: 'continue the checkpoint in --out' },
   quiet: { help: 'no progress lines, only epoch summaries' },
+  ...transferOptions,
 };
 
 export const trainCommand = defineCommand({
@@ -147,9 +158,14 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
     size: defaults.inputSize,
     seed,
   };
-  const model = models.get(name, meta.modelOptions);
   const trainSet = loadDataset(data, 'train', limit);
   const testSet = loadDataset(data, 'test', testLimit);
+  const model =
+    values.weights === undefined
+      ? models.get(name, meta.modelOptions)
+      : await modelWithWeights(name, meta.modelOptions, await resolveWeights(values.weights));
+  const plan = wantsTransfer(values) ? transferPlan(model, name, values, epochs, trainSet.numClasses) : null;
+  if (plan !== null) meta.modelOptions = { ...meta.modelOptions, numClasses: plan.numClasses };
   const trainLoader = loader(trainSet, {
     batchSize,
     shuffle: true,
@@ -189,33 +205,60 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
         .map(([k, v]) => `${k} ${String(v)}`)
         .join(', ')}; backend ${getBackend().name}; writing ${out}`,
   );
+  if (plan !== null) progress.message(applyPlan(model, plan, seed));
   const started = performance.now();
   const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
   const stop = abortOnSignals((signal) => {
     if (progress.tty) progress.message(`${signal}: stopping at the next step; a second one stops at once`);
   });
   let history: EpochRecord[] = [];
+  const onEpochEnd = async (record: EpochRecord, all: readonly EpochRecord[]) => {
+    progress.epoch(record, epochs);
+    await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
+    await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
+  };
   try {
-    history = await fit(model, trainLoader, {
-      epochs,
-      optimizer,
-      schedule,
-      validation: testLoader,
-      checkpointDir: out,
-      resumeFrom: resume ? out : undefined,
-      meta,
-      signal: stop.signal,
-      onStep: values.quiet ? undefined : (info) => progress.step(info),
-      callbacks: [
-        {
-          onEpochEnd: async (record, all) => {
-            progress.epoch(record, epochs);
-            await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
-            await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
+    if (plan !== null && (plan.cacheFeatures || plan.unfreezeAfter !== undefined)) {
+      // The transfer path trains in phases (head, then more), with its own loaders; one checkpoint at the end.
+      const all: EpochRecord[] = [];
+      history = await trainTransfer(model, plan, {
+        trainSet,
+        validation: testSet,
+        transform: trainingTransform(data, defaults.inputSize, augment),
+        evalTransform: trainingTransform(data, defaults.inputSize, 'none'),
+        out,
+        epochs,
+        lr,
+        batchSize,
+        optimizer: optimizerName,
+        momentum: defaults.momentum,
+        weightDecay: defaults.weightDecay,
+        seed,
+        workers,
+        callbacks: [
+          {
+            onEpochEnd: async (record) => {
+              all.push({ ...record, epoch: all.length + 1 });
+              await onEpochEnd(all[all.length - 1], all);
+            },
           },
-        },
-      ],
-    });
+        ],
+        message: (line) => progress.message(line),
+      });
+      await saveCheckpoint(out, { model, epoch: history.length, history, loaderSeed: seed, meta });
+    } else
+      history = await fit(model, trainLoader, {
+        epochs,
+        optimizer,
+        schedule,
+        validation: testLoader,
+        checkpointDir: out,
+        resumeFrom: resume ? out : undefined,
+        meta,
+        signal: stop.signal,
+        onStep: values.quiet ? undefined : (info) => progress.step(info),
+        callbacks: [{ onEpochEnd }],
+      });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
     const test = await evaluate(model, testLoader, { signal: stop.signal });
     await writeText(
