@@ -4,6 +4,12 @@
  * Nothing reachable from here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts)
  * is this and what needs Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
  */
+import { registerBackend } from './backend/registry.js';
+import { wasmProvider } from './backend/wasm/provider.js';
+
+// The wasm backend: setBackend('wasm') once loadWasmBackend(url of convnets.wasm) has compiled its kernels.
+registerBackend('wasm', wasmProvider());
+export { loadWasmBackend } from './backend/wasm/provider.js';
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
