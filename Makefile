@@ -2,11 +2,13 @@
 SHELL := /bin/bash
 SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
+WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
-# the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests.
-SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata
+# the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests;
+# clang's wasm32 target and wasm-ld for the wasm backend.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld
 
-.PHONY: setup system-packages build demo test test-native lint docs-api fixtures bench soak clean
+.PHONY: setup system-packages build demo test test-native test-wasm lint docs-api fixtures bench soak clean
 
 setup: node_modules/.installed build/native.stamp node_modules/.linked
 
@@ -19,10 +21,10 @@ node_modules/.installed: package-lock.json | system-packages
 # apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
 # backend, without the dataset, strace or ONNX's tests their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
 system-packages:
-	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata; } >/dev/null || \
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata && command -v clang && command -v wasm-ld; } >/dev/null || \
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend, the dataset, strace or ONNX's tests will be missing"
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native or wasm backend, the dataset, strace or ONNX's tests will be missing"
 
 # `convnets` on PATH (npm's global bin, a link to this checkout's dist/src/cli/main.js); never fatal: without the
 # permission, `npx convnets` in the checkout does the same.
@@ -42,7 +44,12 @@ ifneq ($(shell grep -l 'headers not found' build/native.stamp 2>/dev/null),)
 endif
 endif
 
-build: dist/.built build/native.stamp
+# The wasm backend's kernels (wasm/build.mjs): one line, never fails; without clang and lld the backend says it is
+# not built when asked for, and its tests skip.
+dist/wasm/convnets.wasm: $(WASM_SOURCES) | node_modules/.installed system-packages
+	node wasm/build.mjs
+
+build: dist/.built build/native.stamp dist/wasm/convnets.wasm
 
 dist/.built: node_modules/.installed $(SOURCES)
 	npx tsc -p tsconfig.json
@@ -64,6 +71,10 @@ test: build bench/node_modules/.installed
 # knows no native backend: each test process loads the Node entry first, which registers it.
 test-native: build bench/node_modules/.installed
 	CONVNETS_BACKEND=native node --import ./dist/src/index.js --test dist/test/
+
+# The whole suite on the wasm backend, as test-native does for native.
+test-wasm: build bench/node_modules/.installed
+	CONVNETS_BACKEND=wasm node --import ./dist/src/index.js --test dist/test/
 
 lint: setup
 	npx eslint . && npx prettier --check . && npx typedoc --emit none --treatValidationWarningsAsErrors

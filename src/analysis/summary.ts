@@ -147,7 +147,8 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
       withStandIns(model, () =>
         noGrad(() =>
           scope(() => {
-            model.eval();
+            // The flags, not eval(), which would also change the mode a frozen module takes back when unfrozen.
+            for (const [module] of modes) module.training = false;
             const input = zeros(shape);
             const stop = observeCalls(({ input: x, output, ...call }) => {
               observed.push({

@@ -3,7 +3,8 @@
  * table and a chart with the command that made them. Each experiment is one entry of EXPERIMENTS, in a file of its
  * own; this verb parses the options they declare and hands them over by name.
  */
-import { UsageError, defineCommand, nearest, type Parsed } from './command.js';
+import { nearestName } from '../options.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { runTransferExperiment, transferExperimentOptions } from './experiment-transfer.js';
 import { plainVsResidual } from './experiments/plain-vs-residual.js';
 
@@ -75,7 +76,7 @@ export const experimentCommand = defineCommand({
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}': name one experiment`);
     const experiment = EXPERIMENTS[name];
     if (experiment === undefined) {
-      const guess = nearest(name, Object.keys(EXPERIMENTS));
+      const guess = nearestName(name, Object.keys(EXPERIMENTS));
       throw new UsageError(
         `unknown experiment '${name}'; experiments: ${Object.keys(EXPERIMENTS).join(', ')}${guess ? `; did you mean ${guess}?` : ''}`,
       );

@@ -149,6 +149,7 @@ function cifarInfo(name: string, parameters: number, macs: number, testError?: n
     paper: RESNET_PAPER,
     year: 2015,
     inputShape: [3, 32, 32],
+    featureLayer: 'layer3',
     numClasses: 10,
     parameters,
     macs,

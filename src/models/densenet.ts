@@ -169,6 +169,7 @@ function densenetInfo(name: DenseNetName, parameters: number, macs: number, top1
     paper: 'Densely Connected Convolutional Networks (Huang et al.)',
     year: 2017,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters,
     macs,

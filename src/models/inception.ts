@@ -407,6 +407,7 @@ export const googlenetInfo: ModelInfo = {
   paper: 'Going Deeper with Convolutions (Szegedy et al.)',
   year: 2014,
   inputShape: [3, 224, 224],
+  featureLayer: 'inception5b',
   numClasses: 1000,
   parameters: googlenetFigures.parametersWithAux,
   macs: googlenetFigures.macs,

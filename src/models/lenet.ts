@@ -394,6 +394,8 @@ export const lenet5 = registered(
     paper,
     year: 1998,
     inputShape: [1, 32, 32],
+    // The second convolution's rectified 10×10 maps: the pool after it leaves Grad-CAM only 5×5.
+    featureLayer: 'features.4',
     numClasses: 10,
     parameters: 61_706,
     macs: 416_520,

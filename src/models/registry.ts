@@ -27,6 +27,11 @@ export interface ModelInfo {
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
   /**
+   * The module whose output is the last convolutional stage's feature maps ('layer4' in a ResNet): where Grad-CAM
+   * looks by default (`convnets explain`). Absent, explanations fall back to the last convolution.
+   */
+  featureLayer?: string;
+  /**
    * Dotted path of the classifier layer transfer learning replaces ('fc', 'classifier.6'); where absent, the last
    * Linear module (train/transfer.ts).
    */

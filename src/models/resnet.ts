@@ -279,6 +279,7 @@ function imagenetInfo(
     paper: RESNET_PAPER,
     year: 2015,
     inputShape: [3, 224, 224],
+    featureLayer: 'layer4',
     numClasses: 1000,
     parameters,
     macs,

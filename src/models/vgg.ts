@@ -132,6 +132,7 @@ function vggInfo(name: string, parameters: number, macs: number, top1: number): 
     paper: 'Very deep convolutional networks for large-scale image recognition (Simonyan, Zisserman)',
     year: 2014,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters,
     macs,

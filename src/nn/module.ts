@@ -41,6 +41,13 @@ export interface ModuleCall {
 /** Called after each module call while observing (summaries and tracing use it). */
 export type CallObserver = (call: ModuleCall) => void;
 
+/**
+ * Runs after one module's forward, as PyTorch's register_forward_hook: it sees the input and output, and a tensor
+ * it returns replaces the output for everything downstream (how analysis/ cuts the graph at a layer to read the
+ * gradient of its activations).
+ */
+export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => Tensor | void;
+
 const observers: CallObserver[] = [];
 let callsStarted = 0;
 
@@ -79,6 +86,7 @@ export abstract class Module {
   readonly #buffers = new Map<string, Tensor | null>();
   /** Names given through registerModule, whose order JavaScript's property order may not keep (integer-like keys). */
   readonly #childOrder: string[] = [];
+  readonly #forwardHooks: ForwardHook[] = [];
 
   /** The computation of this module, on one input; call() runs it (and names the layer in errors), so call that. */
   abstract forward(x: Tensor): Tensor;
@@ -100,7 +108,8 @@ export abstract class Module {
     const index = callsStarted++;
     callStack.push({ module: this, path });
     try {
-      const output = this.forward(x);
+      let output = this.forward(x);
+      for (const hook of [...this.#forwardHooks]) output = hook(this, x, output) ?? output;
       if (observers.length > 0) {
         const call = { module: this, path, depth: callStack.length - 1, index, input: x, output };
         for (const observer of [...observers]) observer(call);
@@ -119,6 +128,15 @@ export abstract class Module {
     } finally {
       callStack.pop();
     }
+  }
+
+  /** Calls hook after every forward of this module (not its children), in registration order; returns its remover. */
+  registerForwardHook(hook: ForwardHook): () => void {
+    this.#forwardHooks.push(hook);
+    return () => {
+      const at = this.#forwardHooks.indexOf(hook);
+      if (at >= 0) this.#forwardHooks.splice(at, 1);
+    };
   }
 
   get typeName(): string {
