@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import {
   ValueError,
+  analysis,
   avgPool2d,
   batchNorm,
   conv2d,
@@ -125,11 +126,33 @@ const fakeLoader = () =>
   data.loader(data.arrayDataset(new Float32Array(4), [0], [1, 2, 2]), { batchSize: 1 });
 const optimizer = () => optim.sgd(linear().parameters(), { lr: 0.1 });
 const x4 = () => zeros([1, 1, 4, 4]);
+/** A convolution (layer '0') and a classifier of two classes, for the explanations, on x4(). */
+const convNet = () => new nn.Sequential(new nn.Conv2d(1, 2, 3), new nn.Flatten(), new nn.Linear(8, 2));
+const picture = () => ({ width: 1, height: 1, channels: 1 as const, data: new Uint8Array(1) });
 const tmp = mkdtempSync(join(tmpdir(), 'convnets-options-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
 /** Every function of optionParameters() with a call; the key is "path #index" as listed there. */
 const calls: Record<string, Call> = {
+  'analysis.gradCam #2': (extra) => analysis.gradCam(convNet(), x4(), { layer: '0', ...extra }),
+  'analysis.gradCamPlusPlus #2': (extra) =>
+    analysis.gradCamPlusPlus(convNet(), x4(), { layer: '0', ...extra }),
+  'analysis.grid #1': (extra) => analysis.grid([picture()], extra),
+  'analysis.heatMap #1': (extra) => analysis.heatMap(zeros([2, 2]), extra),
+  'analysis.occlusion #2': (extra) => analysis.occlusion(convNet(), x4(), { patch: 2, ...extra }),
+  'analysis.saliency #2': (extra) => analysis.saliency(convNet(), x4(), extra),
+  'analysis.topActivations #5': (extra) =>
+    analysis.topActivations(
+      convNet(),
+      { length: 1, get: () => ({ image: new Float32Array(16) }) },
+      '0',
+      0,
+      1,
+      {
+        inputShape: [1, 4, 4],
+        ...extra,
+      },
+    ),
   'Tensor#backward #1': (extra) => zeros([1], { requiresGrad: true }).backward(ones([1]), extra),
   'avgPool2d #2': (extra) => avgPool2d(x4(), 2, extra),
   'batchNorm #5': (extra) => batchNorm(x4(), ones([1]), zeros([1]), null, null, { training: true, ...extra }),

@@ -5,6 +5,7 @@
  * as in the papers and PyTorch's usual hooks.
  */
 import { ValueError, formatShape } from '../errors.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 import type { Module } from '../nn/index.js';
 import {
   abs,
@@ -109,7 +110,17 @@ function weightedMaps(weights: Tensor, activation: Tensor): Tensor {
  * Grad-CAM (Selvaraju et al. 2017): w_k = the spatial mean of ∂score/∂A_k; the map is ReLU(Σ_k w_k A_k) at the
  * layer's resolution, not normalised.
  */
+const CAM_OPTIONS: OptionKeys<CamOptions> = { layer: true, target: true };
+const OCCLUSION_OPTIONS: OptionKeys<OcclusionOptions> = {
+  patch: true,
+  stride: true,
+  fill: true,
+  target: true,
+  batchSize: true,
+};
+
 export function gradCam(model: Module, x: Tensor, options: CamOptions = {}): Explanation {
+  checkOptions('analysis.gradCam', options, CAM_OPTIONS);
   return scope(() => {
     const { activation, gradient, target, score } = layerGradient('gradCam', model, x, options);
     const map = noGrad(() => weightedMaps(mean(gradient, [2, 3], true), activation));
@@ -124,6 +135,7 @@ export function gradCam(model: Module, x: Tensor, options: CamOptions = {}): Exp
  * reference code: the map is the paper's divided by that positive constant.
  */
 export function gradCamPlusPlus(model: Module, x: Tensor, options: CamOptions = {}): Explanation {
+  checkOptions('analysis.gradCamPlusPlus', options, CAM_OPTIONS);
   return scope(() => {
     const { activation, gradient, target, score } = layerGradient('gradCamPlusPlus', model, x, options);
     const map = noGrad(() => {
@@ -140,6 +152,7 @@ export function gradCamPlusPlus(model: Module, x: Tensor, options: CamOptions = 
 
 /** Saliency (Simonyan et al. 2014): |∂score/∂x|, the largest over colour channels, at the input's [H, W]. */
 export function saliency(model: Module, x: Tensor, options: { target?: number } = {}): Explanation {
+  checkOptions('analysis.saliency', options, { target: true });
   const input = asSingleImage('saliency', x);
   return inspecting(model, () =>
     scope(() => {
@@ -177,6 +190,7 @@ export interface OcclusionOptions {
  * score(x) − score(x occluded). Shape [⌊(H − patch)/stride⌋ + 1, ⌊(W − patch)/stride⌋ + 1].
  */
 export function occlusion(model: Module, x: Tensor, options: OcclusionOptions = {}): Explanation {
+  checkOptions('analysis.occlusion', options, OCCLUSION_OPTIONS);
   const input = asSingleImage('occlusion', x);
   const [, channels, h, w] = input.shape;
   const patch = options.patch ?? 8;

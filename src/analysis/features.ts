@@ -3,6 +3,7 @@
  * patches that excite one unit most (Zeiler & Fergus 2014, fig. 2's top nine).
  */
 import { ShapeError, ValueError, formatShape } from '../errors.js';
+import { checkOptions } from '../options.js';
 import { Conv2d, type Module } from '../nn/index.js';
 import { noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
 import { findLayer, inspecting } from './layers.js';
@@ -87,6 +88,7 @@ export function topActivations(
   k: number,
   options: TopActivationsOptions,
 ): TopActivation[] {
+  checkOptions('analysis.topActivations', options, { inputShape: true, batchSize: true });
   const { inputShape, batchSize = 64 } = options;
   const field = receptiveFieldOf(model, inputShape, layer);
   if (!Number.isInteger(k) || k < 1)

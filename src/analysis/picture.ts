@@ -3,6 +3,7 @@
  * grids, crops and boxes. Pictures are 8-bit RGB unless said otherwise; encodePng writes them.
  */
 import { ValueError, formatShape } from '../errors.js';
+import { checkOptions } from '../options.js';
 import { interpolate, noGrad, reshape, scope, type Tensor } from '../tensor/index.js';
 import type { Picture } from './png.js';
 
@@ -88,6 +89,7 @@ export interface HeatMapOptions extends Range {
  * largest], so a ReLU'd map keeps 0 at the cold end and a map of drops shows negative values colder still.
  */
 export function heatMap(map: Tensor, options: HeatMapOptions = {}): Picture {
+  checkOptions('analysis.heatMap', options, { min: true, max: true, colourMap: true, size: true });
   if (map.rank !== 2) throw new ValueError(`heatMap: expects a map [H, W], got ${formatShape(map.shape)}`);
   const [h, w] = options.size ?? [map.shape[0], map.shape[1]];
   const values =
@@ -202,6 +204,7 @@ export interface GridOptions {
 
 /** Pictures laid out in rows on one RGB sheet, each cell the size of the largest, pictures at its top left. */
 export function grid(pictures: readonly Picture[], options: GridOptions = {}): Picture {
+  checkOptions('analysis.grid', options, { columns: true, gap: true, background: true });
   if (pictures.length === 0) throw new ValueError('grid: no pictures to lay out');
   const columns = options.columns ?? Math.ceil(Math.sqrt(pictures.length));
   const gap = options.gap ?? 2;
