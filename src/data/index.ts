@@ -26,4 +26,5 @@ export {
   type ImageDecoder,
   type ImageFolderOptions,
 } from './datasets/image-folder.js';
+export { ImageFileDataset, imageFiles, type ImageFilesOptions } from './datasets/image-files.js';
 export { DataLoader, loader, type Batch, type LoaderOptions } from './loader.js';

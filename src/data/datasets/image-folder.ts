@@ -2,7 +2,7 @@
  * An image folder as torchvision's ImageFolder lays it out: one sub-folder per class (classes in sorted order),
  * images anywhere below it. Images are decoded once, up front, with the optional package `sharp` (JPEG, PNG,
  * WebP, …), resized if asked, and kept as bytes in shared memory like the other built-in datasets, so workers
- * share them. That suits datasets of thousands of images, not ImageNet.
+ * share them. That suits datasets of thousands of images, not ImageNet: imageFiles (image-files.ts) streams them.
  */
 import { readdirSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
@@ -78,14 +78,11 @@ function walk(dir: string, extensions: readonly string[]): string[] {
   });
 }
 
-export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<ByteImageDataset> {
-  const channels = options.channels ?? 3;
-  const size: [number, number] | undefined =
-    options.size === undefined
-      ? undefined
-      : typeof options.size === 'number'
-        ? [options.size, options.size]
-        : [options.size[0], options.size[1]];
+/** The class sub-folders of `root` (sorted) and every image file below them with its class's index. */
+export function listImageFolder(
+  root: string,
+  extensions: readonly string[] = DEFAULT_EXTENSIONS,
+): { classNames: string[]; files: { path: string; label: number }[] } {
   let classNames: string[];
   try {
     classNames = readdirSync(root, { withFileTypes: true })
@@ -96,13 +93,24 @@ export async function imageFolder(root: string, options: ImageFolderOptions = {}
     throw new ValueError(`imageFolder: cannot read ${root} (${(error as Error).message})`);
   }
   if (classNames.length === 0) throw new ValueError(`imageFolder: ${root} has no class sub-folders`);
-  const extensions = options.extensions ?? DEFAULT_EXTENSIONS;
   const files: { path: string; label: number }[] = classNames.flatMap((name, label) =>
     walk(join(root, name), extensions).map((path) => ({ path, label })),
   );
   if (files.length === 0) {
     throw new ValueError(`imageFolder: no ${extensions.join('/')} files under the class folders of ${root}`);
   }
+  return { classNames, files };
+}
+
+export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<ByteImageDataset> {
+  const channels = options.channels ?? 3;
+  const size: [number, number] | undefined =
+    options.size === undefined
+      ? undefined
+      : typeof options.size === 'number'
+        ? [options.size, options.size]
+        : [options.size[0], options.size[1]];
+  const { classNames, files } = listImageFolder(root, options.extensions);
   const decode = options.decode ?? (await sharpDecoder());
 
   const decoded: DecodedImage[] = new Array(files.length);
