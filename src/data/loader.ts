@@ -63,7 +63,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly workers: number;
   readonly prefetch: number;
   readonly dropLast: boolean;
-  private readonly transformSpec: TransformSpec | null;
+  /** The transform as a descriptor; null for a function (or none). */
+  readonly transformSpec: TransformSpec | null;
   private readonly transform: SampleTransform | undefined;
   private readonly onSkip: (file: string, reason: string) => void;
   /** Files a streamed dataset could not read, and why: each was warned about once, and is left out of every batch. */

@@ -23,6 +23,7 @@ import {
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
+import { checkpointMeta } from './trained.js';
 import type { StepInfo } from './progress.js';
 
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
@@ -50,7 +51,10 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continues from the checkpoint in this directory (often the same as checkpointDir). */
   resumeFrom?: string;
-  /** Kept in the checkpoint's state.json. */
+  /**
+   * Kept in the checkpoint's state.json, over what fit records itself (checkpointMeta: the registered model and
+   * options, the data's image shape and class names, the test-time transform), so loadTrained can rebuild it.
+   */
   meta?: Record<string, unknown>;
   /**
    * Stops training at the next step boundary once aborted (a save under way is finished first), throwing
@@ -289,7 +293,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
         epoch: epoch + 1,
         history,
         loaderSeed: loader.seed,
-        meta: options.meta,
+        meta: { ...checkpointMeta(model, loader, options.validation), ...options.meta },
       });
       lastCheckpoint = epoch + 1;
     }
