@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
-import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
+import { chwImage, readImageFile, transforms, type ChwImage } from '../data/index.js';
 import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { loadTrained } from '../train/index.js';
+import { describePreprocessing, loadTrained, type Preprocessing } from '../train/index.js';
 import { parseCommandArgs } from './args.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
@@ -22,6 +22,9 @@ interface Predictor {
   imageShape: readonly [number, number, number] | null;
   /** The evaluation transform of a `convnets train` checkpoint; none for --arch, whose input is taken as given. */
   prepare: (image: ChwImage) => ChwImage;
+  /** A checkpoint's: what the model takes, and the rules from a file to it (predict says what it did). */
+  inputShape?: readonly [number, number, number];
+  preprocessing?: Preprocessing | null;
   classNames: readonly string[];
   /** What an ONNX file declares: its name, its input's [N, C, H, W] (fixed dimensions as numbers). */
   onnx?: { path: string; inputShape: readonly (number | string | null)[] | null };
@@ -131,6 +134,8 @@ async function fromCheckpoint(path: string): Promise<Predictor> {
     imageShape: trained.imageShape,
     prepare: (image) => transform(image, generator)[0],
     classNames: trained.classNames,
+    inputShape: trained.inputShape,
+    preprocessing: trained.preprocessing,
   };
 }
 
@@ -143,9 +148,23 @@ async function fromArchitecture(
   return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
 }
 
-/** .npy files hold [C, H, W] or [N, C, H, W] batches; other files are images decoded with sharp, scaled to [0, 1]. */
+const sameShape = (a: readonly number[], b: readonly number[]) => a.join() === b.join();
+
+/**
+ * .npy files hold [C, H, W] or [N, C, H, W] batches: for a checkpoint, one at its data's image shape is prepared as
+ * training data was, one at the model's input shape is fed as it is; other files are images decoded with sharp to
+ * the data's image shape (cover resize, centre crop, the channel rule) and prepared likewise. For a checkpoint, one
+ * line on stderr per input says what was done to it.
+ */
 async function loadInputs(files: readonly string[], predictor: Predictor): Promise<Tensor> {
-  const images: ChwImage[] = [];
+  const prepared: ChwImage[] = [];
+  const say = (file: string, what: string) => {
+    if (predictor.inputShape !== undefined) console.error(`${basename(file)}: ${what}`);
+  };
+  const describe = (from: readonly [number, number, number]) =>
+    predictor.preprocessing
+      ? describePreprocessing(predictor.preprocessing, from)
+      : 'the checkpoint’s test-time transform';
   for (const file of files) {
     await requireFile(file, 'input');
     if (extname(file).toLowerCase() === '.npy') {
@@ -158,8 +177,20 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
       }
       const values = array.data() as Float32Array;
       const [n, c, h, w] = shape;
-      for (let i = 0; i < n; i++)
-        images.push(chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w));
+      const image = [c, h, w] as const;
+      const { imageShape, inputShape } = predictor;
+      const asInput =
+        inputShape !== undefined && sameShape(image, inputShape) && !sameShape(image, imageShape ?? []);
+      if (inputShape !== undefined && !asInput && !sameShape(image, imageShape ?? [])) {
+        throw new ShapeError(
+          `${file}: images [${image.join(', ')}] are neither the data's [${imageShape?.join(', ')}] (prepared as in training) nor the model's input [${inputShape.join(', ')}] (fed as they are)`,
+        );
+      }
+      say(file, asInput ? `[${image.join(', ')}], the model's input, fed as it is` : describe(image));
+      for (let i = 0; i < n; i++) {
+        const one = chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w);
+        prepared.push(asInput ? one : predictor.prepare(one));
+      }
       continue;
     }
     if (predictor.imageShape === null) {
@@ -167,22 +198,13 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
         `${file}: ${predictor.onnx?.path ?? 'the model'} does not fix its input's channels and size; give .npy inputs`,
       );
     }
-    const [channels, height, width] = predictor.imageShape;
-    const decode = await sharpDecoder();
-    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size: [height, width] }).catch(
-      (error: Error) => {
-        throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
-      },
-    );
-    const planar = new Float32Array(decoded.data.length);
-    const pixels = decoded.width * decoded.height;
-    for (let p = 0; p < pixels; p++) {
-      for (let c = 0; c < decoded.channels; c++)
-        planar[c * pixels + p] = decoded.data[p * decoded.channels + c] / 255;
-    }
-    images.push(chwImage(planar, decoded.channels, decoded.height, decoded.width));
+    const shape = predictor.imageShape;
+    const { image, source } = await readImageFile(file, shape).catch((error: Error) => {
+      throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+    });
+    say(file, describe(source));
+    prepared.push(predictor.prepare(chwImage(image, shape[0], shape[1], shape[2])));
   }
-  const prepared = images.map(predictor.prepare);
   const [first] = prepared;
   const size = first.data.length;
   const mismatch = prepared.find((image) => image.data.length !== size);

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ValueError } from '../../errors.js';
 import { LUMA_WEIGHTS } from '../transforms/functional.js';
 import { registerDatasetKind, type Dataset, type DatasetSpec, type Fetched, type Sample } from './dataset.js';
-import { listImageFolder, sharpDecoder, type ImageDecoder } from './image-folder.js';
+import { imageFileShape, listImageFolder, sharpDecoder, type ImageDecoder } from './image-folder.js';
 
 type Shape3 = readonly [number, number, number];
 
@@ -87,17 +87,13 @@ export class ImageFileDataset implements Dataset {
 
   /** The image at `file` as CHW values in [0, 1]: from the cache, or decoded (and then cached). */
   private async pixels(file: string, decode: ImageDecoder): Promise<Float32Array> {
-    const [channels, height, width] = this.shape;
-    const size = channels * height * width;
+    const size = this.shape[0] * this.shape[1] * this.shape[2];
     const cached = this.cacheDir === null ? null : await this.cachePath(file);
     if (cached !== null) {
       const bytes = await readFile(cached).catch(() => null);
       if (bytes !== null && bytes.length === size) return Float32Array.from(bytes, (v) => v / 255);
     }
-    const decoded = await decode(file, { channels: 3, size: [height, width] });
-    if (decoded.width !== width || decoded.height !== height)
-      throw new ValueError(`decoded to ${decoded.height}×${decoded.width}, not ${height}×${width}`);
-    const bytes = toChw(decoded.data, decoded.channels, channels, height * width);
+    const bytes = await decodeToShape(file, this.shape, decode);
     if (cached !== null) {
       const temporary = `${cached}.${process.pid}.tmp`;
       await writeFile(temporary, bytes);
@@ -131,6 +127,28 @@ function shareLabels(labels: Int32Array): Int32Array {
   const shared = new Int32Array(new SharedArrayBuffer(labels.byteLength));
   shared.set(labels);
   return shared;
+}
+
+/** `file` decoded to CHW bytes of `shape` by the rules at the top of this file. */
+async function decodeToShape(file: string, shape: Shape3, decode: ImageDecoder): Promise<Uint8Array> {
+  const [channels, height, width] = shape;
+  const decoded = await decode(file, { channels: 3, size: [height, width] });
+  if (decoded.width !== width || decoded.height !== height)
+    throw new ValueError(`decoded to ${decoded.height}×${decoded.width}, not ${height}×${width}`);
+  return toChw(decoded.data, decoded.channels, channels, height * width);
+}
+
+/**
+ * One image file as an image folder's loader would give it at `shape` (values in [0, 1], CHW), and the file's own
+ * [channels, height, width]: predict prepares single images this way.
+ */
+export async function readImageFile(
+  file: string,
+  shape: Shape3,
+): Promise<{ image: Float32Array; source: [number, number, number] }> {
+  const source = await imageFileShape(file);
+  const bytes = await decodeToShape(file, shape, await sharpDecoder());
+  return { image: Float32Array.from(bytes, (v) => v / 255), source };
 }
 
 /** Interleaved bytes (HWC, 1, 3 or 4 channels) to CHW bytes of `channels` by the rules at the top of this file. */

@@ -37,6 +37,7 @@ export interface ImageFolderOptions {
 const DEFAULT_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp'];
 
 interface SharpPipeline {
+  metadata(): Promise<{ width?: number; height?: number; channels?: number; hasAlpha?: boolean }>;
   removeAlpha(): SharpPipeline;
   toColourspace(space: string): SharpPipeline;
   resize(width: number, height: number, options: { fit: string }): SharpPipeline;
@@ -46,19 +47,31 @@ interface SharpPipeline {
   }): Promise<{ data: Uint8Array; info: { width: number; height: number; channels: number } }>;
 }
 
-/** The decoder imageFolder uses by default: the optional package sharp, or a clear error when it is missing. */
-export async function sharpDecoder(): Promise<ImageDecoder> {
-  let sharp: (file: string) => SharpPipeline;
+async function loadSharp(): Promise<(file: string) => SharpPipeline> {
   try {
     // A variable keeps TypeScript from requiring sharp's types: it is an optional dependency.
     const name = 'sharp';
-    sharp = ((await import(name)) as { default: (file: string) => SharpPipeline }).default;
+    return ((await import(name)) as { default: (file: string) => SharpPipeline }).default;
   } catch (error) {
     throw new ValueError(
       `imageFolder decodes images with the optional package sharp, which is not installed ` +
         `(npm install sharp): ${(error as Error).message}`,
     );
   }
+}
+
+/** An image file's own [channels, height, width] (alpha not counted), from its header. */
+export async function imageFileShape(file: string): Promise<[number, number, number]> {
+  const sharp = await loadSharp();
+  const { width, height, channels, hasAlpha } = await sharp(file).metadata();
+  if (width === undefined || height === undefined || channels === undefined)
+    throw new FormatError(`${file}: not an image whose size can be read`);
+  return [channels - (hasAlpha ? 1 : 0), height, width];
+}
+
+/** The decoder imageFolder uses by default: the optional package sharp, or a clear error when it is missing. */
+export async function sharpDecoder(): Promise<ImageDecoder> {
+  const sharp = await loadSharp();
   return async (file, { channels, size }) => {
     let pipeline = sharp(file)
       .removeAlpha()
