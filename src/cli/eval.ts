@@ -1,11 +1,42 @@
 import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
-import { evaluate, formatConfusion, loadTrained, trainingTransform } from '../train/index.js';
+import {
+  describeData,
+  evaluate,
+  formatConfusion,
+  loadTrained,
+  planPreprocessing,
+  resolveData,
+  testTransform,
+  type Trained,
+} from '../train/index.js';
 import { parseCommandArgs } from './args.js';
-import { loadDataset, numberOption } from './train-setup.js';
+import { limited, numberOption } from './train-setup.js';
 
 const usage =
-  'usage: convnets eval <out-dir-or-checkpoint-file> [--data fashion-mnist] [--batch-size N] [--limit N] [--json]';
+  'usage: convnets eval <out-dir-or-checkpoint-file> [--data fashion-mnist|DIR|x.npy] [--batch-size N] [--limit N] [--json]';
+
+/**
+ * The test set of `data` and the transform to the model's input: the checkpoint's own where the images come as in
+ * training, else the same channel, size and normalisation rules from this data's image shape.
+ */
+function testData(trained: Trained, data: string) {
+  const source = resolveData(data, { folderShape: trained.imageShape });
+  if (source.test === null)
+    throw new ValueError(`${describeData(source)} has no test set (eval measures a model on test data)`);
+  const same = source.imageShape.join() === trained.imageShape.join();
+  if (same) return { source, test: source.test, transform: trained.transform };
+  if (trained.preprocessing === null)
+    throw new ValueError(
+      `${trained.dir} was trained on ${trained.imageShape.join('×')} images, ${data}'s are ${source.imageShape.join('×')}, and the checkpoint does not record its normalisation`,
+    );
+  const { inputShape, mean, std } = trained.preprocessing;
+  return {
+    source,
+    test: source.test,
+    transform: testTransform(planPreprocessing(source.imageShape, inputShape, { mean, std })),
+  };
+}
 
 /**
  * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
@@ -22,14 +53,16 @@ export async function runEval(args: string[]): Promise<void> {
   const trained = await loadTrained(positionals[0]);
   const { model, meta, epoch } = trained;
   const data = typeof values.data === 'string' ? values.data : meta.data;
+  if (data === undefined) throw new ValueError(`${trained.dir} does not name its data; give --data`);
   const limit =
     values.limit === undefined
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
-  const testSet = loadDataset(data, 'test', limit);
+  const { test, transform } = testData(trained, data);
+  const testSet = limited(test, limit);
   const testLoader = loader(testSet, {
     batchSize: numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 }),
-    transform: data === meta.data ? trained.transform : trainingTransform(data, meta.size, 'none'),
+    transform,
   });
   const result = await evaluate(model, testLoader);
   if (values.json) {

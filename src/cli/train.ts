@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ValueError } from '../errors.js';
-import { loader } from '../data/index.js';
+import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
 import { getBackend } from '../backend/registry.js';
@@ -12,10 +12,11 @@ import {
   fit,
   formatDuration,
   historyChart,
+  describeData,
+  describePreprocessing,
+  formatAugment,
   readCheckpointState,
   saveHistory,
-  trainingData,
-  trainingTransform,
   writeText,
   type EpochRecord,
   type EvaluationResult,
@@ -24,54 +25,123 @@ import {
 import { parseCommandArgs } from './args.js';
 import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
-import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
+import {
+  choiceOption,
+  defaultsFor,
+  numberOption,
+  planTraining,
+  trainedMeta,
+  workersOption,
+  type TrainingPlan,
+} from './train-setup.js';
 
 const usage =
-  'usage: convnets train <model> --data fashion-mnist [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
+  'usage: convnets train <model> --data fashion-mnist|DIR|x.npy [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
   '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
   '         [--out DIR] [--resume]';
 
-function reportMarkdown(
-  meta: TrainedMeta,
-  parameters: number,
-  history: readonly EpochRecord[],
-  seconds: number,
-  test: EvaluationResult,
-  classNames: readonly string[],
-  settings: Record<string, unknown>,
-): string {
+interface RunSummary {
+  plan: TrainingPlan;
+  meta: TrainedMeta;
+  parameters: number;
+  history: readonly EpochRecord[];
+  seconds: number;
+  /** Null where the data has no test set. */
+  test: EvaluationResult | null;
+  settings: Record<string, unknown>;
+  skipped: ReadonlyMap<string, string>;
+}
+
+function percent(value: number): string {
+  return `${(100 * value).toFixed(2)}%`;
+}
+
+function reportMarkdown({
+  plan,
+  meta,
+  parameters,
+  history,
+  seconds,
+  test,
+  settings,
+  skipped,
+}: RunSummary): string {
   const last = history[history.length - 1];
-  const rows = test.perClass.map(
-    (accuracy, c) => `| ${c} | ${classNames[c] ?? c} | ${(100 * accuracy).toFixed(2)}% |`,
-  );
-  return [
-    `# ${meta.model} on ${meta.data}`,
+  const classNames = plan.source.classNames;
+  const validation =
+    plan.validation === null
+      ? 'none (--val-split 0)'
+      : `${plan.validation.length} images, ${plan.validationOrigin === 'data' ? 'the data’s own' : 'a seeded split of the training set'}`;
+  const testLine =
+    test === null
+      ? '- **test set: none in this data** (the validation figures are the only held-out ones)'
+      : `- **final test accuracy: ${percent(test.top1)}** (top-5 ${percent(test.top5)}, loss ${test.loss.toFixed(4)}, ${test.samples} images, measured once after training)`;
+  const lines = [
+    `# ${meta.model} on ${describeData(plan.source)}`,
     '',
     `- model: \`${meta.model}\` ${JSON.stringify(meta.modelOptions)}, ${parameters.toLocaleString('en-US')} parameters`,
+    `- data: ${plan.train.length} training images, validation ${validation}; ${describePreprocessing(plan.preprocessing)}`,
     `- settings: ${Object.entries(settings)
       .map(([k, v]) => `${k} ${String(v)}`)
       .join(', ')}`,
     `- epochs: ${last.epoch}; training time ${formatDuration(seconds)} (${seconds.toFixed(1)} s), last epoch ${Math.round(last.imagesPerSecond)} images/s`,
     `- backend: ${getBackend().name}`,
-    `- **final test accuracy: ${(100 * test.top1).toFixed(2)}%** (top-5 ${(100 * test.top5).toFixed(2)}%, loss ${test.loss.toFixed(4)}, ${test.samples} images)`,
+    ...(last.valTop1 === null ? [] : [`- last validation accuracy: ${percent(last.valTop1)}`]),
+    testLine,
+    ...(skipped.size === 0
+      ? []
+      : [
+          `- unreadable images skipped: ${skipped.size} (${[...skipped.keys()].slice(0, 5).join(', ')}${skipped.size > 5 ? ', …' : ''})`,
+        ]),
     '',
-    '![loss and accuracy per epoch](chart.svg)',
+    '![loss and accuracy per epoch (validation, not test)](chart.svg)',
     '',
-    '## Per-class test accuracy',
-    '',
-    '| class | name | accuracy |',
-    '|---:|---|---:|',
-    ...rows,
-    '',
-  ].join('\n');
+  ];
+  if (test !== null) {
+    lines.push(
+      '## Per-class test accuracy',
+      '',
+      '| class | name | accuracy |',
+      '|---:|---|---:|',
+      ...test.perClass.map((accuracy, c) => `| ${c} | ${classNames[c] ?? c} | ${percent(accuracy)} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
 }
 
+/** What runTrain reads from its options. */
+interface TrainOptions {
+  name: string;
+  data: string;
+  out: string;
+  resume: boolean;
+  quiet: boolean;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: 'sgd' | 'adam';
+  schedule?: 'cosine' | 'step' | 'none';
+  augment?: string;
+  workers: number;
+  limit?: number;
+  testLimit?: number;
+  seed?: number;
+  valSplit: number;
+  inputSize?: number;
+  cacheDir?: string;
+}
+
+/** The validation split `convnets train` holds out by default: a tenth of the training set, seeded. */
+export const DEFAULT_VAL_SPLIT = 0.1;
+
 /**
- * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (its ModelInfo's
- * `training`), showing progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming
- * epoch-N/ with weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and
- * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
- * last complete checkpoint; the exit status is then 130 or 143.
+ * `convnets train <model> --data X [...]`: trains with the model's defaults (its ModelInfo's `training`, or generic
+ * ones from its input size), showing progress, holding out a seeded validation split, and writes into --out a
+ * checkpoint after every epoch (checkpoint.json naming epoch-N/ with weights.safetensors, optimizer.safetensors,
+ * state.json), history.json, history.csv, chart.svg and report.md; the test set, where the data has one, is
+ * measured once at the end. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next
+ * step, keeping the last complete checkpoint; the exit status is then 130 or 143.
  */
 export async function runTrain(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -93,63 +163,84 @@ export async function runTrain(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new ValueError(`name one model\n${usage}`);
   const [name] = positionals;
   if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
-  const data = values.data;
-  trainingData(data); // an unknown name fails here, before anything is created
-  const defaults = defaultsFor(name);
-  const out = typeof values.out === 'string' ? values.out : join('runs', name);
-  const resume = values.resume === true;
-  const previous = resume ? await readCheckpointState(out) : null;
-  const epochs = numberOption('epochs', values.epochs, defaults.epochs, { integer: true, min: 1 });
-  const batchSize = numberOption('batch-size', values['batch-size'], defaults.batchSize, {
-    integer: true,
-    min: 1,
+  const optional = (option: string, value: string | boolean | undefined, integer: boolean, min: number) =>
+    value === undefined ? undefined : numberOption(option, value, 0, { integer, min });
+  return train(args, {
+    name,
+    data: values.data,
+    out: typeof values.out === 'string' ? values.out : join('runs', name),
+    resume: values.resume === true,
+    quiet: values.quiet === true,
+    epochs: optional('epochs', values.epochs, true, 1),
+    batchSize: optional('batch-size', values['batch-size'], true, 1),
+    lr: optional('lr', values.lr, false, 0),
+    optimizer:
+      values.optimizer === undefined
+        ? undefined
+        : choiceOption<'sgd' | 'adam'>('optimizer', values.optimizer, 'sgd', ['sgd', 'adam']),
+    schedule:
+      values.schedule === undefined
+        ? undefined
+        : choiceOption<'cosine' | 'step' | 'none'>('schedule', values.schedule, 'cosine', [
+            'cosine',
+            'step',
+            'none',
+          ]),
+    augment: typeof values.augment === 'string' ? values.augment : undefined,
+    workers: workersOption(values.workers, 1),
+    limit: optional('limit', values.limit, true, 1),
+    testLimit: optional('test-limit', values['test-limit'], true, 1),
+    seed: optional('seed', values.seed, true, 0),
+    valSplit: DEFAULT_VAL_SPLIT,
   });
-  const lr = numberOption('lr', values.lr, defaults.lr);
-  const optimizerName = choiceOption('optimizer', values.optimizer, defaults.optimizer, ['sgd', 'adam']);
-  const scheduleName = choiceOption('schedule', values.schedule, defaults.schedule, [
-    'cosine',
-    'step',
-    'none',
-  ]);
-  const augment = choiceOption('augment', values.augment, defaults.augment, ['none', 'crop-flip']);
-  const workers = workersOption(values.workers, 1);
-  const limit =
-    values.limit === undefined
-      ? undefined
-      : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
-  const testLimit =
-    values['test-limit'] === undefined
-      ? undefined
-      : numberOption('test-limit', values['test-limit'], 0, { integer: true, min: 1 });
-  const seed = numberOption('seed', values.seed, (previous?.meta.seed as number | undefined) ?? 1, {
-    integer: true,
-  });
+}
 
+async function train(args: readonly string[], options: TrainOptions): Promise<number> {
+  const { name, out, resume } = options;
+  const defaults = defaultsFor(name);
+  const previous = resume ? await readCheckpointState(out) : null;
+  const seed = options.seed ?? (previous?.meta.seed as number | undefined) ?? 1;
+  const epochs = options.epochs ?? defaults.epochs;
+  const batchSize = options.batchSize ?? defaults.batchSize;
+  const lr = options.lr ?? defaults.lr;
+  const optimizerName = options.optimizer ?? defaults.optimizer;
+  const scheduleName = options.schedule ?? defaults.schedule;
+  const { workers } = options;
+
+  const plan = await planTraining(name, {
+    data: options.data,
+    seed,
+    valSplit: options.valSplit,
+    inputSize: options.inputSize,
+    augment: options.augment,
+    limit: options.limit,
+    testLimit: options.testLimit,
+    cacheDir: options.cacheDir,
+  });
   await ensureDirectory(out, '--out');
 
   manualSeed(seed);
-  const meta: TrainedMeta = {
-    model: name,
-    modelOptions: { ...defaults.modelOptions, seed },
-    data,
-    size: defaults.inputSize,
-    seed,
+  const meta = trainedMeta(plan, seed);
+  const model = models.get(name, plan.modelOptions);
+  const progress = new ProgressDisplay({ logEvery: options.quiet ? 0 : 100 });
+  const skipped = new Map<string, string>();
+  const onSkip = (file: string, reason: string) => {
+    if (skipped.has(file)) return;
+    skipped.set(file, reason);
+    progress.message(`skipped ${file}: ${reason}`);
   };
-  const model = models.get(name, meta.modelOptions);
-  const trainSet = loadDataset(data, 'train', limit);
-  const testSet = loadDataset(data, 'test', testLimit);
-  const trainLoader = loader(trainSet, {
+  const trainLoader = loader(plan.train, {
     batchSize,
     shuffle: true,
     seed,
     workers,
-    transform: trainingTransform(data, defaults.inputSize, augment),
+    transform: plan.trainTransform,
+    onSkip,
   });
-  const testLoader = loader(testSet, {
-    batchSize: 500,
-    workers,
-    transform: trainingTransform(data, defaults.inputSize, 'none'),
-  });
+  const evaluationLoader = (dataset: Dataset) =>
+    loader(dataset, { batchSize: Math.max(batchSize, 100), workers, transform: plan.testTransform, onSkip });
+  const validationLoader = plan.validation === null ? undefined : evaluationLoader(plan.validation);
+  const testLoader = plan.test === null ? null : evaluationLoader(plan.test);
   const optimizer =
     optimizerName === 'sgd'
       ? optim.sgd(model.parameters(), { lr, momentum: defaults.momentum, weightDecay: defaults.weightDecay })
@@ -165,14 +256,17 @@ export async function runTrain(args: string[]): Promise<number> {
     lr,
     batchSize,
     schedule: scheduleName,
-    augment,
+    augment: formatAugment(plan.augment),
+    valSplit: plan.validationOrigin === 'split' ? options.valSplit : plan.validationOrigin,
     seed,
-    limit: limit ?? 'all',
+    limit: options.limit ?? 'all',
   };
 
-  const progress = new ProgressDisplay({ logEvery: values.quiet ? 0 : 100 });
+  const title = `${name} on ${describeData(plan.source)}`;
   progress.message(
-    `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data}: ${trainSet.length} images, ${epochs} epochs, ` +
+    `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${describeData(plan.source)}: ` +
+      `${plan.train.length} images, validation ${plan.validation?.length ?? 'none'}, test ${plan.test?.length ?? 'none'}; ` +
+      `${describePreprocessing(plan.preprocessing)}; ${epochs} epochs, ` +
       `${Object.entries(settings)
         .map(([k, v]) => `${k} ${String(v)}`)
         .join(', ')}; backend ${getBackend().name}; writing ${out}`,
@@ -188,30 +282,38 @@ export async function runTrain(args: string[]): Promise<number> {
       epochs,
       optimizer,
       schedule,
-      validation: testLoader,
+      validation: validationLoader,
       checkpointDir: out,
       resumeFrom: resume ? out : undefined,
       meta,
       signal: stop.signal,
-      onStep: values.quiet ? undefined : (info) => progress.step(info),
+      onStep: options.quiet ? undefined : (info) => progress.step(info),
       callbacks: [
         {
           onEpochEnd: async (record, all) => {
             progress.epoch(record, epochs);
             await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
-            await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
+            await writeText(join(out, 'chart.svg'), historyChart(all, { title }));
           },
         },
       ],
     });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
-    const test = await evaluate(model, testLoader, { signal: stop.signal });
+    const test = testLoader === null ? null : await evaluate(model, testLoader, { signal: stop.signal });
+    const parameters = model.numParameters();
     await writeText(
       join(out, 'report.md'),
-      reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),
+      reportMarkdown({ plan, meta, parameters, history, seconds, test, settings, skipped }),
     );
+    const last = history[history.length - 1];
+    const validation = last?.valTop1 == null ? '' : `validation accuracy ${percent(last.valTop1)}; `;
+    const testResult =
+      test === null
+        ? 'no test set in this data'
+        : `test accuracy ${percent(test.top1)} (top-5 ${percent(test.top5)})`;
     progress.message(
-      `test accuracy ${(100 * test.top1).toFixed(2)}% (top-5 ${(100 * test.top5).toFixed(2)}%) after ${history.length} epochs, ${seconds.toFixed(1)} s; wrote ${out}`,
+      `${validation}${testResult} after ${history.length} epochs, ${seconds.toFixed(1)} s` +
+        `${skipped.size > 0 ? `; ${skipped.size} unreadable image(s) skipped` : ''}; wrote ${out}`,
     );
     return 0;
   } catch (error) {
@@ -229,6 +331,7 @@ export async function runTrain(args: string[]): Promise<number> {
   } finally {
     stop.dispose();
     await trainLoader.close();
-    await testLoader.close();
+    await validationLoader?.close();
+    await testLoader?.close();
   }
 }

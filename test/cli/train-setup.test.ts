@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { defaultsFor } from '../../src/cli/train-setup.js';
 import * as models from '../../src/models/index.js';
 
-test('training defaults live in each model’s info: LeNet-5’s are the main job’s, the CIFAR ResNets share theirs', () => {
+test('training defaults live in each model’s info (LeNet-5’s are the main job’s, the CIFAR ResNets share theirs); other models get generic ones from their input size', () => {
   assert.deepEqual(
     models
       .list()
@@ -23,6 +23,7 @@ test('training defaults live in each model’s info: LeNet-5’s are the main jo
     weightDecay: 0,
     schedule: 'cosine',
     augment: 'none',
+    origin: 'model',
   });
   // README: option A, one input channel, random crop + flip, SGD 0.1, cosine, 24 epochs.
   const resnet = defaultsFor('resnet56');
@@ -31,5 +32,13 @@ test('training defaults live in each model’s info: LeNet-5’s are the main jo
     [resnet.inputSize, resnet.epochs, resnet.lr, resnet.schedule, resnet.augment],
     [28, 24, 0.1, 'cosine', 'crop-flip'],
   );
-  assert.throws(() => defaultsFor('vgg16'), /no training defaults for 'vgg16'.*lenet5, resnet20/);
+  // Without tuned defaults: the published input size and the recipe for it (train-setup.ts defaultsFor).
+  const vgg = defaultsFor('vgg16');
+  assert.deepEqual(
+    [vgg.origin, vgg.inputSize, vgg.batchSize, vgg.lr, vgg.weightDecay, vgg.augment],
+    ['generic', 224, 32, 0.01, 1e-4, 'resized-crop,flip'],
+  );
+  const nin = defaultsFor('nin');
+  assert.deepEqual([nin.inputSize, nin.batchSize, nin.augment], [32, 128, 'crop-flip']);
+  assert.throws(() => defaultsFor('vgg17'), /unknown model 'vgg17'/);
 });

@@ -51,7 +51,7 @@ test('loadTrained names what is missing', async () => {
     await saveCheckpoint(dir, { model: models.get('lenet5'), epoch: 1 });
     await assert.rejects(
       loadTrained(dir),
-      /does not name its model and data \(not written by convnets train\)/,
+      /does not name its model \(save it through train\.fit with a model from the zoo, or convnets train\)/,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
