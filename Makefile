@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace lib
 
 .PHONY: setup system-packages build demo test test-native lint fixtures bench soak clean
 
-setup: node_modules/.installed build/native.stamp
+setup: node_modules/.installed build/native.stamp node_modules/.linked
 
 # apt only when a needed command is missing, so a second run costs nothing.
 node_modules/.installed: package-lock.json | system-packages
@@ -23,6 +23,13 @@ system-packages:
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
 	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native backend, the dataset, strace or ONNX's tests will be missing"
+
+# `convnets` on PATH (npm's global bin, a link to this checkout's dist/src/cli/main.js); never fatal: without the
+# permission, `npx convnets` in the checkout does the same.
+node_modules/.linked: | node_modules/.installed
+	@npm link --ignore-scripts --no-audit --no-fund >/dev/null 2>&1 && echo "convnets: linked onto PATH ($$(command -v convnets))" || \
+	  echo "convnets: could not link the command onto PATH (npm link); run it as npx convnets from this directory"
+	@touch $@
 
 # Rebuilds the addon when its sources change (npm ci builds it the first time); prints one line, never fails.
 build/native.stamp: $(NATIVE_SOURCES) | node_modules/.installed

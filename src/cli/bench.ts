@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConvnetsError, ValueError } from '../errors.js';
-import { parseCommandArgs, refuseArguments } from './args.js';
+import { ConvnetsError } from '../errors.js';
+import { UsageError, defineCommand, refuseArguments, type Parsed } from './command.js';
 import { numberOption } from './train-setup.js';
 import { signalExitCode } from './signals.js';
 
@@ -20,46 +20,59 @@ export function benchScript(): string {
   return join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'bench', 'bench.mjs');
 }
 
-function listOption(name: string, value: string | boolean | undefined, known: readonly string[]): string[] {
+function listOption(name: string, value: string | undefined, known: readonly string[]): string[] {
   if (value === undefined) return [...known];
-  const items = typeof value === 'string' ? value.split(',').map((item) => item.trim()) : [];
+  const items = value.split(',').map((item) => item.trim());
   const unknown = items.filter((item) => !known.includes(item));
   if (items.length === 0 || unknown.length > 0) {
-    throw new ValueError(
+    throw new UsageError(
       `--${name} takes a comma-separated list of ${known.join(', ')}, got '${String(value)}'`,
     );
   }
   return items;
 }
 
+const options = {
+  threads: { value: 'N', help: 'threads for every library measured', default: 'every core' },
+  seconds: { value: 'S', help: 'time spent measuring each workload', default: "the benchmark's" },
+  only: { value: BENCH_WORKLOADS.join(','), help: 'the workloads to run', default: 'all' },
+  models: { value: BENCH_MODELS.join(','), help: 'the inference models', default: 'all' },
+  json: { help: 'print the results as JSON' },
+};
+
 /**
  * `convnets bench`: the project's benchmark (bench/bench.mjs, what `make bench` runs) with the same options,
  * checked here so that a wrong one is one line; its output and exit status are the benchmark's. It needs a
  * repository checkout: an installed package has no bench/, which is one line and exit status 1.
  */
-export async function runBench(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    threads: { type: 'string' },
-    seconds: { type: 'string' },
-    only: { type: 'string' },
-    models: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+export const benchCommand = defineCommand({
+  name: 'bench',
+  summary: 'the benchmark against PyTorch and onnxruntime-node (make bench; needs a checkout)',
+  synopsis: ['[--threads N] [--seconds S] [--only conv,train,infer] [--models ...] [--json]'],
+  description:
+    'Runs bench/bench.mjs, which ships with the repository and not the npm package: run it from a checkout.\n' +
+    'Peers (PyTorch, onnxruntime-node) are measured in the same run and the ratios printed.',
+  options,
+  examples: ['convnets bench --threads 2 --only infer --models resnet18', 'convnets bench --json'],
+  run: runBench,
+});
+
+async function runBench({ values, positionals }: Parsed<typeof options>): Promise<number> {
   refuseArguments('bench', positionals);
   const forwarded: string[] = [];
   if (values.threads !== undefined) {
     const cores = availableParallelism();
     const threads = numberOption('threads', values.threads, cores, { integer: true, min: 1 });
     if (threads > cores)
-      throw new ValueError(
+      throw new UsageError(
         `--threads must be at most ${cores} (the cores this machine offers), got ${threads}`,
       );
     forwarded.push('--threads', String(threads));
   }
   if (values.seconds !== undefined) {
-    const seconds = typeof values.seconds === 'string' ? Number(values.seconds) : NaN;
-    if (values.seconds === '' || !(seconds > 0) || !Number.isFinite(seconds))
-      throw new ValueError(`--seconds must be a number > 0, got '${String(values.seconds)}'`);
+    const seconds = Number(values.seconds);
+    if (values.seconds.trim() === '' || !(seconds > 0) || !Number.isFinite(seconds))
+      throw new UsageError(`--seconds must be a number > 0, got '${String(values.seconds)}'`);
     forwarded.push('--seconds', String(seconds));
   }
   if (values.only !== undefined)

@@ -1,5 +1,6 @@
 import { formatShape } from '../errors.js';
 import * as nn from '../nn/index.js';
+import { defineCommand, refuseArguments } from './command.js';
 import { Generator, crossEntropy, noGrad, randn, sum, square, tensor } from '../tensor/index.js';
 
 /** LeNet-5 as modern practice builds it: ReLU, max pooling, a softmax head (61,706 parameters). */
@@ -20,8 +21,22 @@ function lenet5(generator: Generator): nn.Sequential {
   );
 }
 
+export const demoCommand = defineCommand({
+  name: 'demo',
+  summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm',
+  synopsis: [''],
+  description:
+    'A check that the library runs here: no data and no files needed. `make demo` trains LeNet-5 instead.',
+  options: {},
+  examples: ['convnets demo'],
+  run: ({ positionals }) => {
+    refuseArguments('demo', positionals);
+    runDemo();
+  },
+});
+
 /** The pre-training main job: one forward and one backward pass of LeNet-5 on a random batch. */
-export function runDemo(): void {
+function runDemo(): void {
   const generator = new Generator(1);
   const net = lenet5(generator);
   const batch = 8;

@@ -10,11 +10,31 @@ import {
   testTransform,
   type Trained,
 } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { limited, numberOption } from './train-setup.js';
 
-const usage =
-  'usage: convnets eval <out-dir-or-checkpoint-file> [--data fashion-mnist|DIR|x.npy] [--batch-size N] [--limit N] [--json]';
+const options = {
+  data: {
+    value: 'NAME|DIR|x.npy',
+    help: 'the data whose test set to use (fashion-mnist, an IDX, CIFAR or image-folder directory, x.npy)',
+    default: 'the one it was trained on',
+  },
+  'batch-size': { value: 'N', help: 'images per forward pass', default: '500' },
+  limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
+  json: { help: 'print the results as JSON' },
+};
+
+export const evalCommand = defineCommand({
+  name: 'eval',
+  summary: 'test accuracy, per-class accuracy and confusion matrix of a training run',
+  synopsis: ['<run-dir | checkpoint-dir> [--data NAME|DIR] [--batch-size N] [--limit N] [--json]'],
+  description:
+    'Rebuilds the model a checkpoint names (written by convnets train or train.fit), loads its weights and tests it\n' +
+    'on the test split of its data, with the preprocessing it was trained with.',
+  options,
+  examples: ['convnets eval runs/lenet5', 'convnets eval runs/resnet20 --limit 1000 --json'],
+  run: runEval,
+});
 
 /**
  * The test set of `data` and the transform to the model's input: the checkpoint's own where the images come as in
@@ -42,18 +62,12 @@ function testData(trained: Trained, data: string) {
  * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
  * test accuracy, per-class accuracy and the confusion matrix.
  */
-export async function runEval(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    data: { type: 'string' },
-    'batch-size': { type: 'string' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new ValueError(`name one checkpoint\n${usage}`);
+async function runEval({ values, positionals }: Parsed<typeof options>): Promise<void> {
+  if (positionals.length !== 1) throw new UsageError('name one checkpoint');
   const trained = await loadTrained(positionals[0]);
   const { model, meta, epoch } = trained;
   const data = typeof values.data === 'string' ? values.data : meta.data;
-  if (data === undefined) throw new ValueError(`${trained.dir} does not name its data; give --data`);
+  if (data === undefined) throw new UsageError(`${trained.dir} does not name its data; give --data`);
   const limit =
     values.limit === undefined
       ? undefined

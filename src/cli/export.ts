@@ -5,13 +5,45 @@ import type { TransformSpec } from '../data/index.js';
 import { exportOnnx } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { loadTrained } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
 import { zooModel } from './zoo.js';
 
-const usage = `usage: convnets export <checkpoint-dir> --out model.onnx [--input C,H,W] [--batch N|dynamic] [--opset N]
-       convnets export --arch <model> [--weights <file.pth|.safetensors|.onnx>] [--num-classes N] --out model.onnx [...]`;
+const options = {
+  out: { value: 'FILE', help: 'the .onnx file to write (required)' },
+  arch: {
+    value: 'MODEL',
+    help: 'a zoo model to export instead of a checkpoint (convnets models lists them)',
+  },
+  weights: {
+    value: 'FILE',
+    help: 'with --arch: weights to load (.pth, .safetensors, .onnx)',
+    default: 'initialised',
+  },
+  'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
+  input: { value: 'C,H,W', help: 'the input image shape', default: "the checkpoint's or the model's" },
+  batch: { value: 'N|dynamic', help: "the batch dimension: fixed, or 'dynamic' for any", default: '1' },
+  opset: { value: 'N', help: 'the ONNX opset version', default: '13' },
+};
+
+export const exportCommand = defineCommand({
+  name: 'export',
+  summary: 'an ONNX file from a checkpoint or a zoo model',
+  synopsis: [
+    '<checkpoint-dir> --out model.onnx [--input C,H,W] [--batch N|dynamic] [--opset N]',
+    '--arch <model> [--weights FILE] [--num-classes N] --out model.onnx [...]',
+  ],
+  description:
+    'Traces the model in evaluation mode at [batch, C, H, W] and writes an ONNX file that onnxruntime runs;\n' +
+    "the file's doc_string says how raw images become its input.",
+  options,
+  examples: [
+    'convnets export runs/lenet5 --out lenet5.onnx --batch dynamic',
+    'convnets export --arch resnet18 --weights resnet18.pth --out resnet18.onnx',
+  ],
+  run: runExport,
+});
 
 /** What is exported, the [C, H, W] it takes by default, and what the file's doc_string says about its input. */
 interface Exportable {
@@ -26,25 +58,16 @@ interface Exportable {
  * `convnets export`: a `convnets train` checkpoint or a zoo model (with optional weights) written as an ONNX file,
  * traced in evaluation mode at [batch, C, H, W]. Prints one line: the path, opset, input shape and file size.
  */
-export async function runExport(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    arch: { type: 'string' },
-    weights: { type: 'string' },
-    'num-classes': { type: 'string' },
-    out: { type: 'string' },
-    input: { type: 'string' },
-    batch: { type: 'string' },
-    opset: { type: 'string' },
-  });
+async function runExport({ values, positionals }: Parsed<typeof options>): Promise<void> {
   const viaArch = typeof values.arch === 'string';
   if (positionals.length > (viaArch ? 0 : 1))
-    throw new ValueError(
+    throw new UsageError(
       `unexpected argument '${positionals[viaArch ? 0 : 1]}': export takes one checkpoint, or --arch and no argument`,
     );
-  if (!viaArch && positionals.length === 0) throw new ValueError(`name a checkpoint or --arch\n${usage}`);
+  if (!viaArch && positionals.length === 0) throw new UsageError('name a checkpoint or --arch');
   if (!viaArch && (values.weights !== undefined || values['num-classes'] !== undefined))
-    throw new ValueError('--weights and --num-classes go with --arch; a checkpoint holds its own');
-  if (typeof values.out !== 'string') throw new ValueError('--out model.onnx is required: the file to write');
+    throw new UsageError('--weights and --num-classes go with --arch; a checkpoint holds its own');
+  if (typeof values.out !== 'string') throw new UsageError('--out model.onnx is required: the file to write');
   const out = values.out;
   if ((await stat(out).catch(() => null))?.isDirectory())
     throw new ValueError(`--out ${out}: is a directory; name the .onnx file to write`);
@@ -74,17 +97,17 @@ export async function runExport(args: string[]): Promise<void> {
 function parseImageShape(text: string): number[] {
   const shape = text.split(/[,x×]/).map((part) => Number(part.trim()));
   if (shape.length !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1))
-    throw new ValueError(
+    throw new UsageError(
       `--input '${text}' must be C,H,W in positive integers (the batch is --batch N|dynamic)`,
     );
   return shape;
 }
 
 /** --batch N traces at N and writes it; 'dynamic' traces at 1 and writes a symbolic batch dimension. */
-function parseBatch(value: string | boolean | undefined): { batch: number; dynamic: boolean } {
+function parseBatch(value: string | undefined): { batch: number; dynamic: boolean } {
   if (value === 'dynamic') return { batch: 1, dynamic: true };
-  if (typeof value === 'string' && !/^\d+$/.test(value.trim()))
-    throw new ValueError(`--batch must be a positive integer or 'dynamic', got '${value}'`);
+  if (value !== undefined && !/^\d+$/.test(value.trim()))
+    throw new UsageError(`--batch must be a positive integer or 'dynamic', got '${value}'`);
   return { batch: numberOption('batch', value, 1, { integer: true, min: 1 }), dynamic: false };
 }
 

@@ -1,7 +1,23 @@
 import { getBackend, preferredBackends } from '../backend/registry.js';
 import { version } from '../version.js';
+import { defineCommand, refuseArguments } from './command.js';
 
-export function runInfo(): void {
+export const infoCommand = defineCommand({
+  name: 'info',
+  summary: 'version, backend and thread count',
+  synopsis: [''],
+  description:
+    'Prints the running backend (CONVNETS_BACKEND chooses one: native, reference), what it runs on, a faster backend\n' +
+    'that is not running and why, the thread count (CONVNETS_THREADS sets it) and the Node.js version.',
+  options: {},
+  examples: ['convnets info', 'CONVNETS_BACKEND=reference convnets info'],
+  run: ({ positionals }) => {
+    refuseArguments('info', positionals);
+    runInfo();
+  },
+});
+
+function runInfo(): void {
   const backend = getBackend().describe();
   console.log(`convnets ${version}`);
   console.log(`backend  ${backend.name}`);

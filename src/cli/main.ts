@@ -2,87 +2,90 @@
 import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
-import { withoutArguments } from './args.js';
-import { runBench } from './bench.js';
-import { runDemo } from './demo.js';
-import { runEval } from './eval.js';
-import { runExport } from './export.js';
-import { runInfo } from './info.js';
-import { runModels } from './models.js';
-import { runOnnx } from './onnx.js';
-import { runPredict } from './predict.js';
-import { runSummary } from './summary.js';
-import { runTrain } from './train.js';
-
-interface Command {
-  summary: string;
-  /** Returns the exit status where it is not 0 (train stopped by a signal: 130, 143). */
-  run: (args: string[]) => void | number | Promise<void | number>;
-}
-
-/** One line per command; each command lives in its own file under src/cli/. */
-const commands: Record<string, Command> = {
-  info: { summary: 'version, backend and thread count', run: withoutArguments('info', runInfo) },
-  demo: {
-    summary: 'LeNet-5 forward and backward on a random batch: shapes and gradient norm',
-    run: withoutArguments('demo', runDemo),
-  },
-  models: { summary: 'registered models: family, parameters, MACs, input size [--json]', run: runModels },
-  summary: { summary: 'layer table of a model: <model> [--input C,H,W] [--json]', run: runSummary },
-  train: {
-    summary: 'train a model: <model> --data fashion-mnist [--epochs N] [--out DIR] ... (per-model defaults)',
-    run: runTrain,
-  },
-  eval: {
-    summary: 'test accuracy, per-class accuracy and confusion matrix of a train checkpoint: <out-dir>',
-    run: runEval,
-  },
-  predict: {
-    summary:
-      'top classes or outputs: <checkpoint | model.onnx> <image-or-.npy>... | --arch M --weights F --input x.npy',
-    run: runPredict,
-  },
-  export: {
-    summary:
-      'an ONNX file: <checkpoint> | --arch M [--weights F], --out F [--input C,H,W] [--batch N|dynamic] [--opset N]',
-    run: runExport,
-  },
-  bench: {
-    summary:
-      'make bench from a checkout: [--threads N] [--seconds S] [--only conv,train,infer] [--models ...] [--json]',
-    run: runBench,
-  },
-  onnx: { summary: 'ONNX backend-test cases: test <dir>... [--backend name] [--quiet]', run: runOnnx },
-};
+import { UsageError, helpText, nearest, parseCommand, type Command } from './command.js';
+import { commands } from './commands.js';
 
 function usage(): string {
-  const width = Math.max(...Object.keys(commands).map((name) => name.length));
-  const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
-  return `convnets ${version}: deep convolutional networks on Node.js\n\nusage: convnets <command> [options]\n\ncommands:\n${lines.join('\n')}`;
+  const width = Math.max(...commands.map((command) => command.name.length));
+  const lines = commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`);
+  return [
+    `convnets ${version}: deep convolutional networks on Node.js`,
+    '',
+    'usage: convnets <command> [options]',
+    '       convnets <command> --help     every option of a command, its default and examples',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'Errors are one line; --debug (or CONVNETS_DEBUG=1) adds the stack trace. Exit status: 0 done, 1 failed, 2 usage.',
+  ].join('\n');
+}
+
+function find(name: string): Command {
+  const command = commands.find((c) => c.name === name);
+  if (command !== undefined) return command;
+  const guess = nearest(
+    name,
+    commands.map((c) => c.name),
+  );
+  throw new UsageError(
+    `unknown command '${name}'${guess ? ` (did you mean ${guess}?)` : ''}; convnets --help lists them`,
+  );
 }
 
 function isSystemError(error: unknown): boolean {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+/** Runs one verb; returns the exit status. */
+async function run(name: string | undefined, args: string[]): Promise<number> {
+  if (name === undefined || name === '--help' || name === '-h') {
     console.log(usage());
     return 0;
   }
-  const command = commands[name];
-  if (command === undefined) {
-    console.error(`convnets: unknown command '${name}'\n\n${usage()}`);
-    return 2;
+  if (name === '--version') {
+    console.log(version);
+    return 0;
   }
+  if (name === 'help') {
+    const [verb, extra] = args;
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}': help takes one command`);
+    console.log(verb === undefined ? usage() : helpText(find(verb)));
+    return 0;
+  }
+  const command = find(name);
+  const parsed = parseCommand(command, args);
+  if (parsed.values.help === true) {
+    console.log(helpText(command));
+    return 0;
+  }
+  return (await command.run(parsed)) ?? 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const debug =
+    process.env.CONVNETS_DEBUG === '1' || args.slice(0, args.indexOf('--') >>> 0).includes('--debug');
+  const verb =
+    name === undefined || name.startsWith('-') || name === 'help' ? 'convnets' : `convnets ${name}`;
   try {
-    return (await command.run(args)) ?? 0;
+    return await run(name, args);
   } catch (error) {
-    // A file system refusal (EACCES, ENOSPC, ...) is the user's to fix, named in one line; anything else is a bug.
-    if (!(error instanceof ConvnetsError) && !isSystemError(error)) throw error;
-    console.error(`convnets ${name}: ${(error as Error).message}`);
-    return 1;
+    // Expected failures (a ConvnetsError, or a file system refusal such as EACCES or ENOSPC, the user's to fix)
+    // are one line; anything else is a bug, still one line unless --debug asks for where it happened.
+    const expected = error instanceof ConvnetsError || isSystemError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    const pointer =
+      error instanceof UsageError && commands.some((c) => c.name === name)
+        ? `; see convnets ${name} --help`
+        : '';
+    if (debug) console.error(error);
+    else if (expected) console.error(`${verb}: ${message}${pointer}`);
+    else
+      console.error(
+        `${verb}: internal error: ${message} (rerun with --debug for the stack trace, and report it)`,
+      );
+    return error instanceof UsageError ? 2 : 1;
   }
 }
 

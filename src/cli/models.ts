@@ -1,13 +1,25 @@
 import { formatCount, formatScaled, formatTable } from '../analysis/index.js';
 import * as models from '../models/index.js';
-import { parseCommandArgs, refuseArguments } from './args.js';
+import { defineCommand, refuseArguments } from './command.js';
 
-/** `convnets models [--json]`: every registered model with its parameters and MACs at its default input. */
-export function runModels(args: string[]): void {
-  const { values, positionals } = parseCommandArgs(args, { json: { type: 'boolean' } });
-  refuseArguments('models', positionals);
+export const modelsCommand = defineCommand({
+  name: 'models',
+  summary: 'registered models: family, parameters, MACs, input size',
+  synopsis: ['[--json]'],
+  description:
+    'Every model the zoo builds, with its parameters and multiply-accumulates at its default input.',
+  options: { json: { help: 'print the models and their metadata as JSON' } },
+  examples: ['convnets models', 'convnets models --json'],
+  run: ({ values, positionals }) => {
+    refuseArguments('models', positionals);
+    listModels(values.json === true);
+  },
+});
+
+/** Every registered model with its parameters and MACs at its default input. */
+function listModels(json: boolean): void {
   const infos = models.list();
-  if (values.json) {
+  if (json) {
     console.log(JSON.stringify(infos, null, 2));
     return;
   }

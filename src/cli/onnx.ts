@@ -1,16 +1,42 @@
 import { getBackend, setBackend } from '../backend/registry.js';
 import { ConvnetsError, ValueError } from '../errors.js';
 import { type CaseResult, onnxTolerance, runBackendTests } from '../io/onnx/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 
-const usage =
-  'usage: convnets onnx test <dir>... [--backend reference|native] [--rtol 1e-3] [--atol 1e-7] [--quiet]';
+const options = {
+  backend: {
+    value: 'reference|native',
+    help: 'the backend that runs the cases',
+    default: 'CONVNETS_BACKEND or the fastest',
+  },
+  rtol: { value: 'X', help: 'relative tolerance', default: String(onnxTolerance.rtol) },
+  atol: { value: 'X', help: 'absolute tolerance', default: String(onnxTolerance.atol) },
+  quiet: { help: 'print only failed cases and the tally' },
+};
 
-function parseTolerance(text: string | boolean | undefined, fallback: number, name: string): number {
+export const onnxCommand = defineCommand({
+  name: 'onnx',
+  summary: 'runs ONNX backend-test cases: pass or fail per case',
+  synopsis: ['test <dir>... [--backend reference|native] [--rtol X] [--atol X] [--quiet]'],
+  description:
+    'Runs ONNX backend-test cases (model.onnx with test_data_set_N/input_K.pb and output_K.pb): a case directory or a\n' +
+    "directory of them, such as ONNX's data/node (Debian: /usr/share/libonnx-testdata). Exits 1 when a case fails.",
+  options,
+  examples: ['convnets onnx test /usr/share/libonnx-testdata/data/node --quiet'],
+  run: ({ values, positionals }) => {
+    const [sub, ...rest] = positionals;
+    if (sub === 'test') return runTest({ values, positionals: rest, args: [] });
+    throw new UsageError(
+      sub === undefined ? 'name a subcommand: test' : `unknown subcommand '${sub}': onnx has test`,
+    );
+  },
+});
+
+function parseTolerance(text: string | undefined, fallback: number, name: string): number {
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (typeof text !== 'string' || !(value >= 0))
-    throw new ValueError(`--${name} '${String(text)}' must be a non-negative number`);
+  if (text.trim() === '' || !(value >= 0))
+    throw new UsageError(`--${name} '${text}' must be a non-negative number`);
   return value;
 }
 
@@ -30,14 +56,8 @@ function line(result: CaseResult): string {
  * output_K.pb), a case directory or a directory of them such as ONNX's data/node. Prints one line per case, the
  * skip reasons tallied, and last `N passed, N failed, N skipped`; exits non-zero when any case failed.
  */
-async function runTest(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    backend: { type: 'string' },
-    rtol: { type: 'string' },
-    atol: { type: 'string' },
-    quiet: { type: 'boolean' },
-  });
-  if (positionals.length === 0) throw new ValueError(`name at least one directory\n${usage}`);
+async function runTest({ values, positionals }: Parsed<typeof options>): Promise<void> {
+  if (positionals.length === 0) throw new UsageError('name at least one directory of test cases');
   if (typeof values.backend === 'string') setBackend(values.backend);
   const tolerance = {
     rtol: parseTolerance(values.rtol, onnxTolerance.rtol, 'rtol'),
@@ -67,11 +87,4 @@ async function runTest(args: string[]): Promise<void> {
   // main() turns a thrown ConvnetsError into exit status 1, after the summary line above.
   if (summary.failed > 0)
     throw new ConvnetsError(`${summary.failed} of ${summary.results.length} cases failed`);
-}
-
-/** `convnets onnx <subcommand>`. */
-export async function runOnnx(args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub === 'test') return runTest(rest);
-  throw new ConvnetsError(sub === undefined ? usage : `unknown subcommand '${sub}'\n${usage}`);
 }

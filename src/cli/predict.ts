@@ -6,14 +6,44 @@ import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
 import { describePreprocessing, loadTrained, type Preprocessing } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
 import { zooModel } from './zoo.js';
 
-const usage = `usage: convnets predict <checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]
-       convnets predict <model.onnx> <.npy-or-image>... [--top K] [--output y.npy]
-       convnets predict --arch <model> --weights <file.pth|.safetensors|.onnx> --input x.npy [--output y.npy]`;
+const options = {
+  top: { value: 'K', help: 'the classes printed per input', default: '5' },
+  output: { value: 'FILE', help: 'write the raw outputs (logits) as .npy instead of printing classes' },
+  arch: { value: 'MODEL', help: 'a zoo model to run instead of a checkpoint (with --weights)' },
+  weights: { value: 'FILE', help: 'with --arch: its weights (.pth, .safetensors, .onnx)' },
+  'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
+  input: {
+    value: 'FILE',
+    help: 'an input (image or .npy); inputs may also follow as arguments',
+    multiple: true,
+  },
+};
+
+export const predictCommand = defineCommand({
+  name: 'predict',
+  summary: 'top classes or raw outputs for images or .npy batches',
+  synopsis: [
+    '<checkpoint-dir> <image-or-.npy>... [--top K] [--output y.npy]',
+    '<model.onnx> <.npy-or-image>... [--top K] [--output y.npy]',
+    '--arch <model> --weights FILE --input x.npy [--output y.npy]',
+  ],
+  description:
+    "A checkpoint's model gets its preprocessing applied to images (said on stderr: 'RGB 100×80 → grey, resized to\n" +
+    "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file's graph runs as it is;\n" +
+    'a zoo model with --arch takes its input as given.',
+  options,
+  examples: [
+    'convnets predict runs/lenet5 shirt.png',
+    'convnets predict model.onnx x.npy --output y.npy',
+    'convnets predict --arch resnet18 --weights resnet18.pth --input x.npy --top 3',
+  ],
+  run: runPredict,
+});
 
 /** What the inputs are fed to, and how raw images are turned into its input. */
 interface Predictor {
@@ -35,21 +65,13 @@ interface Predictor {
  * checkpoint (its test-time transform applied, top-K classes printed), from an .onnx file (its graph run as it
  * is) or from a zoo architecture and a weights file; --output writes the raw output.
  */
-export async function runPredict(args: string[]): Promise<void> {
-  const { values, positionals } = parseCommandArgs(args, {
-    arch: { type: 'string' },
-    weights: { type: 'string' },
-    input: { type: 'string', multiple: true },
-    output: { type: 'string' },
-    top: { type: 'string' },
-    'num-classes': { type: 'string' },
-  });
+async function runPredict({ values, positionals }: Parsed<typeof options>): Promise<void> {
   const viaArch = typeof values.arch === 'string';
   if (viaArch !== (typeof values.weights === 'string'))
-    throw new ValueError(`--arch and --weights go together\n${usage}`);
-  const inputs = [...((values.input as string[] | undefined) ?? []), ...positionals.slice(viaArch ? 0 : 1)];
+    throw new UsageError('--arch and --weights go together');
+  const inputs = [...(values.input ?? []), ...positionals.slice(viaArch ? 0 : 1)];
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
-    throw new ValueError(`name a model and inputs\n${usage}`);
+    throw new UsageError('name a model and inputs');
   if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])

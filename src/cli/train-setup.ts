@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { ShapeError, ValueError } from '../errors.js';
+import { UsageError } from './command.js';
 import {
   arrayDataset,
   computePcaLighting,
@@ -276,7 +277,7 @@ export function numberOption(
     (integer && !Number.isInteger(n)) ||
     n < min
   ) {
-    throw new ValueError(
+    throw new UsageError(
       `--${name} must be ${integer ? 'an integer' : 'a number'} ≥ ${min}, got '${String(value)}'`,
     );
   }
@@ -288,7 +289,7 @@ export function workersOption(value: string | boolean | undefined, fallback: num
   const cores = availableParallelism();
   const workers = numberOption('workers', value, fallback, { integer: true });
   if (workers > cores)
-    throw new ValueError(
+    throw new UsageError(
       `--workers must be at most ${cores} (the cores this machine offers), got ${workers}`,
     );
   return workers;
@@ -302,7 +303,7 @@ export function choiceOption<T extends string>(
 ): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !choices.includes(value as T)) {
-    throw new ValueError(`--${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got '${String(value)}'`);
   }
   return value as T;
 }

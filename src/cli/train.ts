@@ -1,10 +1,9 @@
 import { join } from 'node:path';
-import { ValueError } from '../errors.js';
 import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
 import { getBackend } from '../backend/registry.js';
-import { manualSeed } from '../tensor/index.js';
+import { crossEntropy, manualSeed, type Tensor } from '../tensor/index.js';
 import {
   ProgressDisplay,
   TrainingStopped,
@@ -12,6 +11,7 @@ import {
   fit,
   formatDuration,
   historyChart,
+  AUGMENT_HELP,
   describeData,
   describePreprocessing,
   formatAugment,
@@ -22,7 +22,7 @@ import {
   type EvaluationResult,
   type TrainedMeta,
 } from '../train/index.js';
-import { parseCommandArgs } from './args.js';
+import { UsageError, defineCommand, type Parsed } from './command.js';
 import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
 import {
@@ -35,10 +35,71 @@ import {
   type TrainingPlan,
 } from './train-setup.js';
 
-const usage =
-  'usage: convnets train <model> --data fashion-mnist|DIR|x.npy [--epochs N] [--batch-size N] [--lr X] [--optimizer sgd|adam]\n' +
-  '         [--schedule cosine|step|none] [--augment none|crop-flip] [--workers N] [--limit N] [--test-limit N] [--seed N]\n' +
-  '         [--out DIR] [--resume]';
+/** The validation split `convnets train` holds out by default: a tenth of the training set, seeded. */
+export const DEFAULT_VAL_SPLIT = 0.1;
+
+const options = {
+  data: {
+    value: 'NAME|DIR|x.npy',
+    help:
+      'fashion-mnist (built in); a directory of IDX files (MNIST, KMNIST), CIFAR-10/100 binaries, or images in one ' +
+      'sub-folder per class (train/ and val/ when present); or x.npy with y.npy beside it (required)',
+  },
+  epochs: { value: 'N', help: 'passes over the training set', default: "the model's" },
+  'batch-size': { value: 'N', help: 'images per step', default: "the model's" },
+  lr: { value: 'X', help: 'the initial learning rate', default: "the model's" },
+  optimizer: { value: 'sgd|adam|adamw', help: 'the optimizer', default: "the model's" },
+  momentum: { value: 'X', help: "SGD's momentum", default: "the model's" },
+  'weight-decay': { value: 'X', help: 'L2 penalty (adamw: decoupled weight decay)', default: "the model's" },
+  'label-smoothing': { value: 'X', help: 'cross-entropy label smoothing in [0, 1)', default: '0' },
+  schedule: { value: 'cosine|step|none', help: 'the learning-rate schedule', default: "the model's" },
+  augment: {
+    value: 'LIST',
+    help: `training augmentation, comma-separated: ${AUGMENT_HELP}; none; crop-flip (= crop:4,flip)`,
+    default: "the model's",
+  },
+  'val-split': {
+    value: 'X',
+    help: 'fraction (or count) of the training images held out for validation, seeded; 0: none',
+    default: String(DEFAULT_VAL_SPLIT),
+  },
+  'input-size': {
+    value: 'N',
+    help: "the model's input side (data padded or resized to it)",
+    default: "the model's (28×28 data: its tuned one)",
+  },
+  cache: { value: 'DIR', help: "an image folder's cache of decoded, resized images", default: 'none' },
+  workers: { value: 'N', help: 'loader worker threads, at most one per core', default: '1' },
+  limit: { value: 'N', help: 'train on the first N images only (validation split off them)', default: 'all' },
+  'test-limit': { value: 'N', help: 'test on the first N images only', default: 'all' },
+  seed: { value: 'N', help: 'the seed of weights, split, shuffling and augmentation', default: '1' },
+  out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
+  resume: { help: 'continue the checkpoint in --out' },
+  quiet: { help: 'no progress lines, only epoch summaries' },
+};
+
+export const trainCommand = defineCommand({
+  name: 'train',
+  summary: 'train any zoo model on your data with its defaults, checkpointing every epoch',
+  synopsis: ['<model> --data NAME|DIR|x.npy [--epochs N] [--out DIR] [options]'],
+  description:
+    "Trains with the model's defaults (its ModelInfo's, else generic ones from its input size; `convnets models`\n" +
+    'lists models), holding out a seeded validation split reported every epoch; the test set, where the data has\n' +
+    'one, is measured once at the end. Grey images feed RGB models copied into R, G and B; RGB images feed grey\n' +
+    'models as their luma (0.299 R + 0.587 G + 0.114 B); images are padded up to 8 pixels to the model input, else\n' +
+    'resized. Image folders are decoded as batches need them; an unreadable image is skipped with a warning.\n' +
+    'Writes into --out a checkpoint after every epoch (model, options, class names and preprocessing),\n' +
+    'history.json, history.csv, chart.svg and report.md. Ctrl-C (SIGINT) or SIGTERM stops at the next step,\n' +
+    'keeping the last complete checkpoint, and prints the command that resumes.',
+  options,
+  examples: [
+    'convnets train lenet5 --data fashion-mnist --epochs 3',
+    'convnets train resnet20 --data ~/cifar-10-batches-bin --augment crop:4,flip,color:0.1',
+    'convnets train resnet18 --data ~/photos --input-size 112 --augment resized-crop:0.08,flip --cache /tmp/photos',
+    'convnets train resnet20 --data fashion-mnist --out runs/try --resume',
+  ],
+  run: runTrain,
+});
 
 interface RunSummary {
   plan: TrainingPlan;
@@ -110,6 +171,8 @@ function reportMarkdown({
   return lines.join('\n');
 }
 
+type OptimizerName = 'sgd' | 'adam' | 'adamw';
+
 /** What runTrain reads from its options. */
 interface TrainOptions {
   name: string;
@@ -120,7 +183,10 @@ interface TrainOptions {
   epochs?: number;
   batchSize?: number;
   lr?: number;
-  optimizer?: 'sgd' | 'adam';
+  optimizer?: OptimizerName;
+  momentum?: number;
+  weightDecay?: number;
+  labelSmoothing?: number;
   schedule?: 'cosine' | 'step' | 'none';
   augment?: string;
   workers: number;
@@ -132,9 +198,6 @@ interface TrainOptions {
   cacheDir?: string;
 }
 
-/** The validation split `convnets train` holds out by default: a tenth of the training set, seeded. */
-export const DEFAULT_VAL_SPLIT = 0.1;
-
 /**
  * `convnets train <model> --data X [...]`: trains with the model's defaults (its ModelInfo's `training`, or generic
  * ones from its input size), showing progress, holding out a seeded validation split, and writes into --out a
@@ -143,32 +206,20 @@ export const DEFAULT_VAL_SPLIT = 0.1;
  * measured once at the end. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next
  * step, keeping the last complete checkpoint; the exit status is then 130 or 143.
  */
-export async function runTrain(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    data: { type: 'string' },
-    epochs: { type: 'string' },
-    'batch-size': { type: 'string' },
-    lr: { type: 'string' },
-    optimizer: { type: 'string' },
-    schedule: { type: 'string' },
-    augment: { type: 'string' },
-    workers: { type: 'string' },
-    limit: { type: 'string' },
-    'test-limit': { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    resume: { type: 'boolean' },
-    quiet: { type: 'boolean' },
-  });
-  if (positionals.length !== 1) throw new ValueError(`name one model\n${usage}`);
+async function runTrain({ values, positionals, args }: Parsed<typeof options>): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('name one model');
   const [name] = positionals;
-  if (typeof values.data !== 'string') throw new ValueError(`--data is required\n${usage}`);
-  const optional = (option: string, value: string | boolean | undefined, integer: boolean, min: number) =>
+  if (typeof values.data !== 'string')
+    throw new UsageError('--data is required (fashion-mnist, a directory or x.npy)');
+  const optional = (option: string, value: string | undefined, integer: boolean, min: number) =>
     value === undefined ? undefined : numberOption(option, value, 0, { integer, min });
+  const labelSmoothing = optional('label-smoothing', values['label-smoothing'], false, 0);
+  if (labelSmoothing !== undefined && labelSmoothing >= 1)
+    throw new UsageError(`--label-smoothing must be in [0, 1), got '${values['label-smoothing']}'`);
   return train(args, {
     name,
     data: values.data,
-    out: typeof values.out === 'string' ? values.out : join('runs', name),
+    out: values.out ?? join('runs', name),
     resume: values.resume === true,
     quiet: values.quiet === true,
     epochs: optional('epochs', values.epochs, true, 1),
@@ -177,7 +228,10 @@ export async function runTrain(args: string[]): Promise<number> {
     optimizer:
       values.optimizer === undefined
         ? undefined
-        : choiceOption<'sgd' | 'adam'>('optimizer', values.optimizer, 'sgd', ['sgd', 'adam']),
+        : choiceOption<OptimizerName>('optimizer', values.optimizer, 'sgd', ['sgd', 'adam', 'adamw']),
+    momentum: optional('momentum', values.momentum, false, 0),
+    weightDecay: optional('weight-decay', values['weight-decay'], false, 0),
+    labelSmoothing,
     schedule:
       values.schedule === undefined
         ? undefined
@@ -186,12 +240,14 @@ export async function runTrain(args: string[]): Promise<number> {
             'step',
             'none',
           ]),
-    augment: typeof values.augment === 'string' ? values.augment : undefined,
+    augment: values.augment,
     workers: workersOption(values.workers, 1),
     limit: optional('limit', values.limit, true, 1),
     testLimit: optional('test-limit', values['test-limit'], true, 1),
     seed: optional('seed', values.seed, true, 0),
-    valSplit: DEFAULT_VAL_SPLIT,
+    valSplit: numberOption('val-split', values['val-split'], DEFAULT_VAL_SPLIT, { min: 0 }),
+    inputSize: optional('input-size', values['input-size'], true, 1),
+    cacheDir: values.cache,
   });
 }
 
@@ -241,10 +297,19 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     loader(dataset, { batchSize: Math.max(batchSize, 100), workers, transform: plan.testTransform, onSkip });
   const validationLoader = plan.validation === null ? undefined : evaluationLoader(plan.validation);
   const testLoader = plan.test === null ? null : evaluationLoader(plan.test);
+  const momentum = options.momentum ?? defaults.momentum;
+  const weightDecay = options.weightDecay ?? defaults.weightDecay;
+  const labelSmoothing = options.labelSmoothing ?? 0;
   const optimizer =
     optimizerName === 'sgd'
-      ? optim.sgd(model.parameters(), { lr, momentum: defaults.momentum, weightDecay: defaults.weightDecay })
-      : optim.adam(model.parameters(), { lr, weightDecay: defaults.weightDecay });
+      ? optim.sgd(model.parameters(), { lr, momentum, weightDecay })
+      : optimizerName === 'adamw'
+        ? optim.adamW(model.parameters(), { lr, weightDecay })
+        : optim.adam(model.parameters(), { lr, weightDecay });
+  const lossFn =
+    labelSmoothing > 0
+      ? (logits: Tensor, labels: Tensor) => crossEntropy(logits, labels, { labelSmoothing })
+      : undefined;
   const schedule =
     scheduleName === 'cosine'
       ? optim.cosineAnnealingLR(optimizer, { tMax: epochs })
@@ -254,6 +319,9 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
   const settings = {
     optimizer: optimizerName,
     lr,
+    ...(optimizerName === 'sgd' ? { momentum } : {}),
+    weightDecay,
+    ...(labelSmoothing > 0 ? { labelSmoothing } : {}),
     batchSize,
     schedule: scheduleName,
     augment: formatAugment(plan.augment),
@@ -283,6 +351,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
       optimizer,
       schedule,
       validation: validationLoader,
+      lossFn,
       checkpointDir: out,
       resumeFrom: resume ? out : undefined,
       meta,

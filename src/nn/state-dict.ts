@@ -16,15 +16,21 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
-function quoteAll(keys: readonly string[]): string {
-  return keys.map((k) => `'${k}'`).join(', ');
+/** Keys named in a message; a model of another architecture mismatches in thousands, which a line cannot hold. */
+const KEYS_SHOWN = 3;
+
+/** "2 missing keys ('a', 'b')", or "62 missing keys ('a', 'b', 'c', and 59 more)". */
+function countKeys(keys: readonly string[], what: string): string {
+  const shown = keys.slice(0, KEYS_SHOWN).map((k) => `'${k}'`);
+  if (keys.length > KEYS_SHOWN) shown.push(`and ${keys.length - KEYS_SHOWN} more`);
+  return `${keys.length} ${what} key${keys.length === 1 ? '' : 's'} (${shown.join(', ')})`;
 }
 
-/** What keeps a load from matching, for a message: "missing keys 'a', 'b'; unexpected keys 'c'", or '' when nothing. */
+/** What keeps a load from matching, for a message: "2 missing keys ('a', 'b'); 1 unexpected key ('c')", or ''. */
 export function keyMismatch({ missingKeys, unexpectedKeys }: LoadStateDictResult): string {
   return [
-    ...(missingKeys.length > 0 ? [`missing keys ${quoteAll(missingKeys)}`] : []),
-    ...(unexpectedKeys.length > 0 ? [`unexpected keys ${quoteAll(unexpectedKeys)}`] : []),
+    ...(missingKeys.length > 0 ? [countKeys(missingKeys, 'missing')] : []),
+    ...(unexpectedKeys.length > 0 ? [countKeys(unexpectedKeys, 'unexpected')] : []),
   ].join('; ');
 }
 

@@ -21,9 +21,11 @@ interface Panel {
 }
 
 const WIDTH = 900;
-const HEIGHT = 380;
+const HEIGHT = 410;
 const PANEL_WIDTH = WIDTH / 2;
-const MARGIN = { left: 64, right: 20, top: 48, bottom: 52 };
+const MARGIN = { left: 64, right: 20, top: 48, bottom: 82 };
+/** Width of one legend entry: its line sample and label, below the axis, where it cannot hide a curve. */
+const LEGEND_ENTRY = 150;
 const TRAIN_COLOR = '#1f77b4';
 const VAL_COLOR = '#d62728';
 
@@ -83,7 +85,7 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
   parts.push(`<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333"/>`);
   parts.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>`);
   parts.push(
-    `<text x="${(left + right) / 2}" y="${HEIGHT - 12}" text-anchor="middle" font-size="13">epoch</text>`,
+    `<text x="${(left + right) / 2}" y="${bottom + 40}" text-anchor="middle" font-size="13">epoch</text>`,
   );
   const yMiddle = (top + bottom) / 2;
   parts.push(
@@ -101,9 +103,8 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
       const [cx, cy] = c.split(',');
       parts.push(`<circle cx="${cx}" cy="${cy}" r="3" fill="${series.color}"/>`);
     }
-    // Legend, top right inside the plot area.
-    const ly = top + 14 + i * 18;
-    const lx = right - 130;
+    const ly = bottom + 64;
+    const lx = (left + right) / 2 - (panel.series.length * LEGEND_ENTRY) / 2 + i * LEGEND_ENTRY;
     parts.push(
       `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${series.color}" stroke-width="2"${dash}/>`,
     );

@@ -180,6 +180,7 @@ async function removeStale(dir: string, current: string | null): Promise<void> {
  * (see the top of this file): the previous checkpoint stays current until the new one is complete on disk.
  */
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
+  await mkdir(dir, { recursive: true });
   const previous = await readManifest(dir);
   await removeStale(dir, previous);
   let name = `epoch-${options.epoch}`;

@@ -20,7 +20,7 @@ import {
   sum,
   type Tensor,
 } from '../tensor/index.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
 import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import { checkpointMeta } from './trained.js';
@@ -61,6 +61,18 @@ export interface FitOptions {
    * TrainingStopped; the last complete checkpoint stays the current one.
    */
   signal?: AbortSignal;
+}
+
+/**
+ * A checkpoint written for another model would fail on thousands of keys: where both name their model (meta.model,
+ * as `convnets train` writes it), say which two they are instead.
+ */
+async function checkSameModel(dir: string, meta: Record<string, unknown> | undefined): Promise<void> {
+  const written = (await readCheckpointState(dir)).meta.model;
+  if (typeof meta?.model === 'string' && typeof written === 'string' && written !== meta.model)
+    throw new ValueError(
+      `fit: the checkpoint in ${dir} was written for ${written}, not ${meta.model}; resume it with ${written}, or train ${meta.model} into another directory`,
+    );
 }
 
 /** fit or evaluate stopped because its signal was aborted. */
@@ -181,6 +193,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
   let startEpoch = 0;
   let lastCheckpoint: number | null = null;
   if (options.resumeFrom !== undefined) {
+    await checkSameModel(options.resumeFrom, options.meta);
     const state = await loadCheckpoint(options.resumeFrom, { model, optimizer, schedule });
     if (state.loaderSeed !== null && state.loaderSeed !== loader.seed) {
       throw new ValueError(

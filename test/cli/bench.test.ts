@@ -5,7 +5,7 @@ import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_MODELS, BENCH_WORKLOADS, benchScript } from '../../src/cli/bench.js';
-import { assertOneLineFailure, cli, withTempDir } from './helpers.js';
+import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 const distSrc = join(repoRoot, 'dist', 'src');
@@ -76,23 +76,23 @@ test('bench hands its options to the benchmark as make bench does, and returns i
 });
 
 test('bench: a wrong option value is one line, before anything runs', () => {
-  assertOneLineFailure(['bench', '--threads', '0'], /--threads must be an integer ≥ 1, got '0'$/);
-  assertOneLineFailure(['bench', '--threads', '100000'], /--threads must be at most \d+ \(the cores/);
+  assertUsageFailure(['bench', '--threads', '0'], /--threads must be an integer ≥ 1, got '0'$/);
+  assertUsageFailure(['bench', '--threads', '100000'], /--threads must be at most \d+ \(the cores/);
   for (const seconds of ['0', '-1', 'soon'])
-    assertOneLineFailure(
+    assertUsageFailure(
       ['bench', `--seconds=${seconds}`],
       new RegExp(`--seconds must be a number > 0, got '${seconds}'$`),
     );
-  assertOneLineFailure(
+  assertUsageFailure(
     ['bench', '--only', 'conv,fit'],
     /--only takes a comma-separated list of conv, train, infer, got 'conv,fit'$/,
   );
-  assertOneLineFailure(
+  assertUsageFailure(
     ['bench', '--models', 'vgg19'],
     /--models takes a comma-separated list of .*, got 'vgg19'$/,
   );
-  assertOneLineFailure(['bench', '--table', 'saved.json'], /Unknown option '--table'/);
-  assertOneLineFailure(['bench', 'conv'], /unexpected argument 'conv': bench takes no arguments$/);
+  assertUsageFailure(['bench', '--table', 'saved.json'], /unknown option '--table'$/);
+  assertUsageFailure(['bench', 'conv'], /unexpected argument 'conv': bench takes no arguments$/);
 });
 
 test('bench checks the workloads and models that bench/common.mjs measures', async () => {

@@ -9,7 +9,7 @@ import type { Module } from '../../src/nn/index.js';
 import { Generator, noGrad, randn, type Tensor } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
 import { assertClose, loadOnnxRuntime, randomiseBatchNorms } from '../graph/helpers.js';
-import { assertOneLineFailure, cli, withTempDir } from './helpers.js';
+import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
 
 const forward = (net: Module, x: Tensor) => noGrad(() => net.call(x)).data();
 
@@ -145,23 +145,20 @@ test('export: wrong paths and values are one line naming them', async () => {
       /--out .*absent\/m\.onnx: the directory .*absent does not exist$/,
     );
     assertOneLineFailure(['export', '--arch', 'lenet5', '--out', dir], /--out .*: is a directory/);
-    assertOneLineFailure(['export', '--arch', 'lenet5'], /--out model\.onnx is required/);
+    assertUsageFailure(['export', '--arch', 'lenet5'], /--out model\.onnx is required/);
     for (const input of ['3,32', '1,0,32', '1,3,32,32', 'big'])
-      assertOneLineFailure(arch('--input', input), new RegExp(`--input '${input}' must be`));
+      assertUsageFailure(arch('--input', input), new RegExp(`--input '${input}' must be`));
     assertOneLineFailure(
       arch('--input', '3,32,32'),
       /features\.0 \(Conv2d\): expected input with 1 channels/,
     );
     for (const batch of ['0', 'two', '1.5'])
-      assertOneLineFailure(arch('--batch', batch), new RegExp(`--batch must be .*got '${batch}'`));
-    assertOneLineFailure(arch('--batch'), /Option '--batch <value>' argument missing$/);
+      assertUsageFailure(arch('--batch', batch), new RegExp(`--batch must be .*got '${batch}'`));
+    assertUsageFailure(arch('--batch'), /Option '--batch <value>' argument missing$/);
     assertOneLineFailure(arch('--opset', '12'), /exportOnnx: opsetVersion 12 is not supported \(13 to 17\)/);
-    assertOneLineFailure(arch('extra'), /unexpected argument 'extra': export takes/);
-    assertOneLineFailure(
-      ['export', empty, 'extra', '--out', out],
-      /unexpected argument 'extra': export takes/,
-    );
-    assertOneLineFailure(
+    assertUsageFailure(arch('extra'), /unexpected argument 'extra': export takes/);
+    assertUsageFailure(['export', empty, 'extra', '--out', out], /unexpected argument 'extra': export takes/);
+    assertUsageFailure(
       ['export', empty, '--weights', file, '--out', out],
       /--weights and --num-classes go with --arch/,
     );

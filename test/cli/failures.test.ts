@@ -7,7 +7,7 @@ import { saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import { rand } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
-import { assertOneLineFailure } from './helpers.js';
+import { assertOneLineFailure, assertUsageFailure } from './helpers.js';
 
 test('predict: a missing or wrong file is one line naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
@@ -82,17 +82,21 @@ test('onnx test: directories without cases fail, saying so', async () => {
 
 test('info, demo and models refuse arguments they do not take', () => {
   for (const verb of ['info', 'demo', 'models']) {
-    assertOneLineFailure(
+    assertUsageFailure(
       [verb, 'extra'],
       new RegExp(`unexpected argument 'extra': ${verb} takes no arguments$`),
     );
   }
-  assertOneLineFailure(['info', '--json'], /Unknown option '--json'/);
+  assertUsageFailure(['info', '--json'], /unknown option '--json'$/);
+  assertUsageFailure(['info', '--jsn'], /unknown option '--jsn'$/);
+  assertUsageFailure(['models', '--jsn'], /unknown option '--jsn' \(did you mean --json\?\)$/);
 });
 
-test('an option value that looks like an option is one line, not parseArgs’ three', () => {
-  assertOneLineFailure(
-    ['summary', 'lenet5', '--input', '-1'],
-    /Option '--input' argument is ambiguous\. Did you forget .* use '--input=-XYZ'\.$/,
+test('a negative number is an option value, checked as any other', () => {
+  assertUsageFailure(['summary', 'lenet5', '--input', '-1'], /--input '-1' must be C,H,W or N,C,H,W/);
+  assertUsageFailure(
+    ['train', 'lenet5', '--data', 'fashion-mnist', '--epochs', '-1'],
+    /--epochs must be an integer ≥ 1, got '-1'$/,
   );
+  assertUsageFailure(['summary', 'lenet5', '--input'], /Option '--input <value>' argument missing$/);
 });

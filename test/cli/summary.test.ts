@@ -27,10 +27,15 @@ test('convnets summary --input sets the input; the text names MACs and FLOPs', (
   assert.match(text, /Total FLOPs \(2 × MACs\):\s+324,408,320/);
 });
 
-test('convnets summary: a bad model, option or input is a one-line error and exit status 1', () => {
-  for (const args of [['nope'], ['lenet5', '--bogus'], ['lenet5', '--input', '3,2'], []]) {
+test('convnets summary: a bad model is a one-line error and exit status 1, a bad command line status 2', () => {
+  for (const [status, args] of [
+    [1, ['nope']],
+    [2, ['lenet5', '--bogus']],
+    [2, ['lenet5', '--input', '3,2']],
+    [2, []],
+  ] as const) {
     const result = spawnSync(process.execPath, [main, 'summary', ...args], { encoding: 'utf8' });
-    assert.equal(result.status, 1, args.join(' '));
+    assert.equal(result.status, status, args.join(' '));
     assert.match(result.stderr, /^convnets summary: /);
     assert.doesNotMatch(result.stderr, /\n\s+at /);
   }

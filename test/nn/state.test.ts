@@ -11,6 +11,7 @@ import {
   MaxPool2d,
   ReLU,
   Sequential,
+  keyMismatch,
 } from '../../src/nn/index.js';
 import { Generator, crossEntropy, randn, scope, sum, tensor, type Tensor } from '../../src/tensor/index.js';
 import { unreleased } from '../memory.js';
@@ -63,8 +64,8 @@ test('strict loading names missing and unexpected keys and copies nothing', () =
     () => target.loadStateDict(state),
     (e: unknown) => {
       assert.ok(e instanceof ValueError);
-      assert.match(e.message, /missing keys '1\.running_var'/);
-      assert.match(e.message, /unexpected keys '7\.weight'/);
+      assert.match(e.message, /1 missing key \('1\.running_var'\)/);
+      assert.match(e.message, /1 unexpected key \('7\.weight'\)/);
       return true;
     },
   );
@@ -73,6 +74,15 @@ test('strict loading names missing and unexpected keys and copies nothing', () =
     original,
     'a failed load leaves the model unchanged',
   );
+});
+
+test('a mismatch of many keys is counted, naming three of each', () => {
+  const message = keyMismatch({
+    missingKeys: ['a', 'b', 'c', 'd', 'e'],
+    unexpectedKeys: ['x'],
+  });
+  assert.equal(message, "5 missing keys ('a', 'b', 'c', and 2 more); 1 unexpected key ('x')");
+  assert.equal(keyMismatch({ missingKeys: [], unexpectedKeys: [] }), '');
 });
 
 test('a mis-shaped key is a ShapeError naming the key and both shapes, strict or not', () => {

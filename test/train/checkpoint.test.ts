@@ -25,7 +25,10 @@ import { halvesDataset, tinyNet, weights } from './helpers.js';
 
 setBackend('reference');
 
-async function run(epochs: number, options: { checkpointDir?: string; resumeFrom?: string } = {}) {
+async function run(
+  epochs: number,
+  options: { checkpointDir?: string; resumeFrom?: string; meta?: Record<string, unknown> } = {},
+) {
   manualSeed(11);
   const model = tinyNet();
   const optimizer = optim.sgd(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-3 });
@@ -48,6 +51,29 @@ test('resume continues bit for bit: 2 epochs straight equal 1 + save + load into
     assert.equal(resumed.history.length, 2);
     // The schedule was restored too: epoch 2 trained at cos(π/2) of the initial lr.
     assert.ok(Math.abs(resumed.history[1].lr - 0.05) < 1e-12);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('fit creates its checkpoint directory, parents included', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-resume-'));
+  try {
+    await run(1, { checkpointDir: join(dir, 'a', 'b') });
+    assert.deepEqual((await readdir(join(dir, 'a', 'b'))).sort(), ['checkpoint.json', 'epoch-1']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('resuming a checkpoint of another model names both models, not thousands of keys', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-resume-'));
+  try {
+    await run(1, { checkpointDir: dir, meta: { model: 'lenet5' } });
+    await assert.rejects(
+      run(2, { resumeFrom: dir, meta: { model: 'resnet20' } }),
+      /^ValueError: fit: the checkpoint in .* was written for lenet5, not resnet20; resume it with lenet5/,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -115,7 +115,7 @@ test('convnets train: unknown options and models are clear errors', () => {
     /--data no\/such\/dir: no such file or directory \(nor 'fashion-mnist', the built-in\)/,
   );
   const bad = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--epochs', '2x']);
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--epochs must be an integer ≥ 1, got '2x'/);
 });
 
@@ -243,9 +243,9 @@ test(
 test('convnets train: --workers above the cores is refused, naming the limit', () => {
   const cores = availableParallelism();
   const result = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--workers', String(cores + 1)]);
-  assert.equal(result.status, 1);
+  assert.equal(result.status, 2);
   assert.equal(
     result.stderr,
-    `convnets train: --workers must be at most ${cores} (the cores this machine offers), got ${cores + 1}\n`,
+    `convnets train: --workers must be at most ${cores} (the cores this machine offers), got ${cores + 1}; see convnets train --help\n`,
   );
 });

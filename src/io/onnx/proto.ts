@@ -292,8 +292,21 @@ export function readGraph(r: ProtoReader, depth = 0): GraphProto {
   return g;
 }
 
-/** Decodes a ModelProto (an .onnx file). A malformed file is a FormatError naming the message and field. */
+/**
+ * Decodes a ModelProto (an .onnx file). A malformed file is a FormatError naming the message and field; bytes that
+ * fail at the outermost message (random bytes, another format) are "not an ONNX model".
+ */
 export function decodeModelProto(bytes: Uint8Array): ModelProto {
+  try {
+    return readModelProto(bytes);
+  } catch (error) {
+    if (error instanceof FormatError && error.message.startsWith('ONNX ModelProto:'))
+      throw new FormatError(`not an ONNX model: ${error.message}`);
+    throw error;
+  }
+}
+
+function readModelProto(bytes: Uint8Array): ModelProto {
   const r = new ProtoReader(bytes, 'ModelProto');
   let graph: GraphProto | null = null;
   const model: Omit<ModelProto, 'graph'> = {
@@ -352,9 +365,8 @@ export function decodeModelProto(bytes: Uint8Array): ModelProto {
         r.skip();
     }
   }
-  if (graph === null) throw new FormatError('ONNX ModelProto: no graph (field 7); not an ONNX model file');
-  if (model.irVersion < 1)
-    throw new FormatError('ONNX ModelProto: no ir_version (field 1); not an ONNX model file');
+  if (graph === null) throw new FormatError('ONNX ModelProto: no graph (field 7)');
+  if (model.irVersion < 1) throw new FormatError('ONNX ModelProto: no ir_version (field 1)');
   return { ...model, graph };
 }
 

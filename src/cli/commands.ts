@@ -1,0 +1,27 @@
+/** The verbs of `convnets`, in the order help lists them; each lives in its own file under src/cli/. */
+import type { Command } from './command.js';
+import { benchCommand } from './bench.js';
+import { completionCommand } from './completion.js';
+import { demoCommand } from './demo.js';
+import { evalCommand } from './eval.js';
+import { exportCommand } from './export.js';
+import { infoCommand } from './info.js';
+import { modelsCommand } from './models.js';
+import { onnxCommand } from './onnx.js';
+import { predictCommand } from './predict.js';
+import { summaryCommand } from './summary.js';
+import { trainCommand } from './train.js';
+
+export const commands: readonly Command[] = [
+  infoCommand,
+  demoCommand,
+  modelsCommand,
+  summaryCommand,
+  trainCommand,
+  evalCommand,
+  predictCommand,
+  exportCommand,
+  benchCommand,
+  onnxCommand,
+  completionCommand(() => commands),
+] as Command[];
