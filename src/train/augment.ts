@@ -91,6 +91,18 @@ export const AUGMENT_HELP = Object.entries(RULES)
   )
   .join(', ');
 
+/** Levenshtein distance, for "did you mean" (the CLI has its own; train/ may not import it). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[b.length];
+}
+
 /** Parses an --augment list (see the top of this file); each error names the item and what it takes. */
 export function parseAugment(text: string): AugmentItem[] {
   const trimmed = text.trim();
@@ -113,7 +125,7 @@ export function parseAugment(text: string): AugmentItem[] {
   return items.map(({ name, raw }) => {
     const rule = RULES[name];
     if (rule === undefined) {
-      const near = Object.keys(RULES).find((known) => known.startsWith(name.slice(0, 3)));
+      const near = Object.keys(RULES).find((known) => editDistance(name, known) <= 2);
       throw new ValueError(
         `--augment: unknown '${name}'${near ? ` (did you mean ${near}?)` : ''}; known: ${AUGMENT_HELP}`,
       );
