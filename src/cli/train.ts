@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { ValueError } from '../errors.js';
 import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
@@ -15,6 +16,7 @@ import {
   describeData,
   describePreprocessing,
   formatAugment,
+  parseAugment,
   readCheckpointState,
   saveHistory,
   writeText,
@@ -213,6 +215,13 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
     throw new UsageError('--data is required (fashion-mnist, a directory or x.npy)');
   const optional = (option: string, value: string | undefined, integer: boolean, min: number) =>
     value === undefined ? undefined : numberOption(option, value, 0, { integer, min });
+  if (values.augment !== undefined) {
+    try {
+      parseAugment(values.augment); // a spec to change is a usage error, before any data is read
+    } catch (error) {
+      throw error instanceof ValueError ? new UsageError(error.message) : error;
+    }
+  }
   const labelSmoothing = optional('label-smoothing', values['label-smoothing'], false, 0);
   if (labelSmoothing !== undefined && labelSmoothing >= 1)
     throw new UsageError(`--label-smoothing must be in [0, 1), got '${values['label-smoothing']}'`);
