@@ -103,7 +103,7 @@ test('convnets train on an image folder: decoded at the model input, a corrupt i
       '--batch-size',
       '4',
       '--augment',
-      'flip,crop:2,color:0.05',
+      'flip,crop:2,color:0.05,pca:0.1',
       '--out',
       out,
       '--quiet',
@@ -120,7 +120,11 @@ test('convnets train on an image folder: decoded at the model input, a corrupt i
     assert.match(report, /test set: none in this data/);
     const trained = await loadTrained(out);
     assert.deepEqual(trained.meta.modelOptions, { inChannels: 3, numClasses: 2, seed: 1 });
-    assert.equal(trained.meta.augment, 'flip,crop:2,color:0.05');
+    assert.equal(trained.meta.augment, 'flip,crop:2,color:0.05,pca:0.1');
+    // AlexNet's PCA of the training images' RGB values is kept with the checkpoint: two colours, one main axis.
+    const pca = trained.meta.pca as { eigenvalues: number[]; eigenvectors: number[][] };
+    assert.equal(pca.eigenvalues.length, 3);
+    assert.ok(pca.eigenvalues[0] > 0.01 && pca.eigenvalues[1] < 1e-6, `eigenvalues ${pca.eigenvalues}`);
 
     const predicted = cli(['predict', out, join(data, 'cat', '0003.png'), '--top', '2']);
     assert.equal(predicted.status, 0, predicted.stderr);

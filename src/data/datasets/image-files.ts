@@ -57,10 +57,6 @@ export class ImageFileDataset implements Dataset {
     return this.classNames.length;
   }
 
-  label(index: number): number {
-    return this.labels[index];
-  }
-
   get(index: number): Sample {
     throw new ValueError(
       `${this.name}: image ${index} is decoded when a loader asks for it; read it through data.loader(...) or fetch()`,
