@@ -152,15 +152,6 @@ export async function planTraining(name: string, options: PlanOptions): Promise<
   };
   checkModelTakes(name, modelOptions, [channels, size, size], numClasses, source);
 
-  const statistics =
-    source.kind === 'fashion-mnist'
-      ? {
-          mean: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.mean[0]),
-          std: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.std[0]),
-        }
-      : await channelStatistics(source.train, channels);
-  const preprocessing = planPreprocessing(source.imageShape, [channels, size, size], statistics);
-
   // --limit takes the first N training images; the validation split, when there is one, comes out of those.
   let train: Dataset = limited(source.train, options.limit);
   let validation: Dataset | null = source.validation;
@@ -172,6 +163,16 @@ export async function planTraining(name: string, options: PlanOptions): Promise<
     validationOrigin = 'split';
   }
   const test = source.test === null ? null : limited(source.test, options.testLimit);
+
+  // Fashion-MNIST's fixed statistics (the main job's, unchanged); else those of the images trained on.
+  const statistics =
+    source.kind === 'fashion-mnist'
+      ? {
+          mean: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.mean[0]),
+          std: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.std[0]),
+        }
+      : await channelStatistics(train, channels);
+  const preprocessing = planPreprocessing(source.imageShape, [channels, size, size], statistics);
 
   const augment = parseAugment(options.augment ?? settings.augment);
   const pca = augment.some((item) => item.name === 'pca') ? await pcaOf(train, preprocessing) : undefined;
@@ -193,7 +194,7 @@ export async function planTraining(name: string, options: PlanOptions): Promise<
   };
 }
 
-/** AlexNet's PCA of RGB values, over up to 1,000 training images evenly spaced (after the channel rule). */
+/** AlexNet's PCA of RGB values, over up to 1,000 training images evenly spaced; RGB images and model only. */
 async function pcaOf(train: Dataset, preprocessing: Preprocessing): Promise<PcaLighting> {
   if (preprocessing.inputShape[0] !== 3 || train.shape[0] !== 3)
     throw new ValueError(

@@ -132,11 +132,11 @@ export async function channelStatistics(
     pixels += plane;
   }
   if (pixels === 0)
-    throw new ValueError(`${describeCount(dataset)}: no image could be read for its statistics`);
+    throw new ValueError(
+      `the training set (${dataset.length} images): no image could be read for its statistics`,
+    );
   const mean = Array.from(sums, (s) => s / pixels);
   // A constant channel (blank test data) would divide by zero: 1 leaves it centred and unscaled.
   const std = Array.from(squares, (s, k) => Math.sqrt(Math.max(0, s / pixels - mean[k] ** 2)) || 1);
   return { mean, std };
 }
-
-const describeCount = (dataset: Dataset) => `the training set (${dataset.length} images)`;
