@@ -29,6 +29,9 @@ export class BackendError extends ConvnetsError {}
 /** A value (an option, a hyper-parameter) is outside what the operation accepts. */
 export class ValueError extends ConvnetsError {}
 
+/** A file could not be fetched from its URL whole and with the expected hash (no network, cut short, altered). */
+export class DownloadError extends ConvnetsError {}
+
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -4,6 +4,7 @@ import { benchCommand } from './bench.js';
 import { completionCommand } from './completion.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { experimentCommand } from './experiment.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { modelsCommand } from './models.js';
@@ -21,6 +22,7 @@ export const commands: readonly Command[] = [
   evalCommand,
   predictCommand,
   exportCommand,
+  experimentCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),

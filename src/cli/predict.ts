@@ -1,11 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
-import { chwImage, readImageFile, transforms, type ChwImage } from '../data/index.js';
+import { chwImage, readImageFile, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
 import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
-import { describePreprocessing, loadTrained, type Preprocessing } from '../train/index.js';
+import {
+  describePreprocessing,
+  loadTrained,
+  preprocessingTransform,
+  type Preprocessing,
+} from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
@@ -15,7 +20,10 @@ const options = {
   top: { value: 'K', help: 'the classes printed per input', default: '5' },
   output: { value: 'FILE', help: 'write the raw outputs (logits) as .npy instead of printing classes' },
   arch: { value: 'MODEL', help: 'a zoo model to run instead of a checkpoint (with --weights)' },
-  weights: { value: 'FILE', help: 'with --arch: its weights (.pth, .safetensors, .onnx)' },
+  weights: {
+    value: 'W',
+    help: 'with --arch: its weights (.pth, .safetensors, .onnx, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)',
+  },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
   input: {
     value: 'FILE',
@@ -35,12 +43,14 @@ export const predictCommand = defineCommand({
   description:
     "A checkpoint's model gets its preprocessing applied to images (said on stderr: 'RGB 100×80 → grey, resized to\n" +
     "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file's graph runs as it is;\n" +
-    'a zoo model with --arch takes its input as given.',
+    'a zoo model with --arch takes its input as given, except with registry weights (resnet18:IMAGENET1K_V1):\n' +
+    'images are then resized, centre-cropped and normalised as the weights expect, and classes printed by name.',
   options,
   examples: [
     'convnets predict runs/lenet5 shirt.png',
     'convnets predict model.onnx x.npy --output y.npy',
     'convnets predict --arch resnet18 --weights resnet18.pth --input x.npy --top 3',
+    'convnets predict --arch resnet18 --weights resnet18:IMAGENET1K_V1 photo.jpg',
   ],
   run: runPredict,
 });
@@ -56,6 +66,8 @@ interface Predictor {
   inputShape?: readonly [number, number, number];
   preprocessing?: Preprocessing | null;
   classNames: readonly string[];
+  /** Decode images at their own size (the channels from imageShape), leaving the resizing to prepare. */
+  decodeAtOwnSize?: boolean;
   /** What an ONNX file declares: its name, its input's [N, C, H, W] (fixed dimensions as numbers). */
   onnx?: { path: string; inputShape: readonly (number | string | null)[] | null };
 }
@@ -166,8 +178,19 @@ async function fromArchitecture(
   weights: string,
   numClasses: string | boolean | undefined,
 ): Promise<Predictor> {
-  const { model, info } = await zooModel(arch, weights, numClasses);
-  return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
+  const { model, info, published } = await zooModel(arch, weights, numClasses);
+  if (published === null)
+    return { model, imageShape: info.inputShape, prepare: (image) => image, classNames: [] };
+  // Registry weights: images at their own size, prepared as the weights expect (resize, centre crop, normalise).
+  const transform = transforms.makeTransform(preprocessingTransform(published.preprocessing));
+  const generator = new Generator(0);
+  return {
+    model,
+    imageShape: info.inputShape,
+    decodeAtOwnSize: true,
+    prepare: (image) => transform(image, generator)[0],
+    classNames: published.classNames,
+  };
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.join() === b.join();
@@ -221,6 +244,10 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
       );
     }
     const shape = predictor.imageShape;
+    if (predictor.decodeAtOwnSize) {
+      prepared.push(predictor.prepare(await decodeAtOwnSize(file)));
+      continue;
+    }
     const { image, source } = await readImageFile(file, shape).catch((error: Error) => {
       throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
     });
@@ -238,6 +265,21 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
   const batch = new Float32Array(prepared.length * size);
   prepared.forEach((image, i) => batch.set(image.data, i * size));
   return tensor(batch, [prepared.length, first.channels, first.height, first.width]);
+}
+
+/** An image file as RGB values in [0, 1] at its own size (registry weights' preprocessing resizes it). */
+async function decodeAtOwnSize(file: string): Promise<ChwImage> {
+  const decode = await sharpDecoder();
+  const decoded = await decode(file, { channels: 3, size: undefined }).catch((error: Error) => {
+    throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+  });
+  const planar = new Float32Array(decoded.data.length);
+  const pixels = decoded.width * decoded.height;
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < decoded.channels; c++)
+      planar[c * pixels + p] = decoded.data[p * decoded.channels + c] / 255;
+  }
+  return chwImage(planar, decoded.channels, decoded.height, decoded.width);
 }
 
 function printTopK(

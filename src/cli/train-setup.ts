@@ -89,6 +89,8 @@ export interface PlanOptions {
   limit?: number;
   testLimit?: number;
   cacheDir?: string;
+  /** Per-channel mean and std pretrained weights expect (RGB); default: the training images' statistics. */
+  normalisation?: { mean: readonly number[]; std: readonly number[] };
 }
 
 /** Everything a training run is made of, decided before anything is built. */
@@ -164,14 +166,17 @@ export async function planTraining(name: string, options: PlanOptions): Promise<
   }
   const test = source.test === null ? null : limited(source.test, options.testLimit);
 
-  // Fashion-MNIST's fixed statistics (the main job's, unchanged); else those of the images trained on.
+  // The weights' own normalisation; Fashion-MNIST's fixed statistics (the main job's, unchanged); else those of
+  // the images trained on.
   const statistics =
-    source.kind === 'fashion-mnist'
-      ? {
-          mean: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.mean[0]),
-          std: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.std[0]),
-        }
-      : await channelStatistics(train, channels);
+    options.normalisation?.mean.length === channels
+      ? options.normalisation
+      : source.kind === 'fashion-mnist'
+        ? {
+            mean: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.mean[0]),
+            std: Array<number>(channels).fill(FASHION_MNIST_STATISTICS.std[0]),
+          }
+        : await channelStatistics(train, channels);
   const preprocessing = planPreprocessing(source.imageShape, [channels, size, size], statistics);
 
   const augment = parseAugment(options.augment ?? settings.augment);

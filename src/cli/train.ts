@@ -18,6 +18,7 @@ import {
   formatAugment,
   parseAugment,
   readCheckpointState,
+  saveCheckpoint,
   saveHistory,
   writeText,
   type EpochRecord,
@@ -36,6 +37,16 @@ import {
   workersOption,
   type TrainingPlan,
 } from './train-setup.js';
+import {
+  applyPlan,
+  modelWithWeights,
+  resolveWeights,
+  trainTransfer,
+  transferOptions,
+  transferPlan,
+  wantsTransfer,
+  type TransferValues,
+} from './transfer.js';
 
 /** The validation split `convnets train` holds out by default: a tenth of the training set, seeded. */
 export const DEFAULT_VAL_SPLIT = 0.1;
@@ -78,6 +89,7 @@ const options = {
   out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
   resume: { help: 'continue the checkpoint in --out' },
   quiet: { help: 'no progress lines, only epoch summaries' },
+  ...transferOptions,
 };
 
 export const trainCommand = defineCommand({
@@ -175,6 +187,17 @@ function reportMarkdown({
 
 type OptimizerName = 'sgd' | 'adam' | 'adamw';
 
+/**
+ * The normalisation pretrained weights expect: the registry entry's, else the model's published one (its
+ * ModelInfo's, what torchvision's weights expect); a model without one keeps the data's statistics.
+ */
+function publishedNormalisation(
+  name: string,
+  published: models.PublishedWeights | null,
+): { mean: readonly number[]; std: readonly number[] } | undefined {
+  return published?.preprocessing ?? models.info(name).preprocessing;
+}
+
 /** What runTrain reads from its options. */
 interface TrainOptions {
   name: string;
@@ -198,6 +221,8 @@ interface TrainOptions {
   valSplit: number;
   inputSize?: number;
   cacheDir?: string;
+  /** The transfer-learning options as given (cli/transfer.ts reads them). */
+  transfer: TransferValues;
 }
 
 /**
@@ -257,6 +282,7 @@ async function runTrain({ values, positionals, args }: Parsed<typeof options>): 
     valSplit: numberOption('val-split', values['val-split'], DEFAULT_VAL_SPLIT, { min: 0 }),
     inputSize: optional('input-size', values['input-size'], true, 1),
     cacheDir: values.cache,
+    transfer: values,
   });
 }
 
@@ -272,6 +298,8 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
   const scheduleName = options.schedule ?? defaults.schedule;
   const { workers } = options;
 
+  const weights =
+    options.transfer.weights === undefined ? null : await resolveWeights(options.transfer.weights);
   const plan = await planTraining(name, {
     data: options.data,
     seed,
@@ -281,13 +309,22 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     limit: options.limit,
     testLimit: options.testLimit,
     cacheDir: options.cacheDir,
+    normalisation: weights === null ? undefined : publishedNormalisation(name, weights.published),
   });
   await ensureDirectory(out, '--out');
 
   manualSeed(seed);
   const meta = trainedMeta(plan, seed);
-  const model = models.get(name, plan.modelOptions);
+  const model =
+    weights === null
+      ? models.get(name, plan.modelOptions)
+      : await modelWithWeights(name, plan.modelOptions, weights);
+  const transfer = wantsTransfer(options.transfer)
+    ? transferPlan(model, name, options.transfer, epochs, plan.source.classNames.length)
+    : null;
   const progress = new ProgressDisplay({ logEvery: options.quiet ? 0 : 100 });
+  // The head and the frozen layers are settled before the optimizer takes the parameters that train.
+  const transferLine = transfer === null ? null : applyPlan(model, transfer, seed);
   const skipped = new Map<string, string>();
   const onSkip = (file: string, reason: string) => {
     if (skipped.has(file)) return;
@@ -326,6 +363,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
         ? optim.stepLR(optimizer, { stepSize: Math.max(1, Math.round(epochs / 3)) })
         : undefined;
   const settings = {
+    ...(weights === null ? {} : { weights: options.transfer.weights }),
     optimizer: optimizerName,
     lr,
     ...(optimizerName === 'sgd' ? { momentum } : {}),
@@ -348,6 +386,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
         .map(([k, v]) => `${k} ${String(v)}`)
         .join(', ')}; backend ${getBackend().name}; writing ${out}`,
   );
+  if (transferLine !== null) progress.message(transferLine);
   const started = performance.now();
   const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
   const stop = abortOnSignals((signal) => {
@@ -355,27 +394,57 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
   });
   let history: EpochRecord[] = [];
   try {
-    history = await fit(model, trainLoader, {
-      epochs,
-      optimizer,
-      schedule,
-      validation: validationLoader,
-      lossFn,
-      checkpointDir: out,
-      resumeFrom: resume ? out : undefined,
-      meta,
-      signal: stop.signal,
-      onStep: options.quiet ? undefined : (info) => progress.step(info),
-      callbacks: [
-        {
-          onEpochEnd: async (record, all) => {
-            progress.epoch(record, epochs);
-            await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
-            await writeText(join(out, 'chart.svg'), historyChart(all, { title }));
+    const onEpochEnd = async (record: EpochRecord, all: readonly EpochRecord[]) => {
+      progress.epoch(record, epochs);
+      await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
+      await writeText(join(out, 'chart.svg'), historyChart(all, { title }));
+    };
+    if (transfer !== null && (transfer.cacheFeatures || transfer.unfreezeAfter !== undefined)) {
+      if (optimizerName === 'adamw')
+        throw new UsageError(
+          '--optimizer adamw does not go with --cache-features or --unfreeze-after (sgd or adam)',
+        );
+      // The transfer path trains in phases (head, then more), with its own loaders; one checkpoint at the end.
+      const all: EpochRecord[] = [];
+      history = await trainTransfer(model, transfer, {
+        trainSet: plan.train,
+        validation: plan.validation ?? undefined,
+        transform: plan.trainTransform,
+        evalTransform: plan.testTransform,
+        out,
+        epochs,
+        lr,
+        batchSize,
+        optimizer: optimizerName,
+        momentum,
+        weightDecay,
+        seed,
+        workers,
+        callbacks: [
+          {
+            onEpochEnd: async (record) => {
+              all.push({ ...record, epoch: all.length + 1 });
+              await onEpochEnd(all[all.length - 1], all);
+            },
           },
-        },
-      ],
-    });
+        ],
+        message: (line) => progress.message(line),
+      });
+      await saveCheckpoint(out, { model, epoch: history.length, history, loaderSeed: seed, meta });
+    } else
+      history = await fit(model, trainLoader, {
+        epochs,
+        optimizer,
+        schedule,
+        validation: validationLoader,
+        lossFn,
+        checkpointDir: out,
+        resumeFrom: resume ? out : undefined,
+        meta,
+        signal: stop.signal,
+        onStep: options.quiet ? undefined : (info) => progress.step(info),
+        callbacks: [{ onEpochEnd }],
+      });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
     const test = testLoader === null ? null : await evaluate(model, testLoader, { signal: stop.signal });
     const parameters = model.numParameters();

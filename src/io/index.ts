@@ -31,3 +31,11 @@ export {
   type ImportOnnxOptions,
   type OnnxValue,
 } from './onnx/index.js';
+export {
+  cachePath,
+  cachedDownload,
+  convnetsHome,
+  type CachedDownloadOptions,
+  type DownloadSpec,
+  type ProgressFn,
+} from './download.js';

@@ -8,3 +8,5 @@ export * from './resnet.js';
 export * from './cifar-resnet.js';
 export * from './inception.js';
 export * from './densenet.js';
+export * from './weights.js';
+export { IMAGENET_CLASSES } from './imagenet-classes.js';

@@ -25,6 +25,11 @@ export interface ModelInfo {
   reportedAccuracy?: { top1: number; dataset: string; source: string };
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
+  /**
+   * Dotted path of the classifier layer transfer learning replaces ('fc', 'classifier.6'); where absent, the last
+   * Linear module (train/transfer.ts).
+   */
+  head?: string;
   /** How to train it from scratch on 28×28 grey images (Fashion-MNIST), where that was tuned: `convnets train`. */
   training?: TrainingDefaults;
 }

@@ -69,6 +69,9 @@ function checkName(kind: string, name: string): void {
  */
 export abstract class Module {
   training = true;
+  #frozen = false;
+  /** The mode train() or eval() last asked for, which a frozen module does not take until unfrozen. */
+  #modeAsked = true;
   readonly #parameters = new Map<string, Tensor | null>();
   readonly #buffers = new Map<string, Tensor | null>();
   /** Names given through registerModule, whose order JavaScript's property order may not keep (integer-like keys). */
@@ -148,8 +151,10 @@ export abstract class Module {
         `cannot register module '${name}' on ${this.typeName}: a parameter or buffer has that name`,
       );
     }
+    // Replacing a child keeps its place: a constructor's child (a property, not in #childOrder) stays where it was.
+    const replacing = current instanceof Module;
     (this as unknown as Record<string, unknown>)[name] = module;
-    if (!this.#childOrder.includes(name)) this.#childOrder.push(name);
+    if (!replacing && !this.#childOrder.includes(name)) this.#childOrder.push(name);
   }
 
   private checkFreeName(kind: string, name: string, own: Map<string, Tensor | null>): void {
@@ -315,9 +320,16 @@ export abstract class Module {
 
   // ---- modes and gradients ----
 
-  /** Sets training mode on this module and all descendants (BatchNorm, Dropout behave differently). */
+  /**
+   * Sets training mode on this module and all descendants (BatchNorm, Dropout behave differently). Frozen modules
+   * stay in evaluation mode: a frozen BatchNorm keeps normalising with, and never updates, its running statistics
+   * (Keras's rule for transfer learning, whose users otherwise lose accuracy to drifting statistics).
+   */
   train(mode = true): this {
-    for (const module of this.modules()) module.training = mode;
+    for (const module of this.modules()) {
+      module.#modeAsked = mode;
+      module.training = mode && !module.#frozen;
+    }
     return this;
   }
 
@@ -325,15 +337,32 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Stops gradients for every parameter of this sub-tree: backward skips them, optimizers leave them. */
+  /**
+   * Stops gradients for every parameter of this sub-tree (backward skips them, optimizers leave them) and puts the
+   * sub-tree in evaluation mode, where train() leaves it until unfreeze().
+   */
   freeze(): this {
     for (const p of this.parameters()) p.requireGrad(false);
+    for (const module of this.modules()) {
+      module.#frozen = true;
+      module.training = false;
+    }
     return this;
   }
 
+  /** Undoes freeze() on this sub-tree: gradients again, and the mode the last train() or eval() asked for. */
   unfreeze(): this {
     for (const p of this.parameters()) p.requireGrad(true);
+    for (const module of this.modules()) {
+      module.#frozen = false;
+      module.training = module.#modeAsked;
+    }
     return this;
+  }
+
+  /** Whether freeze() was called on this module or an ancestor of it (and unfreeze() not since). */
+  get frozen(): boolean {
+    return this.#frozen;
   }
 
   /** Releases and clears every parameter's accumulated gradient. */

@@ -65,3 +65,22 @@ export {
   type SaveCheckpointOptions,
   type Trainable,
 } from './checkpoint.js';
+export {
+  discriminativeGroups,
+  freezeBefore,
+  freezeModel,
+  headPath,
+  onlyHeadTrains,
+  replaceHead,
+  unfreezeMore,
+  type FreezeSpec,
+  type LearningRateGroup,
+} from './transfer.js';
+export {
+  cachedFeatures,
+  HeadOnFeatures,
+  type CachedFeatures,
+  type FeatureCacheOptions,
+} from './feature-cache.js';
+export { transfer, type TransferOptions, type TransferResult } from './transfer-learning.js';
+export { pretrained, preprocessingTransform, type Pretrained } from './pretrained.js';

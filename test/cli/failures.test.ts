@@ -31,7 +31,10 @@ test('predict: a missing or wrong file is one line naming it', async () => {
       viaArch(join(dir, 'missing.safetensors')),
       /--weights .*missing\.safetensors: no such file$/,
     );
-    assertOneLineFailure(viaArch(dir), /--weights .*: is a directory, not a file$/);
+    assertOneLineFailure(
+      viaArch(dir),
+      /--weights .*: is a directory, not a file or a checkpoint \(it has no weights\.safetensors\)$/,
+    );
     assertOneLineFailure(
       ['predict', checkpoint, join(dir, 'missing.png')],
       /input .*missing\.png: no such file$/,
