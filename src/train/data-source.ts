@@ -183,7 +183,7 @@ function folder(root: string, options: DataSourceOptions): DataSource {
   const shape = options.folderShape;
   if (shape === undefined)
     throw new ValueError(`--data ${root}: an image folder needs the size to decode to`);
-  const split = (name: string) => [join(root, name)].find(isDirectory);
+  const split = (name: string) => (isDirectory(join(root, name)) ? join(root, name) : undefined);
   const trainDir = split('train');
   const open = (dir: string) => imageFiles(dir, { shape, cacheDir: options.cacheDir });
   const train = open(trainDir ?? root);
