@@ -4,6 +4,12 @@
  * Nothing reachable from here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts)
  * is this and what needs Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
  */
+import { registerBackend } from './backend/registry.js';
+import { wasmProvider } from './backend/wasm/provider.js';
+
+// The wasm backend: setBackend('wasm') once loadWasmBackend(url of convnets.wasm) has compiled its kernels.
+registerBackend('wasm', wasmProvider());
+export { loadWasmBackend } from './backend/wasm/provider.js';
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
@@ -16,6 +22,8 @@ export {
   type SummaryTotals,
   type SummaryMemory,
 } from './analysis/index.js';
+// Looking inside networks: feature maps, filters, Grad-CAM, saliency, occlusion, receptive fields, pictures.
+export * as analysis from './analysis/index.js';
 export type { Backend, BackendDescription, DType, Shape, Storage } from './backend/backend.js';
 export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
 export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';

@@ -25,6 +25,7 @@ type Unit =
   | 'cli'
   | 'web'
   | 'errors.ts'
+  | 'options.ts'
   | 'version.ts'
   | 'browser.ts'
   | 'index.ts';
@@ -46,8 +47,8 @@ const library: readonly Unit[] = [
 
 /**
  * DESIGN.md's table, "may import": what each unit may import directly. What those may import is below too, so
- * allowed (models/ builds on nn/, which builds on tensor/). errors.ts and version.ts import nothing and every
- * unit may import them.
+ * allowed (models/ builds on nn/, which builds on tensor/). errors.ts and version.ts import nothing, options.ts
+ * only errors.ts, and every unit may import them.
  */
 const mayImport: Record<Unit, readonly Unit[]> = {
   backend: [],
@@ -67,6 +68,8 @@ const mayImport: Record<Unit, readonly Unit[]> = {
   cli: [...library, 'index.ts'],
   web: ['browser.ts'],
   'errors.ts': [],
+  // The options check: Node-free, importing only errors.ts, so every unit may check the options it is given.
+  'options.ts': ['errors.ts'],
   'version.ts': [],
   // The browser entry: the library less what needs Node (which the reachability test below holds it to).
   'browser.ts': library,
@@ -81,7 +84,7 @@ const mayImport: Record<Unit, readonly Unit[]> = {
 const mayImportFiles: Partial<Record<Unit, readonly string[]>> = {
   train: ['models/registry.ts', 'models/weights.ts'],
 };
-const leaves: readonly Unit[] = ['errors.ts', 'version.ts'];
+const leaves: readonly Unit[] = ['errors.ts', 'options.ts', 'version.ts'];
 
 /** Everything `unit` may import: its row, what those rows allow, and the leaves. */
 function allowed(unit: Unit): Set<Unit> {

@@ -24,6 +24,7 @@ export function formatMiB(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
 }
 
+/** How a column of formatTable lines up its cells. */
 export type Align = 'left' | 'right';
 
 /** Lines of a text table: rules above and below the header and at the end, columns two spaces apart. */

@@ -25,6 +25,7 @@ export interface SummaryRow {
   repeated: boolean;
 }
 
+/** Whole-model totals of a summary. */
 export interface SummaryTotals {
   /** Every parameter of the model, each shared tensor once, whether or not the forward pass used it. */
   parameters: number;
@@ -36,6 +37,7 @@ export interface SummaryTotals {
   flops: number;
 }
 
+/** Memory of one forward pass at the summary's input, in bytes. */
 export interface SummaryMemory {
   /** The input batch, float32. */
   inputBytes: number;
@@ -88,6 +90,7 @@ export class ModelSummary implements ModelSummaryJSON {
     this.uncalled = fields.uncalled;
   }
 
+  /** The summary as plain JSON (what `convnets summary --json` prints). */
   toJSON(): ModelSummaryJSON {
     return {
       model: this.model,
@@ -144,7 +147,8 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
       withStandIns(model, () =>
         noGrad(() =>
           scope(() => {
-            model.eval();
+            // The flags, not eval(), which would also change the mode a frozen module takes back when unfrozen.
+            for (const [module] of modes) module.training = false;
             const input = zeros(shape);
             const stop = observeCalls(({ input: x, output, ...call }) => {
               observed.push({

@@ -3,6 +3,7 @@
  * layout the backend keeps (DESIGN.md decision 1). A backend that lacks a method does not compile.
  */
 export type DType = 'float32' | 'int32';
+/** A tensor's logical shape, outermost axis first (NCHW for images). */
 export type Shape = readonly number[];
 export type TypedArray = Float32Array | Int32Array;
 
@@ -148,6 +149,7 @@ export interface BackendDescription {
   details: Record<string, string>;
 }
 
+/** The kernel contract every backend implements (reference, native, wasm): storage, then one method per kernel. */
 export interface Backend {
   readonly name: string;
   /** Threads its kernels use. */
@@ -155,24 +157,30 @@ export interface Backend {
   /** True for a backend that tracks shapes and holds no values (meta): callers may skip computing values for it. */
   readonly shapeOnly?: boolean;
   readonly recorder?: Recorder;
+  /** What the backend is and how it runs (version, instruction set, threads), for `convnets info`. */
   describe(): BackendDescription;
 
   // Storage
+  /** A new storage holding these row-major values under `shape`. */
   upload(values: TypedArray, shape: Shape): Storage;
   /** Logical row-major (NCHW) values; a fresh array the caller may keep. */
   read(x: Storage, shape: Shape): TypedArray;
+  /** A new storage of `shape` with every element `value`. */
   fill(shape: Shape, value: number, dtype: DType): Storage;
   /**
    * Frees the storage now. One never released is the backend's to reclaim when the garbage collector finds it
    * unreachable (tensors hold storages and nothing else frees them).
    */
   release(x: Storage): void;
+  /** Live storages and bytes the backend holds (tests check that a step leaves them where they were). */
   memory(): MemoryInfo;
+  /** The same values converted to another dtype. */
   cast(x: Storage, shape: Shape, dtype: DType): Storage;
   /** Same values in row-major order under a new shape of equal size. */
   reshape(x: Storage, shape: Shape, newShape: Shape): Storage;
 
   // Elementwise
+  /** An elementwise function of one input (neg, exp, relu, ...). */
   unary(op: UnaryOp, x: Storage, shape: Shape): Storage;
   /** dL/dx of an activation given its input x, output y and dL/dy. */
   activationBackward(op: ActivationOp, x: Storage, y: Storage, dy: Storage, shape: Shape): Storage;
@@ -195,9 +203,13 @@ export interface Backend {
     transposeA: boolean,
     transposeB: boolean,
   ): Storage;
+  /** Reorders the axes: output axis i is input axis perm[i]. */
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage;
+  /** The block of `size` elements per axis starting at `begin`. */
   slice(x: Storage, shape: Shape, begin: readonly number[], size: readonly number[]): Storage;
+  /** Pads each axis with `before` and `after` elements of `value`. */
   pad(x: Storage, shape: Shape, before: readonly number[], after: readonly number[], value: number): Storage;
+  /** Joins tensors of equal shape but for `axis` along that axis. */
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
   /** float32 [n, numClasses] with a 1 at each int32 label. */
   oneHot(labels: Storage, n: number, numClasses: number): Storage;
@@ -205,6 +217,10 @@ export interface Backend {
   // Convolution
   /** Columns [groups, C/groups · kh · kw, N · outH · outW] of an NCHW input. */
   im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage;
+  /**
+   * 2-D cross-correlation of an NCHW input with [out, in/groups, kH, kW] weights, with an optional fused sum and
+   * ReLU.
+   */
   conv2d(
     x: Storage,
     xShape: Shape,
@@ -214,6 +230,7 @@ export interface Backend {
     attrs: Conv2dAttrs,
     post?: ConvPostOps,
   ): Storage;
+  /** Gradient of conv2d with respect to its input. */
   conv2dBackwardData(
     dy: Storage,
     dyShape: Shape,
@@ -222,6 +239,7 @@ export interface Backend {
     xShape: Shape,
     attrs: Conv2dAttrs,
   ): Storage;
+  /** Gradient of conv2d with respect to its weights. */
   conv2dBackwardFilter(
     x: Storage,
     xShape: Shape,
@@ -237,6 +255,7 @@ export interface Backend {
    * return a null workspace.
    */
   pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace?: boolean): PoolResult;
+  /** Gradient of pool2d with respect to its input; max pooling uses the workspace pool2d returned. */
   pool2dBackward(
     kind: PoolKind,
     dy: Storage,
@@ -245,12 +264,17 @@ export interface Backend {
     attrs: Pool2dAttrs,
     workspace: Storage | null,
   ): Storage;
+  /** Mean over adaptive windows to an [outH, outW] output, as PyTorch's adaptive_avg_pool2d. */
   adaptiveAvgPool2d(x: Storage, xShape: Shape, outSize: readonly [number, number]): Storage;
+  /** Gradient of adaptiveAvgPool2d with respect to its input. */
   adaptiveAvgPool2dBackward(dy: Storage, dyShape: Shape, xShape: Shape): Storage;
   /** An [N, C, H, W] input resampled to [N, C, outSize[0], outSize[1]] (PyTorch's F.interpolate). */
   resize2d(x: Storage, xShape: Shape, outSize: readonly [number, number], mode: ResizeMode): Storage;
+  /** Gradient of resize2d with respect to its input. */
   resize2dBackward(dy: Storage, dyShape: Shape, xShape: Shape, mode: ResizeMode): Storage;
+  /** Local response normalisation across channels (AlexNet's). */
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage;
+  /** Gradient of lrn with respect to its input. */
   lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. */
   batchNormTraining(
@@ -260,6 +284,7 @@ export interface Backend {
     beta: Storage,
     eps: number,
   ): BatchNormTrainingResult;
+  /** Normalises with stored mean and variance (evaluation mode); gamma and beta are [C]. */
   batchNormInference(
     x: Storage,
     shape: Shape,
@@ -269,6 +294,7 @@ export interface Backend {
     variance: Storage,
     eps: number,
   ): Storage;
+  /** Gradients of training-mode batch normalisation with respect to x, gamma and beta. */
   batchNormBackward(
     x: Storage,
     dy: Storage,
@@ -280,6 +306,7 @@ export interface Backend {
   ): BatchNormGradients;
 
   // Softmax
+  /** Softmax (or log-softmax when `log`) along `axis`. */
   softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage;
   /** Given y = softmax(x) (or log-softmax when `log`), dL/dx from dL/dy. */
   softmaxBackward(y: Storage, dy: Storage, shape: Shape, axis: number, log: boolean): Storage;

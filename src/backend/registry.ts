@@ -58,6 +58,7 @@ export function preferredBackends(): { name: string; unavailableReason: string |
     .map(([name, provider]) => ({ name, unavailableReason: provider.unavailableReason!() }));
 }
 
+/** Makes the named backend the one new tensors use; an error says why it cannot run here. */
 export function setBackend(name: string): Backend {
   active = createBackend(name);
   return active;
@@ -88,6 +89,7 @@ export function withBackend<T>(backend: string | Backend, fn: () => T): T {
   }
 }
 
+/** Names of the registered backends, whether or not they can run here. */
 export function backendNames(): string[] {
   return [...providers.keys()];
 }

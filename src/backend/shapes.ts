@@ -1,5 +1,6 @@
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import type { Conv2dAttrs, Pool2dAttrs, Shape } from './backend.js';
+import { checkOptions } from '../options.js';
 
 export function sizeOf(shape: Shape): number {
   let size = 1;
@@ -80,6 +81,7 @@ export function outputSize(
   padding = 0,
   options: OutputSizeOptions = {},
 ): number {
+  checkOptions('outputSize', options, { dilation: true, ceilMode: true, strict: true, paddingAfter: true });
   const dilation = options.dilation ?? 1;
   const paddingAfter = options.paddingAfter ?? padding;
   const effectiveKernel = dilation * (kernel - 1) + 1;

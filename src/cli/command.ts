@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ValueError } from '../errors.js';
+import { nearestName } from '../options.js';
 
 /** An option: with `value` it takes one (`--epochs N`), without it is a switch (`--json`). */
 export interface OptionSpec {
@@ -63,29 +64,6 @@ export const commonOptions: OptionSpecs = {
   debug: { help: 'print the stack trace of an error (also CONVNETS_DEBUG=1)' },
 };
 
-/** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row.push(Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    previous = row;
-  }
-  return previous[b.length];
-}
-
-/** The known name nearest to `name`, where it is near enough to be a slip (or a prefix of it). */
-export function nearest(name: string, known: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of known) {
-    const d = candidate.startsWith(name) ? 1 : distance(name, candidate);
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? best : undefined;
-}
-
 const looksNegative = /^-(\d|\.\d)/;
 
 /**
@@ -107,7 +85,7 @@ function normalise(args: readonly string[], options: OptionSpecs): string[] {
     const name = arg.replace(/^--?/, '').split('=')[0];
     const spec = options[name];
     if (spec === undefined || !arg.startsWith('--')) {
-      const guess = nearest(name, Object.keys(options));
+      const guess = nearestName(name, Object.keys(options));
       throw new UsageError(
         `unknown option '${arg.split('=')[0]}'${guess ? ` (did you mean --${guess}?)` : ''}`,
       );

@@ -4,12 +4,15 @@ import { benchCommand } from './bench.js';
 import { completionCommand } from './completion.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
+import { explainCommand } from './explain.js';
 import { experimentCommand } from './experiment.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { modelsCommand } from './models.js';
 import { onnxCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
+import { reportCommand } from './report.js';
+import { showCommand } from './show.js';
 import { summaryCommand } from './summary.js';
 import { trainCommand } from './train.js';
 
@@ -22,6 +25,9 @@ export const commands: readonly Command[] = [
   evalCommand,
   predictCommand,
   exportCommand,
+  explainCommand,
+  showCommand,
+  reportCommand,
   experimentCommand,
   benchCommand,
   onnxCommand,

@@ -1,17 +1,7 @@
-import { ValueError } from '../errors.js';
 import { loader } from '../data/index.js';
-import {
-  describeData,
-  evaluate,
-  formatConfusion,
-  loadTrained,
-  planPreprocessing,
-  resolveData,
-  testTransform,
-  type Trained,
-} from '../train/index.js';
+import { evaluate, formatConfusion, loadTrained } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
-import { limited, numberOption } from './train-setup.js';
+import { checkpointTestSet, limited, numberOption } from './train-setup.js';
 
 const options = {
   data: {
@@ -37,28 +27,6 @@ export const evalCommand = defineCommand({
 });
 
 /**
- * The test set of `data` and the transform to the model's input: the checkpoint's own where the images come as in
- * training, else the same channel, size and normalisation rules from this data's image shape.
- */
-function testData(trained: Trained, data: string) {
-  const source = resolveData(data, { folderShape: trained.imageShape });
-  if (source.test === null)
-    throw new ValueError(`${describeData(source)} has no test set (eval measures a model on test data)`);
-  const same = source.imageShape.join() === trained.imageShape.join();
-  if (same) return { source, test: source.test, transform: trained.transform };
-  if (trained.preprocessing === null)
-    throw new ValueError(
-      `${trained.dir} was trained on ${trained.imageShape.join('×')} images, ${data}'s are ${source.imageShape.join('×')}, and the checkpoint does not record its normalisation`,
-    );
-  const { inputShape, mean, std } = trained.preprocessing;
-  return {
-    source,
-    test: source.test,
-    transform: testTransform(planPreprocessing(source.imageShape, inputShape, { mean, std })),
-  };
-}
-
-/**
  * `convnets eval <dir>`: the model a `convnets train` checkpoint names, with its weights, on the test split:
  * test accuracy, per-class accuracy and the confusion matrix.
  */
@@ -72,7 +40,7 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
     values.limit === undefined
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
-  const { test, transform } = testData(trained, data);
+  const { test, transform } = checkpointTestSet(trained, data);
   const testSet = limited(test, limit);
   const testLoader = loader(testSet, {
     batchSize: numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 }),

@@ -1,4 +1,5 @@
 import { getBackend, preferredBackends } from '../backend/registry.js';
+import { wasmUnavailableReason } from '../backend/wasm/node-loader.js';
 import { version } from '../version.js';
 import { defineCommand, refuseArguments } from './command.js';
 
@@ -27,6 +28,8 @@ function runInfo(): void {
     if (name === backend.name) continue;
     console.log(`${name.padEnd(8)} ${unavailableReason ?? `available (CONVNETS_BACKEND=${name})`}`);
   }
+  if (backend.name !== 'wasm')
+    console.log(`wasm     ${wasmUnavailableReason() ?? 'available (CONVNETS_BACKEND=wasm), one thread'}`);
   console.log(`threads  ${backend.threads}`);
   console.log(`node     ${process.version}`);
 }

@@ -2,7 +2,8 @@
 import '../index.js'; // the Node entry: registers the native backend
 import { ConvnetsError } from '../errors.js';
 import { version } from '../version.js';
-import { UsageError, helpText, nearest, parseCommand, type Command } from './command.js';
+import { nearestName } from '../options.js';
+import { UsageError, helpText, parseCommand, type Command } from './command.js';
 import { commands } from './commands.js';
 
 function usage(): string {
@@ -24,7 +25,7 @@ function usage(): string {
 function find(name: string): Command {
   const command = commands.find((c) => c.name === name);
   if (command !== undefined) return command;
-  const guess = nearest(
+  const guess = nearestName(
     name,
     commands.map((c) => c.name),
   );

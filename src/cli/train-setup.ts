@@ -26,12 +26,14 @@ import {
   parseAugment,
   planPreprocessing,
   readSamples,
+  describeData,
   resolveData,
   testTransform,
   trainTransform,
   type AugmentItem,
   type DataSource,
   type Preprocessing,
+  type Trained,
   type TrainedMeta,
 } from '../train/index.js';
 
@@ -264,6 +266,28 @@ export function trainedMeta(plan: TrainingPlan, seed: number): TrainedMeta {
     transform: plan.testTransform,
     augment: formatAugment(plan.augment),
     ...(plan.pca === undefined ? {} : { pca: plan.pca }),
+  };
+}
+
+/**
+ * The test set of `data` and the transform to the model's input: the checkpoint's own where the images come as in
+ * training, else the same channel, size and normalisation rules from this data's image shape.
+ */
+export function checkpointTestSet(trained: Trained, data: string) {
+  const source = resolveData(data, { folderShape: trained.imageShape });
+  if (source.test === null)
+    throw new ValueError(`${describeData(source)} has no test set (eval measures a model on test data)`);
+  const same = source.imageShape.join() === trained.imageShape.join();
+  if (same) return { source, test: source.test, transform: trained.transform };
+  if (trained.preprocessing === null)
+    throw new ValueError(
+      `${trained.dir} was trained on ${trained.imageShape.join('×')} images, ${data}'s are ${source.imageShape.join('×')}, and the checkpoint does not record its normalisation`,
+    );
+  const { inputShape, mean, std } = trained.preprocessing;
+  return {
+    source,
+    test: source.test,
+    transform: testTransform(planPreprocessing(source.imageShape, inputShape, { mean, std })),
   };
 }
 

@@ -18,7 +18,9 @@ import { WorkerPool } from './pool.js';
 import { checkSeed, shuffleGenerator } from './seed.js';
 import { makeTransform } from './transforms/build.js';
 import type { TransformSpec } from './transforms/spec.js';
+import { checkOptions } from '../options.js';
 
+/** How a loader batches, shuffles and transforms its dataset. */
 export interface LoaderOptions {
   batchSize: number;
   /** Reorder the samples every epoch (default false). */
@@ -40,6 +42,7 @@ export interface LoaderOptions {
   onSkip?: (file: string, reason: string) => void;
 }
 
+/** One batch a loader yields. */
 export interface Batch {
   /** [N, C, H, W] float32, or [N, K, C, H, W] when a transform makes K crops per sample (tenCrop). */
   images: Tensor;
@@ -56,6 +59,10 @@ function checkCount(what: string, value: number, minimum: number): number {
   return value;
 }
 
+/**
+ * Batches of a dataset, shuffled and transformed (on worker threads when `workers` > 0), as an async iterable; make
+ * one with `loader`.
+ */
 export class DataLoader implements AsyncIterable<Batch> {
   readonly batchSize: number;
   readonly shuffle: boolean;
@@ -76,6 +83,16 @@ export class DataLoader implements AsyncIterable<Batch> {
     readonly dataset: Dataset,
     options: LoaderOptions,
   ) {
+    checkOptions('data.loader', options, {
+      batchSize: true,
+      shuffle: true,
+      seed: true,
+      transform: true,
+      workers: true,
+      prefetch: true,
+      dropLast: true,
+      onSkip: true,
+    });
     this.batchSize = checkCount('batchSize', options.batchSize, 1);
     this.shuffle = options.shuffle ?? false;
     this.seed = checkSeed(options.seed ?? Math.floor(globalGenerator().uniform() * 2 ** 32), 'loader');

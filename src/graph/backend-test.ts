@@ -10,16 +10,20 @@ import { Tensor, noGrad, scope } from '../tensor/index.js';
 import { OnnxModel } from './model.js';
 import type { ModelProto, OnnxArray } from './onnx-ir.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, type Value } from './values.js';
+import { checkOptions } from '../options.js';
 
+/** How close an output must be to the expected one: |actual − expected| ≤ atol + rtol·|expected|. */
 export interface Tolerance {
   rtol: number;
   atol: number;
 }
 
+/** The tolerance ONNX's own backend tests use. */
 export const onnxTolerance: Tolerance = { rtol: 1e-3, atol: 1e-7 };
 
 export type CaseStatus = 'passed' | 'failed' | 'skipped';
 
+/** The outcome of one backend test: passed, failed (with why) or skipped (with why). */
 export interface CaseResult {
   name: string;
   dir: string;
@@ -34,6 +38,7 @@ export interface CaseResult {
   dataSets: number;
 }
 
+/** Every case's result, and how many passed, failed and were skipped. */
 export interface BackendTestSummary {
   results: CaseResult[];
   passed: number;
@@ -46,12 +51,16 @@ export interface BackendTestCase {
   name: string;
   /** Where it was found, for reports. */
   dir: string;
+  /** The model the case runs. */
   model(): Promise<ModelProto>;
+  /** The test's input and expected output tensors, one set per test_data_set_N folder. */
   dataSets(): Promise<BackendTestDataSet[]>;
 }
 
+/** One data set of a backend test: its inputs and the outputs expected. */
 export interface BackendTestDataSet {
   name: string;
+  /** The inputs, in the graph's input order. */
   inputs(): Promise<OnnxArray[]>;
   /** The outputs the model must give, in the order of the graph's outputs. */
   outputs(): Promise<OnnxArray[]>;
@@ -179,6 +188,7 @@ export async function runBackendTestCases(
   cases: readonly BackendTestCase[],
   options: { tolerance?: Tolerance; onResult?: (result: CaseResult) => void } = {},
 ): Promise<BackendTestSummary> {
+  checkOptions('graph.runBackendTestCases', options, { tolerance: true, onResult: true });
   const results: CaseResult[] = [];
   for (const testCase of cases) {
     const result = await runCase(testCase, options.tolerance ?? onnxTolerance);

@@ -23,7 +23,9 @@ import {
   type TensorProto,
 } from './onnx-ir.js';
 import { exportGraph, traceModule, type GraphValue } from './traced-graph.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
+/** How a module is exported to ONNX. */
 export interface ExportOnnxOptions {
   /** The default-domain operator set to declare: 13 (default) to 17; the nodes written mean the same in all. */
   opsetVersion?: number;
@@ -49,12 +51,23 @@ interface EmittedGraph {
   output: Tensor;
 }
 
+/** Every key of ExportOnnxOptions, for the functions that take them to check. */
+export const exportOnnxOptionKeys: OptionKeys<ExportOnnxOptions> = {
+  opsetVersion: true,
+  inputName: true,
+  outputName: true,
+  sample: true,
+  docString: true,
+  batch: true,
+};
+
 /** Builds the ModelProto of a module traced on one input of shape inputShape (batch included). */
 export function buildOnnxModel(
   module: Module,
   inputShape: readonly number[],
   options: ExportOnnxOptions = {},
 ): ModelProto {
+  checkOptions('graph.buildOnnxModel', options, exportOnnxOptionKeys);
   const opset = options.opsetVersion ?? 13;
   if (!Number.isInteger(opset) || opset < 13 || opset > 17) {
     throw new ValueError(`exportOnnx: opsetVersion ${opset} is not supported (13 to 17)`);

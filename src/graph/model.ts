@@ -22,7 +22,9 @@ import { DataType, dataTypeName, type Dimension, type GraphProto, type ModelProt
 import { DEFAULT_MAX_BYTES } from './ops/budget.js';
 import { GraphReplay } from './replay.js';
 import { IntValues, OnnxUnsupportedError, arrayToValue, valueToTensor, type Value } from './values.js';
+import { checkOptions, unknownOption, type OptionKeys } from '../options.js';
 
+/** How an ONNX model is imported. */
 export interface ImportOnnxOptions {
   /** Register float initialisers as trainable parameters (default true); false makes every one a buffer. */
   trainable?: boolean;
@@ -39,6 +41,13 @@ export interface ImportOnnxOptions {
    */
   maxBytes?: number;
 }
+
+/** Every key of ImportOnnxOptions, for the functions that take them to check. */
+export const importOnnxOptionKeys: OptionKeys<ImportOnnxOptions> = {
+  trainable: true,
+  optimize: true,
+  maxBytes: true,
+};
 
 /** A graph input or output: its name, ONNX element type and shape (null where the file gives none). */
 export interface OnnxValueInfo {
@@ -178,6 +187,7 @@ export class OnnxModel extends Module {
 
   constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
     super();
+    checkOptions('OnnxModel', options, importOnnxOptionKeys);
     this.#maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (typeof this.#maxBytes !== 'number' || !(this.#maxBytes > 0))
       throw new ValueError(`maxBytes must be a positive number, got ${options.maxBytes}`);
@@ -324,11 +334,19 @@ export class OnnxModel extends Module {
   }
 
   /**
-   * Runs the graph on inputs given in order or by name; returns every graph output by name. Float inputs are
-   * tensors; integer inputs may be IntValues or int32 tensors. Intermediate values are released as soon as no
-   * later node reads them, unless gradients are being recorded (backward may still need them).
+   * Runs the graph on inputs given in order, by name, or as one value for a model with one input; returns every
+   * graph output by name. Float inputs are tensors; integer inputs may be IntValues or int32 tensors. Intermediate
+   * values are released as soon as no later node reads them, unless gradients are being recorded (backward may
+   * still need them).
    */
-  run(inputs: readonly Value[] | Readonly<Record<string, Value>>): Map<string, Value> {
+  run(inputs: Value | readonly Value[] | Readonly<Record<string, Value>>): Map<string, Value> {
+    if (inputs instanceof Tensor || inputs instanceof IntValues) inputs = [inputs];
+    if (!Array.isArray(inputs)) {
+      const names = this.#inputs.map((i) => i.name);
+      const unknown = Object.keys(inputs).find((name) => !names.includes(name));
+      if (unknown !== undefined)
+        throw new ValueError(`OnnxModel.run: ${unknownOption(unknown, names, 'input')}`);
+    }
     const given = Array.isArray(inputs)
       ? inputs
       : this.#inputs.map((i) => (inputs as Record<string, Value>)[i.name]);

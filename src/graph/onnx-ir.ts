@@ -25,6 +25,7 @@ export const DataType = {
   BFLOAT16: 16,
 } as const;
 
+/** The name of an ONNX TensorProto data type ('FLOAT', 'INT64'), for messages. */
 export function dataTypeName(type: number): string {
   return Object.entries(DataType).find(([, v]) => v === type)?.[0] ?? `data type ${type}`;
 }
@@ -55,6 +56,7 @@ export type FloatArray = { kind: 'float'; dims: number[]; values: Float32Array }
  * to 2^53. dataType is the ONNX type they came as.
  */
 export type IntArray = { kind: 'int'; dims: number[]; values: number[]; dataType: number };
+/** The values of an ONNX tensor: float32 or integers. */
 export type OnnxArray = FloatArray | IntArray;
 
 /**
@@ -70,6 +72,7 @@ export interface TensorProto {
   values(what: string): OnnxArray;
 }
 
+/** An attribute of an ONNX node, as onnx.proto defines it. */
 export interface AttributeProto {
   name: string;
   /** AttributeType; 0 in files older than IR version 2, where the field present says the type. */
@@ -88,6 +91,7 @@ export interface AttributeProto {
   present: Set<string>;
 }
 
+/** One operator call of an ONNX graph. */
 export interface NodeProto {
   input: string[];
   output: string[];
@@ -108,11 +112,13 @@ export interface TypeProto {
   shape: Dimension[] | null;
 }
 
+/** A graph input's or output's name, element type and shape. */
 export interface ValueInfoProto {
   name: string;
   type: TypeProto | null;
 }
 
+/** An ONNX graph: nodes in topological order, initialisers, inputs and outputs. */
 export interface GraphProto {
   name: string;
   node: NodeProto[];
@@ -128,6 +134,7 @@ export interface OperatorSetId {
   version: number;
 }
 
+/** An ONNX model: its graph, opset imports and producer. */
 export interface ModelProto {
   irVersion: number;
   opsetImport: OperatorSetId[];

@@ -90,6 +90,9 @@ export interface TracedCallOf<K extends TracedKernel> extends KernelCallOf<K> {
 
 export type TracedCall = { [K in TracedKernel]: TracedCallOf<K> }[TracedKernel];
 
+/**
+ * What tracing a function recorded: its result and, for each storage, the kernel call that made it and its shape.
+ */
 export interface Trace<T> {
   readonly result: T;
   /** The call that made each storage returned during the trace. */

@@ -33,11 +33,13 @@ export class IntValues {
     return this.shape.length;
   }
 
+  /** A short rendering for messages: the shape and the first values. */
   toString(): string {
     return `IntValues(${formatShape(this.shape)}) [${this.values.slice(0, 8).join(', ')}${this.size > 8 ? ', …' : ''}]`;
   }
 }
 
+/** A value in an ONNX graph: a float tensor or integers (shapes, indices). */
 export type Value = Tensor | IntValues;
 
 /**

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DownloadError, ValueError } from '../errors.js';
 import { writeAtomic } from './common.js';
+import { checkOptions } from '../options.js';
 
 /** A file to fetch: where it is published and the leading hex digits of its SHA-256 (at least 8). */
 export interface DownloadSpec {
@@ -20,6 +21,7 @@ export interface DownloadSpec {
 /** Bytes received so far and the total the server announced (null when it announced none). */
 export type ProgressFn = (received: number, total: number | null) => void;
 
+/** Where cachedDownload keeps files and how it shows progress. */
 export interface CachedDownloadOptions {
   /** The cache's root; default convnetsHome(). Files go to <home>/weights/<file name of the URL>. */
   home?: string;
@@ -69,6 +71,7 @@ export async function cachedDownload(
   spec: DownloadSpec,
   options: CachedDownloadOptions = {},
 ): Promise<string> {
+  checkOptions('io.cachedDownload', options, { home: true, progress: true });
   const expected = checkSpec(spec);
   const path = cachePath(spec.url, options.home);
   if ((await stat(path).catch(() => null))?.isFile()) {

@@ -28,6 +28,7 @@ const DESCRIPTORS = new Map<string, ElementType>([
   ['|b1', 'bool'],
 ]);
 
+/** The header of a .npy file. */
 export interface NpyHeader {
   /** Format version, [major, minor]: 1.0 (2-byte header length), 2.0 (4-byte), 3.0 (4-byte, UTF-8 header). */
   version: [number, number];

@@ -45,6 +45,7 @@ const MAX_ENTRY_CHARS = 1 << 20;
 /** `__metadata__` pairs a file may hold: torch and Hugging Face write a handful. */
 const MAX_METADATA_ENTRIES = 65_536;
 
+/** A safetensors file's contents. */
 export interface Safetensors {
   tensors: Map<string, Tensor>;
   /** The `__metadata__` string map ({} when absent). */

@@ -6,7 +6,9 @@ import { inFile, readSource, type Source } from './common.js';
 import { decodeOnnxInitialisers } from './onnx/initialisers.js';
 import { decodePth } from './pth/index.js';
 import { decodeSafetensors, saveSafetensors } from './safetensors.js';
+import { checkOptions } from '../options.js';
 
+/** The weight file formats convnets reads. */
 export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx';
 
 /**
@@ -75,6 +77,7 @@ async function readWeightsAndFormat(
 /** BatchNorm's step counter: training keeps it, evaluation never reads it, and an ONNX file has no initialiser for it. */
 const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
 
+/** How loadWeights maps and matches the file's keys. */
 export interface LoadWeightsOptions {
   /** Require the file's keys and the model's to match exactly (default true); shapes must match either way. */
   strict?: boolean;
@@ -112,6 +115,7 @@ export async function loadWeights(
   file: Source,
   options: LoadWeightsOptions = {},
 ): Promise<LoadStateDictResult> {
+  checkOptions('io.loadWeights', options, { strict: true, mapKey: true });
   const { tensors: loaded, format } = await readWeightsAndFormat(file);
   const mapKey = options.mapKey;
   try {

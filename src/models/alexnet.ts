@@ -19,6 +19,7 @@ import {
 import { flatten, type Tensor } from '../tensor/index.js';
 import { registered, seedFrom, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelOptions } from './registry.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 export interface AlexNetOptions extends ModelOptions {
   /** Probability of the two dropout layers; 0.5 as in the papers and torchvision. */
@@ -26,6 +27,13 @@ export interface AlexNetOptions extends ModelOptions {
   /** alexnet-paper and zfnet: false keeps PyTorch's layer defaults instead of the paper's Gaussian init. */
   initWeights?: boolean;
 }
+
+const alexNetOptionKeys: OptionKeys<AlexNetOptions> = {
+  numClasses: true,
+  seed: true,
+  dropout: true,
+  initWeights: true,
+};
 
 /**
  * The paper's response normalisation, b = a / (k + α·Σ a²)^β over n = 5 neighbouring maps with k = 2,
@@ -110,6 +118,7 @@ export function initZfNetWeights(model: Module): void {
 
 /** Layer layout and keys of torchvision.models.alexnet; PyTorch's layer defaults initialise it, as there. */
 function torchvisionAlexNet(options: AlexNetOptions = {}): AlexNet {
+  checkOptions('models.alexnet', options, alexNetOptionKeys);
   seedFrom(options);
   const { numClasses = 1000, dropout = 0.5 } = options;
   const features = new Sequential(
@@ -141,6 +150,7 @@ function torchvisionAlexNet(options: AlexNetOptions = {}): AlexNet {
  * Initialised as §5 (initAlexNetPaperWeights).
  */
 function paperAlexNet(options: AlexNetOptions = {}): AlexNet {
+  checkOptions('models.alexnetPaper', options, alexNetOptionKeys);
   seedFrom(options);
   const { numClasses = 1000, dropout = 0.5 } = options;
   const features = new Sequential(
@@ -173,6 +183,7 @@ function paperAlexNet(options: AlexNetOptions = {}): AlexNet {
  * constants: AlexNet's are used. Initialised as §3 (initZfNetWeights).
  */
 function zfNet(options: AlexNetOptions = {}): AlexNet {
+  checkOptions('models.zfnet', options, alexNetOptionKeys);
   seedFrom(options);
   const { numClasses = 1000, dropout = 0.5 } = options;
   const features = new Sequential(
@@ -208,6 +219,7 @@ export const alexnet = registered(
     paper: 'One weird trick for parallelizing convolutional neural networks (Krizhevsky)',
     year: 2014,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters: 61_100_840,
     macs: 714_188_480,
@@ -235,6 +247,7 @@ export const alexnetPaper = registered(
     paper: krizhevsky,
     year: 2012,
     inputShape: [3, 227, 227],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters: 60_965_224,
     macs: 724_406_816,
@@ -262,6 +275,7 @@ export const zfnet = registered(
     paper: 'Visualizing and understanding convolutional networks (Zeiler, Fergus)',
     year: 2013,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters: 62_357_608,
     macs: 1_168_032_896,

@@ -10,6 +10,7 @@ import { ValueError } from '../errors.js';
 import type { ModelInfo, ModelOptions, TrainingDefaults } from './registry.js';
 import { registered, seeded } from './builder.js';
 import { BasicBlock, RESNET_PAPER, conv1x1, conv3x3, initResNet } from './resnet.js';
+import { checkOptions } from '../options.js';
 
 /**
  * Option A's shortcut where the shape changes: subsample by the stride, then zero-pad the extra channels after the
@@ -72,6 +73,14 @@ export class CifarResNet extends Module {
     options: CifarResNetOptions & { residual?: boolean } = {},
   ) {
     super();
+    checkOptions('models.CifarResNet', options, {
+      numClasses: true,
+      seed: true,
+      shortcut: true,
+      inChannels: true,
+      zeroInitResidual: true,
+      residual: true,
+    });
     if (!Number.isInteger(n) || n < 1)
       throw new ValueError(`CifarResNet: n must be a positive integer, got ${n}`);
     this.shortcut = options.shortcut ?? 'A';
@@ -140,6 +149,7 @@ function cifarInfo(name: string, parameters: number, macs: number, testError?: n
     paper: RESNET_PAPER,
     year: 2015,
     inputShape: [3, 32, 32],
+    featureLayer: 'layer3',
     numClasses: 10,
     parameters,
     macs,
@@ -184,24 +194,39 @@ const residualInfo = (name: string, parameters: number, macs: number, testError:
   training: fashionMnistTraining,
 });
 
+/** ResNet-20 for 32×32 images (He et al. 2016, §4.2): 3 stages of 3 basic blocks, option A shortcuts. */
 export const resnet20 = registered(residualInfo('resnet20', 269_722, 40_551_040, 8.75), residualNet(20));
+/** ResNet-32 for 32×32 images: 3 stages of 5 basic blocks, option A shortcuts. */
 export const resnet32 = registered(residualInfo('resnet32', 464_154, 68_862_592, 7.51), residualNet(32));
+/** ResNet-44 for 32×32 images: 3 stages of 7 basic blocks, option A shortcuts. */
 export const resnet44 = registered(residualInfo('resnet44', 658_586, 97_174_144, 7.17), residualNet(44));
+/** ResNet-56 for 32×32 images: 3 stages of 9 basic blocks, option A shortcuts. */
 export const resnet56 = registered(residualInfo('resnet56', 853_018, 125_485_696, 6.97), residualNet(56));
+/** ResNet-110 for 32×32 images: 3 stages of 18 basic blocks, option A shortcuts. */
 export const resnet110 = registered(
   residualInfo('resnet110', 1_727_962, 252_887_680, 6.43),
   residualNet(110),
 );
 
+/** ResNet-20 with option B shortcuts (1×1 projections where the shape changes). */
 export const resnet20B = registered(cifarInfo('resnet20-b', 272_474, 40_813_184), optionB(resnet20));
+/** ResNet-32 with option B shortcuts (1×1 projections where the shape changes). */
 export const resnet32B = registered(cifarInfo('resnet32-b', 466_906, 69_124_736), optionB(resnet32));
+/** ResNet-44 with option B shortcuts (1×1 projections where the shape changes). */
 export const resnet44B = registered(cifarInfo('resnet44-b', 661_338, 97_436_288), optionB(resnet44));
+/** ResNet-56 with option B shortcuts (1×1 projections where the shape changes). */
 export const resnet56B = registered(cifarInfo('resnet56-b', 855_770, 125_747_840), optionB(resnet56));
+/** ResNet-110 with option B shortcuts (1×1 projections where the shape changes). */
 export const resnet110B = registered(cifarInfo('resnet110-b', 1_730_714, 253_149_824), optionB(resnet110));
 
 // Plain nets: option A's shortcuts have no parameters or MACs, so the figures equal option A's.
+/** ResNet-20 without shortcuts: the paper's plain 20-layer net. */
 export const plain20 = registered(cifarInfo('plain20', 269_722, 40_551_040), plainNet(20));
+/** ResNet-32 without shortcuts: the paper's plain 32-layer net. */
 export const plain32 = registered(cifarInfo('plain32', 464_154, 68_862_592), plainNet(32));
+/** ResNet-44 without shortcuts: the paper's plain 44-layer net. */
 export const plain44 = registered(cifarInfo('plain44', 658_586, 97_174_144), plainNet(44));
+/** ResNet-56 without shortcuts: the paper's plain 56-layer net. */
 export const plain56 = registered(cifarInfo('plain56', 853_018, 125_485_696), plainNet(56));
+/** ResNet-110 without shortcuts: the paper's plain 110-layer net. */
 export const plain110 = registered(cifarInfo('plain110', 1_727_962, 252_887_680), plainNet(110));

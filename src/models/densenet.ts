@@ -17,6 +17,7 @@ import {
 import { adaptiveAvgPool2d, concat, dropout, flatten, relu, type Tensor } from '../tensor/index.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /**
  * One bottleneck layer (section 3, "DenseNet-B"): BN-ReLU-conv1×1 to bnSize·growthRate channels, then
@@ -89,6 +90,7 @@ export class Transition extends Sequential {
   }
 }
 
+/** The shape of a DenseNet: growth rate, layers per block and the first convolution's maps. */
 export interface DenseNetConfig {
   /** k: maps each layer adds. */
   growthRate: number;
@@ -112,6 +114,7 @@ export class DenseNet extends Module {
 
   constructor(config: DenseNetConfig, options: DenseNetOptions = {}) {
     super();
+    checkOptions('models.DenseNet', options, { numClasses: true, seed: true, bnSize: true, dropRate: true });
     const { growthRate, blockConfig, numInitFeatures } = config;
     const bnSize = options.bnSize ?? 4;
     const layers = new Map<string, Module>([
@@ -148,6 +151,7 @@ export class DenseNet extends Module {
   }
 }
 
+/** The configurations of the paper's Table 1, as torchvision builds them. */
 export const densenetConfigs = {
   densenet121: { growthRate: 32, blockConfig: [6, 12, 24, 16], numInitFeatures: 64 },
   densenet161: { growthRate: 48, blockConfig: [6, 12, 36, 24], numInitFeatures: 96 },
@@ -165,6 +169,7 @@ function densenetInfo(name: DenseNetName, parameters: number, macs: number, top1
     paper: 'Densely Connected Convolutional Networks (Huang et al.)',
     year: 2017,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters,
     macs,
@@ -177,12 +182,20 @@ function densenet(name: DenseNetName): (options?: DenseNetOptions) => DenseNet {
   return seeded((options: DenseNetOptions) => new DenseNet(densenetConfigs[name], options));
 }
 
+/** DenseNet-121's facts: parameters, MACs at 3×224×224, torchvision's top-1. */
 export const densenet121Info = densenetInfo('densenet121', 7_978_856, 2_834_161_664, 74.434);
+/** DenseNet-161's facts: parameters, MACs at 3×224×224, torchvision's top-1. */
 export const densenet161Info = densenetInfo('densenet161', 28_681_000, 7_727_907_072, 77.138);
+/** DenseNet-169's facts: parameters, MACs at 3×224×224, torchvision's top-1. */
 export const densenet169Info = densenetInfo('densenet169', 14_149_480, 3_359_843_328, 75.6);
+/** DenseNet-201's facts: parameters, MACs at 3×224×224, torchvision's top-1. */
 export const densenet201Info = densenetInfo('densenet201', 20_013_928, 4_291_365_888, 76.896);
 
+/** DenseNet-121 (Huang et al. 2017), torchvision's layout and keys. */
 export const densenet121 = registered(densenet121Info, densenet('densenet121'));
+/** DenseNet-161 (k = 48), torchvision's layout and keys. */
 export const densenet161 = registered(densenet161Info, densenet('densenet161'));
+/** DenseNet-169, torchvision's layout and keys. */
 export const densenet169 = registered(densenet169Info, densenet('densenet169'));
+/** DenseNet-201, torchvision's layout and keys. */
 export const densenet201 = registered(densenet201Info, densenet('densenet201'));

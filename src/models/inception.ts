@@ -33,7 +33,9 @@ import {
 } from '../tensor/index.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
+/** Convolution settings of a BasicConv2d. */
 export interface BasicConv2dOptions {
   stride?: number;
   padding?: number;
@@ -46,6 +48,7 @@ export class BasicConv2d extends Module {
 
   constructor(inChannels: number, outChannels: number, kernelSize: number, options: BasicConv2dOptions = {}) {
     super();
+    checkOptions('models.BasicConv2d', options, { stride: true, padding: true });
     this.conv = new Conv2d(inChannels, outChannels, kernelSize, { ...options, bias: false });
     this.bn = new BatchNorm2d(outChannels, { eps: 0.001 });
   }
@@ -78,6 +81,7 @@ function runBranches(x: Tensor, branches: readonly Module[]): Tensor {
   );
 }
 
+/** How a naive Inception module is built. */
 export interface NaiveInceptionOptions {
   convBlock?: ConvBlock;
 }
@@ -102,6 +106,7 @@ export class NaiveInception extends Module {
     options: NaiveInceptionOptions = {},
   ) {
     super();
+    checkOptions('models.NaiveInception', options, { convBlock: true });
     const block = options.convBlock ?? basicConv2d;
     this.branch1 = block(inChannels, ch1x1, 1);
     this.branch2 = block(inChannels, ch3x3, 3, { padding: 1 });
@@ -115,6 +120,7 @@ export class NaiveInception extends Module {
   }
 }
 
+/** How an Inception module is built. */
 export interface InceptionOptions {
   convBlock?: ConvBlock;
   /**
@@ -146,6 +152,7 @@ export class Inception extends Module {
     poolProj: number,
     options: InceptionOptions = {},
   ) {
+    checkOptions('models.Inception', options, { convBlock: true, branch3KernelSize: true });
     super();
     const block = options.convBlock ?? basicConv2d;
     const kernel3 = options.branch3KernelSize ?? 3;
@@ -169,6 +176,7 @@ export class Inception extends Module {
   }
 }
 
+/** How an auxiliary classifier head is built. */
 export interface InceptionAuxOptions {
   convBlock?: ConvBlock;
   /** The paper's 70 %. */
@@ -187,6 +195,7 @@ export class InceptionAux extends Module {
 
   constructor(inChannels: number, numClasses: number, options: InceptionAuxOptions = {}) {
     super();
+    checkOptions('models.InceptionAux', options, { convBlock: true, dropout: true });
     this.conv = (options.convBlock ?? basicConv2d)(inChannels, 128, 1);
     this.fc1 = new Linear(2048, 1024);
     this.fc2 = new Linear(1024, numClasses);
@@ -260,6 +269,15 @@ export class GoogLeNet extends Module implements WithAuxiliaryOutputs {
 
   constructor(options: GoogLeNetOptions = {}) {
     super();
+    checkOptions('models.GoogLeNet', options, {
+      numClasses: true,
+      seed: true,
+      auxLogits: true,
+      transformInput: true,
+      dropout: true,
+      dropoutAux: true,
+      branch3KernelSize: true,
+    });
     const numClasses = options.numClasses ?? 1000;
     this.auxLogits = options.auxLogits ?? true;
     this.transformInput = options.transformInput ?? false;
@@ -389,6 +407,7 @@ export const googlenetInfo: ModelInfo = {
   paper: 'Going Deeper with Convolutions (Szegedy et al.)',
   year: 2014,
   inputShape: [3, 224, 224],
+  featureLayer: 'inception5b',
   numClasses: 1000,
   parameters: googlenetFigures.parametersWithAux,
   macs: googlenetFigures.macs,
@@ -396,6 +415,7 @@ export const googlenetInfo: ModelInfo = {
   preprocessing: IMAGENET_PREPROCESSING,
 };
 
+/** GoogLeNet (Szegedy et al. 2015) with torchvision's layout and keys, auxiliary heads included by default. */
 export const googlenet = registered(
   googlenetInfo,
   seeded((options: GoogLeNetOptions) => new GoogLeNet(options)),

@@ -35,6 +35,7 @@ import {
 } from '../tensor/index.js';
 import { registered, seeded } from './builder.js';
 import type { ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -59,6 +60,7 @@ export class LeNet5 extends Module {
 
   constructor(options: LeNet5Options = {}) {
     super();
+    checkOptions('models.LeNet5', options, { numClasses: true, seed: true, activation: true, pooling: true });
     const { numClasses = 10, activation = 'relu', pooling = 'max' } = options;
     if (activation !== 'relu' && activation !== 'tanh')
       throw new ValueError(`lenet5: activation must be 'relu' or 'tanh', got '${String(activation)}'`);
@@ -312,6 +314,7 @@ export class LeNet1998 extends Module {
 
   constructor(options: LeNet1998Options = {}) {
     super();
+    checkOptions('models.LeNet1998', options, { numClasses: true, seed: true, subsamplingActivation: true });
     const { numClasses = 10, subsamplingActivation = 'scaledTanh' } = options;
     if (subsamplingActivation !== 'scaledTanh' && subsamplingActivation !== 'sigmoid') {
       throw new ValueError(
@@ -358,6 +361,8 @@ export const lenet5 = registered(
     paper,
     year: 1998,
     inputShape: [1, 32, 32],
+    // The second convolution's rectified 10×10 maps: the pool after it leaves Grad-CAM only 5×5.
+    featureLayer: 'features.4',
     numClasses: 10,
     parameters: 61_706,
     macs: 416_520,

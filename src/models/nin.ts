@@ -17,6 +17,7 @@ import {
 import { flatten, noGrad, tensor, type Tensor } from '../tensor/index.js';
 import { registered, seeded } from './builder.js';
 import type { ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /**
  * A k×k convolution, then two 1×1 convolutions (the paper's cross-channel parametric pooling, "cccp"), each
@@ -69,6 +70,7 @@ export class NiN extends Module {
 
   constructor(options: NinOptions = {}) {
     super();
+    checkOptions('models.NiN', options, { numClasses: true, seed: true, dropout: true });
     const { numClasses = 10, dropout = 0.5 } = options;
     this.features = new Sequential(
       mlpconv(3, [192, 160, 96], 5),

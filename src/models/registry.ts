@@ -26,6 +26,11 @@ export interface ModelInfo {
   /** Normalisation the published weights expect, where there are any. */
   preprocessing?: { mean: readonly number[]; std: readonly number[] };
   /**
+   * The module whose output is the last convolutional stage's feature maps ('layer4' in a ResNet): where Grad-CAM
+   * looks by default (`convnets explain`). Absent, explanations fall back to the last convolution.
+   */
+  featureLayer?: string;
+  /**
    * Dotted path of the classifier layer transfer learning replaces ('fc', 'classifier.6'); where absent, the last
    * Linear module (train/transfer.ts).
    */
@@ -56,6 +61,7 @@ export const IMAGENET_PREPROCESSING = {
   std: [0.229, 0.224, 0.225],
 } as const satisfies ModelInfo['preprocessing'];
 
+/** A model builder: options in, a freshly initialised model out. */
 export type Builder<O extends ModelOptions = ModelOptions> = (options?: O) => Module;
 
 interface Entry {
@@ -90,6 +96,7 @@ export function get(name: string, options: ModelOptions & Record<string, unknown
   return entry(name).build(options);
 }
 
+/** The facts registered with a model: paper, input, parameters, MACs, accuracy, preprocessing. */
 export function info(name: string): ModelInfo {
   return entry(name).info;
 }

@@ -19,6 +19,7 @@ import { add, flatten, type Tensor } from '../tensor/index.js';
 import { ValueError } from '../errors.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions } from '../options.js';
 
 /** 3×3 convolution with padding 1 and no bias (the batch norm after it has one). */
 export function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
@@ -30,6 +31,7 @@ export function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d
   return new Conv2d(inPlanes, outPlanes, 1, { stride, bias: false });
 }
 
+/** How a residual block is built. */
 export interface BlockOptions {
   stride?: number;
   /** Shortcut where the identity does not fit (a projection, or CIFAR option A's zero padding); null: identity. */
@@ -70,6 +72,7 @@ export class BasicBlock extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
+    checkOptions('models.BasicBlock', options, { stride: true, downsample: true, residual: true });
     const { stride, downsample, residual } = blockSettings(options);
     this.conv1 = conv3x3(inPlanes, planes, stride);
     this.bn1 = new BatchNorm2d(planes);
@@ -112,6 +115,7 @@ export class Bottleneck extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
+    checkOptions('models.Bottleneck', options, { stride: true, downsample: true, residual: true });
     const { stride, downsample, residual } = blockSettings(options);
     this.conv1 = conv1x1(inPlanes, planes);
     this.bn1 = new BatchNorm2d(planes);
@@ -191,6 +195,13 @@ export class ResNet extends Module {
     options: ResNetOptions & { residual?: boolean } = {},
   ) {
     super();
+    checkOptions('models.ResNet', options, {
+      numClasses: true,
+      seed: true,
+      zeroInitResidual: true,
+      inChannels: true,
+      residual: true,
+    });
     this.residual = options.residual ?? true;
     this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false });
     this.bn1 = new BatchNorm2d(64);
@@ -235,6 +246,7 @@ export const resnetDepths = {
   152: { block: Bottleneck, layers: [3, 8, 36, 3] },
 } as const satisfies Record<number, { block: BlockType; layers: readonly [number, number, number, number] }>;
 
+/** The depths the ImageNet ResNets come in: 18, 34, 50, 101, 152. */
 export type ResNetDepth = keyof typeof resnetDepths;
 
 /** The builder of one depth, residual or plain. */
@@ -245,6 +257,7 @@ function resnet(depth: ResNetDepth, residual: boolean): (options?: ResNetOptions
 
 // ---- named builders, each with the facts tests check ----
 
+/** The paper the ResNets come from, as their facts cite it. */
 export const RESNET_PAPER =
   'Deep Residual Learning for Image Recognition (He, Zhang, Ren, Sun; arXiv:1512.03385, CVPR 2016)';
 
@@ -266,6 +279,7 @@ function imagenetInfo(
     paper: RESNET_PAPER,
     year: 2015,
     inputShape: [3, 224, 224],
+    featureLayer: 'layer4',
     numClasses: 1000,
     parameters,
     macs,
@@ -288,36 +302,46 @@ function paperPlainTop1(error: number): ModelInfo['reportedAccuracy'] {
   };
 }
 
+/** ResNet-18 (He et al. 2016) with torchvision's layout and keys. */
 export const resnet18 = registered(
   imagenetInfo('resnet18', 11_689_512, 1_814_073_344, torchvisionTop1(18, 69.758)),
   resnet(18, true),
 );
+/** ResNet-34 (He et al. 2016) with torchvision's layout and keys. */
 export const resnet34 = registered(
   imagenetInfo('resnet34', 21_797_672, 3_663_761_408, torchvisionTop1(34, 73.314)),
   resnet(34, true),
 );
+/** ResNet-50 (He et al. 2016) with torchvision's layout and keys (v1.5: stride 2 in the 3×3 convolution). */
 export const resnet50 = registered(
   imagenetInfo('resnet50', 25_557_032, 4_089_184_256, torchvisionTop1(50, 76.13)),
   resnet(50, true),
 );
+/** ResNet-101 (He et al. 2016) with torchvision's layout and keys (v1.5: stride 2 in the 3×3 convolution). */
 export const resnet101 = registered(
   imagenetInfo('resnet101', 44_549_160, 7_801_405_440, torchvisionTop1(101, 77.374)),
   resnet(101, true),
 );
+/** ResNet-152 (He et al. 2016) with torchvision's layout and keys (v1.5: stride 2 in the 3×3 convolution). */
 export const resnet152 = registered(
   imagenetInfo('resnet152', 60_192_808, 11_513_626_624, torchvisionTop1(152, 78.312)),
   resnet(152, true),
 );
 
 // Plain twins: the residual nets less the downsample projections (their parameters and MACs) and the additions.
+/** ResNet-18 without shortcuts: the paper's plain-18. */
 export const plain18 = registered(
   imagenetInfo('plain18', 11_515_688, 1_794_805_760, paperPlainTop1(27.94)),
   resnet(18, false),
 );
+/** ResNet-34 without shortcuts: the paper's plain-34. */
 export const plain34 = registered(
   imagenetInfo('plain34', 21_623_848, 3_644_493_824, paperPlainTop1(28.54)),
   resnet(34, false),
 );
+/** ResNet-50 without shortcuts (a plain net of the same layers). */
 export const plain50 = registered(imagenetInfo('plain50', 22_780_456, 3_729_522_688), resnet(50, false));
+/** ResNet-101 without shortcuts (a plain net of the same layers). */
 export const plain101 = registered(imagenetInfo('plain101', 41_772_584, 7_441_743_872), resnet(101, false));
+/** ResNet-152 without shortcuts (a plain net of the same layers). */
 export const plain152 = registered(imagenetInfo('plain152', 57_416_232, 11_153_965_056), resnet(152, false));

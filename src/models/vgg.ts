@@ -15,12 +15,21 @@ import {
   init,
 } from '../nn/index.js';
 import { flatten, type Tensor } from '../tensor/index.js';
-import { registered, seeded, torchvisionAccuracy } from './builder.js';
+import { registered, seedFrom, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 /** Output channels of each 3×3 convolution (padding 1), 'M' for a 2×2 stride-2 max pool: the paper's table 1. */
 export type VggConfig = readonly (number | 'M')[];
 
+const vggOptionKeys: OptionKeys<VggOptions> = {
+  numClasses: true,
+  seed: true,
+  dropout: true,
+  initWeights: true,
+};
+
+/** The paper's configurations A, B, D and E (Table 1), as torchvision's `cfgs`. */
 export const vggConfigs = {
   A: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
   B: [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
@@ -79,6 +88,7 @@ export class VGG extends Module {
 
   constructor(features: Sequential, options: VggOptions = {}) {
     super();
+    checkOptions('models.VGG', options, vggOptionKeys);
     const { numClasses = 1000, dropout = 0.5, initWeights = true } = options;
     this.features = features;
     this.avgpool = new AdaptiveAvgPool2d(7);
@@ -100,7 +110,12 @@ export class VGG extends Module {
 }
 
 function vgg(config: VggConfig, batchNorm: boolean): (options?: VggOptions) => VGG {
-  return seeded((options: VggOptions) => new VGG(makeLayers(config, batchNorm), options));
+  return (options = {}) => {
+    // Before the convolutions are made, which takes seconds at VGG's size.
+    checkOptions('models.VGG', options, vggOptionKeys);
+    seedFrom(options);
+    return new VGG(makeLayers(config, batchNorm), options);
+  };
 }
 
 /**
@@ -117,6 +132,7 @@ function vggInfo(name: string, parameters: number, macs: number, top1: number): 
     paper: 'Very deep convolutional networks for large-scale image recognition (Simonyan, Zisserman)',
     year: 2014,
     inputShape: [3, 224, 224],
+    featureLayer: 'features',
     numClasses: 1000,
     parameters,
     macs,
@@ -125,34 +141,42 @@ function vggInfo(name: string, parameters: number, macs: number, top1: number): 
   };
 }
 
+/** VGG-11 (configuration A of Simonyan & Zisserman 2015), torchvision's layout and keys. */
 export const vgg11 = registered(
   vggInfo('vgg11', 132_863_336, 7_609_090_048, 69.02),
   vgg(vggConfigs.A, false),
 );
+/** VGG-11 with batch normalisation after each convolution. */
 export const vgg11_bn = registered(
   vggInfo('vgg11_bn', 132_868_840, 7_609_090_048, 70.37),
   vgg(vggConfigs.A, true),
 );
+/** VGG-13 (configuration B), torchvision's layout and keys. */
 export const vgg13 = registered(
   vggInfo('vgg13', 133_047_848, 11_308_466_176, 69.928),
   vgg(vggConfigs.B, false),
 );
+/** VGG-13 with batch normalisation after each convolution. */
 export const vgg13_bn = registered(
   vggInfo('vgg13_bn', 133_053_736, 11_308_466_176, 71.586),
   vgg(vggConfigs.B, true),
 );
+/** VGG-16 (configuration D), torchvision's layout and keys. */
 export const vgg16 = registered(
   vggInfo('vgg16', 138_357_544, 15_470_264_320, 71.592),
   vgg(vggConfigs.D, false),
 );
+/** VGG-16 with batch normalisation after each convolution. */
 export const vgg16_bn = registered(
   vggInfo('vgg16_bn', 138_365_992, 15_470_264_320, 73.36),
   vgg(vggConfigs.D, true),
 );
+/** VGG-19 (configuration E), torchvision's layout and keys. */
 export const vgg19 = registered(
   vggInfo('vgg19', 143_667_240, 19_632_062_464, 72.376),
   vgg(vggConfigs.E, false),
 );
+/** VGG-19 with batch normalisation after each convolution. */
 export const vgg19_bn = registered(
   vggInfo('vgg19_bn', 143_678_248, 19_632_062_464, 74.218),
   vgg(vggConfigs.E, true),

@@ -19,6 +19,9 @@ export interface WeightsPreprocessing {
   std: readonly number[];
 }
 
+/**
+ * Published weights of a registered model: where to download them, their hash, and what they expect and predict.
+ */
 export interface PublishedWeights {
   /** 'resnet18:IMAGENET1K_V1': the model's registry name and torchvision's enum member. */
   name: string;

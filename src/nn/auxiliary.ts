@@ -14,6 +14,7 @@ export interface AuxiliaryOutput {
   readonly lossWeight: number;
 }
 
+/** What callWithAuxiliary returns. */
 export interface OutputsWithAuxiliary {
   readonly logits: Tensor;
   /** Empty in evaluation mode: auxiliary heads serve training only. */
@@ -22,9 +23,11 @@ export interface OutputsWithAuxiliary {
 
 /** A module with auxiliary outputs: call() gives its main logits, callWithAuxiliary() those and the auxiliary ones. */
 export interface WithAuxiliaryOutputs {
+  /** The main logits and, in training mode, each auxiliary head's logits and loss weight. */
   callWithAuxiliary(input: Tensor): OutputsWithAuxiliary;
 }
 
+/** Whether a module has auxiliary outputs (GoogLeNet's heads), which training adds to the loss. */
 export function hasAuxiliaryOutputs(module: Module): module is Module & WithAuxiliaryOutputs {
   return typeof (module as Partial<WithAuxiliaryOutputs>).callWithAuxiliary === 'function';
 }

@@ -5,6 +5,7 @@ export {
   type NumParametersOptions,
   type ModuleCall,
   type CallObserver,
+  type ForwardHook,
 } from './module.js';
 export {
   callWithAuxiliary,

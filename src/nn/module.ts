@@ -6,10 +6,12 @@ import {
   type LoadStateDictResult,
   type StateDict,
 } from './state-dict.js';
+import { checkOptions } from '../options.js';
 
 /** A tensor a module trains: registered with registerParameter, which marks it requiresGrad. */
 export type Parameter = Tensor;
 
+/** Options of numParameters. */
 export interface NumParametersOptions {
   /** Count only parameters that currently require gradients (not frozen). */
   trainableOnly?: boolean;
@@ -36,7 +38,15 @@ export interface ModuleCall {
   readonly output: Tensor;
 }
 
+/** Called after each module call while observing (summaries and tracing use it). */
 export type CallObserver = (call: ModuleCall) => void;
+
+/**
+ * Runs after one module's forward, as PyTorch's register_forward_hook: it sees the input and output, and a tensor
+ * it returns replaces the output for everything downstream (how analysis/ cuts the graph at a layer to read the
+ * gradient of its activations).
+ */
+export type ForwardHook = (module: Module, input: Tensor, output: Tensor) => Tensor | void;
 
 const observers: CallObserver[] = [];
 let callsStarted = 0;
@@ -76,7 +86,9 @@ export abstract class Module {
   readonly #buffers = new Map<string, Tensor | null>();
   /** Names given through registerModule, whose order JavaScript's property order may not keep (integer-like keys). */
   readonly #childOrder: string[] = [];
+  readonly #forwardHooks: ForwardHook[] = [];
 
+  /** The computation of this module, on one input; call() runs it (and names the layer in errors), so call that. */
   abstract forward(x: Tensor): Tensor;
 
   /**
@@ -96,7 +108,8 @@ export abstract class Module {
     const index = callsStarted++;
     callStack.push({ module: this, path });
     try {
-      const output = this.forward(x);
+      let output = this.forward(x);
+      for (const hook of [...this.#forwardHooks]) output = hook(this, x, output) ?? output;
       if (observers.length > 0) {
         const call = { module: this, path, depth: callStack.length - 1, index, input: x, output };
         for (const observer of [...observers]) observer(call);
@@ -115,6 +128,15 @@ export abstract class Module {
     } finally {
       callStack.pop();
     }
+  }
+
+  /** Calls hook after every forward of this module (not its children), in registration order; returns its remover. */
+  registerForwardHook(hook: ForwardHook): () => void {
+    this.#forwardHooks.push(hook);
+    return () => {
+      const at = this.#forwardHooks.indexOf(hook);
+      if (at >= 0) this.#forwardHooks.splice(at, 1);
+    };
   }
 
   get typeName(): string {
@@ -181,6 +203,7 @@ export abstract class Module {
 
   // ---- traversal ----
 
+  /** [name, module] pairs of the direct submodules, in registration order. */
   namedChildren(): [string, Module][] {
     const keys = Object.keys(this);
     const ordered = [
@@ -193,6 +216,7 @@ export abstract class Module {
     });
   }
 
+  /** The direct submodules, in registration order. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -211,6 +235,7 @@ export abstract class Module {
     return out;
   }
 
+  /** This module and every descendant, depth first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -247,18 +272,25 @@ export abstract class Module {
 
   /** [dotted name, tensor] pairs as torchvision names them ('layer1.0.conv1.weight'), each tensor once. */
   namedParameters(options: { recurse?: boolean } = {}): [string, Parameter][] {
+    checkOptions('Module.namedParameters', options, { recurse: true });
     return this.namedTensors((m) => m.#parameters, options.recurse ?? true);
   }
 
+  /** Every parameter, each tensor once; what an optimizer is given. */
   parameters(options: { recurse?: boolean } = {}): Parameter[] {
+    checkOptions('Module.parameters', options, { recurse: true });
     return this.namedParameters(options).map(([, t]) => t);
   }
 
+  /** [dotted name, tensor] pairs of the buffers, as torchvision names them ('bn1.running_mean'). */
   namedBuffers(options: { recurse?: boolean } = {}): [string, Tensor][] {
+    checkOptions('Module.namedBuffers', options, { recurse: true });
     return this.namedTensors((m) => m.#buffers, options.recurse ?? true);
   }
 
+  /** Every buffer (running statistics and the like); see namedBuffers. */
   buffers(options: { recurse?: boolean } = {}): Tensor[] {
+    checkOptions('Module.buffers', options, { recurse: true });
     return this.namedBuffers(options).map(([, t]) => t);
   }
 
@@ -267,6 +299,7 @@ export abstract class Module {
     return this.ownTensor(path, 'parameter', (m) => m.#parameters);
   }
 
+  /** A registered buffer by dotted path; null when registered as absent. */
   getBuffer(path: string): Tensor | null {
     return this.ownTensor(path, 'buffer', (m) => m.#buffers);
   }
@@ -315,6 +348,7 @@ export abstract class Module {
     state: StateDict | Record<string, Tensor>,
     options: LoadStateDictOptions = {},
   ): LoadStateDictResult {
+    checkOptions('Module.loadStateDict', options, { strict: true, optional: true });
     return loadStateDictInto(this.stateDict(), state, options);
   }
 
@@ -333,6 +367,7 @@ export abstract class Module {
     return this;
   }
 
+  /** Switches to evaluation mode (train(false)): dropout off, batch norm uses its running statistics. */
   eval(): this {
     return this.train(false);
   }
@@ -380,7 +415,9 @@ export abstract class Module {
     return this;
   }
 
+  /** The number of parameter values; `trainableOnly` leaves out frozen ones. */
   numParameters(options: NumParametersOptions = {}): number {
+    checkOptions('Module.numParameters', options, { trainableOnly: true });
     return this.parameters()
       .filter((p) => !options.trainableOnly || p.requiresGrad)
       .reduce((n, p) => n + p.size, 0);

@@ -4,6 +4,7 @@ import { noGrad, tensor, type Tensor } from '../tensor/index.js';
 /** Parameters and buffers by torchvision's dotted keys ('layer1.0.bn1.running_mean'). */
 export type StateDict = Map<string, Tensor>;
 
+/** How loadStateDict matches keys. */
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true); shapes must match either way. */
   strict?: boolean;
@@ -11,6 +12,7 @@ export interface LoadStateDictOptions {
   optional?: (key: string) => boolean;
 }
 
+/** The keys loadStateDict found missing from the state and unexpected in it (empty when strict). */
 export interface LoadStateDictResult {
   missingKeys: string[];
   unexpectedKeys: string[];

@@ -2,6 +2,7 @@ import { Tensor, add, axpby, div, mul, sqrt, square, zerosLike } from '../tensor
 import { ValueError } from '../errors.js';
 import { Optimizer, type OptimizerOptions, type Params } from './optimizer.js';
 import { checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 export interface AdamOptions extends OptimizerOptions {
   betas: readonly [number, number];
@@ -10,6 +11,7 @@ export interface AdamOptions extends OptimizerOptions {
   weightDecay: number;
 }
 
+/** Adam's per-parameter state: step count and the two moment estimates. */
 export type AdamState = { step: number; expAvg: Tensor; expAvgSq: Tensor };
 
 type AdamInit = Partial<AdamOptions>;
@@ -17,6 +19,7 @@ type AdamInit = Partial<AdamOptions>;
 /** Adam's moment estimates and bias correction; subclasses say how weight decay enters. */
 export abstract class AdamBase extends Optimizer<AdamOptions, AdamState> {
   constructor(name: string, params: Params<AdamOptions>, options: AdamInit, defaultWeightDecay: number) {
+    checkOptions(`optim.${name}`, options, { lr: true, betas: true, eps: true, weightDecay: true });
     const defaults = {
       lr: 1e-3,
       betas: [0.9, 0.999] as const,
@@ -87,6 +90,7 @@ export class AdamW extends AdamBase {
   }
 }
 
+/** Adam; lr defaults to 1e-3, as in PyTorch. */
 export function adam(params: Params<AdamOptions>, options: AdamInit = {}): Adam {
   return new Adam(params, options);
 }

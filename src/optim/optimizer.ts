@@ -1,6 +1,7 @@
 import { ValueError, formatShape } from '../errors.js';
 import { Tensor, keep, noGrad, scope } from '../tensor/index.js';
 import { checkNumber } from './validate.js';
+import { checkOptions, type OptionKeys } from '../options.js';
 
 /** Options every optimizer has; each param group carries its own copy. */
 export interface OptimizerOptions {
@@ -13,6 +14,7 @@ export type ParamGroupInput<O> = { params: Iterable<Tensor> } & Partial<O>;
 /** What an optimizer is built from: parameters, or param groups. */
 export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupInput<O>>;
 
+/** A param group as the optimizer keeps it: its options filled in from the defaults. */
 export type ParamGroup<O> = O & {
   readonly params: readonly Tensor[];
   /** The lr a learning-rate schedule started from (PyTorch's `initial_lr`); set by the first schedule. */
@@ -38,6 +40,7 @@ export interface OptimizerSpec {
   stateKeys: readonly string[];
 }
 
+/** The base of every optimizer: param groups with their options, per-parameter state, step() and zeroGrad(). */
 export abstract class Optimizer<
   O extends OptimizerOptions = OptimizerOptions,
   S extends ParamState = ParamState,
@@ -75,6 +78,9 @@ export abstract class Optimizer<
     if (input instanceof Tensor || typeof input !== 'object' || input === null || !('params' in input)) {
       throw new ValueError(`${owner}: a param group must be an object with params, got ${String(input)}`);
     }
+    // The defaults hold every option the optimizer has (its constructor checked the user's), so they are the list.
+    const known = Object.fromEntries(['params', ...Object.keys(this.defaults)].map((key) => [key, true]));
+    checkOptions(owner, input, known as OptionKeys<ParamGroupInput<O>>);
     const params = input.params instanceof Tensor ? [input.params] : [...input.params];
     if (params.length === 0) throw new ValueError(`${owner}: params is empty`);
     const seen = new Set(this.paramGroups.flatMap((group) => group.params));
@@ -134,6 +140,10 @@ export abstract class Optimizer<
     return this.paramGroups.flatMap((group) => group.params);
   }
 
+  /**
+   * The optimizer's state and param groups, with parameters numbered as in PyTorch's `state_dict()`; see
+   * OptimizerStateDict.
+   */
   stateDict(): OptimizerStateDict {
     const params = this.orderedParams();
     const state: Record<string, ParamState> = {};

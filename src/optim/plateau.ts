@@ -2,7 +2,9 @@ import { ValueError } from '../errors.js';
 import { Tensor } from '../tensor/index.js';
 import type { AnyOptimizer } from './schedules.js';
 import { checkChoice, checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
+/** Options of reduceLROnPlateau, as torch's ReduceLROnPlateau. */
 export interface ReduceLROnPlateauOptions {
   /** 'min': the metric should fall (a loss); 'max': rise (an accuracy). */
   mode?: 'min' | 'max';
@@ -19,6 +21,7 @@ export interface ReduceLROnPlateauOptions {
   eps?: number;
 }
 
+/** What reduceLROnPlateau saves in a checkpoint. */
 export interface ReduceLROnPlateauState {
   lastEpoch: number;
   /** null until a first metric, whose initial value (±∞) JSON cannot hold. */
@@ -49,6 +52,16 @@ export class ReduceLROnPlateau {
     options: ReduceLROnPlateauOptions = {},
   ) {
     const name = 'reduceLROnPlateau';
+    checkOptions(`optim.${name}`, options, {
+      mode: true,
+      factor: true,
+      patience: true,
+      threshold: true,
+      thresholdMode: true,
+      cooldown: true,
+      eps: true,
+      minLr: true,
+    });
     this.mode = checkChoice(name, 'mode', options.mode ?? 'min', ['min', 'max']);
     this.factor = checkNumber(name, 'factor', options.factor ?? 0.1, { min: 0, below: 1 });
     this.patience = checkNumber(name, 'patience', options.patience ?? 10, { min: 0, integer: true });
@@ -124,6 +137,7 @@ export class ReduceLROnPlateau {
     return mode === 'min' ? value < best - threshold : value > best + threshold;
   }
 
+  /** The schedule's counters and best metric, JSON-able, for checkpoints. */
   stateDict(): ReduceLROnPlateauState {
     return {
       lastEpoch: this.epoch,
@@ -134,6 +148,7 @@ export class ReduceLROnPlateau {
     };
   }
 
+  /** Restores what stateDict() saved. */
   loadStateDict(state: object): void {
     const name = 'reduceLROnPlateau';
     const { lastEpoch, best, numBadEpochs, cooldownCounter, lastLr } =
@@ -155,6 +170,7 @@ export class ReduceLROnPlateau {
   }
 }
 
+/** Lowers the lr by `factor` when a metric has not improved for `patience` epochs, as torch's ReduceLROnPlateau. */
 export function reduceLROnPlateau(
   optimizer: AnyOptimizer,
   options: ReduceLROnPlateauOptions = {},

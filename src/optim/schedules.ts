@@ -1,6 +1,7 @@
 import { ValueError } from '../errors.js';
 import type { Optimizer, OptimizerOptions, ParamState } from './optimizer.js';
 import { checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 /** Schedules only read and write param groups' lr, so any optimizer will do. */
 export type AnyOptimizer = Optimizer<OptimizerOptions, ParamState>;
@@ -15,11 +16,15 @@ export interface LRScheduler {
   readonly lastEpoch: number;
   /** The lr of each param group, as set by the last step. */
   readonly lastLr: readonly number[];
+  /** Moves to the next epoch and sets each param group's lr. */
   step(): void;
+  /** The schedule's position, JSON-able, for checkpoints. */
   stateDict(): object;
+  /** Restores what stateDict() saved. */
   loadStateDict(state: object): void;
 }
 
+/** What an epoch schedule saves in a checkpoint. */
 export interface EpochScheduleState {
   lastEpoch: number;
   baseLrs: number[];
@@ -51,6 +56,7 @@ export class EpochSchedule implements LRScheduler {
     return this.lrs;
   }
 
+  /** Moves to the next epoch and sets each param group's lr. */
   step(): void {
     this.setEpoch(this.epoch + 1);
   }
@@ -68,6 +74,7 @@ export class EpochSchedule implements LRScheduler {
     this.lrs = groups.map((group) => group.lr);
   }
 
+  /** The schedule's position, JSON-able, for checkpoints. */
   stateDict(): EpochScheduleState {
     return { lastEpoch: this.epoch, baseLrs: [...this.baseLrs], lastLr: [...this.lrs] };
   }
@@ -93,28 +100,31 @@ export class EpochSchedule implements LRScheduler {
   }
 }
 
+/** Options of stepLR. */
 export interface StepLROptions {
   stepSize: number;
   gamma?: number;
 }
 
 /** lr · gamma^⌊epoch / stepSize⌋, as torch.optim.lr_scheduler.StepLR. */
-export function stepLR(optimizer: AnyOptimizer, { stepSize, gamma = 0.1 }: StepLROptions): EpochSchedule {
+export function stepLR(optimizer: AnyOptimizer, options: StepLROptions): EpochSchedule {
+  checkOptions('optim.stepLR', options, { stepSize: true, gamma: true });
+  const { stepSize, gamma = 0.1 } = options;
   checkNumber('stepLR', 'stepSize', stepSize, { min: 1, integer: true });
   checkNumber('stepLR', 'gamma', gamma, { min: 0 });
   return new EpochSchedule(optimizer, 'stepLR', (lr, epoch) => lr * gamma ** Math.floor(epoch / stepSize));
 }
 
+/** Options of multiStepLR. */
 export interface MultiStepLROptions {
   milestones: readonly number[];
   gamma?: number;
 }
 
 /** lr · gamma^(milestones passed), as torch.optim.lr_scheduler.MultiStepLR. */
-export function multiStepLR(
-  optimizer: AnyOptimizer,
-  { milestones, gamma = 0.1 }: MultiStepLROptions,
-): EpochSchedule {
+export function multiStepLR(optimizer: AnyOptimizer, options: MultiStepLROptions): EpochSchedule {
+  checkOptions('optim.multiStepLR', options, { milestones: true, gamma: true });
+  const { milestones, gamma = 0.1 } = options;
   checkMilestones('multiStepLR', milestones, false);
   checkNumber('multiStepLR', 'gamma', gamma, { min: 0 });
   // A repeated milestone decays twice, as in torch.
@@ -125,6 +135,7 @@ export function multiStepLR(
   );
 }
 
+/** Options of cosineAnnealingLR. */
 export interface CosineAnnealingLROptions {
   tMax: number;
   etaMin?: number;
@@ -134,10 +145,9 @@ export interface CosineAnnealingLROptions {
  * etaMin + (lr − etaMin)·(1 + cos(π·epoch/tMax))/2 (SGDR without restarts, Loshchilov & Hutter 2017): the closed
  * form of torch.optim.lr_scheduler.CosineAnnealingLR; past tMax it rises again, as torch's does.
  */
-export function cosineAnnealingLR(
-  optimizer: AnyOptimizer,
-  { tMax, etaMin = 0 }: CosineAnnealingLROptions,
-): EpochSchedule {
+export function cosineAnnealingLR(optimizer: AnyOptimizer, options: CosineAnnealingLROptions): EpochSchedule {
+  checkOptions('optim.cosineAnnealingLR', options, { tMax: true, etaMin: true });
+  const { tMax, etaMin = 0 } = options;
   checkNumber('cosineAnnealingLR', 'tMax', tMax, { min: 1, integer: true });
   checkNumber('cosineAnnealingLR', 'etaMin', etaMin, { min: 0 });
   return new EpochSchedule(
@@ -147,6 +157,7 @@ export function cosineAnnealingLR(
   );
 }
 
+/** Options of linearWarmup. */
 export interface LinearWarmupOptions {
   warmupSteps: number;
   /** Fraction of the lr at step 0; default 1/3 as torch's LinearLR. */
@@ -157,10 +168,9 @@ export interface LinearWarmupOptions {
  * Linear from startFactor·lr at step 0 to lr at warmupSteps, then constant (Goyal et al. 2017's gradual warm-up):
  * torch.optim.lr_scheduler.LinearLR with end_factor 1, whose start_factor must exceed 0; here 0 is allowed.
  */
-export function linearWarmup(
-  optimizer: AnyOptimizer,
-  { warmupSteps, startFactor = 1 / 3 }: LinearWarmupOptions,
-): EpochSchedule {
+export function linearWarmup(optimizer: AnyOptimizer, options: LinearWarmupOptions): EpochSchedule {
+  checkOptions('optim.linearWarmup', options, { warmupSteps: true, startFactor: true });
+  const { warmupSteps, startFactor = 1 / 3 } = options;
   checkNumber('linearWarmup', 'warmupSteps', warmupSteps, { min: 1, integer: true });
   checkNumber('linearWarmup', 'startFactor', startFactor, { min: 0, max: 1 });
   return new EpochSchedule(

@@ -7,13 +7,16 @@ import {
   checkMilestones,
 } from './schedules.js';
 import { checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
+/** Options of sequentialLR. */
 export interface SequentialLROptions {
   /** Run in turn: schedules[i] from milestones[i − 1] on, restarted at its own epoch 0. */
   schedules: readonly EpochSchedule[];
   milestones: readonly number[];
 }
 
+/** What sequentialLR saves in a checkpoint. */
 export interface SequentialLRState {
   lastEpoch: number;
   schedules: EpochScheduleState[];
@@ -30,8 +33,10 @@ export class SequentialLR implements LRScheduler {
 
   constructor(
     readonly optimizer: AnyOptimizer,
-    { schedules, milestones }: SequentialLROptions,
+    options: SequentialLROptions,
   ) {
+    checkOptions('optim.sequentialLR', options, { schedules: true, milestones: true });
+    const { schedules, milestones } = options;
     if (
       !Array.isArray(schedules) ||
       schedules.length === 0 ||
@@ -65,6 +70,7 @@ export class SequentialLR implements LRScheduler {
     return this.current().lastLr;
   }
 
+  /** Moves to the next epoch, in the schedule whose turn it is. */
   step(): void {
     this.epoch += 1;
     const index = this.milestones.filter((m) => m <= this.epoch).length;
@@ -75,10 +81,12 @@ export class SequentialLR implements LRScheduler {
     return this.schedules[this.milestones.filter((m) => m <= this.epoch).length];
   }
 
+  /** Each schedule's position, JSON-able, for checkpoints. */
   stateDict(): SequentialLRState {
     return { lastEpoch: this.epoch, schedules: this.schedules.map((s) => s.stateDict()) };
   }
 
+  /** Restores what stateDict() saved. */
   loadStateDict(state: object): void {
     const { lastEpoch, schedules } = state as Partial<SequentialLRState>;
     checkNumber('sequentialLR', 'lastEpoch', lastEpoch, { min: 0, integer: true });
@@ -92,6 +100,7 @@ export class SequentialLR implements LRScheduler {
   }
 }
 
+/** Runs schedules one after another, switching at the milestones, as torch's SequentialLR. */
 export function sequentialLR(optimizer: AnyOptimizer, options: SequentialLROptions): SequentialLR {
   return new SequentialLR(optimizer, options);
 }

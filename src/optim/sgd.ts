@@ -2,6 +2,7 @@ import { ValueError } from '../errors.js';
 import { Tensor, axpby } from '../tensor/index.js';
 import { Optimizer, type OptimizerOptions, type Params } from './optimizer.js';
 import { checkBoolean, checkNumber } from './validate.js';
+import { checkOptions } from '../options.js';
 
 export interface SGDOptions extends OptimizerOptions {
   momentum: number;
@@ -11,11 +12,19 @@ export interface SGDOptions extends OptimizerOptions {
   weightDecay: number;
 }
 
+/** SGD's per-parameter state: the momentum buffer. */
 export type SGDState = { momentumBuffer: Tensor };
 
 /** Stochastic gradient descent with momentum, as torch.optim.SGD. */
 export class SGD extends Optimizer<SGDOptions, SGDState> {
   constructor(params: Params<SGDOptions>, options: Pick<SGDOptions, 'lr'> & Partial<SGDOptions>) {
+    checkOptions('optim.sgd', options, {
+      lr: true,
+      momentum: true,
+      dampening: true,
+      nesterov: true,
+      weightDecay: true,
+    });
     const defaults = { momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, ...options };
     super({ name: 'sgd', stateKeys: ['momentumBuffer'] }, params, defaults);
   }

@@ -9,6 +9,7 @@ let gradEnabled = true;
 /** Outputs whose node a backward() without retainGraph freed, with the op that made them: not leaves. */
 const freed = new WeakMap<Tensor, string>();
 
+/** Whether ops record gradients now (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

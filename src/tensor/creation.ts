@@ -4,9 +4,12 @@ import { checkShape } from '../backend/shapes.js';
 import { ShapeError, ValueError, formatShape } from '../errors.js';
 import { Generator, globalGenerator } from './random.js';
 import { Tensor } from './tensor.js';
+import { checkOptions } from '../options.js';
 
+/** A number or nested arrays of numbers, as tensor() takes its values. */
 export type NestedArray = number | NestedArray[];
 
+/** Options of the tensor constructors. */
 export interface CreationOptions {
   dtype?: DType;
   requiresGrad?: boolean;
@@ -14,6 +17,7 @@ export interface CreationOptions {
   backend?: Backend;
 }
 
+/** Options of the random tensor constructors. */
 export interface RandomOptions extends CreationOptions {
   generator?: Generator;
 }
@@ -47,6 +51,7 @@ export function tensor(
   shape?: Shape,
   options: CreationOptions = {},
 ): Tensor {
+  checkOptions('tensor', options, { dtype: true, requiresGrad: true, backend: true });
   const dtype = options.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   const inferred = ArrayBuffer.isView(values) ? [values.length] : inferShape(values);
   const finalShape = shape ?? inferred;
@@ -73,6 +78,7 @@ export function tensor(
   return options.requiresGrad ? t.requireGrad() : t;
 }
 
+/** A tensor of rank 0 holding one value. */
 export function scalar(value: number, dtype: DType = 'float32'): Tensor {
   return tensor([value], [], { dtype });
 }
@@ -85,15 +91,21 @@ function filled(op: string, shape: Shape, value: number, options: CreationOption
   return options.requiresGrad ? t.requireGrad() : t;
 }
 
+/** A tensor of `shape` with every element `value`. */
 export function full(shape: Shape, value: number, options: CreationOptions = {}): Tensor {
+  checkOptions('full', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('full()', shape, value, options);
 }
 
+/** A tensor of zeros. */
 export function zeros(shape: Shape, options: CreationOptions = {}): Tensor {
+  checkOptions('zeros', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('zeros()', shape, 0, options);
 }
 
+/** A tensor of ones. */
 export function ones(shape: Shape, options: CreationOptions = {}): Tensor {
+  checkOptions('ones', options, { dtype: true, requiresGrad: true, backend: true });
   return filled('ones()', shape, 1, options);
 }
 
@@ -102,10 +114,12 @@ export function fullLike(like: Tensor, value: number): Tensor {
   return full(like.shape, value, { dtype: like.dtype, backend: like.backend });
 }
 
+/** Zeros of another tensor's shape, dtype and backend. */
 export function zerosLike(like: Tensor): Tensor {
   return fullLike(like, 0);
 }
 
+/** Ones of another tensor's shape, dtype and backend. */
 export function onesLike(like: Tensor): Tensor {
   return fullLike(like, 1);
 }
@@ -124,16 +138,19 @@ function randomTensor(
 
 /** Standard normal values. */
 export function randn(shape: Shape, options: RandomOptions = {}): Tensor {
+  checkOptions('randn', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   return randomTensor('randn()', shape, (g) => g.normal(), options);
 }
 
 /** Uniform values in [low, high). */
 export function uniform(shape: Shape, low = 0, high = 1, options: RandomOptions = {}): Tensor {
+  checkOptions('uniform', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   if (!(high > low)) throw new ValueError(`uniform(): high (${high}) must exceed low (${low})`);
   return randomTensor('uniform()', shape, (g) => low + (high - low) * g.uniform(), options);
 }
 
 /** Uniform values in [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
+  checkOptions('rand', options, { dtype: true, requiresGrad: true, backend: true, generator: true });
   return randomTensor('rand()', shape, (g) => g.uniform(), options);
 }

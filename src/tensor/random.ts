@@ -48,10 +48,12 @@ export class Generator {
     return Math.floor(this.uniform() * n);
   }
 
+  /** The generator's state, to restore with setState (checkpoints save it). */
   getState(): number {
     return this.state;
   }
 
+  /** Restores a state from getState. */
   setState(state: number): void {
     this.state = state >>> 0;
   }
@@ -64,6 +66,7 @@ export function manualSeed(seed: number): void {
   defaultGenerator = new Generator(seed);
 }
 
+/** The generator used when none is given (reseeded by manualSeed). */
 export function globalGenerator(): Generator {
   return defaultGenerator;
 }

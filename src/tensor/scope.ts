@@ -23,6 +23,7 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
+/** Runs fn and releases every tensor made inside it at once, except those it returns or keep() marks. */
 export function scope<T>(fn: () => T): T {
   const tracked = new Set<Disposable>();
   stack.push(tracked);

@@ -3,11 +3,13 @@ import { sizeOf } from '../backend/shapes.js';
 import { BackendError, ValueError, formatShape } from '../errors.js';
 import { runBackward } from './autograd.js';
 import { keep, track } from './scope.js';
+import { checkOptions } from '../options.js';
 
 /** How a tensor was computed: the op, its inputs, and the rule giving each input's gradient from the output's. */
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
+  /** Gradients of the inputs from the output's gradient. */
   readonly backward: (dy: Tensor) => readonly (Tensor | null)[];
   /** Tensors the rule reads besides its inputs and output (max pooling's argmax), kept with the graph. */
   readonly saved: readonly Tensor[];
@@ -58,6 +60,7 @@ export class Tensor {
     return this.backend.read(this.storage, this.shape);
   }
 
+  /** The values as a flat array of numbers, row-major. */
   toArray(): number[] {
     return Array.from(this.data());
   }
@@ -107,6 +110,7 @@ export class Tensor {
 
   /** Back-propagates from this tensor; a non-scalar needs the gradient of the loss with respect to it. */
   backward(grad?: Tensor, options: { retainGraph?: boolean } = {}): void {
+    checkOptions('Tensor.backward', options, { retainGraph: true });
     runBackward(this, grad, options.retainGraph ?? false);
   }
 
@@ -120,6 +124,7 @@ export class Tensor {
     );
   }
 
+  /** The shape, dtype and the first values, for printing. */
   toString(): string {
     const values = this.disposed ? '(disposed)' : this.size <= 8 ? `[${this.toArray().join(', ')}]` : '';
     return `Tensor(${formatShape(this.shape)}, ${this.dtype}) ${values}`.trim();

@@ -13,6 +13,7 @@ interface AugmentRule {
   build(values: number[], context: AugmentContext): TransformSpec;
 }
 
+/** What augmentations are built for: the model's input, and the PCA that pca needs. */
 export interface AugmentContext {
   /** The model's input [C, H, W]: crops are cut to it. */
   inputShape: readonly [number, number, number];
@@ -77,6 +78,7 @@ const RULES: Record<string, AugmentRule> = {
   },
 };
 
+/** One parsed --augment item: its name and its parameters (defaults filled in). */
 export interface AugmentItem {
   name: string;
   values: number[];

@@ -3,6 +3,7 @@
  * and validation series each, with axes, ticks, grid lines and a legend. Hand-written SVG: no dependency.
  */
 import type { EpochRecord } from './history.js';
+import { checkOptions } from '../options.js';
 
 interface Series {
   label: string;
@@ -117,6 +118,7 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
 
 /** An SVG document of loss and top-1 accuracy per epoch; validation series appear when the history has them. */
 export function historyChart(history: readonly EpochRecord[], options: { title?: string } = {}): string {
+  checkOptions('train.historyChart', options, { title: true });
   const epochs = history.length === 0 ? 1 : history[history.length - 1].epoch;
   const series = (
     label: string,

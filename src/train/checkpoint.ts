@@ -22,9 +22,13 @@ import type { Module } from '../nn/module.js';
 import type { LRScheduler, OptimizerStateDict, ParamState } from '../optim/index.js';
 import { Tensor, globalGenerator } from '../tensor/index.js';
 import type { EpochRecord } from './history.js';
+import { checkOptions } from '../options.js';
 
+/** The model's weights in a checkpoint directory, a plain safetensors file. */
 export const WEIGHTS_FILE = 'weights.safetensors';
+/** The optimizer's state in a checkpoint directory. */
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** The JSON part of a checkpoint (epoch, schedule, seeds, history, meta). */
 export const STATE_FILE = 'state.json';
 /** Names the current checkpoint's subdirectory of a training run's directory. */
 export const MANIFEST_FILE = 'checkpoint.json';
@@ -41,6 +45,7 @@ interface SavedOptimizer {
   state: Record<string, Record<string, number | { tensor: string }>>;
 }
 
+/** The JSON part of a checkpoint (state.json). */
 export interface CheckpointState {
   format: typeof FORMAT;
   version: 1;
@@ -59,7 +64,12 @@ export interface CheckpointState {
 /** What a training loop has: optimizer and schedule are optional for a weights-only checkpoint. */
 export interface Trainable {
   model: Module;
-  optimizer?: { stateDict(): OptimizerStateDict; loadStateDict(dict: OptimizerStateDict): void };
+  optimizer?: {
+    /** The optimizer's state, saved in the checkpoint. */
+    stateDict(): OptimizerStateDict;
+    /** Restores a saved state. */
+    loadStateDict(dict: OptimizerStateDict): void;
+  };
   schedule?: LRScheduler;
 }
 
@@ -180,6 +190,15 @@ async function removeStale(dir: string, current: string | null): Promise<void> {
  * (see the top of this file): the previous checkpoint stays current until the new one is complete on disk.
  */
 export async function saveCheckpoint(dir: string, options: SaveCheckpointOptions): Promise<void> {
+  checkOptions('train.saveCheckpoint', options, {
+    model: true,
+    optimizer: true,
+    schedule: true,
+    epoch: true,
+    history: true,
+    loaderSeed: true,
+    meta: true,
+  });
   await mkdir(dir, { recursive: true });
   const previous = await readManifest(dir);
   await removeStale(dir, previous);

@@ -19,8 +19,10 @@ import { decodeNpy, parseNpyHeader } from '../io/npy.js';
 
 type Shape3 = readonly [number, number, number];
 
+/** The kinds of data --data names (see the top of this file). */
 export type DataKind = 'fashion-mnist' | 'idx' | 'cifar-10' | 'cifar-100' | 'image-folder' | 'npy';
 
+/** Data resolved from --data: its training set, and the validation and test sets it brings. */
 export interface DataSource {
   /** What --data said: 'fashion-mnist' or a path. */
   spec: string;
@@ -35,6 +37,7 @@ export interface DataSource {
   test: Dataset | null;
 }
 
+/** What resolveData needs for an image folder: the shape to decode to, and an optional cache. */
 export interface DataSourceOptions {
   /** [C, H, W] an image folder's images are decoded to (the model's input). */
   folderShape?: Shape3;
@@ -42,6 +45,7 @@ export interface DataSourceOptions {
   cacheDir?: string;
 }
 
+/** The --data name of the built-in Fashion-MNIST (Debian's dataset-fashion-mnist). */
 export const FASHION_MNIST = 'fashion-mnist';
 
 const KIND_NAMES: Record<DataKind, string> = {
@@ -53,6 +57,7 @@ const KIND_NAMES: Record<DataKind, string> = {
   npy: '.npy pair',
 };
 
+/** The data in words: 'fashion-mnist', 'image folder ~/photos', 'CIFAR-10 binary directory …'. */
 export function describeData(source: DataSource): string {
   return source.kind === 'fashion-mnist' ? FASHION_MNIST : `${KIND_NAMES[source.kind]} ${source.spec}`;
 }

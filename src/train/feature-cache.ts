@@ -14,7 +14,9 @@ import type { TransformSpec } from '../data/transforms/spec.js';
 import { loadSafetensors, saveSafetensors } from '../io/index.js';
 import { Module, observeCalls } from '../nn/index.js';
 import { flatten, noGrad, scope, tensor, type Tensor } from '../tensor/index.js';
+import { checkOptions } from '../options.js';
 
+/** Where and how cachedFeatures computes and keeps the frozen part's outputs. */
 export interface FeatureCacheOptions {
   /** Where the safetensors file is kept (a training run's output directory). */
   dir: string;
@@ -30,6 +32,7 @@ export interface FeatureCacheOptions {
   seed?: number;
 }
 
+/** Features cachedFeatures computed or read back. */
 export interface CachedFeatures {
   /** The features as a dataset of [D, 1, 1] images, with the source's labels and class names. */
   dataset: ArrayDataset;
@@ -71,6 +74,15 @@ export async function cachedFeatures(
   dataset: Dataset,
   options: FeatureCacheOptions,
 ): Promise<CachedFeatures> {
+  checkOptions('train.cachedFeatures', options, {
+    dir: true,
+    head: true,
+    split: true,
+    transform: true,
+    copies: true,
+    batchSize: true,
+    seed: true,
+  });
   const copies = options.copies ?? 1;
   if (!Number.isInteger(copies) || copies < 1)
     throw new ValueError(`feature cache: copies must be an integer ≥ 1, got ${copies}`);

@@ -25,15 +25,20 @@ import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import { checkpointMeta } from './trained.js';
 import type { StepInfo } from './progress.js';
+import { checkOptions } from '../options.js';
 
+/** A loss from a batch's logits and labels; crossEntropy by default. */
 export type LossFn = (logits: Tensor, labels: Tensor) => Tensor;
 
+/** Hooks fit calls while it trains. */
 export interface Callback {
+  /** Called after every training step. */
   onStep?(info: StepInfo): void;
   /** After each epoch, once its checkpoint (if any) is written. */
   onEpochEnd?(record: EpochRecord, history: readonly EpochRecord[]): void | Promise<void>;
 }
 
+/** How fit trains. */
 export interface FitOptions {
   /** Total epochs; when resuming, training continues up to this count. */
   epochs: number;
@@ -46,6 +51,7 @@ export interface FitOptions {
   clipGradNorm?: number;
   /** Default crossEntropy. */
   lossFn?: LossFn;
+  /** Called after every training step (the progress display uses it). */
   onStep?: (info: StepInfo) => void;
   /** Writes a checkpoint here after every epoch. */
   checkpointDir?: string;
@@ -122,6 +128,7 @@ export async function evaluate(
   loader: DataLoader,
   options: { lossFn?: LossFn; signal?: AbortSignal } = {},
 ): Promise<EvaluationResult> {
+  checkOptions('train.evaluate', options, { lossFn: true, signal: true });
   checkLoader('the loader', loader);
   const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
   const wasTraining = model.training;
@@ -179,6 +186,20 @@ interface StepResult {
  * way at the next step boundary, with TrainingStopped.
  */
 export async function fit(model: Module, loader: DataLoader, options: FitOptions): Promise<EpochRecord[]> {
+  checkOptions('train.fit', options, {
+    epochs: true,
+    optimizer: true,
+    schedule: true,
+    validation: true,
+    callbacks: true,
+    clipGradNorm: true,
+    lossFn: true,
+    onStep: true,
+    checkpointDir: true,
+    resumeFrom: true,
+    meta: true,
+    signal: true,
+  });
   checkLoader('the training loader', loader);
   if (options.validation !== undefined) checkLoader('validation', options.validation);
   const { epochs, optimizer, schedule, clipGradNorm } = options;

@@ -1,6 +1,8 @@
 /** One row per epoch of training, and its JSON and CSV renderings. */
 import { writeAtomic } from '../io/common.js';
+import { checkOptions } from '../options.js';
 
+/** What one epoch of training measured. */
 export interface EpochRecord {
   /** 1-based. */
   epoch: number;
@@ -18,6 +20,7 @@ export interface EpochRecord {
   imagesPerSecond: number;
 }
 
+/** The CSV columns of a history, in order. */
 export const HISTORY_COLUMNS = [
   'epoch',
   'trainLoss',
@@ -30,6 +33,7 @@ export const HISTORY_COLUMNS = [
   'imagesPerSecond',
 ] as const satisfies readonly (keyof EpochRecord)[];
 
+/** The history as pretty-printed JSON. */
 export function historyToJson(history: readonly EpochRecord[]): string {
   return `${JSON.stringify(history, null, 2)}\n`;
 }
@@ -40,15 +44,18 @@ export function historyToCsv(history: readonly EpochRecord[]): string {
   return `${[HISTORY_COLUMNS.join(','), ...lines].join('\n')}\n`;
 }
 
+/** Writes a text file atomically (a temporary name, then a rename). */
 export async function writeText(path: string, text: string): Promise<void> {
   const bytes = new TextEncoder().encode(text);
   await writeAtomic(path, (sink) => sink.write(bytes));
 }
 
+/** Writes the history as JSON and/or CSV, each file atomically. */
 export async function saveHistory(
   history: readonly EpochRecord[],
   paths: { json?: string; csv?: string },
 ): Promise<void> {
+  checkOptions('train.saveHistory', paths, { json: true, csv: true });
   if (paths.json !== undefined) await writeText(paths.json, historyToJson(history));
   if (paths.csv !== undefined) await writeText(paths.csv, historyToCsv(history));
 }

@@ -4,6 +4,7 @@
  */
 import { ShapeError } from '../errors.js';
 
+/** What evaluate measures. */
 export interface EvaluationResult {
   /** Mean loss per sample. */
   loss: number;
@@ -35,6 +36,7 @@ function argmax(scores: ArrayLike<number>, offset: number, classes: number): num
   return best;
 }
 
+/** Accumulates loss, top-1/top-5 counts and a confusion matrix batch by batch. */
 export class ClassificationMetrics {
   readonly confusion: number[][];
   private lossSum = 0;
@@ -84,6 +86,7 @@ export class ClassificationMetrics {
     return this.correct5 / this.count;
   }
 
+  /** The metrics of everything added so far. */
   result(): EvaluationResult {
     const perClass = this.confusion.map((row, c) => {
       const total = row.reduce((a, b) => a + b, 0);

@@ -17,6 +17,7 @@ type Shape3 = readonly [number, number, number];
 /** The largest difference between model input and image side that padding (not resizing) bridges. */
 export const PAD_LIMIT = 8;
 
+/** The rules from an image of the data to the model's input, kept in every checkpoint (see the top of this file). */
 export interface Preprocessing {
   /** [C, H, W] the data's images come as (an image folder's: what its files are decoded to). */
   imageShape: [number, number, number];
@@ -29,6 +30,7 @@ export interface Preprocessing {
   std: number[];
 }
 
+/** The preprocessing from images of `imageShape` to a model taking `inputShape`, by the stated rules. */
 export function planPreprocessing(
   imageShape: Shape3,
   inputShape: Shape3,
@@ -70,6 +72,7 @@ export function trainTransform(p: Preprocessing, augment: readonly TransformSpec
   return transforms.compose([...shapeSteps(p), ...augment, transforms.normalize(p.mean, p.std)]);
 }
 
+/** The test-time transform: channels, size and normalisation, no augmentation. */
 export function testTransform(p: Preprocessing): TransformSpec {
   return trainTransform(p, []);
 }

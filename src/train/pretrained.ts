@@ -7,6 +7,7 @@ import { cachedDownload, loadWeights, type ProgressFn } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { get as buildModel } from '../models/registry.js';
 import { publishedWeights, type PublishedWeights, type WeightsPreprocessing } from '../models/weights.js';
+import { checkOptions } from '../options.js';
 
 /** torchvision's ImageClassification: shorter side to resizeSize, centre crop, per-channel normalisation. */
 export function preprocessingTransform(preprocessing: WeightsPreprocessing): TransformSpec {
@@ -17,6 +18,7 @@ export function preprocessingTransform(preprocessing: WeightsPreprocessing): Tra
   ]);
 }
 
+/** A model built with published weights, with the weights' facts and the transform they expect. */
 export interface Pretrained {
   model: Module;
   weights: PublishedWeights;
@@ -34,6 +36,7 @@ export async function pretrained(
   name: string,
   options: { home?: string; progress?: ProgressFn } = {},
 ): Promise<Pretrained> {
+  checkOptions('train.pretrained', options, { home: true, progress: true });
   const weights = publishedWeights(name);
   const file = await cachedDownload(weights, options);
   const model = buildModel(weights.model);

@@ -3,7 +3,9 @@
  * (a log file, CI) plain lines every `logEvery` steps and one per epoch, so a log stays readable.
  */
 import type { EpochRecord } from './history.js';
+import { checkOptions } from '../options.js';
 
+/** Where training stands after a step. */
 export interface StepInfo {
   /** 1-based epoch and step. */
   epoch: number;
@@ -17,6 +19,7 @@ export interface StepInfo {
   seconds: number;
 }
 
+/** Options of ProgressDisplay. */
 export interface ProgressOptions {
   /** Defaults to process.stderr's isTTY. */
   tty?: boolean;
@@ -28,6 +31,7 @@ export interface ProgressOptions {
   columns?: number;
 }
 
+/** Seconds as 'm:ss' ('3:05'), or 'XhYYm' from an hour on; '?' when unknown. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
@@ -39,6 +43,7 @@ export function formatDuration(seconds: number): string {
 
 const percent = (x: number | null): string => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 
+/** One line summing up an epoch: losses, accuracies, lr, time and speed. */
 export function formatEpoch(record: EpochRecord, epochs: number): string {
   const validation =
     record.valLoss === null
@@ -51,6 +56,10 @@ export function formatEpoch(record: EpochRecord, epochs: number): string {
   );
 }
 
+/**
+ * Training progress: a bar redrawn in place on a terminal (a line every `logEvery` steps otherwise), then a line
+ * per epoch.
+ */
 export class ProgressDisplay {
   readonly tty: boolean;
   private readonly logEvery: number;
@@ -59,12 +68,14 @@ export class ProgressDisplay {
   private lineOpen = false;
 
   constructor(options: ProgressOptions = {}) {
+    checkOptions('train.ProgressDisplay', options, { tty: true, logEvery: true, write: true, columns: true });
     this.tty = options.tty ?? process.stderr.isTTY === true;
     this.logEvery = options.logEvery ?? 100;
     this.write = options.write ?? ((text) => process.stderr.write(text));
     this.columns = options.columns ?? (process.stderr.columns || 100);
   }
 
+  /** Shows a step's progress: redrawn in place on a terminal, every `logEvery` steps otherwise. */
   step(info: StepInfo): void {
     const rate = info.images / Math.max(info.seconds, 1e-9);
     const stats = `loss ${info.loss.toFixed(4)} top-1 ${percent(info.top1)} ${Math.round(rate)} img/s`;
@@ -82,6 +93,7 @@ export class ProgressDisplay {
     }
   }
 
+  /** Prints the line of a finished epoch. */
   epoch(record: EpochRecord, epochs: number): void {
     this.message(formatEpoch(record, epochs));
   }

@@ -44,6 +44,7 @@ export interface TrainedMeta {
   [key: string]: unknown;
 }
 
+/** A trained model as loadTrained gives it back. */
 export interface Trained {
   /** The model with the checkpoint's weights, in evaluation mode. */
   model: Module;

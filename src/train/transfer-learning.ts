@@ -22,7 +22,9 @@ import {
   unfreezeMore,
   type FreezeSpec,
 } from './transfer.js';
+import { checkOptions } from '../options.js';
 
+/** How transfer replaces the head, freezes, trains and unfreezes. */
 export interface TransferOptions {
   /** Total epochs, those after unfreezing included. */
   epochs: number;
@@ -57,6 +59,7 @@ export interface TransferOptions {
   callbacks?: readonly Callback[];
 }
 
+/** What transfer did: the history of both phases, what it froze and unfroze, the feature files. */
 export interface TransferResult {
   history: EpochRecord[];
   /** The paths frozen at the start, and those unfrozen later. */
@@ -91,6 +94,27 @@ export async function transfer(
   trainSet: Dataset,
   options: TransferOptions,
 ): Promise<TransferResult> {
+  checkOptions('train.transfer', options, {
+    epochs: true,
+    numClasses: true,
+    head: true,
+    freeze: true,
+    validation: true,
+    transform: true,
+    evalTransform: true,
+    cacheFeatures: true,
+    unfreezeAfter: true,
+    unfreeze: true,
+    lr: true,
+    lrRatio: true,
+    optimizer: true,
+    momentum: true,
+    weightDecay: true,
+    batchSize: true,
+    seed: true,
+    workers: true,
+    callbacks: true,
+  });
   const { epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 1)
     throw new ValueError(`transfer: epochs must be an integer ≥ 1, got ${epochs}`);

@@ -6,6 +6,7 @@
 import { ValueError } from '../errors.js';
 import { Linear, type Module } from '../nn/index.js';
 import type { Generator, Tensor } from '../tensor/index.js';
+import { checkOptions } from '../options.js';
 
 /** What to freeze: everything but the head, nothing, or every module up to and including a layer path. */
 export type FreezeSpec = 'all-but-head' | 'none' | (string & {});
@@ -40,6 +41,7 @@ export function replaceHead(
   numClasses: number,
   options: { path?: string; generator?: Generator } = {},
 ): Linear {
+  checkOptions('train.replaceHead', options, { path: true, generator: true });
   const path = options.path ?? headPath(model);
   const old = model.get(path);
   if (!(old instanceof Linear))
@@ -92,6 +94,7 @@ export function freezeBefore(model: Module, path: string, inclusive: boolean): s
  * freezes up to and including that module, 'none' nothing. Returns the paths frozen.
  */
 export function freezeModel(model: Module, spec: FreezeSpec, options: { head?: string } = {}): string[] {
+  checkOptions('train.freezeModel', options, { head: true });
   model.unfreeze();
   if (spec === 'none') return [];
   if (spec === 'all-but-head') return freezeBefore(model, headPath(model, options.head), false);

@@ -239,3 +239,19 @@ test('a BatchNorm without affine parameters (no registered tensors to stand in f
   const y = net.call(randn([2, 3, 8, 8]));
   assert.equal(y.data().length, 2 * 4 * 36);
 });
+
+test('summary of a partly frozen model in training leaves what unfreeze() restores alone', () => {
+  const net = new Sequential(new Conv2d(3, 4, 3), new BatchNorm2d(4), new ReLU());
+  net.train();
+  net.get('1').freeze();
+  summary(net, [3, 8, 8]);
+  assert.deepEqual(
+    net.modules().map((m) => m.training),
+    [true, true, false, true],
+  );
+  net.get('1').unfreeze();
+  assert.ok(
+    net.modules().every((m) => m.training),
+    'the BatchNorm takes back the training mode asked for',
+  );
+});

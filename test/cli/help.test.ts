@@ -2,7 +2,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commands } from '../../src/cli/commands.js';
-import { nearest } from '../../src/cli/command.js';
 import { assertUsageFailure, cli } from './helpers.js';
 
 test('every verb has --help with each of its options, their defaults, and examples; help <verb> says the same', () => {
@@ -35,8 +34,6 @@ test('unknown verbs and options name the nearest known one; exit status 2', () =
     /unknown option '--epoch' \(did you mean --epochs\?\)$/,
   );
   assertUsageFailure(['eval', 'runs/x', '-x'], /unknown option '-x'$/);
-  assert.equal(nearest('batchsize', ['batch-size', 'lr']), 'batch-size');
-  assert.equal(nearest('zzz', ['batch-size', 'lr']), undefined);
 });
 
 test('--debug and CONVNETS_DEBUG=1 show the stack trace that is otherwise kept back', () => {

@@ -9,9 +9,11 @@ import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
 import { findFile, gunzipDeclared, readBytes } from './files.js';
 import type { Split } from './idx.js';
+import { checkOptions } from '../../options.js';
 
 export const CIFAR_IMAGE_BYTES = 3 * 32 * 32;
 
+/** CIFAR-10's class names, in label order. */
 export const CIFAR10_CLASSES = [
   'airplane',
   'automobile',
@@ -25,6 +27,7 @@ export const CIFAR10_CLASSES = [
   'truck',
 ] as const;
 
+/** How to read a CIFAR binary batch: label bytes per record, which one is the label, and the classes. */
 export interface CifarReadOptions {
   /** Label bytes per record: 1 (CIFAR-10) or 2 (CIFAR-100: coarse, fine). */
   labelBytes: 1 | 2;
@@ -64,6 +67,13 @@ export function decodeCifarBatch(bytes: Uint8Array, file: string, options: Cifar
 
 /** Reads CIFAR binary batch files, in order, into one dataset of [3, 32, 32] images with values in [0, 1]. */
 export function readCifarBatches(files: readonly string[], options: CifarReadOptions): ByteImageDataset {
+  checkOptions('data.readCifarBatches', options, {
+    labelBytes: true,
+    labelIndex: true,
+    numClasses: true,
+    classNames: true,
+    name: true,
+  });
   const { labelBytes, labelIndex, numClasses } = options;
   const recordSize = labelBytes + CIFAR_IMAGE_BYTES;
   const contents = files.map((file) => decodeCifarBatch(readBytes(file), file, options));
@@ -93,6 +103,7 @@ function namesFrom(file: string, count: number): string[] | undefined {
 
 /** CIFAR-10 from `dir` holding data_batch_1.bin … data_batch_5.bin and test_batch.bin. */
 export function cifar10(options: { dir: string; split?: Split }): ByteImageDataset {
+  checkOptions('data.cifar10', options, { dir: true, split: true });
   const { dir, split = 'train' } = options;
   const names = split === 'train' ? [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`) : ['test_batch.bin'];
   const files = names.map((name) => findFile(`CIFAR-10 ${split}`, [join(dir, name)]));
@@ -111,6 +122,7 @@ export function cifar100(options: {
   split?: Split;
   labels?: 'fine' | 'coarse';
 }): ByteImageDataset {
+  checkOptions('data.cifar100', options, { dir: true, split: true, labels: true });
   const { dir, split = 'train', labels = 'fine' } = options;
   const file = findFile(`CIFAR-100 ${split}`, [join(dir, `${split}.bin`)]);
   const numClasses = labels === 'fine' ? 100 : 20;

@@ -7,6 +7,7 @@
  */
 import { Generator } from '../../tensor/random.js';
 import { ShapeError, ValueError } from '../../errors.js';
+import { checkOptions } from '../../options.js';
 
 export interface Sample {
   /** CHW, `shape` values; the built-in image datasets give values in [0, 1]. */
@@ -20,6 +21,7 @@ export interface Dataset {
   readonly shape: readonly [number, number, number];
   readonly numClasses: number;
   readonly classNames: readonly string[];
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample;
   /**
    * Reads samples from files as they are asked for (an image folder streamed): loaders call it instead of get()
@@ -184,6 +186,7 @@ export class ByteImageDataset extends StoredImageDataset<Uint8Array> {
     super(name, pixels, labels, shape, classNames, 'pixel bytes');
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     const pixels = this.stored(index);
     const image = new Float32Array(this.imageSize);
@@ -196,6 +199,7 @@ export class ByteImageDataset extends StoredImageDataset<Uint8Array> {
     return this.stored(index);
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     return {
       kind: 'bytes',
@@ -220,10 +224,12 @@ export class ArrayDataset extends StoredImageDataset<Float32Array> {
     super(name, images, labels, shape, classNames, 'values');
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     return { image: this.stored(index).slice(), label: this.labels[index] };
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     return {
       kind: 'float32',
@@ -246,6 +252,7 @@ export function arrayDataset(
   shape: readonly [number, number, number],
   options: { classNames?: readonly string[]; name?: string } = {},
 ): ArrayDataset {
+  checkOptions('data.arrayDataset', options, { classNames: true, name: true });
   const labelArray = labels instanceof Int32Array ? labels : Int32Array.from(labels);
   return new ArrayDataset(options.name ?? 'arrayDataset', images, labelArray, shape, options.classNames);
 }
@@ -276,11 +283,13 @@ export class Subset implements Dataset {
     return this.parent.classNames;
   }
 
+  /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample {
     checkIndex('Subset', index, this.indices.length);
     return this.parent.get(this.indices[index]);
   }
 
+  /** The parent's fetch over this subset's indices, where the parent streams its samples. */
   get fetch(): ((indices: Int32Array) => Promise<Fetched[]>) | undefined {
     const parent = this.parent;
     if (parent.fetch === undefined) return undefined;
@@ -290,6 +299,7 @@ export class Subset implements Dataset {
     };
   }
 
+  /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     if (!this.parent.toSpec) {
       throw new ValueError('Subset: its parent dataset has no toSpec(), so workers cannot rebuild it');
@@ -381,6 +391,7 @@ export function splitValidation(
   dataset: Dataset,
   options: { validation: number; seed: number },
 ): { train: Subset; validation: Subset } {
+  checkOptions('data.splitValidation', options, { validation: true, seed: true });
   const { validation, seed } = options;
   const count = validation < 1 ? Math.round(validation * dataset.length) : validation;
   if (!Number.isInteger(count) || count < 0 || count > dataset.length) {

@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
 import { findFile, gunzipDeclared, readBytes } from './files.js';
+import { checkOptions } from '../../options.js';
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
 export const IDX_LABELS_MAGIC = 0x00000801;
 
+/** An IDX file's contents: its dimensions and its bytes. */
 export interface IdxArray {
   dimensions: number[];
   data: Uint8Array;
@@ -72,10 +74,12 @@ export function decodeIdx(bytes: Uint8Array, file: string, dimensionCount: 1 | 3
   return parseIdx(gunzipDeclared(bytes, file, declared), file, dimensionCount);
 }
 
+/** Reads an IDX file of images (magic 0x803), gzip or not: [count, height, width] bytes. */
 export function readIdxImages(file: string): IdxArray {
   return decodeIdx(readBytes(file), file, 3);
 }
 
+/** Reads an IDX file of labels (magic 0x801), gzip or not. */
 export function readIdxLabels(file: string): IdxArray {
   return decodeIdx(readBytes(file), file, 1);
 }
@@ -89,6 +93,7 @@ export function idxDataset(
   labelsFile: string,
   options: { classNames?: readonly string[]; name?: string } = {},
 ): ByteImageDataset {
+  checkOptions('data.idxDataset', options, { classNames: true, name: true });
   const images = readIdxImages(imagesFile);
   const labels = readIdxLabels(labelsFile);
   const [count, height, width] = images.dimensions;
@@ -116,11 +121,13 @@ export function idxDataset(
   );
 }
 
+/** Which part of a dataset: its training or its test images. */
 export type Split = 'train' | 'test';
 
 /** Debian's dataset-fashion-mnist puts the gzipped IDX files here. */
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
+/** Fashion-MNIST's class names, in label order. */
 export const FASHION_MNIST_CLASSES = [
   'T-shirt/top',
   'Trouser',
@@ -134,6 +141,7 @@ export const FASHION_MNIST_CLASSES = [
   'Ankle boot',
 ] as const;
 
+/** MNIST's class names: the digits, in label order. */
 export const MNIST_CLASSES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as const;
 
 /** The usual file names, with or without .gz, and the idx3-ubyte / .idx3-ubyte spellings. */
@@ -157,6 +165,7 @@ function checkSplit(split: string): asserts split is Split {
 
 /** Fashion-MNIST (Xiao et al. 2017): 60,000 training and 10,000 test images, 28×28 grey, 10 classes. */
 export function fashionMnist(options: { split?: Split; dir?: string } = {}): ByteImageDataset {
+  checkOptions('data.fashionMnist', options, { split: true, dir: true });
   const { split = 'train', dir = FASHION_MNIST_DIR } = options;
   checkSplit(split);
   const files = idxFiles(dir, split, "install Debian's dataset-fashion-mnist or pass { dir }");
@@ -175,6 +184,7 @@ export function mnist(options: {
   split?: Split;
   classNames?: readonly string[];
 }): ByteImageDataset {
+  checkOptions('data.mnist', options, { split: true, dir: true, classNames: true });
   const { split = 'train', dir, classNames = MNIST_CLASSES } = options;
   checkSplit(split);
   const files = idxFiles(dir, split, 'pass the directory holding the MNIST IDX files as { dir }');

@@ -19,6 +19,7 @@ import { imageFileShape, listImageFolder, sharpDecoder, type ImageDecoder } from
 
 type Shape3 = readonly [number, number, number];
 
+/** How imageFiles decodes a folder: the shape, an optional cache, the file extensions. */
 export interface ImageFilesOptions {
   /** [channels, height, width] every image is decoded to: channels 1 or 3. */
   shape: Shape3;
@@ -135,8 +136,8 @@ async function decodeToShape(file: string, shape: Shape3, decode: ImageDecoder):
 }
 
 /**
- * One image file as an image folder's loader would give it at `shape` (values in [0, 1], CHW), and the file's own
- * [channels, height, width]: predict prepares single images this way.
+ * One image file as an image folder's loader would give it at `shape` (CHW values from 0 to 1), and the file's own
+ * channels, height and width: `convnets predict` prepares single images this way.
  */
 export async function readImageFile(
   file: string,

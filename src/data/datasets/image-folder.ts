@@ -8,6 +8,7 @@ import { readdirSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { FormatError, ValueError } from '../../errors.js';
 import { ByteImageDataset } from './dataset.js';
+import { checkOptions } from '../../options.js';
 
 /** Decoded pixels, interleaved (HWC), one byte a value. */
 export interface DecodedImage {
@@ -17,11 +18,13 @@ export interface DecodedImage {
   channels: number;
 }
 
+/** Decodes one image file to CHW bytes with the given channels and size (sharp by default). */
 export type ImageDecoder = (
   file: string,
   options: { channels: 1 | 3; size: [number, number] | undefined },
 ) => Promise<DecodedImage>;
 
+/** How imageFolder reads its images. */
 export interface ImageFolderOptions {
   /** Resize every image to [height, width] (covering it, then centre-cropping); needed when sizes differ. */
   size?: number | readonly [number, number];
@@ -115,7 +118,18 @@ export function listImageFolder(
   return { classNames, files };
 }
 
+/**
+ * A dataset from a folder with one subfolder per class (torchvision's ImageFolder): images decoded by sharp,
+ * resized to `size`, classes in sorted order.
+ */
 export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<ByteImageDataset> {
+  checkOptions('data.imageFolder', options, {
+    size: true,
+    channels: true,
+    extensions: true,
+    concurrency: true,
+    decode: true,
+  });
   const channels = options.channels ?? 3;
   const size: [number, number] | undefined =
     options.size === undefined

@@ -9,6 +9,7 @@ import { ValueError } from '../../errors.js';
 import type { ChwImage } from '../image.js';
 import { sampleBilinear } from './sampler.js';
 
+/** A displacement field: where each output pixel samples the input. */
 export interface Displacement {
   /** Per output pixel (row-major), how far right (dx) and down (dy) its source lies, in pixels. */
   dx: Float32Array;

@@ -6,11 +6,14 @@ import { ShapeError, ValueError } from '../../errors.js';
 import type { ChwImage } from '../image.js';
 import { channelValues, filledImage } from '../image.js';
 import { sampleBilinear } from './sampler.js';
+import { checkOptions } from '../../options.js';
 
+/** How padding fills: a constant, or the image reflected, its edge repeated, or mirrored (torchvision's modes). */
 export type PaddingMode = 'constant' | 'reflect' | 'edge' | 'symmetric';
 /** [left, top, right, bottom], as torchvision's `pad` orders them. */
 export type Ltrb = [number, number, number, number];
 
+/** Mirrors an image left to right. */
 export function horizontalFlip(image: ChwImage): ChwImage {
   const { channels, height, width } = image;
   const data = new Float32Array(image.data.length);
@@ -21,6 +24,7 @@ export function horizontalFlip(image: ChwImage): ChwImage {
   return { data, channels, height, width };
 }
 
+/** Mirrors an image top to bottom. */
 export function verticalFlip(image: ChwImage): ChwImage {
   const { channels, height, width } = image;
   const data = new Float32Array(image.data.length);
@@ -76,11 +80,13 @@ export function toLtrb(padding: number | readonly number[]): Ltrb {
   return ltrb;
 }
 
+/** Pads an image on its four sides: one value for all, [left/right, top/bottom] or [left, top, right, bottom]. */
 export function pad(
   image: ChwImage,
   padding: number | readonly number[],
   options: { fill?: number | readonly number[]; mode?: PaddingMode } = {},
 ): ChwImage {
+  checkOptions('data.transforms.functional.pad', options, { fill: true, mode: true });
   const [left, top, right, bottom] = toLtrb(padding);
   const mode = options.mode ?? 'constant';
   const { channels, height, width } = image;
@@ -194,6 +200,7 @@ export function resizedCrop(
   return resize(crop(image, top, left, height, width), size);
 }
 
+/** The parameters of one affine transform. */
 export interface AffineParameters {
   /** Degrees; positive turns the picture clockwise on screen, as in torchvision's `affine`. */
   angle: number;
@@ -251,6 +258,9 @@ export function warpAffine(
   return sampleBilinear(image, height, width, coordinates, { kind: 'fill', fill });
 }
 
+/**
+ * Rotates, translates, scales and shears an image about its centre, sampling bilinearly (torchvision's `affine`).
+ */
 export function affine(
   image: ChwImage,
   parameters: AffineParameters,
@@ -265,6 +275,7 @@ export function rotate(image: ChwImage, angle: number, fill: number | readonly n
   return affine(image, { angle: -angle, translate: [0, 0], scale: 1, shear: [0, 0] }, fill);
 }
 
+/** Subtracts each channel's mean and divides by its standard deviation. */
 export function normalize(image: ChwImage, mean: readonly number[], std: readonly number[]): ChwImage {
   const { channels, height, width } = image;
   const means = channelValues(mean, channels, 'normalize mean');

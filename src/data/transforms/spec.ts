@@ -8,10 +8,14 @@ import { ValueError } from '../../errors.js';
 import type { PcaLighting } from './color.js';
 import type { PaddingMode } from './functional.js';
 import { toLtrb } from './functional.js';
+import { checkOptions } from '../../options.js';
 
 type Pair = [number, number];
 type Ltrb = [number, number, number, number];
 
+/**
+ * A transform as plain data (so it can travel to a loader's workers); made by the functions of `data.transforms`.
+ */
 export type TransformSpec =
   | { kind: 'compose'; transforms: TransformSpec[] }
   | { kind: 'randomHorizontalFlip'; p: number }
@@ -45,7 +49,9 @@ export type TransformSpec =
   | { kind: 'fiveCrop'; size: Pair }
   | { kind: 'tenCrop'; size: Pair; verticalFlip: boolean };
 
+/** The name of a transform kind, such as 'randomCrop'. */
 export type TransformKind = TransformSpec['kind'];
+/** The spec of one transform kind. */
 export type TransformSpecOf<K extends TransformKind> = Extract<TransformSpec, { kind: K }>;
 
 function positiveInteger(what: string, value: number): number {
@@ -81,6 +87,7 @@ function fillValue(fill: number | readonly number[] | undefined): number | numbe
   return fill === undefined ? 0 : typeof fill === 'number' ? fill : [...fill];
 }
 
+/** Applies the transforms in order. */
 export function compose(transforms: readonly TransformSpec[]): TransformSpecOf<'compose'> {
   return { kind: 'compose', transforms: [...transforms] };
 }
@@ -95,6 +102,7 @@ export function randomVerticalFlip(p = 0.5): TransformSpecOf<'randomVerticalFlip
   return { kind: 'randomVerticalFlip', p: probability('randomVerticalFlip', p) };
 }
 
+/** How a pad fills the added pixels. */
 export interface PadOptions {
   fill?: number | readonly number[];
   mode?: PaddingMode;
@@ -102,6 +110,7 @@ export interface PadOptions {
 
 /** torchvision's Pad: one value for all sides, [left/right, top/bottom], or [left, top, right, bottom]. */
 export function pad(padding: number | readonly number[], options: PadOptions = {}): TransformSpecOf<'pad'> {
+  checkOptions('data.transforms.pad', options, { fill: true, mode: true });
   return {
     kind: 'pad',
     padding: toLtrb(padding),
@@ -115,6 +124,12 @@ export function randomCrop(
   size: number | readonly [number, number],
   options: { padding?: number | readonly number[]; padIfNeeded?: boolean } & PadOptions = {},
 ): TransformSpecOf<'randomCrop'> {
+  checkOptions('data.transforms.randomCrop', options, {
+    padding: true,
+    padIfNeeded: true,
+    fill: true,
+    mode: true,
+  });
   return {
     kind: 'randomCrop',
     size: size2('randomCrop', size),
@@ -133,6 +148,7 @@ export function randomResizedCrop(
   size: number | readonly [number, number],
   options: { scale?: readonly [number, number]; ratio?: readonly [number, number] } = {},
 ): TransformSpecOf<'randomResizedCrop'> {
+  checkOptions('data.transforms.randomResizedCrop', options, { scale: true, ratio: true });
   const scale = range('randomResizedCrop scale', options.scale ?? [0.08, 1]);
   const ratio = range('randomResizedCrop ratio', options.ratio ?? [3 / 4, 4 / 3]);
   if (!(scale[0] > 0) || !(ratio[0] > 0)) {
@@ -146,6 +162,7 @@ export function randomRotation(
   degrees: number | readonly [number, number],
   options: { fill?: number | readonly number[] } = {},
 ): TransformSpecOf<'randomRotation'> {
+  checkOptions('data.transforms.randomRotation', options, { fill: true });
   return {
     kind: 'randomRotation',
     degrees: range('randomRotation degrees', degrees),
@@ -165,6 +182,13 @@ export function randomAffine(options: {
   shear?: number | readonly number[];
   fill?: number | readonly number[];
 }): TransformSpecOf<'randomAffine'> {
+  checkOptions('data.transforms.randomAffine', options, {
+    degrees: true,
+    translate: true,
+    scale: true,
+    shear: true,
+    fill: true,
+  });
   const { translate, scale, shear } = options;
   if (translate && !(translate.length === 2 && translate.every((t) => t >= 0 && t <= 1))) {
     throw new ValueError(
@@ -205,6 +229,7 @@ export function elasticTransform(options: {
   sigma: number;
   fill?: number | readonly number[];
 }): TransformSpecOf<'elasticTransform'> {
+  checkOptions('data.transforms.elasticTransform', options, { alpha: true, sigma: true, fill: true });
   if (!(options.alpha >= 0))
     throw new ValueError(`elasticTransform: alpha must be ≥ 0, got ${options.alpha}`);
   if (!(options.sigma > 0)) throw new ValueError(`elasticTransform: sigma must be > 0, got ${options.sigma}`);
@@ -223,6 +248,7 @@ export function elasticTransform(options: {
 export function colorShift(
   options: { scale: number | readonly number[]; distribution?: 'normal' | 'uniform' } = { scale: 0.1 },
 ): TransformSpecOf<'colorShift'> {
+  checkOptions('data.transforms.colorShift', options, { scale: true, distribution: true });
   const scales = typeof options.scale === 'number' ? [options.scale] : [...options.scale];
   if (!scales.every((s) => s >= 0))
     throw new ValueError(`colorShift: scale must be ≥ 0, got [${scales.join(', ')}]`);
@@ -241,6 +267,7 @@ export function pcaLighting(
   pca: PcaLighting,
   options: { alphaStd?: number } = {},
 ): TransformSpecOf<'pcaLighting'> {
+  checkOptions('data.transforms.pcaLighting', options, { alphaStd: true });
   const alphaStd = options.alphaStd ?? 0.1;
   if (
     pca.eigenvalues.length !== 3 ||
@@ -266,6 +293,7 @@ export function resize(size: number | readonly [number, number]): TransformSpecO
   };
 }
 
+/** Crops `size` from the centre of the image. */
 export function centerCrop(size: number | readonly [number, number]): TransformSpecOf<'centerCrop'> {
   return { kind: 'centerCrop', size: size2('centerCrop', size) };
 }
@@ -297,5 +325,6 @@ export function tenCrop(
   size: number | readonly [number, number],
   options: { verticalFlip?: boolean } = {},
 ): TransformSpecOf<'tenCrop'> {
+  checkOptions('data.transforms.tenCrop', options, { verticalFlip: true });
   return { kind: 'tenCrop', size: size2('tenCrop', size), verticalFlip: options.verticalFlip ?? false };
 }

@@ -17,6 +17,7 @@ import {
 } from '../../graph/backend-test.js';
 import { decodeModelProto, decodeTensorProto } from './proto.js';
 import { decodeTensorData, type OnnxArray } from './tensor-data.js';
+import { checkOptions } from '../../options.js';
 
 /** Case directories under each path: the path itself when it holds model.onnx, else its sub-directories that do. */
 export async function findCases(paths: readonly string[]): Promise<string[]> {
@@ -86,5 +87,6 @@ export async function runBackendTests(
   paths: readonly string[],
   options: { tolerance?: Tolerance; onResult?: (result: CaseResult) => void } = {},
 ): Promise<BackendTestSummary> {
+  checkOptions('io.runBackendTests', options, { tolerance: true, onResult: true });
   return runBackendTestCases((await findCases(paths)).map(caseInDirectory), options);
 }

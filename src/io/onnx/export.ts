@@ -1,8 +1,9 @@
 /** Writing a module as an .onnx file: traced and emitted by the graph runtime (graph/export.ts), encoded here. */
-import { buildOnnxModel, type ExportOnnxOptions } from '../../graph/export.js';
+import { buildOnnxModel, exportOnnxOptionKeys, type ExportOnnxOptions } from '../../graph/export.js';
 import type { Module } from '../../nn/index.js';
 import { writeAtomic } from '../common.js';
 import { encodeModelProto } from './proto-encode.js';
+import { checkOptions } from '../../options.js';
 
 /** The .onnx bytes of a module traced at inputShape. */
 export function encodeOnnx(
@@ -10,6 +11,7 @@ export function encodeOnnx(
   inputShape: readonly number[],
   options: ExportOnnxOptions = {},
 ): Uint8Array {
+  checkOptions('io.encodeOnnx', options, exportOnnxOptionKeys);
   return encodeModelProto(buildOnnxModel(module, inputShape, options)).finish();
 }
 
@@ -23,6 +25,7 @@ export async function exportOnnx(
   path: string,
   options: ExportOnnxOptions = {},
 ): Promise<void> {
+  checkOptions('io.exportOnnx', options, exportOnnxOptionKeys);
   const parts = encodeModelProto(buildOnnxModel(module, inputShape, options)).parts();
   await writeAtomic(path, async (sink) => {
     for (const part of parts) await sink.write(part);

@@ -20,6 +20,7 @@ import {
   type Reducer,
 } from './pickle.js';
 import { ZipArchive } from './zip.js';
+import { checkOptions } from '../../options.js';
 
 /**
  * PyTorch's `.pth`/`.pt` files as torch.save(model.state_dict()) writes them: the zip format of torch ≥ 1.6
@@ -433,6 +434,7 @@ function collect(value: PyValue, budget: ReadBudget): Map<string, Tensor> {
  * a multiple of the file's size): a file claiming more is a FormatError before anything that large is allocated.
  */
 export function decodePth(bytes: Uint8Array, options: PthOptions = {}): Map<string, Tensor> {
+  checkOptions('io.decodePth', options, { maxBytes: true });
   const isZip =
     bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
   const budget = budgetFor(bytes.length, options);
@@ -448,6 +450,7 @@ export function decodePth(bytes: Uint8Array, options: PthOptions = {}): Map<stri
 
 /** Reads a `.pth`/`.pt` file (or its bytes); see decodePth. */
 export async function loadPth(source: Source, options: PthOptions = {}): Promise<Map<string, Tensor>> {
+  checkOptions('io.loadPth', options, { maxBytes: true });
   const { bytes, name } = await readSource(source);
   return inFile(name, () => decodePth(bytes, options));
 }

@@ -1,6 +1,7 @@
 import { ValueError } from '../../errors.js';
 import { dropout, relu, scaledTanh, sigmoid, tanh, type Generator, type Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
+import { checkOptions } from '../../options.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
@@ -27,6 +28,7 @@ export class ScaledTanh extends Module {
   }
 }
 
+/** Options of a Dropout layer. */
 export interface DropoutLayerOptions {
   /** Draws the masks; the global generator when absent. */
   generator?: Generator;
@@ -41,6 +43,7 @@ export class Dropout extends Module {
     options: DropoutLayerOptions = {},
   ) {
     super();
+    checkOptions('nn.Dropout', options, { generator: true });
     if (!(p >= 0 && p < 1)) throw new ValueError(`Dropout: p must be in [0, 1), got ${p}`);
     this.generator = options.generator;
   }

@@ -45,6 +45,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** The layers, in order. */
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]();
   }

@@ -11,7 +11,9 @@ import {
 import { fanInAndFanOut, kaimingUniform, uniform } from '../init.js';
 import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of a Conv2d layer, as torch.nn.Conv2d's keyword arguments. */
 export interface Conv2dLayerOptions {
   stride?: Pair;
   /** A number, [padH, padW], 'valid' (none) or 'same' (output size = input size; stride 1 only). */
@@ -43,6 +45,14 @@ export class Conv2d extends Module {
     options: Conv2dLayerOptions = {},
   ) {
     super();
+    checkOptions('nn.Conv2d', options, {
+      stride: true,
+      padding: true,
+      dilation: true,
+      groups: true,
+      bias: true,
+      generator: true,
+    });
     this.kernelSize = pair(kernelSize);
     this.stride = pair(options.stride ?? 1);
     const padding = options.padding ?? 0;

@@ -2,7 +2,9 @@ import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { flatten, linear, reshape, zeros, type Generator, type Tensor } from '../../tensor/index.js';
 import { kaimingUniform, uniform } from '../init.js';
 import { Module } from '../module.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of a Linear layer. */
 export interface LinearOptions {
   bias?: boolean;
   /** Draws the initial weights; the global generator when absent. */
@@ -17,6 +19,7 @@ export class Linear extends Module {
     options: LinearOptions = {},
   ) {
     super();
+    checkOptions('nn.Linear', options, { bias: true, generator: true });
     for (const [what, value] of [
       ['inFeatures', inFeatures],
       ['outFeatures', outFeatures],

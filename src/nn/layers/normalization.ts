@@ -12,7 +12,9 @@ import {
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { checkInputShape } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of BatchNorm1d and BatchNorm2d, as PyTorch's. */
 export interface BatchNormLayerOptions {
   eps?: number;
   /** Weight of each batch in the running averages; null: a cumulative average over all batches seen. */
@@ -45,6 +47,12 @@ abstract class BatchNorm extends Module {
     options: BatchNormLayerOptions = {},
   ) {
     super();
+    checkOptions(`nn.${new.target.name}`, options, {
+      eps: true,
+      momentum: true,
+      affine: true,
+      trackRunningStats: true,
+    });
     if (!Number.isInteger(numFeatures) || numFeatures < 1) {
       throw new ValueError(`${new.target.name}: numFeatures must be a positive integer, got ${numFeatures}`);
     }
@@ -151,6 +159,7 @@ export class LocalResponseNorm extends Module {
     options: LocalResponseNormOptions = {},
   ) {
     super();
+    checkOptions('nn.LocalResponseNorm', options, { alpha: true, beta: true, k: true });
     if (!Number.isInteger(size) || size < 1)
       throw new ValueError(`LocalResponseNorm: size must be a positive integer, got ${size}`);
     this.alpha = options.alpha ?? 1e-4;

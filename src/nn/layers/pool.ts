@@ -9,7 +9,9 @@ import {
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of a MaxPool2d layer. */
 export interface MaxPool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
   stride?: Pair;
@@ -18,6 +20,7 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
+/** Options of an AvgPool2d layer. */
 export interface AvgPool2dOptions extends MaxPool2dOptions {
   /** Count padded zeros in the divisor (PyTorch's default, true). */
   countIncludePad?: boolean;
@@ -39,6 +42,7 @@ export class MaxPool2d extends Module {
     readonly options: MaxPool2dOptions = {},
   ) {
     super();
+    checkOptions('nn.MaxPool2d', options, { stride: true, padding: true, ceilMode: true });
     pool2dAttrs(kernelSize, options);
   }
 
@@ -58,6 +62,12 @@ export class AvgPool2d extends Module {
     readonly options: AvgPool2dOptions = {},
   ) {
     super();
+    checkOptions('nn.AvgPool2d', options, {
+      stride: true,
+      padding: true,
+      ceilMode: true,
+      countIncludePad: true,
+    });
     pool2dAttrs(kernelSize, options);
   }
 

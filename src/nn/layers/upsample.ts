@@ -1,11 +1,13 @@
 import { interpolate, pair, type InterpolateOptions, type Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
 import { checkInputShape, formatPair } from './input-shape.js';
+import { checkOptions } from '../../options.js';
 
 /** PyTorch's nn.Upsample: resamples [N, C, H, W] to a size or by a scale factor, nearest or bilinear. */
 export class Upsample extends Module {
   constructor(readonly options: InterpolateOptions) {
     super();
+    checkOptions('nn.Upsample', options, { size: true, scaleFactor: true, mode: true });
   }
 
   forward(x: Tensor): Tensor {

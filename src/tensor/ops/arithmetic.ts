@@ -67,6 +67,7 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   return reshape(sum(g, axes, true), shape);
 }
 
+/** A binary elementwise op by name, broadcasting its operands; records its gradient. */
 export function binaryOp(op: BinaryOp, left: Operand, right: Operand): Tensor {
   const a = asTensor(left, right);
   const b = asTensor(right, left);
@@ -81,6 +82,7 @@ export function binaryOp(op: BinaryOp, left: Operand, right: Operand): Tensor {
   });
 }
 
+/** A unary elementwise op by name; records its gradient. */
 export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   const backend = backendOf(op, [x]);
   const y = wrap(backend.unary(op, x.storage, x.shape), x.shape, backend);
@@ -102,23 +104,40 @@ export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): Tensor
   return record('axpby', out, [x, y], (dy) => [mul(dy, alpha), mul(dy, beta)]);
 }
 
+/** a + b, broadcasting; a number counts as a tensor of one value. */
 export const add = (a: Operand, b: Operand): Tensor => binaryOp('add', a, b);
+/** a − b, broadcasting. */
 export const sub = (a: Operand, b: Operand): Tensor => binaryOp('sub', a, b);
+/** a · b, elementwise, broadcasting. */
 export const mul = (a: Operand, b: Operand): Tensor => binaryOp('mul', a, b);
+/** a / b, broadcasting. */
 export const div = (a: Operand, b: Operand): Tensor => binaryOp('div', a, b);
+/** a^b, elementwise, broadcasting. */
 export const pow = (a: Operand, b: Operand): Tensor => binaryOp('pow', a, b);
+/** The larger of a and b, elementwise, broadcasting. */
 export const maximum = (a: Operand, b: Operand): Tensor => binaryOp('maximum', a, b);
+/** The smaller of a and b, elementwise, broadcasting. */
 export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', a, b);
 /** 1 where a = b, else 0; no gradient. */
 export const equal = (a: Operand, b: Operand): Tensor => binaryOp('equal', a, b);
+/** 1 where a > b, else 0; no gradient. */
 export const greater = (a: Operand, b: Operand): Tensor => binaryOp('greater', a, b);
+/** 1 where a < b, else 0; no gradient. */
 export const less = (a: Operand, b: Operand): Tensor => binaryOp('less', a, b);
 
+/** −x, elementwise. */
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+/** |x|, elementwise. */
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
+/** e^x, elementwise. */
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+/** The natural logarithm, elementwise. */
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
+/** √x, elementwise. */
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+/** x², elementwise. */
 export const square = (x: Tensor): Tensor => unaryOp('square', x);
+/** 1 / x, elementwise. */
 export const reciprocal = (x: Tensor): Tensor => unaryOp('reciprocal', x);
+/** −1, 0 or 1 by the sign of x; no gradient. */
 export const sign = (x: Tensor): Tensor => unaryOp('sign', x);

@@ -27,6 +27,7 @@ export function normaliseAxis(axis: number, rank: number, op: string): number {
   return a;
 }
 
+/** [v, v] for a number, the pair itself for a pair. */
 export function pair(value: number | readonly [number, number]): [number, number] {
   return typeof value === 'number' ? [value, value] : [value[0], value[1]];
 }

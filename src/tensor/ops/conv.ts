@@ -6,10 +6,14 @@ import { Tensor } from '../tensor.js';
 import { activationGradient } from './activation.js';
 import { backendOf, pair, wrap } from './common.js';
 import { sum } from './reduce.js';
+import { checkOptions } from '../../options.js';
 
+/** One number for both spatial axes, or [height, width]. */
 export type Pair = number | readonly [number, number];
+/** Padding of a convolution: a number, [padH, padW], 'valid' (none) or 'same' (the input's size; stride 1 only). */
 export type Padding = Pair | 'valid' | 'same';
 
+/** Options of conv2d, as PyTorch's F.conv2d. */
 export interface Conv2dOptions {
   stride?: Pair;
   /** A number, [padH, padW], 'valid' (none) or 'same' (output size = input size; stride 1 only, as PyTorch). */
@@ -20,6 +24,7 @@ export interface Conv2dOptions {
 
 /** Resolves user-facing options to the kernel's attributes for a given kernel size. */
 export function conv2dAttrs(kernel: readonly [number, number], options: Conv2dOptions = {}): Conv2dAttrs {
+  checkOptions('conv2d', options, { stride: true, padding: true, dilation: true, groups: true });
   const stride = pair(options.stride ?? 1);
   const dilation = pair(options.dilation ?? 1);
   const groups = options.groups ?? 1;

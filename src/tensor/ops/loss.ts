@@ -4,9 +4,12 @@ import { add, mul, neg, square, sub } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
 import { mean, sum } from './reduce.js';
 import { logSoftmax } from './softmax.js';
+import { checkOptions } from '../../options.js';
 
+/** How a loss reduces over the batch: the mean, the sum, or one value per sample. */
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options of crossEntropy, as PyTorch's F.cross_entropy. */
 export interface CrossEntropyOptions {
   /** Mixes the one-hot target with the uniform distribution, ε/C on every class (Szegedy et al. 2016). */
   labelSmoothing?: number;
@@ -49,6 +52,7 @@ export function nllLoss(logProbabilities: Tensor, labels: Tensor, reduction: Red
 
 /** Softmax cross-entropy from logits [N, C] and int32 labels [N], as PyTorch's F.cross_entropy. */
 export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  checkOptions('crossEntropy', options, { labelSmoothing: true, reduction: true });
   checkBatch('crossEntropy', logits, labels);
   const smoothing = options.labelSmoothing ?? 0;
   if (!(smoothing >= 0 && smoothing <= 1))

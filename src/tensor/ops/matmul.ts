@@ -4,7 +4,9 @@ import { Tensor } from '../tensor.js';
 import { add } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
 import { reshape } from './shape.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of matmul. */
 export interface MatmulOptions {
   transposeA?: boolean;
   transposeB?: boolean;
@@ -15,6 +17,7 @@ export interface MatmulOptions {
  * Transposes are folded into the kernel instead of materialised.
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkOptions('matmul', options, { transposeA: true, transposeB: true });
   const transposeA = options.transposeA ?? false;
   const transposeB = options.transposeB ?? false;
   const batched = a.rank === 3;

@@ -6,7 +6,9 @@ import { add, div, mul, sqrt, sub } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of localResponseNorm, as PyTorch's. */
 export interface LocalResponseNormOptions {
   alpha?: number;
   beta?: number;
@@ -18,6 +20,7 @@ export interface LocalResponseNormOptions {
  * k 2): b = a / (k + alpha/size · Σ a²)^beta.
  */
 export function localResponseNorm(x: Tensor, size: number, options: LocalResponseNormOptions = {}): Tensor {
+  checkOptions('localResponseNorm', options, { alpha: true, beta: true, k: true });
   if (x.rank < 3)
     throw new ShapeError(`localResponseNorm expects [N, C, ...] input, got ${formatShape(x.shape)}`);
   if (!Number.isInteger(size) || size < 1)
@@ -35,6 +38,7 @@ export function localResponseNorm(x: Tensor, size: number, options: LocalRespons
   ]);
 }
 
+/** Options of batchNorm. */
 export interface BatchNormOptions {
   training: boolean;
   /** Weight of the new batch statistic in the running averages (PyTorch's 0.1). */
@@ -54,6 +58,7 @@ export function batchNorm(
   runningVar: Tensor | null,
   options: BatchNormOptions,
 ): Tensor {
+  checkOptions('batchNorm', options, { training: true, momentum: true, eps: true });
   const eps = options.eps ?? 1e-5;
   if (x.rank !== 2 && x.rank !== 4)
     throw new ShapeError(`batchNorm expects [N, C] or [N, C, H, W] input, got ${formatShape(x.shape)}`);

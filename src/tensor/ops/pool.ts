@@ -5,7 +5,9 @@ import { record, willRecord } from '../autograd.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, pair, wrap } from './common.js';
 import type { Pair } from './conv.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of maxPool2d and avgPool2d. */
 export interface Pool2dOptions {
   /** Defaults to the kernel size, as in PyTorch. */
   stride?: Pair;
@@ -18,6 +20,7 @@ export interface Pool2dOptions {
 
 /** The kernel's attributes from user-facing options; `op` names the pooling in errors. */
 export function pool2dAttrs(kernelSize: Pair, options: Pool2dOptions = {}, op = 'pool2d'): Pool2dAttrs {
+  checkOptions(op, options, { stride: true, padding: true, ceilMode: true, countIncludePad: true });
   const kernel = pair(kernelSize);
   const stride = pair(options.stride ?? kernel);
   if ([...kernel, ...stride].some((v) => !Number.isInteger(v) || v < 1)) {
@@ -67,10 +70,12 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
   );
 }
 
+/** Max pooling over NCHW input, as PyTorch's F.max_pool2d. */
 export function maxPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
   return pool2d('max', x, kernelSize, options);
 }
 
+/** Average pooling over NCHW input, as PyTorch's F.avg_pool2d. */
 export function avgPool2d(x: Tensor, kernelSize: Pair, options: Pool2dOptions = {}): Tensor {
   return pool2d('avg', x, kernelSize, options);
 }

@@ -41,18 +41,22 @@ function sumAxes(x: Tensor, axes: number[]): Tensor {
   return reduceOp('sum', x, axes, true);
 }
 
+/** The sum over `axes` (all when absent). */
 export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return reduceOp('sum', x, resolveAxes(x, axes, 'sum'), keepDims);
 }
 
+/** The largest element over `axes` (all when absent). */
 export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return reduceOp('max', x, resolveAxes(x, axes, 'max'), keepDims);
 }
 
+/** The smallest element over `axes` (all when absent). */
 export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return reduceOp('min', x, resolveAxes(x, axes, 'min'), keepDims);
 }
 
+/** The mean over `axes` (all when absent). */
 export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const resolved = resolveAxes(x, axes, 'mean');
   const count = resolved.reduce((n, a) => n * x.shape[a], 1);

@@ -4,7 +4,9 @@ import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { record } from '../autograd.js';
 import type { Tensor } from '../tensor.js';
 import { backendOf, pair, wrap } from './common.js';
+import { checkOptions } from '../../options.js';
 
+/** Options of interpolate. */
 export interface InterpolateOptions {
   /** The output's [H, W] (or one number for both). Give this or scaleFactor. */
   size?: number | readonly [number, number];
@@ -40,7 +42,9 @@ function outputSize(x: Tensor, options: InterpolateOptions): [number, number] {
   return [out[0], out[1]];
 }
 
+/** Resamples [N, C, H, W] to a size or by a scale factor, nearest or bilinear, as PyTorch's F.interpolate. */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
+  checkOptions('interpolate', options, { size: true, scaleFactor: true, mode: true });
   if (x.rank !== 4)
     throw new ShapeError(`interpolate expects a 4-D input [N, C, H, W], got ${formatShape(x.shape)}`);
   if (x.shape[2] < 1 || x.shape[3] < 1)

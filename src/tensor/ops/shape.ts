@@ -41,11 +41,13 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, [...x.shape.slice(0, start), merged, ...x.shape.slice(end + 1)]);
 }
 
+/** Inserts an axis of size 1 at `axis`. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const a = normaliseAxis(axis, x.rank + 1, 'unsqueeze');
   return reshape(x, [...x.shape.slice(0, a), 1, ...x.shape.slice(a)]);
 }
 
+/** Reorders the axes: output axis i is input axis perm[i]. */
 export function permute(x: Tensor, perm: readonly number[]): Tensor {
   const axes = perm.map((p) => normaliseAxis(p, x.rank, 'permute'));
   if (axes.length !== x.rank || new Set(axes).size !== x.rank) {

@@ -53,7 +53,7 @@ test('the core without the Node entry has no native backend: reference, silently
   const { stdout, stderr } = run("console.log(getBackend().name, backendNames().join(' '));", {}, registry);
   assert.equal(stdout, 'reference reference meta');
   assert.equal(stderr, '');
-  assert.equal(run("console.log(backendNames().join(' '));", {}).stdout, 'reference meta native');
+  assert.equal(run("console.log(backendNames().join(' '));", {}).stdout, 'reference meta wasm native');
 });
 
 test(

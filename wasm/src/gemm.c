@@ -1,0 +1,319 @@
+// Packed GEMM (Goto's blocking: k-blocks of the right operand packed into panels NR columns wide, row-blocks of the
+// left into panels MR rows high, a 4×8 register tile of SIMD accumulators) and the convolutions built on it. The
+// convolution packs its panels straight from the image: no im2col matrix is ever made.
+#include "kernels.h"
+
+#define MR 4
+#define NR 8
+#define KC 256
+#define MC 128
+#define NC 1024
+
+// Scratch the caller provides: MC·KC floats for the left panels, KC·NC for the right.
+EXPORT(gemm_scratch_floats) int gemm_scratch_floats(void) { return MC * KC + KC * NC; }
+
+// Where one operand's values come from: a strided matrix (M(i, j) = data[i·row + j·col]), or the columns of a
+// convolution's input image (im2col(k, p): the right operand of the forward, the left of the weights' gradient).
+enum { SOURCE_MATRIX, SOURCE_IMAGE };
+
+// The geometry the TypeScript side writes as 20 int32s (see src/backend/wasm/index.ts, convGeometry).
+typedef struct {
+  int batch, channels, height, width;
+  int outChannels, kernelH, kernelW, outH, outW;
+  int strideH, strideW, padTop, padLeft, dilationH, dilationW, groups;
+} Conv;
+
+typedef struct {
+  int kind;
+  const float *data;
+  int row, col;        // SOURCE_MATRIX
+  const Conv *conv;    // SOURCE_IMAGE: data points at the group's first channel of one image
+} Source;
+
+// One im2col value: row k = (c, i, j) of the kernel window, column p = (oh, ow) of the output.
+static inline float image_value(const Conv *g, const float *x, int c, int ih, int iw) {
+  if ((u32)ih >= (u32)g->height || (u32)iw >= (u32)g->width) return 0.0f;
+  return x[(c * g->height + ih) * g->width + iw];
+}
+
+// Right operand, rows [k0, k0+kc) and columns [j0, j0+nc), into panels of NR columns (zero past the edge).
+static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *out) {
+  for (int jp = 0; jp < nc; jp += NR) {
+    const int width = min_int(NR, nc - jp);
+    float *panel = out + jp * kc;
+    if (s->kind == SOURCE_MATRIX) {
+      for (int k = 0; k < kc; k++) {
+        const float *row = s->data + (k0 + k) * s->row + (j0 + jp) * s->col;
+        for (int j = 0; j < width; j++) panel[k * NR + j] = row[j * s->col];
+        for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
+      }
+    } else {
+      const Conv *g = s->conv;
+      int top[NR], left[NR];
+      for (int j = 0; j < NR; j++) {
+        const int p = j0 + jp + min_int(j, width - 1);
+        top[j] = (p / g->outW) * g->strideH - g->padTop;
+        left[j] = (p % g->outW) * g->strideW - g->padLeft;
+      }
+      const int window = g->kernelH * g->kernelW;
+      // Eight neighbours of one output row at stride 1 read eight neighbouring inputs: two vector loads where the
+      // row lies inside the image.
+      const int oneRow = width == NR && g->strideW == 1 && top[0] == top[NR - 1];
+      for (int k = 0; k < kc; k++) {
+        const int c = (k0 + k) / window, r = (k0 + k) % window;
+        const int di = (r / g->kernelW) * g->dilationH, dj = (r % g->kernelW) * g->dilationW;
+        if (oneRow) {
+          const int ih = top[0] + di, iw = left[0] + dj;
+          if ((u32)ih >= (u32)g->height) {
+            wasm_v128_store(panel + k * NR, wasm_f32x4_splat(0.0f));
+            wasm_v128_store(panel + k * NR + 4, wasm_f32x4_splat(0.0f));
+            continue;
+          }
+          if (iw >= 0 && iw + NR <= g->width) {
+            const float *source = s->data + (c * g->height + ih) * g->width + iw;
+            wasm_v128_store(panel + k * NR, wasm_v128_load(source));
+            wasm_v128_store(panel + k * NR + 4, wasm_v128_load(source + 4));
+            continue;
+          }
+        }
+        for (int j = 0; j < width; j++) panel[k * NR + j] = image_value(g, s->data, c, top[j] + di, left[j] + dj);
+        for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+// im2col rows [i0, i0+mc) and columns [k0, k0+kc) into panels of MR rows: four positions of one output row at
+// stride 1 are four neighbouring inputs, so MR rows of them load as four vectors and store transposed.
+static void pack_left_image(const Source *s, int i0, int mc, int k0, int kc, float *out) {
+  const Conv *g = s->conv;
+  const int window = g->kernelH * g->kernelW;
+  for (int ip = 0; ip < mc; ip += MR) {
+    const int height = min_int(MR, mc - ip);
+    float *panel = out + ip * kc;
+    int channel[MR], di[MR], dj[MR];
+    for (int i = 0; i < MR; i++) {
+      const int row = i0 + ip + min_int(i, height - 1);
+      channel[i] = row / window;
+      di[i] = ((row % window) / g->kernelW) * g->dilationH - g->padTop;
+      dj[i] = ((row % window) % g->kernelW) * g->dilationW - g->padLeft;
+    }
+    int oh = k0 / g->outW, ow = k0 % g->outW;
+    for (int k = 0; k < kc;) {
+      if (height == MR && g->strideW == 1 && ow + 4 <= g->outW && k + 4 <= kc) {
+        v128_t v[MR];
+        int vector = 1;
+        for (int i = 0; i < MR && vector; i++) {
+          const int ih = oh * g->strideH + di[i], iw = ow + dj[i];
+          if ((u32)ih >= (u32)g->height) v[i] = wasm_f32x4_splat(0.0f);
+          else if (iw >= 0 && iw + 4 <= g->width)
+            v[i] = wasm_v128_load(s->data + (channel[i] * g->height + ih) * g->width + iw);
+          else vector = 0;
+        }
+        if (vector) {
+          const v128_t t0 = wasm_i32x4_shuffle(v[0], v[1], 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v[0], v[1], 2, 6, 3, 7);
+          const v128_t t2 = wasm_i32x4_shuffle(v[2], v[3], 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v[2], v[3], 2, 6, 3, 7);
+          wasm_v128_store(panel + k * MR, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+          wasm_v128_store(panel + (k + 1) * MR, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+          wasm_v128_store(panel + (k + 2) * MR, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+          wasm_v128_store(panel + (k + 3) * MR, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+          k += 4, ow += 4;
+          if (ow == g->outW) ow = 0, oh++;
+          continue;
+        }
+      }
+      for (int i = 0; i < MR; i++)
+        panel[k * MR + i] = i < height ? image_value(g, s->data, channel[i], oh * g->strideH + di[i],
+                                                     ow * g->strideW + dj[i])
+                                       : 0.0f;
+      k++;
+      if (++ow == g->outW) ow = 0, oh++;
+    }
+  }
+}
+
+// Left operand rows [i0, i0+mc) and columns [k0, k0+kc) into panels of MR rows (zero past the edge).
+static void pack_left(const Source *s, int i0, int mc, int k0, int kc, float *out) {
+  if (s->kind == SOURCE_IMAGE) {
+    pack_left_image(s, i0, mc, k0, kc, out);
+    return;
+  }
+  for (int ip = 0; ip < mc; ip += MR) {
+    const int height = min_int(MR, mc - ip);
+    float *panel = out + ip * kc;
+    for (int k = 0; k < kc; k++) {
+      const float *column = s->data + (i0 + ip) * s->row + (k0 + k) * s->col;
+      for (int i = 0; i < height; i++) panel[k * MR + i] = column[i * s->row];
+      for (int i = height; i < MR; i++) panel[k * MR + i] = 0.0f;
+    }
+  }
+}
+
+// C[0..rows, 0..cols] (+)= the MR×NR product of one left and one right panel.
+static void tile(int kc, const float *a, const float *b, float *c, int ldc, int accumulate, int rows, int cols) {
+  v128_t c00 = wasm_f32x4_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (int k = 0; k < kc; k++) {
+    const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t a0 = wasm_f32x4_splat(a[0]);
+    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
+    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+    a0 = wasm_f32x4_splat(a[1]);
+    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a0, b0));
+    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a0, b1));
+    a0 = wasm_f32x4_splat(a[2]);
+    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a0, b0));
+    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a0, b1));
+    a0 = wasm_f32x4_splat(a[3]);
+    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a0, b0));
+    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a0, b1));
+    a += MR;
+    b += NR;
+  }
+  if (rows == MR && cols == NR) {
+    float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * ldc, *r3 = c + 3 * ldc;
+    if (accumulate) {
+      c00 = wasm_f32x4_add(c00, wasm_v128_load(r0)), c01 = wasm_f32x4_add(c01, wasm_v128_load(r0 + 4));
+      c10 = wasm_f32x4_add(c10, wasm_v128_load(r1)), c11 = wasm_f32x4_add(c11, wasm_v128_load(r1 + 4));
+      c20 = wasm_f32x4_add(c20, wasm_v128_load(r2)), c21 = wasm_f32x4_add(c21, wasm_v128_load(r2 + 4));
+      c30 = wasm_f32x4_add(c30, wasm_v128_load(r3)), c31 = wasm_f32x4_add(c31, wasm_v128_load(r3 + 4));
+    }
+    wasm_v128_store(r0, c00), wasm_v128_store(r0 + 4, c01), wasm_v128_store(r1, c10), wasm_v128_store(r1 + 4, c11);
+    wasm_v128_store(r2, c20), wasm_v128_store(r2 + 4, c21), wasm_v128_store(r3, c30), wasm_v128_store(r3 + 4, c31);
+    return;
+  }
+  float t[MR * NR];
+  wasm_v128_store(t, c00), wasm_v128_store(t + 4, c01), wasm_v128_store(t + 8, c10), wasm_v128_store(t + 12, c11);
+  wasm_v128_store(t + 16, c20), wasm_v128_store(t + 20, c21), wasm_v128_store(t + 24, c30);
+  wasm_v128_store(t + 28, c31);
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
+}
+
+// C (m×n, row stride ldc) = A·B, or += when accumulate.
+static void gemm(int m, int n, int k, const Source *a, const Source *b, float *c, int ldc, int accumulate,
+                 float *scratch) {
+  float *packedA = scratch, *packedB = scratch + MC * KC;
+  if (k == 0) {
+    if (!accumulate)
+      for (int i = 0; i < m; i++) __builtin_memset(c + i * ldc, 0, sizeof(float) * n);
+    return;
+  }
+  for (int j0 = 0; j0 < n; j0 += NC) {
+    const int nc = min_int(NC, n - j0);
+    for (int k0 = 0; k0 < k; k0 += KC) {
+      const int kc = min_int(KC, k - k0);
+      pack_right(b, k0, kc, j0, nc, packedB);
+      const int add = accumulate || k0 > 0;
+      for (int i0 = 0; i0 < m; i0 += MC) {
+        const int mc = min_int(MC, m - i0);
+        pack_left(a, i0, mc, k0, kc, packedA);
+        for (int jr = 0; jr < nc; jr += NR)
+          for (int ir = 0; ir < mc; ir += MR)
+            tile(kc, packedA + ir * kc, packedB + jr * kc, c + (i0 + ir) * ldc + j0 + jr, ldc, add,
+                 min_int(MR, mc - ir), min_int(NR, nc - jr));
+      }
+    }
+  }
+}
+
+static Source matrix(const float *data, int row, int col) {
+  Source s = {SOURCE_MATRIX, data, row, col, 0};
+  return s;
+}
+
+// Batched [m×k]·[k×n] with either operand transposed (stored as [k×m] or [n×k]).
+EXPORT(matmul) void matmul(const float *a, const float *b, float *c, int batch, int m, int k, int n,
+                            int transposeA, int transposeB, float *scratch) {
+  for (int i = 0; i < batch; i++) {
+    const Source left = transposeA ? matrix(a + i * m * k, 1, m) : matrix(a + i * m * k, k, 1);
+    const Source right = transposeB ? matrix(b + i * k * n, 1, k) : matrix(b + i * k * n, n, 1);
+    gemm(m, n, k, &left, &right, c + i * m * n, n, 0, scratch);
+  }
+}
+
+// y = conv(x, w) + bias, then + add, then ReLU, as ConvPostOps orders them. Per image and group: W_g · im2col(x).
+EXPORT(conv2d) void conv2d(const Conv *g, const float *x, const float *w, const float *bias, const float *add,
+                            int relu, float *y, float *scratch) {
+  const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
+  const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
+  for (int n = 0; n < g->batch; n++) {
+    for (int group = 0; group < g->groups; group++) {
+      const Source weights = matrix(w + group * outPerGroup * depth, depth, 1);
+      const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
+      const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
+      float *out = y + (n * g->outChannels + group * outPerGroup) * positions;
+      gemm(outPerGroup, positions, depth, &weights, &columns, out, positions, 0, scratch);
+    }
+    for (int o = 0; o < g->outChannels; o++) {
+      float *row = y + (n * g->outChannels + o) * positions;
+      const float *sum = add ? add + (n * g->outChannels + o) * positions : 0;
+      const float shift = bias ? bias[o] : 0.0f;
+      for (int p = 0; p < positions; p++) {
+        float v = row[p] + shift;
+        if (sum) v += sum[p];
+        row[p] = relu ? (v > 0.0f ? v : 0.0f) : v;
+      }
+    }
+  }
+}
+
+// dW_gᵀ = Σ_n im2col(x[n]) · dY_g[n]ᵀ, summed in `transposed` (depth × outChannels per group), then turned into dw:
+// with im2col on the left, its panels pack from rows of the image.
+EXPORT(conv2d_backward_filter) void conv2d_backward_filter(const Conv *g, const float *x, const float *dy, float *dw,
+                                                            float *transposed, float *scratch) {
+  const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
+  const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
+  for (int n = 0; n < g->batch; n++) {
+    for (int group = 0; group < g->groups; group++) {
+      const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
+      const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
+      const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, 1, positions);
+      gemm(depth, outPerGroup, positions, &columns, &gradients, transposed + group * depth * outPerGroup,
+           outPerGroup, n > 0, scratch);
+    }
+  }
+  for (int group = 0; group < g->groups; group++)
+    for (int o = 0; o < outPerGroup; o++)
+      for (int k = 0; k < depth; k++)
+        dw[(group * outPerGroup + o) * depth + k] = transposed[(group * depth + k) * outPerGroup + o];
+}
+
+// dx[n] = col2im(W_gᵀ · dY_g[n]): the product for one image and group goes through `columns` (depth × positions).
+EXPORT(conv2d_backward_data) void conv2d_backward_data(const Conv *g, const float *dy, const float *w, float *dx,
+                                                        float *columns, float *scratch) {
+  const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
+  const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
+  const int window = g->kernelH * g->kernelW;
+  __builtin_memset(dx, 0, sizeof(float) * g->batch * g->channels * g->height * g->width);
+  for (int n = 0; n < g->batch; n++) {
+    for (int group = 0; group < g->groups; group++) {
+      const Source weights = matrix(w + group * outPerGroup * depth, 1, depth);
+      const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, positions, 1);
+      gemm(depth, positions, outPerGroup, &weights, &gradients, columns, positions, 0, scratch);
+      float *image = dx + (n * g->channels + group * inPerGroup) * g->height * g->width;
+      for (int k = 0; k < depth; k++) {
+        const int c = k / window, di = ((k % window) / g->kernelW) * g->dilationH;
+        const int dj = ((k % window) % g->kernelW) * g->dilationW;
+        const float *row = columns + k * positions;
+        float *plane = image + c * g->height * g->width;
+        // The output columns whose input column lies inside the image: [first, last).
+        const int shift = dj - g->padLeft;
+        int first = 0;
+        while (first < g->outW && first * g->strideW + shift < 0) first++;
+        int last = g->outW;
+        while (last > first && (last - 1) * g->strideW + shift >= g->width) last--;
+        for (int oh = 0; oh < g->outH; oh++) {
+          const int ih = oh * g->strideH - g->padTop + di;
+          if ((u32)ih >= (u32)g->height) continue;
+          float *target = plane + ih * g->width + shift;
+          const float *source = row + oh * g->outW;
+          int ow = first;
+          if (g->strideW == 1)
+            for (; ow + 4 <= last; ow += 4)
+              wasm_v128_store(target + ow, wasm_f32x4_add(wasm_v128_load(target + ow), wasm_v128_load(source + ow)));
+          for (; ow < last; ow++) target[ow * g->strideW] += source[ow];
+        }
+      }
+    }
+  }
+}
