@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ShapeError, ValueError } from '../errors.js';
+import { checkOptions } from '../options.js';
 import {
   ArrayDataset,
   cifar10,
@@ -90,6 +91,7 @@ export function dataKind(spec: string): DataKind {
 
 /** Loads the data `spec` names (see the top of this file). */
 export function resolveData(spec: string, options: DataSourceOptions = {}): DataSource {
+  checkOptions('train.resolveData', options, { folderShape: true, cacheDir: true });
   const kind = dataKind(spec);
   switch (kind) {
     case 'fashion-mnist':

@@ -13,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError } from '../../errors.js';
+import { checkOptions } from '../../options.js';
 import { LUMA_WEIGHTS } from '../transforms/functional.js';
 import { registerDatasetKind, type Dataset, type DatasetSpec, type Fetched, type Sample } from './dataset.js';
 import { imageFileShape, listImageFolder, sharpDecoder, type ImageDecoder } from './image-folder.js';
@@ -170,6 +171,7 @@ function toChw(data: Uint8Array, from: number, channels: number, plane: number):
  * batches ask. Nothing is decoded here, so a folder of any size opens at once.
  */
 export function imageFiles(root: string, options: ImageFilesOptions): ImageFileDataset {
+  checkOptions('data.imageFiles', options, { shape: true, cacheDir: true, extensions: true });
   const { classNames, files } = listImageFolder(root, options.extensions);
   if (options.cacheDir !== undefined) {
     try {
