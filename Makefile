@@ -58,7 +58,7 @@ dist/.built: node_modules/.installed $(SOURCES)
 # The main job: LeNet-5 trained on Fashion-MNIST with the CLI's defaults, then its report (test accuracy, per-class
 # accuracy; the chart is out/lenet5/chart.svg).
 demo: build
-	node dist/src/cli/main.js train lenet5 --data fashion-mnist --out out/lenet5
+	node dist/src/cli/main.js train lenet5 --data fashion-mnist --val-split 0 --out out/lenet5
 	cat out/lenet5/report.md
 
 # The suite runs on the reference backend (the oracle); test/backend/native/ selects the native backend itself and

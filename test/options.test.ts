@@ -166,6 +166,7 @@ const calls: Record<string, Call> = {
   'data.fashionMnist #0': (extra) => data.fashionMnist(extra),
   'data.idxDataset #2': (extra) => data.idxDataset('images', 'labels', extra),
   'data.imageFolder #1': (extra) => data.imageFolder(tmp, extra),
+  'data.imageFiles #1': (extra) => data.imageFiles(tmp, { shape: [3, 2, 2], ...extra }),
   'data.loader #1': (extra) => data.loader(fakeLoader().dataset, { batchSize: 1, ...extra }),
   'data.mnist #0': (extra) => data.mnist({ dir: tmp, ...extra }),
   'data.readCifarBatches #1': (extra) =>
@@ -280,6 +281,7 @@ const calls: Record<string, Call> = {
     io.cachedDownload({ url: 'https://example.invalid/w.pth', sha256: '' }, extra),
   'train.cachedFeatures #2': (extra) =>
     train.cachedFeatures(linear(), fakeLoader().dataset, { dir: tmp, head: 'fc', split: 'train', ...extra }),
+  'train.resolveData #1': (extra) => train.resolveData('fashion-mnist', extra),
   'train.freezeModel #2': (extra) => train.freezeModel(linear(), 'none', extra),
   'train.pretrained #1': (extra) => train.pretrained('resnet18:IMAGENET1K_V1', extra),
   'train.replaceHead #2': (extra) => train.replaceHead(linear(), 2, extra),

@@ -1,5 +1,5 @@
 import { ValueError } from '../errors.js';
-import { Subset, loader, type DataLoader, type TransformSpec } from '../data/index.js';
+import { Subset, loader, transforms, type DataLoader, type TransformSpec } from '../data/index.js';
 import type { Module } from '../nn/index.js';
 import {
   Ensemble,
@@ -7,20 +7,23 @@ import {
   evaluate,
   formatConfusion,
   loadTrained,
-  trainingTransform,
   viewCount,
   type EvaluationResult,
   type Trained,
   type TtaMode,
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
-import { choiceOption, loadDataset, numberOption } from './train-setup.js';
+import { checkpointTestSet, choiceOption, limited, numberOption } from './train-setup.js';
 
 /** Pixels added on each side before five-crop and ten-crop cut the model's input: the shifts crop-flip trains with. */
 export const TTA_PADDING = 4;
 
 const options = {
-  data: { value: 'NAME', help: 'the data set to test on', default: 'the one it was trained on' },
+  data: {
+    value: 'NAME|DIR|x.npy',
+    help: 'the data whose test set to use (fashion-mnist, an IDX, CIFAR or image-folder directory, x.npy)',
+    default: 'the one it was trained on',
+  },
   'batch-size': { value: 'N', help: 'images per forward pass', default: '500' },
   limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
   tta: {
@@ -38,8 +41,9 @@ export const evalCommand = defineCommand({
     '<run-dir | checkpoint-dir>... [--tta MODE] [--data NAME] [--batch-size N] [--limit N] [--json]',
   ],
   description:
-    'Rebuilds the model a checkpoint names, loads its weights and tests it on the test split of its data set,\n' +
-    'with the test-time transform it was trained with: accuracy, per-class accuracy and the confusion matrix.\n' +
+    'Rebuilds the model a checkpoint names (written by convnets train or train.fit), loads its weights and tests it\n' +
+    'on the test split of its data, with the preprocessing it was trained with: accuracy, per-class accuracy and\n' +
+    'the confusion matrix.\n' +
     "Several runs are an ensemble averaging the members' softmax outputs; --tta averages over views of each\n" +
     'image. Then each member is tested alone without TTA, the ensemble with it, and the report gives both\n' +
     'accuracies and the cost per image: time and peak resident memory against the first member alone.',
@@ -52,25 +56,28 @@ export const evalCommand = defineCommand({
   run: runEval,
 });
 
-/** The runs of an ensemble, checked to take one input: the same data set at the same size. */
+/** The runs of an ensemble, checked to take one input: the same data at the same input shape. */
 export async function loadMembers(dirs: readonly string[]): Promise<Trained[]> {
   const members: Trained[] = [];
   for (const dir of dirs) members.push(await loadTrained(dir));
-  const { meta } = members[0];
+  const [first] = members;
+  const input = (member: Trained) => member.inputShape.join('×');
   for (const [i, member] of members.entries()) {
-    if (member.meta.data !== meta.data || member.meta.size !== meta.size)
+    if (member.meta.data !== first.meta.data || input(member) !== input(first))
       throw new ValueError(
-        `${dirs[i]} was trained on ${member.meta.data} at ${member.meta.size}×${member.meta.size}, ${dirs[0]} on ${meta.data} at ${meta.size}×${meta.size}: an ensemble's members take the same input`,
+        `${dirs[i]} was trained on ${String(member.meta.data)} at ${input(member)}, ${dirs[0]} on ${String(first.meta.data)} at ${input(first)}: an ensemble's members take the same input`,
       );
   }
   return members;
 }
 
-/** The test-time transform for `tta`: five-crop and ten-crop cut the model's input from an image padded by 4. */
-export function ttaTransform(trained: Trained, tta: TtaMode, data = trained.meta.data): TransformSpec {
+/**
+ * The test-time transform for `tta`: five-crop and ten-crop cut the model's input from the prepared image padded by
+ * TTA_PADDING (zeros after normalisation: the mean image).
+ */
+export function ttaTransform(transform: TransformSpec, tta: TtaMode): TransformSpec {
   const cropping = tta === 'five-crop' || tta === 'ten-crop';
-  if (!cropping && data === trained.meta.data) return trained.transform;
-  return trainingTransform(data, trained.meta.size + (cropping ? 2 * TTA_PADDING : 0), 'none');
+  return cropping ? transforms.compose([transform, transforms.pad(TTA_PADDING)]) : transform;
 }
 
 /** One evaluation pass and what it cost. */
@@ -115,14 +122,17 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
   const members = await loadMembers(positionals);
   const { meta } = members[0];
   const data = typeof values.data === 'string' ? values.data : meta.data;
+  if (data === undefined) throw new UsageError(`${members[0].dir} does not name its data; give --data`);
   const limit =
     values.limit === undefined
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
   const batchSize = numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 });
-  const testSet = loadDataset(data, 'test', limit);
+  const { test, transform } = checkpointTestSet(members[0], data);
+  const testSet = limited(test, limit);
+  const cropSize = members[0].inputShape[1];
   const testLoader = (mode: TtaMode) =>
-    loader(testSet, { batchSize, transform: ttaTransform(members[0], mode, data) });
+    loader(testSet, { batchSize, transform: ttaTransform(transform, mode) });
 
   if (members.length === 1 && tta === 'none') {
     const [{ model, epoch }] = members;
@@ -137,12 +147,12 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
     testSet,
     Array.from({ length: Math.min(batchSize, testSet.length) }, (_, i) => i),
   );
-  await evaluate(members[0].model, loader(warmUp, { batchSize, transform: members[0].transform }));
+  await evaluate(members[0].model, loader(warmUp, { batchSize, transform }));
   const plainPasses: Pass[] = [];
   for (const member of members)
-    plainPasses.push(await timedPass(member.model, testLoader('none'), 'none', meta.size));
+    plainPasses.push(await timedPass(member.model, testLoader('none'), 'none', cropSize));
   const ensemble = members.length === 1 ? members[0].model : new Ensemble(members.map((m) => m.model));
-  const ensemblePass = await timedPass(ensemble, testLoader(tta), tta, meta.size);
+  const ensemblePass = await timedPass(ensemble, testLoader(tta), tta, cropSize);
   const baseline = plainPasses[0];
   const perImage = (pass: Pass) => ({
     milliseconds: (1000 * pass.seconds) / pass.result.samples,

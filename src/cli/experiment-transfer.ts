@@ -13,8 +13,14 @@ import type { Module } from '../nn/index.js';
 import { getBackend } from '../backend/registry.js';
 import { Generator, manualSeed } from '../tensor/index.js';
 import {
+  FASHION_MNIST_STATISTICS,
+  augmentTransforms,
   evaluate,
-  trainingTransform,
+  parseAugment,
+  planPreprocessing,
+  resolveData,
+  testTransform,
+  trainTransform,
   transfer,
   type FreezeSpec,
   type TransferOptions,
@@ -22,7 +28,7 @@ import {
 import { UsageError, type OptionValues } from './command.js';
 import { ensureDirectory } from './files.js';
 import { commandLine } from './signals.js';
-import { loadDataset, numberOption } from './train-setup.js';
+import { numberOption } from './train-setup.js';
 
 export const transferExperimentOptions = {
   'per-class': {
@@ -169,10 +175,15 @@ export async function runTransferExperiment(values: Values, args: readonly strin
   const log = (line: string) => console.log(line);
 
   const defaults = models.info(MODEL).training!;
-  const plain = trainingTransform(DATA, defaults.inputSize, 'none');
-  const augmented = trainingTransform(DATA, defaults.inputSize, 'crop-flip');
-  const train = loadDataset(DATA, 'train');
-  const test = loadDataset(DATA, 'test');
+  const side = defaults.inputSize;
+  const preprocessing = planPreprocessing([1, 28, 28], [1, side, side], FASHION_MNIST_STATISTICS);
+  const plain = testTransform(preprocessing);
+  const augmented = trainTransform(
+    preprocessing,
+    augmentTransforms(parseAugment('crop-flip'), { inputShape: preprocessing.inputShape }),
+  );
+  const { train, test: testSet } = resolveData(DATA);
+  const test = testSet!; // Fashion-MNIST has its test set
   const oldClasses = [0, 1, 2, 3, 4];
   const newClasses = [5, 6, 7, 8, 9];
   const pretrainSet = classesOf(train, oldClasses, pretrainLimit);

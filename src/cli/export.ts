@@ -118,9 +118,9 @@ async function fromCheckpoint(path: string): Promise<Exportable> {
   const preprocessing = `as in training: ${channels}×${height}×${width} images in [0, 1], ${describeTransform(trained.transform)}`;
   return {
     model: trained.model,
-    imageShape: [channels, meta.size, meta.size],
+    imageShape: [...trained.inputShape],
     preprocessing,
-    docString: `${meta.model} trained by convnets on ${meta.data} (epoch ${trained.epoch}); input: ${preprocessing}`,
+    docString: `${meta.model} trained by convnets on ${meta.data ?? 'its data'} (epoch ${trained.epoch}); input: ${preprocessing}`,
   };
 }
 

@@ -1,16 +1,18 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
-import { chwImage, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
+import { chwImage, readImageFile, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
 import { importOnnx, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
 import {
   Ensemble,
   TTA_MODES,
+  describePreprocessing,
   loadTrained,
   logProbabilitiesWithTta,
   preprocessingTransform,
+  type Preprocessing,
   type TtaMode,
   type TtaOptions,
 } from '../train/index.js';
@@ -50,7 +52,8 @@ export const predictCommand = defineCommand({
     '--arch <model> --weights FILE --input x.npy [--output y.npy]',
   ],
   description:
-    "A checkpoint's model gets its test-time transform applied to images; an .onnx file's graph runs as it is;\n" +
+    "A checkpoint's model gets its preprocessing applied to images (said on stderr: 'RGB 100×80 → grey, resized to\n" +
+    "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file's graph runs as it is;\n" +
     'a zoo model with --arch takes its input as given, except with registry weights (resnet18:IMAGENET1K_V1):\n' +
     'images are then resized, centre-cropped and normalised as the weights expect, and classes printed by name.\n' +
     'Several checkpoint directories are an ensemble averaging their softmax outputs (--output then writes the\n' +
@@ -73,6 +76,9 @@ interface Predictor {
   imageShape: readonly [number, number, number] | null;
   /** The evaluation transform of a `convnets train` checkpoint; none for --arch, whose input is taken as given. */
   prepare: (image: ChwImage) => ChwImage;
+  /** A checkpoint's: what the model takes, and the rules from a file to it (predict says what it did). */
+  inputShape?: readonly [number, number, number];
+  preprocessing?: Preprocessing | null;
   classNames: readonly string[];
   /** Decode images at their own size (the channels from imageShape), leaving the resizing to prepare. */
   decodeAtOwnSize?: boolean;
@@ -186,6 +192,8 @@ async function fromCheckpoint(path: string): Promise<Predictor> {
     imageShape: trained.imageShape,
     prepare: (image) => transform(image, generator)[0],
     classNames: trained.classNames,
+    inputShape: trained.inputShape,
+    preprocessing: trained.preprocessing,
   };
 }
 
@@ -199,14 +207,16 @@ async function leadingDirectories(paths: readonly string[]): Promise<number> {
 /** An ensemble of `convnets train` runs (or one run) seen through the views of `tta`. */
 async function fromCheckpoints(paths: readonly string[], tta: TtaMode): Promise<Predictor> {
   const members = await loadMembers(paths);
-  const transform = transforms.makeTransform(ttaTransform(members[0], tta));
+  const transform = transforms.makeTransform(ttaTransform(members[0].transform, tta));
   const generator = new Generator(0);
   return {
     model: members.length === 1 ? members[0].model : new Ensemble(members.map((member) => member.model)),
     imageShape: members[0].imageShape,
     prepare: (image) => transform(image, generator)[0],
     classNames: members[0].classNames,
-    tta: { tta, cropSize: members[0].meta.size },
+    tta: { tta, cropSize: members[0].inputShape[1] },
+    inputShape: members[0].inputShape,
+    preprocessing: members[0].preprocessing,
   };
 }
 
@@ -230,9 +240,23 @@ async function fromArchitecture(
   };
 }
 
-/** .npy files hold [C, H, W] or [N, C, H, W] batches; other files are images decoded with sharp, scaled to [0, 1]. */
+const sameShape = (a: readonly number[], b: readonly number[]) => a.join() === b.join();
+
+/**
+ * .npy files hold [C, H, W] or [N, C, H, W] batches: for a checkpoint, one at its data's image shape is prepared as
+ * training data was, one at the model's input shape is fed as it is; other files are images decoded with sharp to
+ * the data's image shape (cover resize, centre crop, the channel rule) and prepared likewise. For a checkpoint, one
+ * line on stderr per input says what was done to it.
+ */
 async function loadInputs(files: readonly string[], predictor: Predictor): Promise<Tensor> {
-  const images: ChwImage[] = [];
+  const prepared: ChwImage[] = [];
+  const say = (file: string, what: string) => {
+    if (predictor.inputShape !== undefined) console.error(`${basename(file)}: ${what}`);
+  };
+  const describe = (from: readonly [number, number, number]) =>
+    predictor.preprocessing
+      ? describePreprocessing(predictor.preprocessing, from)
+      : 'the checkpoint’s test-time transform';
   for (const file of files) {
     await requireFile(file, 'input');
     if (extname(file).toLowerCase() === '.npy') {
@@ -245,8 +269,20 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
       }
       const values = array.data() as Float32Array;
       const [n, c, h, w] = shape;
-      for (let i = 0; i < n; i++)
-        images.push(chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w));
+      const image = [c, h, w] as const;
+      const { imageShape, inputShape } = predictor;
+      const asInput =
+        inputShape !== undefined && sameShape(image, inputShape) && !sameShape(image, imageShape ?? []);
+      if (inputShape !== undefined && !asInput && !sameShape(image, imageShape ?? [])) {
+        throw new ShapeError(
+          `${file}: images [${image.join(', ')}] are neither the data's [${imageShape?.join(', ')}] (prepared as in training) nor the model's input [${inputShape.join(', ')}] (fed as they are)`,
+        );
+      }
+      say(file, asInput ? `[${image.join(', ')}], the model's input, fed as it is` : describe(image));
+      for (let i = 0; i < n; i++) {
+        const one = chwImage(values.slice(i * c * h * w, (i + 1) * c * h * w), c, h, w);
+        prepared.push(asInput ? one : predictor.prepare(one));
+      }
       continue;
     }
     if (predictor.imageShape === null) {
@@ -254,21 +290,17 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
         `${file}: ${predictor.onnx?.path ?? 'the model'} does not fix its input's channels and size; give .npy inputs`,
       );
     }
-    const [channels, height, width] = predictor.imageShape;
-    const decode = await sharpDecoder();
-    const size: [number, number] | undefined = predictor.decodeAtOwnSize ? undefined : [height, width];
-    const decoded = await decode(file, { channels: channels === 1 ? 1 : 3, size }).catch((error: Error) => {
+    const shape = predictor.imageShape;
+    if (predictor.decodeAtOwnSize) {
+      prepared.push(predictor.prepare(await decodeAtOwnSize(file)));
+      continue;
+    }
+    const { image, source } = await readImageFile(file, shape).catch((error: Error) => {
       throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
     });
-    const planar = new Float32Array(decoded.data.length);
-    const pixels = decoded.width * decoded.height;
-    for (let p = 0; p < pixels; p++) {
-      for (let c = 0; c < decoded.channels; c++)
-        planar[c * pixels + p] = decoded.data[p * decoded.channels + c] / 255;
-    }
-    images.push(chwImage(planar, decoded.channels, decoded.height, decoded.width));
+    say(file, describe(source));
+    prepared.push(predictor.prepare(chwImage(image, shape[0], shape[1], shape[2])));
   }
-  const prepared = images.map(predictor.prepare);
   const [first] = prepared;
   const size = first.data.length;
   const mismatch = prepared.find((image) => image.data.length !== size);
@@ -280,6 +312,21 @@ async function loadInputs(files: readonly string[], predictor: Predictor): Promi
   const batch = new Float32Array(prepared.length * size);
   prepared.forEach((image, i) => batch.set(image.data, i * size));
   return tensor(batch, [prepared.length, first.channels, first.height, first.width]);
+}
+
+/** An image file as RGB values in [0, 1] at its own size (registry weights' preprocessing resizes it). */
+async function decodeAtOwnSize(file: string): Promise<ChwImage> {
+  const decode = await sharpDecoder();
+  const decoded = await decode(file, { channels: 3, size: undefined }).catch((error: Error) => {
+    throw new FormatError(`${file}: not an image that can be decoded (${error.message})`);
+  });
+  const planar = new Float32Array(decoded.data.length);
+  const pixels = decoded.width * decoded.height;
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < decoded.channels; c++)
+      planar[c * pixels + p] = decoded.data[p * decoded.channels + c] / 255;
+  }
+  return chwImage(planar, decoded.channels, decoded.height, decoded.width);
 }
 
 function printTopK(

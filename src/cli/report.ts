@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ValueError } from '../errors.js';
 import {
   encodePng,
   enlarge,
@@ -30,7 +31,7 @@ import { Generator, crossEntropy, noGrad, scope, tensor, type Tensor } from '../
 import { ClassificationMetrics, loadTrained, type EvaluationResult, type Trained } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireParentDirectory } from './files.js';
-import { loadDataset, numberOption } from './train-setup.js';
+import { checkpointTestSet, limited, numberOption } from './train-setup.js';
 
 const options = {
   out: { value: 'FILE', help: 'the HTML file written', default: '<run-dir>/report.html' },
@@ -75,7 +76,11 @@ async function runReport({ values, positionals }: Parsed<typeof options>): Promi
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
   const perClass = numberOption('examples', values.examples, 1, { integer: true, min: 1 });
-  const testSet = loadDataset(trained.meta.data, 'test', limit);
+  if (trained.meta.data === undefined)
+    throw new ValueError(
+      `${trained.dir} does not name its data (a train.fit checkpoint): nothing to test it on`,
+    );
+  const testSet = limited(checkpointTestSet(trained, trained.meta.data).test, limit);
   const transform = transforms.makeTransform(trained.transform);
   const generator = new Generator(0);
   const input = (i: number): Tensor => {
@@ -96,7 +101,7 @@ async function runReport({ values, positionals }: Parsed<typeof options>): Promi
   const layer = models.info(trained.meta.model).featureLayer ?? lastConvolution(trained.model);
   const x0 = input(0);
   const sections = [
-    `<h1>${escape(trained.meta.model)} on ${escape(trained.meta.data)}</h1>`,
+    `<h1>${escape(trained.meta.model)} on ${escape(trained.meta.data ?? 'its data')}</h1>`,
     `<p>Epoch ${trained.epoch}; test accuracy <b>${percent(metrics.top1)}</b> on ${metrics.samples} images ` +
       `(top-5 ${percent(metrics.top5)}, loss ${metrics.loss.toFixed(4)}).</p>`,
     chart === null

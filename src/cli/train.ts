@@ -1,9 +1,10 @@
 import { join } from 'node:path';
-import { loader } from '../data/index.js';
+import { ValueError } from '../errors.js';
+import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
 import { getBackend } from '../backend/registry.js';
-import { manualSeed } from '../tensor/index.js';
+import { crossEntropy, manualSeed, type Tensor } from '../tensor/index.js';
 import {
   GradNormLogger,
   ProgressDisplay,
@@ -12,11 +13,14 @@ import {
   fit,
   formatDuration,
   historyChart,
+  AUGMENT_HELP,
+  describeData,
+  describePreprocessing,
+  formatAugment,
+  parseAugment,
   readCheckpointState,
   saveCheckpoint,
   saveHistory,
-  trainingData,
-  trainingTransform,
   writeText,
   type EpochRecord,
   type EvaluationResult,
@@ -25,7 +29,15 @@ import {
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { ensureDirectory } from './files.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
-import { choiceOption, defaultsFor, loadDataset, numberOption, workersOption } from './train-setup.js';
+import {
+  choiceOption,
+  defaultsFor,
+  numberOption,
+  planTraining,
+  trainedMeta,
+  workersOption,
+  type TrainingPlan,
+} from './train-setup.js';
 import {
   applyPlan,
   modelWithWeights,
@@ -34,20 +46,47 @@ import {
   transferOptions,
   transferPlan,
   wantsTransfer,
+  type TransferValues,
 } from './transfer.js';
 
+/** The validation split `convnets train` holds out by default: a tenth of the training set, seeded. */
+export const DEFAULT_VAL_SPLIT = 0.1;
+
 const options = {
-  data: { value: 'NAME', help: 'the data set to train on: fashion-mnist (required)' },
+  data: {
+    value: 'NAME|DIR|x.npy',
+    help:
+      'fashion-mnist (built in); a directory of IDX files (MNIST, KMNIST), CIFAR-10/100 binaries, or images in one ' +
+      'sub-folder per class (train/ and val/ when present); or x.npy with y.npy beside it (required)',
+  },
   epochs: { value: 'N', help: 'passes over the training set', default: "the model's" },
   'batch-size': { value: 'N', help: 'images per step', default: "the model's" },
   lr: { value: 'X', help: 'the initial learning rate', default: "the model's" },
-  optimizer: { value: 'sgd|adam', help: 'the optimizer', default: "the model's" },
+  optimizer: { value: 'sgd|adam|adamw', help: 'the optimizer', default: "the model's" },
+  momentum: { value: 'X', help: "SGD's momentum", default: "the model's" },
+  'weight-decay': { value: 'X', help: 'L2 penalty (adamw: decoupled weight decay)', default: "the model's" },
+  'label-smoothing': { value: 'X', help: 'cross-entropy label smoothing in [0, 1)', default: '0' },
   schedule: { value: 'cosine|step|none', help: 'the learning-rate schedule', default: "the model's" },
-  augment: { value: 'none|crop-flip', help: 'training augmentation', default: "the model's" },
+  augment: {
+    value: 'LIST',
+    help: `training augmentation, comma-separated: ${AUGMENT_HELP}; none; crop-flip (= crop:4,flip)`,
+    default: "the model's",
+  },
+  'val-split': {
+    value: 'X',
+    help: 'fraction (or count) of the training images held out for validation, seeded; 0: none',
+    default: String(DEFAULT_VAL_SPLIT),
+  },
+  'input-size': {
+    value: 'N',
+    help: "the model's input side (data padded or resized to it)",
+    default: "the model's (28×28 data: its tuned one)",
+  },
+  cache: { value: 'DIR', help: "an image folder's cache of decoded, resized images", default: 'none' },
   workers: { value: 'N', help: 'loader worker threads, at most one per core', default: '1' },
-  limit: { value: 'N', help: 'train on the first N images only', default: 'all' },
+  limit: { value: 'N', help: 'train on the first N images only (validation split off them)', default: 'all' },
   'test-limit': { value: 'N', help: 'test on the first N images only', default: 'all' },
-  seed: { value: 'N', help: 'the seed of weights, shuffling and augmentation', default: '1' },
+  seed: { value: 'N', help: 'the seed of weights, split, shuffling and augmentation', default: '1' },
   out: { value: 'DIR', help: 'where checkpoints, history, chart and report go', default: 'runs/<model>' },
   resume: { help: 'continue the checkpoint in --out' },
   seeds: {
@@ -64,62 +103,146 @@ const options = {
 
 export const trainCommand = defineCommand({
   name: 'train',
-  summary: 'train a model with its defaults, checkpointing every epoch',
-  synopsis: ['<model> --data fashion-mnist [--epochs N] [--out DIR] [options]'],
+  summary: 'train any zoo model on your data with its defaults, checkpointing every epoch',
+  synopsis: ['<model> --data NAME|DIR|x.npy [--epochs N] [--out DIR] [options]'],
   description:
-    "Trains with the model's defaults (its ModelInfo; `convnets models` lists models) and writes into --out a\n" +
-    'checkpoint after every epoch, history.json, history.csv, chart.svg and report.md. Ctrl-C (SIGINT) or SIGTERM\n' +
-    'stops at the next step, keeping the last complete checkpoint, and prints the command that resumes.',
+    "Trains with the model's defaults (its ModelInfo's, else generic ones from its input size; `convnets models`\n" +
+    'lists models), holding out a seeded validation split reported every epoch; the test set, where the data has\n' +
+    'one, is measured once at the end. Grey images feed RGB models copied into R, G and B; RGB images feed grey\n' +
+    'models as their luma (0.299 R + 0.587 G + 0.114 B); images are padded up to 8 pixels to the model input, else\n' +
+    'resized. Image folders are decoded as batches need them; an unreadable image is skipped with a warning.\n' +
+    'Writes into --out a checkpoint after every epoch (model, options, class names and preprocessing),\n' +
+    'history.json, history.csv, chart.svg and report.md. Ctrl-C (SIGINT) or SIGTERM stops at the next step,\n' +
+    'keeping the last complete checkpoint, and prints the command that resumes.',
   options,
   examples: [
     'convnets train lenet5 --data fashion-mnist --epochs 3',
-    'convnets train resnet20 --data fashion-mnist --epochs 1 --limit 2000 --out runs/try',
+    'convnets train resnet20 --data ~/cifar-10-batches-bin --augment crop:4,flip,color:0.1',
+    'convnets train resnet18 --data ~/photos --input-size 112 --augment resized-crop:0.08,flip --cache /tmp/photos',
     'convnets train resnet20 --data fashion-mnist --out runs/try --resume',
   ],
   run: runTrain,
 });
 
-function reportMarkdown(
-  meta: TrainedMeta,
-  parameters: number,
-  history: readonly EpochRecord[],
-  seconds: number,
-  test: EvaluationResult,
-  classNames: readonly string[],
-  settings: Record<string, unknown>,
-): string {
+interface RunSummary {
+  plan: TrainingPlan;
+  meta: TrainedMeta;
+  parameters: number;
+  history: readonly EpochRecord[];
+  seconds: number;
+  /** Null where the data has no test set. */
+  test: EvaluationResult | null;
+  settings: Record<string, unknown>;
+  skipped: ReadonlyMap<string, string>;
+}
+
+function percent(value: number): string {
+  return `${(100 * value).toFixed(2)}%`;
+}
+
+function reportMarkdown({
+  plan,
+  meta,
+  parameters,
+  history,
+  seconds,
+  test,
+  settings,
+  skipped,
+}: RunSummary): string {
   const last = history[history.length - 1];
-  const rows = test.perClass.map(
-    (accuracy, c) => `| ${c} | ${classNames[c] ?? c} | ${(100 * accuracy).toFixed(2)}% |`,
-  );
-  return [
-    `# ${meta.model} on ${meta.data}`,
+  const classNames = plan.source.classNames;
+  const validation =
+    plan.validation === null
+      ? 'none (--val-split 0)'
+      : `${plan.validation.length} images, ${plan.validationOrigin === 'data' ? 'the data’s own' : 'a seeded split of the training set'}`;
+  const testLine =
+    test === null
+      ? '- **test set: none in this data** (the validation figures are the only held-out ones)'
+      : `- **final test accuracy: ${percent(test.top1)}** (top-5 ${percent(test.top5)}, loss ${test.loss.toFixed(4)}, ${test.samples} images, measured once after training)`;
+  const lines = [
+    `# ${meta.model} on ${describeData(plan.source)}`,
     '',
     `- model: \`${meta.model}\` ${JSON.stringify(meta.modelOptions)}, ${parameters.toLocaleString('en-US')} parameters`,
+    `- data: ${plan.train.length} training images, validation ${validation}; ${describePreprocessing(plan.preprocessing)}`,
     `- settings: ${Object.entries(settings)
       .map(([k, v]) => `${k} ${String(v)}`)
       .join(', ')}`,
     `- epochs: ${last.epoch}; training time ${formatDuration(seconds)} (${seconds.toFixed(1)} s), last epoch ${Math.round(last.imagesPerSecond)} images/s`,
     `- backend: ${getBackend().name}`,
-    `- **final test accuracy: ${(100 * test.top1).toFixed(2)}%** (top-5 ${(100 * test.top5).toFixed(2)}%, loss ${test.loss.toFixed(4)}, ${test.samples} images)`,
+    ...(last.valTop1 === null ? [] : [`- last validation accuracy: ${percent(last.valTop1)}`]),
+    testLine,
+    ...(skipped.size === 0
+      ? []
+      : [
+          `- unreadable images skipped: ${skipped.size} (${[...skipped.keys()].slice(0, 5).join(', ')}${skipped.size > 5 ? ', …' : ''})`,
+        ]),
     '',
-    '![loss and accuracy per epoch](chart.svg)',
+    '![loss and accuracy per epoch (validation, not test)](chart.svg)',
     '',
-    '## Per-class test accuracy',
-    '',
-    '| class | name | accuracy |',
-    '|---:|---|---:|',
-    ...rows,
-    '',
-  ].join('\n');
+  ];
+  if (test !== null) {
+    lines.push(
+      '## Per-class test accuracy',
+      '',
+      '| class | name | accuracy |',
+      '|---:|---|---:|',
+      ...test.perClass.map((accuracy, c) => `| ${c} | ${classNames[c] ?? c} | ${percent(accuracy)} |`),
+      '',
+    );
+  }
+  return lines.join('\n');
+}
+
+type OptimizerName = 'sgd' | 'adam' | 'adamw';
+
+/**
+ * The normalisation pretrained weights expect: the registry entry's, else the model's published one (its
+ * ModelInfo's, what torchvision's weights expect); a model without one keeps the data's statistics.
+ */
+function publishedNormalisation(
+  name: string,
+  published: models.PublishedWeights | null,
+): { mean: readonly number[]; std: readonly number[] } | undefined {
+  return published?.preprocessing ?? models.info(name).preprocessing;
+}
+
+/** What runTrain reads from its options. */
+interface TrainOptions {
+  name: string;
+  data: string;
+  out: string;
+  resume: boolean;
+  quiet: boolean;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  optimizer?: OptimizerName;
+  momentum?: number;
+  weightDecay?: number;
+  labelSmoothing?: number;
+  schedule?: 'cosine' | 'step' | 'none';
+  augment?: string;
+  workers: number;
+  limit?: number;
+  testLimit?: number;
+  seed?: number;
+  valSplit: number;
+  inputSize?: number;
+  cacheDir?: string;
+  /** Record every weight layer's gradient norm at step 1 and every this many steps (grad-norms.json). */
+  logGradNorms?: number;
+  /** The transfer-learning options as given (cli/transfer.ts reads them). */
+  transfer: TransferValues;
 }
 
 /**
- * `convnets train <model> --data fashion-mnist [...]`: trains with the model's defaults (its ModelInfo's
- * `training`), showing progress, and writes into --out a checkpoint after every epoch (checkpoint.json naming
- * epoch-N/ with weights.safetensors, optimizer.safetensors, state.json), history.json, history.csv, chart.svg and
- * report.md. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next step, keeping the
- * last complete checkpoint; the exit status is then 130 or 143.
+ * `convnets train <model> --data X [...]`: trains with the model's defaults (its ModelInfo's `training`, or generic
+ * ones from its input size), showing progress, holding out a seeded validation split, and writes into --out a
+ * checkpoint after every epoch (checkpoint.json naming epoch-N/ with weights.safetensors, optimizer.safetensors,
+ * state.json), history.json, history.csv, chart.svg and report.md; the test set, where the data has one, is
+ * measured once at the end. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next
+ * step, keeping the last complete checkpoint; the exit status is then 130 or 143.
  */
 async function runTrain(parsed: Parsed<typeof options>): Promise<number> {
   const { values, positionals } = parsed;
@@ -143,79 +266,133 @@ async function runTrain(parsed: Parsed<typeof options>): Promise<number> {
 async function trainOnce({ values, positionals, args }: Parsed<typeof options>): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('name one model');
   const [name] = positionals;
-  if (typeof values.data !== 'string') throw new UsageError('--data is required (fashion-mnist)');
-  const data = values.data;
-  trainingData(data); // an unknown name fails here, before anything is created
-  const defaults = defaultsFor(name);
-  const out = typeof values.out === 'string' ? values.out : join('runs', name);
-  const resume = values.resume === true;
-  const previous = resume ? await readCheckpointState(out) : null;
-  const epochs = numberOption('epochs', values.epochs, defaults.epochs, { integer: true, min: 1 });
-  const batchSize = numberOption('batch-size', values['batch-size'], defaults.batchSize, {
-    integer: true,
-    min: 1,
+  if (typeof values.data !== 'string')
+    throw new UsageError('--data is required (fashion-mnist, a directory or x.npy)');
+  const optional = (option: string, value: string | undefined, integer: boolean, min: number) =>
+    value === undefined ? undefined : numberOption(option, value, 0, { integer, min });
+  if (values.augment !== undefined) {
+    try {
+      parseAugment(values.augment); // a spec to change is a usage error, before any data is read
+    } catch (error) {
+      throw error instanceof ValueError ? new UsageError(error.message) : error;
+    }
+  }
+  const labelSmoothing = optional('label-smoothing', values['label-smoothing'], false, 0);
+  if (labelSmoothing !== undefined && labelSmoothing >= 1)
+    throw new UsageError(`--label-smoothing must be in [0, 1), got '${values['label-smoothing']}'`);
+  return train(args, {
+    name,
+    data: values.data,
+    out: values.out ?? join('runs', name),
+    resume: values.resume === true,
+    quiet: values.quiet === true,
+    epochs: optional('epochs', values.epochs, true, 1),
+    batchSize: optional('batch-size', values['batch-size'], true, 1),
+    lr: optional('lr', values.lr, false, 0),
+    optimizer:
+      values.optimizer === undefined
+        ? undefined
+        : choiceOption<OptimizerName>('optimizer', values.optimizer, 'sgd', ['sgd', 'adam', 'adamw']),
+    momentum: optional('momentum', values.momentum, false, 0),
+    weightDecay: optional('weight-decay', values['weight-decay'], false, 0),
+    labelSmoothing,
+    schedule:
+      values.schedule === undefined
+        ? undefined
+        : choiceOption<'cosine' | 'step' | 'none'>('schedule', values.schedule, 'cosine', [
+            'cosine',
+            'step',
+            'none',
+          ]),
+    augment: values.augment,
+    workers: workersOption(values.workers, 1),
+    limit: optional('limit', values.limit, true, 1),
+    testLimit: optional('test-limit', values['test-limit'], true, 1),
+    seed: optional('seed', values.seed, true, 0),
+    valSplit: numberOption('val-split', values['val-split'], DEFAULT_VAL_SPLIT, { min: 0 }),
+    inputSize: optional('input-size', values['input-size'], true, 1),
+    cacheDir: values.cache,
+    logGradNorms: optional('log-grad-norms', values['log-grad-norms'], true, 1),
+    transfer: values,
   });
-  const lr = numberOption('lr', values.lr, defaults.lr);
-  const optimizerName = choiceOption('optimizer', values.optimizer, defaults.optimizer, ['sgd', 'adam']);
-  const scheduleName = choiceOption('schedule', values.schedule, defaults.schedule, [
-    'cosine',
-    'step',
-    'none',
-  ]);
-  const augment = choiceOption('augment', values.augment, defaults.augment, ['none', 'crop-flip']);
-  const workers = workersOption(values.workers, 1);
-  const limit =
-    values.limit === undefined
-      ? undefined
-      : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
-  const testLimit =
-    values['test-limit'] === undefined
-      ? undefined
-      : numberOption('test-limit', values['test-limit'], 0, { integer: true, min: 1 });
-  const seed = numberOption('seed', values.seed, (previous?.meta.seed as number | undefined) ?? 1, {
-    integer: true,
-  });
+}
 
+async function train(args: readonly string[], options: TrainOptions): Promise<number> {
+  const { name, out, resume } = options;
+  const defaults = defaultsFor(name);
+  const previous = resume ? await readCheckpointState(out) : null;
+  const seed = options.seed ?? (previous?.meta.seed as number | undefined) ?? 1;
+  const epochs = options.epochs ?? defaults.epochs;
+  const batchSize = options.batchSize ?? defaults.batchSize;
+  const lr = options.lr ?? defaults.lr;
+  const optimizerName = options.optimizer ?? defaults.optimizer;
+  const scheduleName = options.schedule ?? defaults.schedule;
+  const { workers } = options;
+
+  const weights =
+    options.transfer.weights === undefined ? null : await resolveWeights(options.transfer.weights);
+  const plan = await planTraining(name, {
+    data: options.data,
+    seed,
+    valSplit: options.valSplit,
+    inputSize: options.inputSize,
+    augment: options.augment,
+    limit: options.limit,
+    testLimit: options.testLimit,
+    cacheDir: options.cacheDir,
+    normalisation: weights === null ? undefined : publishedNormalisation(name, weights.published),
+  });
   await ensureDirectory(out, '--out');
 
   manualSeed(seed);
-  const meta: TrainedMeta = {
-    model: name,
-    modelOptions: { ...defaults.modelOptions, seed },
-    data,
-    size: defaults.inputSize,
-    seed,
-  };
-  const trainSet = loadDataset(data, 'train', limit);
-  const testSet = loadDataset(data, 'test', testLimit);
+  const meta = trainedMeta(plan, seed);
   const model =
-    values.weights === undefined
-      ? models.get(name, meta.modelOptions)
-      : await modelWithWeights(name, meta.modelOptions, await resolveWeights(values.weights));
+    weights === null
+      ? models.get(name, plan.modelOptions)
+      : await modelWithWeights(name, plan.modelOptions, weights);
+  const transfer = wantsTransfer(options.transfer)
+    ? transferPlan(model, name, options.transfer, epochs, plan.source.classNames.length)
+    : null;
   const gradNorms =
-    values['log-grad-norms'] === undefined
+    options.logGradNorms === undefined
       ? undefined
-      : new GradNormLogger(model, {
-          every: numberOption('log-grad-norms', values['log-grad-norms'], 1, { integer: true, min: 1 }),
-        });
-  const plan = wantsTransfer(values) ? transferPlan(model, name, values, epochs, trainSet.numClasses) : null;
-  if (plan !== null) meta.modelOptions = { ...meta.modelOptions, numClasses: plan.numClasses };
-  const trainLoader = loader(trainSet, {
+      : new GradNormLogger(model, { every: options.logGradNorms });
+  const progress = new ProgressDisplay({ logEvery: options.quiet ? 0 : 100 });
+  // The head and the frozen layers are settled before the optimizer takes the parameters that train.
+  const transferLine = transfer === null ? null : applyPlan(model, transfer, seed);
+  const skipped = new Map<string, string>();
+  const onSkip = (file: string, reason: string) => {
+    if (skipped.has(file)) return;
+    skipped.set(file, reason);
+    progress.message(`skipped ${file}: ${reason}`);
+  };
+  const trainLoader = loader(plan.train, {
     batchSize,
     shuffle: true,
     seed,
     workers,
-    transform: trainingTransform(data, defaults.inputSize, augment),
+    transform: plan.trainTransform,
+    onSkip,
   });
-  const testLoader = loader(testSet, {
-    batchSize: 500,
-    workers,
-    transform: trainingTransform(data, defaults.inputSize, 'none'),
-  });
+  const evaluationLoader = (dataset: Dataset) =>
+    loader(dataset, { batchSize: Math.max(batchSize, 100), workers, transform: plan.testTransform, onSkip });
+  const validationLoader = plan.validation === null ? undefined : evaluationLoader(plan.validation);
+  const testLoader = plan.test === null ? null : evaluationLoader(plan.test);
+  const momentum = options.momentum ?? defaults.momentum;
+  const weightDecay = options.weightDecay ?? defaults.weightDecay;
+  const labelSmoothing = options.labelSmoothing ?? 0;
   const optimizer =
     optimizerName === 'sgd'
-      ? optim.sgd(model.parameters(), { lr, momentum: defaults.momentum, weightDecay: defaults.weightDecay })
-      : optim.adam(model.parameters(), { lr, weightDecay: defaults.weightDecay });
+      ? optim.sgd(model.parameters(), { lr, momentum, weightDecay })
+      : optimizerName === 'adamw'
+        ? optim.adamW(model.parameters(), { lr, weightDecay })
+        : optim.adam(model.parameters(), { lr, weightDecay });
+  if (labelSmoothing > 0 && defaults.loss !== undefined)
+    throw new UsageError(`--label-smoothing goes with cross-entropy; ${name} trains with its own loss`);
+  const lossFn =
+    labelSmoothing > 0
+      ? (logits: Tensor, labels: Tensor) => crossEntropy(logits, labels, { labelSmoothing })
+      : defaults.loss;
   const schedule =
     scheduleName === 'cosine'
       ? optim.cosineAnnealingLR(optimizer, { tMax: epochs })
@@ -223,55 +400,66 @@ async function trainOnce({ values, positionals, args }: Parsed<typeof options>):
         ? optim.stepLR(optimizer, { stepSize: Math.max(1, Math.round(epochs / 3)) })
         : undefined;
   const settings = {
+    ...(weights === null ? {} : { weights: options.transfer.weights }),
     optimizer: optimizerName,
     lr,
+    ...(optimizerName === 'sgd' ? { momentum } : {}),
+    weightDecay,
+    ...(labelSmoothing > 0 ? { labelSmoothing } : {}),
     batchSize,
     schedule: scheduleName,
-    augment,
+    augment: formatAugment(plan.augment),
+    valSplit: plan.validationOrigin === 'split' ? options.valSplit : plan.validationOrigin,
     seed,
-    limit: limit ?? 'all',
+    limit: options.limit ?? 'all',
   };
 
-  const progress = new ProgressDisplay({ logEvery: values.quiet ? 0 : 100 });
+  const title = `${name} on ${describeData(plan.source)}`;
   progress.message(
-    `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${data}: ${trainSet.length} images, ${epochs} epochs, ` +
+    `training ${name} (${model.numParameters().toLocaleString('en-US')} parameters) on ${describeData(plan.source)}: ` +
+      `${plan.train.length} images, validation ${plan.validation?.length ?? 'none'}, test ${plan.test?.length ?? 'none'}; ` +
+      `${describePreprocessing(plan.preprocessing)}; ${epochs} epochs, ` +
       `${Object.entries(settings)
         .map(([k, v]) => `${k} ${String(v)}`)
         .join(', ')}; backend ${getBackend().name}; writing ${out}`,
   );
-  if (plan !== null) progress.message(applyPlan(model, plan, seed));
+  if (transferLine !== null) progress.message(transferLine);
   const started = performance.now();
   const previousSeconds = previous?.history.reduce((s, r) => s + r.seconds, 0) ?? 0;
   const stop = abortOnSignals((signal) => {
     if (progress.tty) progress.message(`${signal}: stopping at the next step; a second one stops at once`);
   });
   let history: EpochRecord[] = [];
-  const onEpochEnd = async (record: EpochRecord, all: readonly EpochRecord[]) => {
-    progress.epoch(record, epochs);
-    await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
-    if (gradNorms !== undefined)
-      await writeText(
-        join(out, 'grad-norms.json'),
-        `${JSON.stringify({ layers: gradNorms.layers, records: gradNorms.records })}\n`,
-      );
-    await writeText(join(out, 'chart.svg'), historyChart(all, { title: `${name} on ${data}` }));
-  };
   try {
-    if (plan !== null && (plan.cacheFeatures || plan.unfreezeAfter !== undefined)) {
+    const onEpochEnd = async (record: EpochRecord, all: readonly EpochRecord[]) => {
+      progress.epoch(record, epochs);
+      await saveHistory(all, { json: join(out, 'history.json'), csv: join(out, 'history.csv') });
+      if (gradNorms !== undefined)
+        await writeText(
+          join(out, 'grad-norms.json'),
+          `${JSON.stringify({ layers: gradNorms.layers, records: gradNorms.records })}\n`,
+        );
+      await writeText(join(out, 'chart.svg'), historyChart(all, { title }));
+    };
+    if (transfer !== null && (transfer.cacheFeatures || transfer.unfreezeAfter !== undefined)) {
+      if (optimizerName === 'adamw')
+        throw new UsageError(
+          '--optimizer adamw does not go with --cache-features or --unfreeze-after (sgd or adam)',
+        );
       // The transfer path trains in phases (head, then more), with its own loaders; one checkpoint at the end.
       const all: EpochRecord[] = [];
-      history = await trainTransfer(model, plan, {
-        trainSet,
-        validation: testSet,
-        transform: trainingTransform(data, defaults.inputSize, augment),
-        evalTransform: trainingTransform(data, defaults.inputSize, 'none'),
+      history = await trainTransfer(model, transfer, {
+        trainSet: plan.train,
+        validation: plan.validation ?? undefined,
+        transform: plan.trainTransform,
+        evalTransform: plan.testTransform,
         out,
         epochs,
         lr,
         batchSize,
         optimizer: optimizerName,
-        momentum: defaults.momentum,
-        weightDecay: defaults.weightDecay,
+        momentum,
+        weightDecay,
         seed,
         workers,
         callbacks: [
@@ -290,23 +478,32 @@ async function trainOnce({ values, positionals, args }: Parsed<typeof options>):
         epochs,
         optimizer,
         schedule,
-        validation: testLoader,
-        lossFn: defaults.loss,
+        validation: validationLoader,
+        lossFn,
         checkpointDir: out,
         resumeFrom: resume ? out : undefined,
         meta,
         signal: stop.signal,
-        onStep: values.quiet ? undefined : (info) => progress.step(info),
+        onStep: options.quiet ? undefined : (info) => progress.step(info),
         callbacks: [...(gradNorms === undefined ? [] : [gradNorms]), { onEpochEnd }],
       });
     const seconds = previousSeconds + (performance.now() - started) / 1000;
-    const test = await evaluate(model, testLoader, { lossFn: defaults.loss, signal: stop.signal });
+    const test =
+      testLoader === null ? null : await evaluate(model, testLoader, { lossFn, signal: stop.signal });
+    const parameters = model.numParameters();
     await writeText(
       join(out, 'report.md'),
-      reportMarkdown(meta, model.numParameters(), history, seconds, test, testSet.classNames, settings),
+      reportMarkdown({ plan, meta, parameters, history, seconds, test, settings, skipped }),
     );
+    const last = history[history.length - 1];
+    const validation = last?.valTop1 == null ? '' : `validation accuracy ${percent(last.valTop1)}; `;
+    const testResult =
+      test === null
+        ? 'no test set in this data'
+        : `test accuracy ${percent(test.top1)} (top-5 ${percent(test.top5)})`;
     progress.message(
-      `test accuracy ${(100 * test.top1).toFixed(2)}% (top-5 ${(100 * test.top5).toFixed(2)}%) after ${history.length} epochs, ${seconds.toFixed(1)} s; wrote ${out}`,
+      `${validation}${testResult} after ${history.length} epochs, ${seconds.toFixed(1)} s` +
+        `${skipped.size > 0 ? `; ${skipped.size} unreadable image(s) skipped` : ''}; wrote ${out}`,
     );
     return 0;
   } catch (error) {
@@ -324,6 +521,7 @@ async function trainOnce({ values, positionals, args }: Parsed<typeof options>):
   } finally {
     stop.dispose();
     await trainLoader.close();
-    await testLoader.close();
+    await validationLoader?.close();
+    await testLoader?.close();
   }
 }

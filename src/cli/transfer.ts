@@ -60,7 +60,7 @@ export const transferOptions = {
   },
 } as const;
 
-type TransferValues = OptionValues<typeof transferOptions>;
+export type TransferValues = OptionValues<typeof transferOptions>;
 
 /** Whether any transfer option was given, so `convnets train` takes the transfer path. */
 export function wantsTransfer(values: TransferValues): boolean {
@@ -193,7 +193,7 @@ export async function trainTransfer(
   plan: TransferPlan,
   run: {
     trainSet: Dataset;
-    validation: Dataset;
+    validation: Dataset | undefined;
     transform: TransformSpec | undefined;
     evalTransform: TransformSpec | undefined;
     out: string;

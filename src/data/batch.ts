@@ -4,7 +4,7 @@
  */
 import { ShapeError } from '../errors.js';
 import type { Generator } from '../tensor/random.js';
-import type { Dataset } from './datasets/dataset.js';
+import type { Dataset, Sample } from './datasets/dataset.js';
 import type { ChwImage } from './image.js';
 import { sampleGenerator } from './seed.js';
 
@@ -17,12 +17,57 @@ export interface RawBatch {
   labels: Int32Array;
   /** [N, C, H, W] when K = 1, else [N, K, C, H, W]. */
   shape: number[];
+  /** Where a streamed dataset could not read some samples: the indices of those in the batch, and what was left out. */
+  kept?: Int32Array;
+  skipped?: { file: string; reason: string }[];
 }
 
 export function loadBatch(
   dataset: Dataset,
   transform: SampleTransform | undefined,
   indices: Int32Array,
+  seed: number,
+  epoch: number,
+): RawBatch {
+  return packBatch(
+    dataset,
+    transform,
+    indices,
+    Array.from(indices, (index) => dataset.get(index)),
+    seed,
+    epoch,
+  );
+}
+
+/** loadBatch for any dataset: a streamed one (with fetch) reads its files here, leaving out those it cannot. */
+export async function fetchBatch(
+  dataset: Dataset,
+  transform: SampleTransform | undefined,
+  indices: Int32Array,
+  seed: number,
+  epoch: number,
+): Promise<RawBatch> {
+  if (dataset.fetch === undefined) return loadBatch(dataset, transform, indices, seed, epoch);
+  const fetched = await dataset.fetch(indices);
+  const kept: number[] = [];
+  const samples: Sample[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  fetched.forEach((item, n) => {
+    if ('skipped' in item) skipped.push(item.skipped);
+    else {
+      kept.push(indices[n]);
+      samples.push(item);
+    }
+  });
+  const keptIndices = Int32Array.from(kept);
+  return { ...packBatch(dataset, transform, keptIndices, samples, seed, epoch), kept: keptIndices, skipped };
+}
+
+function packBatch(
+  dataset: Dataset,
+  transform: SampleTransform | undefined,
+  indices: Int32Array,
+  samples: readonly Sample[],
   seed: number,
   epoch: number,
 ): RawBatch {
@@ -33,7 +78,7 @@ export function loadBatch(
   const labels = new Int32Array(indices.length);
   for (let n = 0; n < indices.length; n++) {
     const index = indices[n];
-    const sample = dataset.get(index);
+    const sample = samples[n];
     labels[n] = sample.label;
     let outputs: ChwImage[];
     if (transform) {
@@ -68,5 +113,9 @@ export function loadBatch(
     }
     outputs.forEach((output, k) => images!.set(output.data, n * sampleSize + k * output.data.length));
   }
-  return { images: images ?? new Float32Array(0), labels, shape: [indices.length, ...sampleShape] };
+  return {
+    images: images ?? new Float32Array(0),
+    labels,
+    shape: [indices.length, ...(images === undefined ? dataset.shape : sampleShape)],
+  };
 }

@@ -20,10 +20,17 @@ export {
   type CifarReadOptions,
 } from './datasets/cifar.js';
 export {
+  imageFileShape,
   imageFolder,
   sharpDecoder,
   type DecodedImage,
   type ImageDecoder,
   type ImageFolderOptions,
 } from './datasets/image-folder.js';
+export {
+  ImageFileDataset,
+  imageFiles,
+  readImageFile,
+  type ImageFilesOptions,
+} from './datasets/image-files.js';
 export { DataLoader, loader, type Batch, type LoaderOptions } from './loader.js';

@@ -11,7 +11,7 @@ import { tensor } from '../tensor/creation.js';
 import { globalGenerator } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { RawBatch, SampleTransform } from './batch.js';
-import { loadBatch } from './batch.js';
+import { fetchBatch } from './batch.js';
 import type { Dataset } from './datasets/dataset.js';
 import { permutation } from './datasets/dataset.js';
 import { WorkerPool } from './pool.js';
@@ -35,6 +35,11 @@ export interface LoaderOptions {
   prefetch?: number;
   /** Leave out the last batch when it is smaller than batchSize (default false). */
   dropLast?: boolean;
+  /**
+   * Called once per file a streamed dataset could not read (the sample is left out of its batch); default: one
+   * console.warn line naming the file. `loader.skipped` counts them.
+   */
+  onSkip?: (file: string, reason: string) => void;
 }
 
 /** One batch a loader yields. */
@@ -65,8 +70,12 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly workers: number;
   readonly prefetch: number;
   readonly dropLast: boolean;
-  private readonly transformSpec: TransformSpec | null;
+  /** The transform as a descriptor; null for a function (or none). */
+  readonly transformSpec: TransformSpec | null;
   private readonly transform: SampleTransform | undefined;
+  private readonly onSkip: (file: string, reason: string) => void;
+  /** Files a streamed dataset could not read, and why: each was warned about once, and is left out of every batch. */
+  readonly skipped = new Map<string, string>();
   private nextEpoch = 0;
   private pool: WorkerPool | undefined;
 
@@ -82,6 +91,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       workers: true,
       prefetch: true,
       dropLast: true,
+      onSkip: true,
     });
     this.batchSize = checkCount('batchSize', options.batchSize, 1);
     this.shuffle = options.shuffle ?? false;
@@ -89,6 +99,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.workers = checkCount('workers', options.workers ?? 0, 0);
     this.prefetch = checkCount('prefetch', options.prefetch ?? 2, 1);
     this.dropLast = options.dropLast ?? false;
+    this.onSkip = options.onSkip ?? ((file, reason) => console.warn(`skipped ${file}: ${reason}`));
     const transform = options.transform;
     if (typeof transform === 'function') {
       if (this.workers > 0) {
@@ -158,7 +169,8 @@ export class DataLoader implements AsyncIterable<Batch> {
     const batches = this.batchIndices(epoch);
     if (this.workers === 0) {
       for (const indices of batches) {
-        yield toTensors(loadBatch(this.dataset, this.transform, indices, this.seed, epoch), indices);
+        const raw = await fetchBatch(this.dataset, this.transform, indices, this.seed, epoch);
+        if (this.noteSkipped(raw)) yield toTensors(raw, indices);
       }
       return;
     }
@@ -179,8 +191,18 @@ export class DataLoader implements AsyncIterable<Batch> {
       }
       const raw = await pending[b]!;
       pending[b] = undefined;
-      yield toTensors(raw, batches[b]);
+      if (this.noteSkipped(raw)) yield toTensors(raw, batches[b]);
     }
+  }
+
+  /** Warns once per unreadable file; whether the batch kept any sample. */
+  private noteSkipped(raw: RawBatch): boolean {
+    for (const { file, reason } of raw.skipped ?? []) {
+      if (this.skipped.has(file)) continue;
+      this.skipped.set(file, reason);
+      this.onSkip(file, reason);
+    }
+    return raw.labels.length > 0;
   }
 }
 
@@ -188,7 +210,7 @@ function toTensors(raw: RawBatch, indices: Int32Array): Batch {
   return {
     images: tensor(raw.images, raw.shape),
     labels: tensor(raw.labels, [raw.labels.length], { dtype: 'int32' }),
-    indices,
+    indices: raw.kept ?? indices,
   };
 }
 

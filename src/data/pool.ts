@@ -103,7 +103,7 @@ export class WorkerPool {
     this.jobs.delete(response.id);
     this.release(job);
     if ('error' in response) job.reject(revive(response.error));
-    else job.resolve({ images: response.images, labels: response.labels, shape: response.shape });
+    else job.resolve(response);
   }
 
   private fail(error: Error): void {

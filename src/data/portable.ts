@@ -2,7 +2,7 @@
  * What of data/ runs in any JavaScript runtime, browsers included: in-memory datasets, transforms, collation into
  * tensors and the seeds behind them. index.ts adds what needs Node: the file readers and the loader's workers.
  */
-export type { Dataset, DatasetSpec, Sample } from './datasets/dataset.js';
+export type { Dataset, DatasetSpec, Fetched, Sample } from './datasets/dataset.js';
 export {
   ArrayDataset,
   ByteImageDataset,

@@ -1,10 +1,12 @@
 /**
  * A loader worker: rebuilds the dataset (sharing its memory) and the transform from plain descriptors, then
- * answers batch requests one at a time. Batches are plain arrays. The worker loads the core, never the Node entry,
+ * answers batch requests (a streamed dataset's files are read asynchronously, so several may be under way). Batches are plain arrays. The worker loads the core, never the Node entry,
  * so the native backend is not registered here: the addon stays on the main thread (DESIGN.md decision 10).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadBatch } from './batch.js';
+import { fetchBatch } from './batch.js';
+// Registers the image-files dataset kind, which datasetFromSpec rebuilds only where Node is.
+import './datasets/image-files.js';
 import { datasetFromSpec } from './datasets/dataset.js';
 import type { BatchRequest, BatchResponse, WorkerInit } from './protocol.js';
 import { makeTransform } from './transforms/build.js';
@@ -14,12 +16,12 @@ const dataset = datasetFromSpec(init.dataset);
 const transform = init.transform ? makeTransform(init.transform) : undefined;
 const port = parentPort!;
 
-port.on('message', (request: BatchRequest) => {
+port.on('message', async (request: BatchRequest) => {
   let response: BatchResponse;
   try {
     response = {
       id: request.id,
-      ...loadBatch(dataset, transform, request.indices, request.seed, request.epoch),
+      ...(await fetchBatch(dataset, transform, request.indices, request.seed, request.epoch)),
     };
   } catch (error) {
     const { name, message, stack } = error instanceof Error ? error : new Error(String(error));

@@ -1,7 +1,7 @@
 /** Small helpers the family files share (not re-exported by index.ts: they are not part of the models API). */
 import type { Module } from '../nn/index.js';
 import { manualSeed } from '../tensor/index.js';
-import { register, type ModelInfo, type ModelOptions } from './registry.js';
+import { register, type Builder, type ModelInfo, type ModelOptions } from './registry.js';
 
 /** Reseeds the global generator when a builder is given a seed, so a build is repeatable (DESIGN.md decision 9). */
 export function seedFrom(options: ModelOptions): void {
@@ -23,8 +23,8 @@ export function registered<O extends ModelOptions, M extends Module>(
   info: ModelInfo,
   build: (options?: O) => M,
 ): (options?: O) => M {
-  register(info, build);
-  return build;
+  // The registered builder records the name and options on what it builds (builtWith); called directly too.
+  return register(info, build as Builder<O>) as (options?: O) => M;
 }
 
 /** The acc@1 torchvision publishes for a weights enum's IMAGENET1K_V1 entry (e.g. 'ResNet50_Weights'), in percent. */

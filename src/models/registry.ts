@@ -77,8 +77,21 @@ const entries = new Map<string, Entry>();
 /** Adds a builder under info.name; returns the builder so a family file can export it in the same line. */
 export function register<O extends ModelOptions>(info: ModelInfo, build: Builder<O>): Builder<O> {
   if (entries.has(info.name)) throw new ValueError(`model '${info.name}' is registered twice`);
-  entries.set(info.name, { info, build: build as Builder });
-  return build;
+  const recorded: Builder<O> = (options) => {
+    const model = build(options);
+    builds.set(model, { name: info.name, options: { ...(options ?? {}) } });
+    return model;
+  };
+  entries.set(info.name, { info, build: recorded as Builder });
+  return recorded;
+}
+
+/** The registered name and options each model was built with, so a checkpoint can name them. */
+const builds = new WeakMap<Module, { name: string; options: Record<string, unknown> }>();
+
+/** The name and options `model` was built with by a registered builder; undefined for a model built otherwise. */
+export function builtWith(model: Module): { name: string; options: Record<string, unknown> } | undefined {
+  return builds.get(model);
 }
 
 /** Builds a registered model by name, e.g. get('resnet50', { numClasses: 10 }). */

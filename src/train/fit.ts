@@ -23,6 +23,7 @@ import { loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoin
 import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import { checkTtaOptions, logMeanSoftmax, logProbabilitiesWithTta, type TtaOptions } from './tta.js';
+import { checkpointMeta } from './trained.js';
 import type { StepInfo } from './progress.js';
 import { checkOptions } from '../options.js';
 
@@ -68,7 +69,10 @@ export interface FitOptions {
   checkpointDir?: string;
   /** Continues from the checkpoint in this directory (often the same as checkpointDir). */
   resumeFrom?: string;
-  /** Kept in the checkpoint's state.json. */
+  /**
+   * Kept in the checkpoint's state.json, over what fit records itself (checkpointMeta: the registered model and
+   * options, the data's image shape and class names, the test-time transform), so loadTrained can rebuild it.
+   */
   meta?: Record<string, unknown>;
   /**
    * Stops training at the next step boundary once aborted (a save under way is finished first), throwing
@@ -357,7 +361,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
         epoch: epoch + 1,
         history,
         loaderSeed: loader.seed,
-        meta: options.meta,
+        meta: { ...checkpointMeta(model, loader, options.validation), ...options.meta },
       });
       lastCheckpoint = epoch + 1;
     }

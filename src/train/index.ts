@@ -1,12 +1,39 @@
 export {
-  TRAINING_DATA,
+  FASHION_MNIST_STATISTICS,
+  checkpointMeta,
   loadTrained,
-  trainingData,
-  trainingTransform,
+  testTimeTransform,
   type Trained,
   type TrainedMeta,
-  type TrainingData,
 } from './trained.js';
+export {
+  FASHION_MNIST,
+  dataKind,
+  describeData,
+  resolveData,
+  type DataKind,
+  type DataSource,
+  type DataSourceOptions,
+} from './data-source.js';
+export {
+  PAD_LIMIT,
+  channelStatistics,
+  describePreprocessing,
+  evenlySpaced,
+  planPreprocessing,
+  readSamples,
+  testTransform,
+  trainTransform,
+  type Preprocessing,
+} from './preprocessing.js';
+export {
+  AUGMENT_HELP,
+  augmentTransforms,
+  formatAugment,
+  parseAugment,
+  type AugmentContext,
+  type AugmentItem,
+} from './augment.js';
 export {
   fit,
   evaluate,

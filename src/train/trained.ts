@@ -1,87 +1,46 @@
 /**
  * What a training run leaves, ready to use: loadTrained rebuilds the model a checkpoint's meta names, loads its
- * weights and says how to prepare an input the way training did. `convnets train` writes the meta; eval, predict
- * and any later verb read it through here.
+ * weights and says how to prepare an input the way training did. Both train.fit and `convnets train` write that
+ * meta (checkpointMeta); eval, predict, export and any later verb read it through here.
  */
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ValueError } from '../errors.js';
-import {
-  FASHION_MNIST_CLASSES,
-  fashionMnist,
-  transforms,
-  type Dataset,
-  type Split,
-  type TransformSpec,
-} from '../data/index.js';
+import { FASHION_MNIST_CLASSES, transforms, type DataLoader, type TransformSpec } from '../data/index.js';
 // The registry only: training knows no particular model; the entry points load every family into it.
 import * as models from '../models/registry.js';
 import type { Module } from '../nn/module.js';
+import { Generator } from '../tensor/random.js';
 import {
   loadCheckpoint,
   readCheckpointState,
   resolveCheckpoint,
   type CheckpointState,
 } from './checkpoint.js';
+import { FASHION_MNIST } from './data-source.js';
+import { planPreprocessing, testTransform, type Preprocessing } from './preprocessing.js';
 
-/** A data set training knows: how to load it, its images' [C, H, W], class names and pixel statistics. */
-export interface TrainingData {
-  /** The split's dataset. */
-  load(split: Split): Dataset;
-  imageShape: readonly [number, number, number];
-  classNames: readonly string[];
-  /** Mean and standard deviation of the training pixels (in [0, 1]). */
-  mean: number;
-  std: number;
-}
+type Shape3 = [number, number, number];
 
-/** The data sets training knows by name (`convnets train --data`). */
-export const TRAINING_DATA: Record<string, TrainingData> = {
-  'fashion-mnist': {
-    load: (split) => fashionMnist({ split }),
-    imageShape: [1, 28, 28],
-    classNames: FASHION_MNIST_CLASSES,
-    mean: 0.286,
-    std: 0.353,
-  },
-};
+/** Fashion-MNIST's pixel statistics over its 60,000 training images (in [0, 1]). */
+export const FASHION_MNIST_STATISTICS = { mean: [0.286], std: [0.353] } as const;
 
-/** The TRAINING_DATA entry of a name; an error lists the known ones. */
-export function trainingData(name: string): TrainingData {
-  const data = TRAINING_DATA[name];
-  if (data === undefined)
-    throw new ValueError(
-      `unknown data '${name}': known data sets are ${Object.keys(TRAINING_DATA).join(', ')}`,
-    );
-  return data;
-}
-
-/**
- * Zero padding from 28 up to `inputSize`, a random crop with padding 4 and flips when augmenting, then the data
- * set's normalisation; with augment 'none' it is the test-time transform.
- */
-export function trainingTransform(
-  data: string,
-  inputSize: number,
-  augment: 'none' | 'crop-flip',
-): TransformSpec {
-  const { mean, std, imageShape } = trainingData(data);
-  const steps: TransformSpec[] = [];
-  if (inputSize > imageShape[1]) steps.push(transforms.pad((inputSize - imageShape[1]) / 2));
-  if (augment === 'crop-flip')
-    steps.push(transforms.randomCrop(inputSize, { padding: 4 }), transforms.randomHorizontalFlip());
-  steps.push(transforms.normalize([mean], [std]));
-  return transforms.compose(steps);
-}
-
-/** The part of a checkpoint's meta that `convnets train` writes. */
+/** A checkpoint's meta: what model, on what data, prepared how. */
 export interface TrainedMeta {
   /** A registered model name and the options it was built with. */
   model: string;
   modelOptions: Record<string, unknown>;
-  /** The TRAINING_DATA entry it was trained on, and the input side images were padded to. */
-  data: string;
-  size: number;
+  /** --data's value (fashion-mnist or a path); absent for a fit whose loader came from elsewhere. */
+  data?: string;
+  /** The model's input side (square inputs; kept for readers of older checkpoints). */
+  size?: number;
+  classNames?: string[];
+  /** [C, H, W] of the data's images before `transform`. */
+  imageShape?: Shape3;
+  /** The test-time transform, from an image of imageShape to the model's input. */
+  transform?: TransformSpec;
+  /** The channel, size and normalisation rules `convnets train` chose (see preprocessing.ts). */
+  preprocessing?: Preprocessing;
   [key: string]: unknown;
 }
 
@@ -97,9 +56,13 @@ export interface Trained {
   dir: string;
   /** What raw images are decoded to before `transform`, and their class names. */
   imageShape: readonly [number, number, number];
+  /** What the model takes: `transform`'s output. */
+  inputShape: readonly [number, number, number];
   classNames: readonly string[];
-  /** The test-time transform: padding to the model's input and the training data's normalisation. */
+  /** The test-time transform: channels, size and normalisation as in training. */
   transform: TransformSpec;
+  /** The rules behind `transform` where `convnets train` wrote them (predict describes them). */
+  preprocessing: Preprocessing | null;
 }
 
 /** A training run's directory or checkpoint directory; a file inside one (its weights.safetensors) names it too. */
@@ -109,27 +72,101 @@ async function checkpointDirectory(path: string): Promise<string> {
   return info.isDirectory() ? path : dirname(path);
 }
 
-/** Loads the model a `convnets train` run (or a fit with the same meta) wrote in `path`, ready to evaluate. */
+/**
+ * The test-time form of a training transform: random crops become centre crops, random resized crops a resize,
+ * flips, rotations, warps and colour shifts are left out.
+ */
+export function testTimeTransform(spec: TransformSpec): TransformSpec | null {
+  switch (spec.kind) {
+    case 'compose': {
+      const steps = spec.transforms.map(testTimeTransform).filter((s): s is TransformSpec => s !== null);
+      return transforms.compose(steps);
+    }
+    case 'randomCrop':
+      return transforms.centerCrop(spec.size);
+    case 'randomResizedCrop':
+      return transforms.resize(spec.size);
+    case 'randomHorizontalFlip':
+    case 'randomVerticalFlip':
+    case 'randomRotation':
+    case 'randomAffine':
+    case 'elasticTransform':
+    case 'colorShift':
+    case 'pcaLighting':
+      return null;
+    default:
+      return spec;
+  }
+}
+
+/**
+ * What fit records of a run it is not told: the registered model and options the model was built with, the
+ * training data's image shape and class names, and the test-time transform (the validation loader's, or the
+ * training loader's without its random steps).
+ */
+export function checkpointMeta(
+  model: Module,
+  train: DataLoader,
+  validation?: DataLoader,
+): Partial<TrainedMeta> {
+  const built = models.builtWith(model);
+  const transform =
+    validation?.transformSpec ??
+    (train.transformSpec === null ? transforms.compose([]) : testTimeTransform(train.transformSpec));
+  return {
+    ...(built === undefined ? {} : { model: built.name, modelOptions: built.options }),
+    imageShape: [...train.dataset.shape],
+    classNames: [...train.dataset.classNames],
+    ...(transform === null ? {} : { transform }),
+  };
+}
+
+/** The preprocessing of a `convnets train` checkpoint written before checkpoints recorded it: Fashion-MNIST's. */
+function legacyPreprocessing(meta: TrainedMeta, dir: string): Preprocessing | null {
+  if (meta.transform !== undefined || meta.preprocessing !== undefined) return meta.preprocessing ?? null;
+  if (meta.data !== FASHION_MNIST || typeof meta.size !== 'number')
+    throw new ValueError(
+      `${dir}: the checkpoint does not say how its inputs were prepared (no transform in its meta)`,
+    );
+  return planPreprocessing([1, 28, 28], [1, meta.size, meta.size], FASHION_MNIST_STATISTICS);
+}
+
+/** Loads the model a checkpoint (written by fit or by `convnets train`) names, ready to evaluate. */
 export async function loadTrained(path: string): Promise<Trained> {
   const dir = await resolveCheckpoint(await checkpointDirectory(path));
   const meta = (await readCheckpointState(dir)).meta as Partial<TrainedMeta>;
-  if (typeof meta.model !== 'string' || typeof meta.size !== 'number' || typeof meta.data !== 'string') {
+  if (typeof meta.model !== 'string') {
     throw new ValueError(
-      `${dir}: the checkpoint does not name its model and data (not written by convnets train)`,
+      `${dir}: the checkpoint does not name its model (save it through train.fit with a model from the zoo, or convnets train)`,
     );
   }
-  const data = trainingData(meta.data);
-  const model = models.get(meta.model, meta.modelOptions ?? {});
+  const full = { modelOptions: {}, ...meta } as TrainedMeta;
+  const preprocessing = legacyPreprocessing(full, dir);
+  const transform = preprocessing === null ? full.transform! : testTransform(preprocessing);
+  const imageShape = preprocessing?.imageShape ?? full.imageShape;
+  if (imageShape === undefined)
+    throw new ValueError(`${dir}: the checkpoint does not record its image shape`);
+  const model = models.get(full.model, full.modelOptions);
   const state = await loadCheckpoint(dir, { model });
   model.eval();
   return {
     model,
-    meta: meta as TrainedMeta,
+    meta: full,
     epoch: state.epoch,
     state,
     dir,
-    imageShape: data.imageShape,
-    classNames: data.classNames,
-    transform: trainingTransform(meta.data, meta.size, 'none'),
+    imageShape,
+    inputShape: preprocessing?.inputShape ?? outputShape(transform, imageShape),
+    classNames: full.classNames ?? (full.data === FASHION_MNIST ? FASHION_MNIST_CLASSES : []),
+    transform,
+    preprocessing,
   };
+}
+
+/** The shape `transform` makes of an image of `shape` (run once on a blank image; the transforms are cheap). */
+function outputShape(transform: TransformSpec, shape: readonly [number, number, number]): Shape3 {
+  const [channels, height, width] = shape;
+  const blank = { data: new Float32Array(channels * height * width), channels, height, width };
+  const [out] = transforms.makeTransform(transform)(blank, new Generator(0));
+  return [out.channels, out.height, out.width];
 }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setBackend } from '../../src/backend/registry.js';
-import { FASHION_MNIST_DIR, Subset, loader } from '../../src/data/index.js';
+import { FASHION_MNIST_DIR, Subset, fashionMnist, loader } from '../../src/data/index.js';
 import { readNpy, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import { Generator, exp, noGrad, rand, softmax, tensor } from '../../src/tensor/index.js';
@@ -15,8 +15,6 @@ import {
   loadTrained,
   readCheckpointState,
   saveCheckpoint,
-  trainingData,
-  trainingTransform,
 } from '../../src/train/index.js';
 import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
 
@@ -59,20 +57,19 @@ test(
       assert.equal(result.status, 0, result.stderr);
       const report = JSON.parse(result.stdout);
       const testSet = new Subset(
-        trainingData('fashion-mnist').load('test'),
+        fashionMnist({ split: 'test' }),
         Array.from({ length: 40 }, (_, i) => i),
       );
-      const plain = loader(testSet, {
-        batchSize: 20,
-        transform: trainingTransform('fashion-mnist', 32, 'none'),
-      });
       const members = await Promise.all(dirs.map((dir) => loadTrained(dir)));
+      // The checkpoints' test-time transform: padded from 28 to 32, normalised.
+      const { transform } = members[0];
+      const plain = loader(testSet, { batchSize: 20, transform });
       const alone: number[] = [];
       for (const member of members) alone.push((await evaluate(member.model, plain)).top1);
-      // Ten crops of 32×32 from the image padded to 40×40.
+      // Ten crops of 32×32 from the prepared image padded to 40×40.
       const padded = loader(testSet, {
         batchSize: 20,
-        transform: trainingTransform('fashion-mnist', 40, 'none'),
+        transform: transforms.compose([transform, transforms.pad(4)]),
       });
       const ensemble = await evaluate(new Ensemble(members.map((m) => m.model)), padded, {
         tta: 'ten-crop',
@@ -102,7 +99,7 @@ test('convnets eval refuses members of different inputs and an unknown --tta, in
     const resnet = await checkpoint(join(root, 'resnet'), 'resnet20', 28, 1);
     assertOneLineFailure(
       ['eval', lenet, resnet],
-      /.*resnet was trained on fashion-mnist at 28×28, .*lenet on fashion-mnist at 32×32: an ensemble's members take the same input/,
+      /.*resnet was trained on fashion-mnist at 1×28×28, .*lenet on fashion-mnist at 1×32×32: an ensemble's members take the same input/,
     );
     assertUsageFailure(
       ['eval', lenet, '--tta', 'twelve-crop'],
@@ -125,7 +122,7 @@ test('convnets predict of two runs: the log of their averaged softmax outputs', 
     assert.equal(result.status, 0, result.stderr);
     const averaged = Array.from(exp(await readNpy(output)).data());
     // By hand: each member's softmax of its own output for the padded, normalised input, then their mean.
-    const prepare = transforms.makeTransform(trainingTransform('fashion-mnist', 32, 'none'));
+    const prepare = transforms.makeTransform((await loadTrained(dirs[0])).transform);
     const images = [0, 1].map(
       (i) =>
         prepare(

@@ -50,6 +50,9 @@ test(
       assert.equal(train.status, 0, train.stderr);
       assert.match(train.stderr, /epoch 1\/1 \| loss [\d.]+ top-1 [\d.]+% \| val loss/);
       assert.match(train.stderr, /test accuracy [\d.]+%/);
+      // Validation is a seeded tenth of the 256 training images, never the test set, which is measured once.
+      assert.match(train.stderr, /on fashion-mnist: 230 images, validation 26, test 200;/);
+      assert.match(train.stderr, /validation accuracy [\d.]+%; test accuracy/);
       assert.deepEqual((await readdir(out)).sort(), [
         'chart.svg',
         'checkpoint.json',
@@ -102,9 +105,15 @@ test(
 );
 
 test('convnets train: unknown options and models are clear errors', () => {
-  const result = cli(['train', 'vgg16', '--data', 'fashion-mnist']);
+  const result = cli(['train', 'vgg17', '--data', 'fashion-mnist']);
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /no training defaults for 'vgg16'.*lenet5, lenet5-1998, resnet20/);
+  assert.match(result.stderr, /unknown model 'vgg17'; known models: lenet5, .*vgg16/);
+  const data = cli(['train', 'lenet5', '--data', 'no/such/dir']);
+  assert.equal(data.status, 1);
+  assert.match(
+    data.stderr,
+    /--data no\/such\/dir: no such file or directory \(nor 'fashion-mnist', the built-in\)/,
+  );
   const bad = cli(['train', 'lenet5', '--data', 'fashion-mnist', '--epochs', '2x']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--epochs must be an integer ≥ 1, got '2x'/);

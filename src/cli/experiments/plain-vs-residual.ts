@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ValueError } from '../../errors.js';
-import { loader, type Dataset } from '../../data/index.js';
+import { loader } from '../../data/index.js';
 import * as models from '../../models/index.js';
 import * as optim from '../../optim/index.js';
 import { manualSeed } from '../../tensor/index.js';
@@ -16,15 +16,14 @@ import {
   fit,
   formatDuration,
   lineChart,
-  trainingData,
-  trainingTransform,
+  resolveData,
   writeText,
   type ChartSeries,
 } from '../../train/index.js';
 import { UsageError, type Parsed } from '../command.js';
 import type { Experiment, ExperimentOptions } from '../experiment.js';
 import { ensureDirectory } from '../files.js';
-import { defaultsFor, loadDataset, numberOption, workersOption } from '../train-setup.js';
+import { defaultsFor, numberOption, planTraining, workersOption } from '../train-setup.js';
 
 export interface PlainVsResidualRun {
   model: string;
@@ -49,8 +48,8 @@ export interface PlainVsResidualResult {
 
 interface Setup {
   data: string;
-  trainSet: Dataset;
-  testSet: Dataset;
+  limit: number | undefined;
+  testLimit: number | undefined;
   epochs: number | undefined;
   seed: number;
   workers: number;
@@ -68,20 +67,25 @@ async function trainRun(
   const defaults = defaultsFor(model);
   const { data, seed, workers } = setup;
   const epochs = setup.epochs ?? defaults.epochs;
+  // The whole training set (no validation split): the paper's figure is training and test error.
+  const plan = await planTraining(model, {
+    data,
+    seed,
+    valSplit: 0,
+    limit: setup.limit,
+    testLimit: setup.testLimit,
+  });
+  if (plan.test === null) throw new ValueError(`${data} has no test set; the experiment plots test error`);
   manualSeed(seed);
-  const net = models.get(model, { ...defaults.modelOptions, seed });
-  const trainLoader = loader(setup.trainSet, {
+  const net = models.get(model, plan.modelOptions);
+  const trainLoader = loader(plan.train, {
     batchSize: defaults.batchSize,
     shuffle: true,
     seed,
     workers,
-    transform: trainingTransform(data, defaults.inputSize, defaults.augment),
+    transform: plan.trainTransform,
   });
-  const testLoader = loader(setup.testSet, {
-    batchSize: 500,
-    workers,
-    transform: trainingTransform(data, defaults.inputSize, 'none'),
-  });
+  const testLoader = loader(plan.test, { batchSize: 500, workers, transform: plan.testTransform });
   const parameters = net.parameters();
   const optimizer =
     defaults.optimizer === 'sgd'
@@ -99,7 +103,7 @@ async function trainRun(
         : undefined;
   const gradNorms = new GradNormLogger(net, { every: setup.gradEvery });
   setup.progress.message(
-    `${model}: ${net.numParameters().toLocaleString('en-US')} parameters, ${setup.trainSet.length} images, ${epochs} epochs`,
+    `${model}: ${net.numParameters().toLocaleString('en-US')} parameters, ${plan.train.length} images, ${epochs} epochs`,
   );
   const started = performance.now();
   try {
@@ -256,7 +260,8 @@ function parseDepths(text: string): number[] {
 async function run({ values }: Parsed<ExperimentOptions>): Promise<void> {
   const depths = parseDepths(values.depths ?? '20,32,44,56');
   const data = values.data ?? 'fashion-mnist';
-  trainingData(data);
+  const source = resolveData(data); // an unknown name or path fails here, before anything is created
+  if (source.test === null) throw new ValueError(`${data} has no test set; the experiment plots test error`);
   const limitOption = (name: 'limit' | 'test-limit') =>
     values[name] === undefined ? undefined : numberOption(name, values[name], 0, { integer: true, min: 1 });
   const epochs =
@@ -268,8 +273,8 @@ async function run({ values }: Parsed<ExperimentOptions>): Promise<void> {
   await ensureDirectory(out, '--out');
   const setup: Setup = {
     data,
-    trainSet: loadDataset(data, 'train', limitOption('limit')),
-    testSet: loadDataset(data, 'test', limitOption('test-limit')),
+    limit: limitOption('limit'),
+    testLimit: limitOption('test-limit'),
     epochs,
     seed,
     workers: workersOption(values.workers, 1),
@@ -280,8 +285,8 @@ async function run({ values }: Parsed<ExperimentOptions>): Promise<void> {
   const result: PlainVsResidualResult = {
     data,
     epochs: epochs ?? defaultsFor(`resnet${depths[0]}`).epochs,
-    trainImages: setup.trainSet.length,
-    testImages: setup.testSet.length,
+    trainImages: Math.min(source.train.length, setup.limit ?? Infinity),
+    testImages: Math.min(source.test.length, setup.testLimit ?? Infinity),
     seed,
     runs: [],
   };

@@ -23,9 +23,17 @@ export interface Dataset {
   readonly classNames: readonly string[];
   /** The image (CHW float32 values) and label at `index`. */
   get(index: number): Sample;
+  /**
+   * Reads samples from files as they are asked for (an image folder streamed): loaders call it instead of get()
+   * and leave out the samples it could not read.
+   */
+  fetch?(indices: Int32Array): Promise<Fetched[]>;
   /** Plain data from which `datasetFromSpec` rebuilds this dataset in a worker; without it, workers: 0 only. */
   toSpec?(): DatasetSpec;
 }
+
+/** A sample, or the file it could not be read from and why. */
+export type Fetched = Sample | { skipped: { file: string; reason: string } };
 
 /** What a worker needs to rebuild a dataset: structured-clone-able, its buffers shared, never copied. */
 export type DatasetSpec =
@@ -45,7 +53,26 @@ export type DatasetSpec =
       shape: [number, number, number];
       classNames: string[];
     }
-  | { kind: 'subset'; parent: DatasetSpec; indices: SharedArrayBuffer };
+  | { kind: 'subset'; parent: DatasetSpec; indices: SharedArrayBuffer }
+  | {
+      kind: 'imageFiles';
+      name: string;
+      files: string[];
+      labels: SharedArrayBuffer;
+      shape: [number, number, number];
+      classNames: string[];
+      cacheDir: string | null;
+    };
+
+/** Rebuilds the kinds that need Node (image files): registered by the module that defines them. */
+const nodeDatasets = new Map<DatasetSpec['kind'], (spec: DatasetSpec) => Dataset>();
+
+export function registerDatasetKind(
+  kind: DatasetSpec['kind'],
+  fromSpec: (spec: DatasetSpec) => Dataset,
+): void {
+  nodeDatasets.set(kind, fromSpec);
+}
 
 type Shape3 = readonly [number, number, number];
 
@@ -262,6 +289,16 @@ export class Subset implements Dataset {
     return this.parent.get(this.indices[index]);
   }
 
+  /** The parent's fetch over this subset's indices, where the parent streams its samples. */
+  get fetch(): ((indices: Int32Array) => Promise<Fetched[]>) | undefined {
+    const parent = this.parent;
+    if (parent.fetch === undefined) return undefined;
+    return (indices) => {
+      for (const index of indices) checkIndex('Subset', index, this.indices.length);
+      return parent.fetch!(indices.map((index) => this.indices[index]));
+    };
+  }
+
   /** Plain data from which `datasetFromSpec` rebuilds this dataset in a loader's worker. */
   toSpec(): DatasetSpec {
     if (!this.parent.toSpec) {
@@ -296,6 +333,12 @@ export function datasetFromSpec(spec: DatasetSpec): Dataset {
       );
     case 'subset':
       return new Subset(datasetFromSpec(spec.parent), new Int32Array(spec.indices));
+    default: {
+      const fromSpec = nodeDatasets.get(spec.kind);
+      if (fromSpec === undefined)
+        throw new ValueError(`datasetFromSpec: a '${spec.kind}' dataset needs Node (data/index.js)`);
+      return fromSpec(spec);
+    }
   }
 }
 

@@ -175,11 +175,18 @@ export function fashionMnist(options: { split?: Split; dir?: string } = {}): Byt
   });
 }
 
-/** MNIST (LeCun et al. 1998) from the four IDX files in `dir`. */
-export function mnist(options: { dir: string; split?: Split }): ByteImageDataset {
-  checkOptions('data.mnist', options, { split: true, dir: true });
-  const { split = 'train', dir } = options;
+/**
+ * MNIST (LeCun et al. 1998) from the four IDX files in `dir`; any data set in MNIST's files (KMNIST, EMNIST) with
+ * its own `classNames`.
+ */
+export function mnist(options: {
+  dir: string;
+  split?: Split;
+  classNames?: readonly string[];
+}): ByteImageDataset {
+  checkOptions('data.mnist', options, { split: true, dir: true, classNames: true });
+  const { split = 'train', dir, classNames = MNIST_CLASSES } = options;
   checkSplit(split);
   const files = idxFiles(dir, split, 'pass the directory holding the MNIST IDX files as { dir }');
-  return idxDataset(files.images, files.labels, { classNames: MNIST_CLASSES, name: `mnist ${split}` });
+  return idxDataset(files.images, files.labels, { classNames, name: `mnist ${split}` });
 }

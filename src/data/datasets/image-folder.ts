@@ -2,7 +2,7 @@
  * An image folder as torchvision's ImageFolder lays it out: one sub-folder per class (classes in sorted order),
  * images anywhere below it. Images are decoded once, up front, with the optional package `sharp` (JPEG, PNG,
  * WebP, …), resized if asked, and kept as bytes in shared memory like the other built-in datasets, so workers
- * share them. That suits datasets of thousands of images, not ImageNet.
+ * share them. That suits datasets of thousands of images, not ImageNet: imageFiles (image-files.ts) streams them.
  */
 import { readdirSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
@@ -40,6 +40,7 @@ export interface ImageFolderOptions {
 const DEFAULT_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.bmp'];
 
 interface SharpPipeline {
+  metadata(): Promise<{ width?: number; height?: number; channels?: number; hasAlpha?: boolean }>;
   removeAlpha(): SharpPipeline;
   toColourspace(space: string): SharpPipeline;
   resize(width: number, height: number, options: { fit: string }): SharpPipeline;
@@ -49,19 +50,31 @@ interface SharpPipeline {
   }): Promise<{ data: Uint8Array; info: { width: number; height: number; channels: number } }>;
 }
 
-/** The decoder imageFolder uses by default: the optional package sharp, or a clear error when it is missing. */
-export async function sharpDecoder(): Promise<ImageDecoder> {
-  let sharp: (file: string) => SharpPipeline;
+async function loadSharp(): Promise<(file: string) => SharpPipeline> {
   try {
     // A variable keeps TypeScript from requiring sharp's types: it is an optional dependency.
     const name = 'sharp';
-    sharp = ((await import(name)) as { default: (file: string) => SharpPipeline }).default;
+    return ((await import(name)) as { default: (file: string) => SharpPipeline }).default;
   } catch (error) {
     throw new ValueError(
       `imageFolder decodes images with the optional package sharp, which is not installed ` +
         `(npm install sharp): ${(error as Error).message}`,
     );
   }
+}
+
+/** An image file's own [channels, height, width] (alpha not counted), from its header. */
+export async function imageFileShape(file: string): Promise<[number, number, number]> {
+  const sharp = await loadSharp();
+  const { width, height, channels, hasAlpha } = await sharp(file).metadata();
+  if (width === undefined || height === undefined || channels === undefined)
+    throw new FormatError(`${file}: not an image whose size can be read`);
+  return [channels - (hasAlpha ? 1 : 0), height, width];
+}
+
+/** The decoder imageFolder uses by default: the optional package sharp, or a clear error when it is missing. */
+export async function sharpDecoder(): Promise<ImageDecoder> {
+  const sharp = await loadSharp();
   return async (file, { channels, size }) => {
     let pipeline = sharp(file)
       .removeAlpha()
@@ -79,6 +92,30 @@ function walk(dir: string, extensions: readonly string[]): string[] {
     if (entry.isDirectory()) return walk(path, extensions);
     return extensions.includes(extname(entry.name).toLowerCase()) ? [path] : [];
   });
+}
+
+/** The class sub-folders of `root` (sorted) and every image file below them with its class's index. */
+export function listImageFolder(
+  root: string,
+  extensions: readonly string[] = DEFAULT_EXTENSIONS,
+): { classNames: string[]; files: { path: string; label: number }[] } {
+  let classNames: string[];
+  try {
+    classNames = readdirSync(root, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
+  } catch (error) {
+    throw new ValueError(`imageFolder: cannot read ${root} (${(error as Error).message})`);
+  }
+  if (classNames.length === 0) throw new ValueError(`imageFolder: ${root} has no class sub-folders`);
+  const files: { path: string; label: number }[] = classNames.flatMap((name, label) =>
+    walk(join(root, name), extensions).map((path) => ({ path, label })),
+  );
+  if (files.length === 0) {
+    throw new ValueError(`imageFolder: no ${extensions.join('/')} files under the class folders of ${root}`);
+  }
+  return { classNames, files };
 }
 
 /**
@@ -100,23 +137,7 @@ export async function imageFolder(root: string, options: ImageFolderOptions = {}
       : typeof options.size === 'number'
         ? [options.size, options.size]
         : [options.size[0], options.size[1]];
-  let classNames: string[];
-  try {
-    classNames = readdirSync(root, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => entry.name)
-      .sort();
-  } catch (error) {
-    throw new ValueError(`imageFolder: cannot read ${root} (${(error as Error).message})`);
-  }
-  if (classNames.length === 0) throw new ValueError(`imageFolder: ${root} has no class sub-folders`);
-  const extensions = options.extensions ?? DEFAULT_EXTENSIONS;
-  const files: { path: string; label: number }[] = classNames.flatMap((name, label) =>
-    walk(join(root, name), extensions).map((path) => ({ path, label })),
-  );
-  if (files.length === 0) {
-    throw new ValueError(`imageFolder: no ${extensions.join('/')} files under the class folders of ${root}`);
-  }
+  const { classNames, files } = listImageFolder(root, options.extensions);
   const decode = options.decode ?? (await sharpDecoder());
 
   const decoded: DecodedImage[] = new Array(files.length);

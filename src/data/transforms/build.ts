@@ -178,6 +178,7 @@ const builders: { [K in TransformKind]: (spec: TransformSpecOf<K>) => ListTransf
   resize: (spec) => each((image) => F.resize(image, spec.size)),
   centerCrop: (spec) => each((image) => F.centerCrop(image, spec.size[0], spec.size[1])),
   normalize: (spec) => each((image) => F.normalize(image, spec.mean, spec.std)),
+  convertChannels: (spec) => each((image) => F.convertChannels(image, spec.channels)),
   fiveCrop: (spec) => (images) => images.flatMap((image) => F.fiveCrop(image, spec.size[0], spec.size[1])),
   tenCrop: (spec) => (images) =>
     images.flatMap((image) => F.tenCrop(image, spec.size[0], spec.size[1], spec.verticalFlip)),

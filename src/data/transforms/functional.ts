@@ -290,6 +290,29 @@ export function normalize(image: ChwImage, mean: readonly number[], std: readonl
   return { data, channels, height, width };
 }
 
+/** ITU-R 601 luma weights of R, G and B, as PIL's convert('L') and torchvision's rgb_to_grayscale use. */
+export const LUMA_WEIGHTS = [0.299, 0.587, 0.114] as const;
+
+/** Grey to RGB by copying the plane three times; RGB to grey by LUMA_WEIGHTS (see spec.ts convertChannels). */
+export function convertChannels(image: ChwImage, channels: 1 | 3): ChwImage {
+  const { height, width } = image;
+  if (image.channels === channels) return image;
+  const plane = height * width;
+  if (image.channels === 1 && channels === 3) {
+    const data = new Float32Array(3 * plane);
+    for (let c = 0; c < 3; c++) data.set(image.data, c * plane);
+    return { data, channels, height, width };
+  }
+  if (image.channels === 3 && channels === 1) {
+    const data = new Float32Array(plane);
+    const [r, g, b] = LUMA_WEIGHTS;
+    for (let i = 0; i < plane; i++)
+      data[i] = r * image.data[i] + g * image.data[plane + i] + b * image.data[2 * plane + i];
+    return { data, channels, height, width };
+  }
+  throw new ShapeError(`convertChannels: cannot turn ${image.channels} channels into ${channels}`);
+}
+
 /** Four corners then the centre: top-left, top-right, bottom-left, bottom-right, centre (torchvision's order). */
 export function fiveCrop(image: ChwImage, height: number, width: number): ChwImage[] {
   if (height > image.height || width > image.width) {

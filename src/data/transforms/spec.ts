@@ -45,6 +45,7 @@ export type TransformSpec =
   | { kind: 'resize'; size: number | Pair }
   | { kind: 'centerCrop'; size: Pair }
   | { kind: 'normalize'; mean: number[]; std: number[] }
+  | { kind: 'convertChannels'; channels: 1 | 3 }
   | { kind: 'fiveCrop'; size: Pair }
   | { kind: 'tenCrop'; size: Pair; verticalFlip: boolean };
 
@@ -301,6 +302,17 @@ export function centerCrop(size: number | readonly [number, number]): TransformS
 export function normalize(mean: readonly number[], std: readonly number[]): TransformSpecOf<'normalize'> {
   if (std.some((s) => s === 0)) throw new ValueError(`normalize: std [${std.join(', ')}] contains 0`);
   return { kind: 'normalize', mean: [...mean], std: [...std] };
+}
+
+/**
+ * To `channels` channels by one stated rule: grey to RGB copies the grey value into R, G and B (torchvision's
+ * Grayscale(3)); RGB to grey is the ITU-R 601 luma 0.299 R + 0.587 G + 0.114 B (PIL's convert('L')). An image
+ * that already has `channels` channels is left as it is.
+ */
+export function convertChannels(channels: number): TransformSpecOf<'convertChannels'> {
+  if (channels !== 1 && channels !== 3)
+    throw new ValueError(`convertChannels: channels must be 1 or 3, got ${channels}`);
+  return { kind: 'convertChannels', channels };
 }
 
 /** Four corner crops and the centre crop: 5 images per sample. */
