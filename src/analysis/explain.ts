@@ -106,10 +106,6 @@ function weightedMaps(weights: Tensor, activation: Tensor): Tensor {
   return reshape(relu(sum(mul(weights, activation), 1)), [h, w]);
 }
 
-/**
- * Grad-CAM (Selvaraju et al. 2017): w_k = the spatial mean of ∂score/∂A_k; the map is ReLU(Σ_k w_k A_k) at the
- * layer's resolution, not normalised.
- */
 const CAM_OPTIONS: OptionKeys<CamOptions> = { layer: true, target: true };
 const OCCLUSION_OPTIONS: OptionKeys<OcclusionOptions> = {
   patch: true,
@@ -119,6 +115,10 @@ const OCCLUSION_OPTIONS: OptionKeys<OcclusionOptions> = {
   batchSize: true,
 };
 
+/**
+ * Grad-CAM (Selvaraju et al. 2017): w_k = the spatial mean of ∂score/∂A_k; the map is ReLU(Σ_k w_k A_k) at the
+ * layer's resolution, not normalised.
+ */
 export function gradCam(model: Module, x: Tensor, options: CamOptions = {}): Explanation {
   checkOptions('analysis.gradCam', options, CAM_OPTIONS);
   return scope(() => {

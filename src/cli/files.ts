@@ -52,3 +52,23 @@ export async function ensureDirectory(path: string, what: string): Promise<void>
     throw new ValueError(`${what} ${path}: cannot create the directory (${(error as Error).message})`);
   }
 }
+
+interface SvgRenderer {
+  png(): { toFile(path: string): Promise<unknown> };
+}
+
+/**
+ * A PNG of an SVG picture beside it, for people whose viewer opens no SVG: rendered by the optional package sharp
+ * (librsvg). Returns false, writing nothing, where sharp is not installed.
+ */
+export async function writeSvgAsPng(svg: string, path: string): Promise<boolean> {
+  // A variable keeps TypeScript from requiring sharp's types: it is an optional dependency.
+  const name = 'sharp';
+  const sharp = await import(name).then(
+    (module: { default: (input: Buffer) => SvgRenderer }) => module.default,
+    () => null,
+  );
+  if (sharp === null) return false;
+  await sharp(Buffer.from(svg)).png().toFile(path);
+  return true;
+}

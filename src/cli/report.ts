@@ -68,14 +68,26 @@ const percent = (x: number): string => (Number.isNaN(x) ? '–' : `${(100 * x).t
 
 async function runReport({ values, positionals }: Parsed<typeof options>): Promise<void> {
   if (positionals.length !== 1) throw new UsageError('name one training run directory');
-  const trained = await loadTrained(positionals[0]);
-  const out = values.out ?? join(trained.dir, '..', 'report.html');
-  await requireParentDirectory(out, '--out');
   const limit =
     values.limit === undefined
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
   const perClass = numberOption('examples', values.examples, 1, { integer: true, min: 1 });
+  const { out, metrics, model } = await writeRunReport(positionals[0], { out: values.out, limit, perClass });
+  console.log(`${model}: test accuracy ${percent(metrics.top1)} on ${metrics.samples} images; wrote ${out}`);
+}
+
+/**
+ * Writes the HTML report of a training run (`convnets report`, and `convnets train` at its end): the checkpoint
+ * tested on its data's test set, with every picture inlined. `out` defaults to report.html in the run directory.
+ */
+export async function writeRunReport(
+  run: string,
+  { out: outOption, limit, perClass = 1 }: { out?: string; limit?: number; perClass?: number },
+): Promise<{ out: string; metrics: EvaluationResult; model: string }> {
+  const trained = await loadTrained(run);
+  const out = outOption ?? join(trained.dir, '..', 'report.html');
+  await requireParentDirectory(out, '--out');
   if (trained.meta.data === undefined)
     throw new ValueError(
       `${trained.dir} does not name its data (a train.fit checkpoint): nothing to test it on`,
@@ -158,9 +170,7 @@ async function runReport({ values, positionals }: Parsed<typeof options>): Promi
     sections.filter((s) => s !== '').join('\n') +
     '\n</body></html>\n';
   await writeAtomic(out, (sink) => sink.write(new TextEncoder().encode(html)));
-  console.log(
-    `${trained.meta.model}: test accuracy ${percent(metrics.top1)} on ${metrics.samples} images; wrote ${out}`,
-  );
+  return { out, metrics, model: trained.meta.model };
 }
 
 /** Every test image through the model in batches of one forward pass each 256: metrics and each prediction. */

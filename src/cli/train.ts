@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { ValueError } from '../errors.js';
+import { ConvnetsError, ValueError } from '../errors.js';
 import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
@@ -27,7 +27,8 @@ import {
   type TrainedMeta,
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
-import { ensureDirectory } from './files.js';
+import { ensureDirectory, writeSvgAsPng } from './files.js';
+import { writeRunReport } from './report.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
 import {
   choiceOption,
@@ -112,8 +113,8 @@ export const trainCommand = defineCommand({
     'models as their luma (0.299 R + 0.587 G + 0.114 B); images are padded up to 8 pixels to the model input, else\n' +
     'resized. Image folders are decoded as batches need them; an unreadable image is skipped with a warning.\n' +
     'Writes into --out a checkpoint after every epoch (model, options, class names and preprocessing),\n' +
-    'history.json, history.csv, chart.svg and report.md. Ctrl-C (SIGINT) or SIGTERM stops at the next step,\n' +
-    'keeping the last complete checkpoint, and prints the command that resumes.',
+    'history.json, history.csv, chart.svg and .png, report.md and report.html (convnets report). Ctrl-C (SIGINT) or\n' +
+    'SIGTERM stops at the next step, keeping the last complete checkpoint, and prints the command that resumes.',
   options,
   examples: [
     'convnets train lenet5 --data fashion-mnist --epochs 3',
@@ -194,6 +195,23 @@ function reportMarkdown({
   return lines.join('\n');
 }
 
+/**
+ * report.html beside report.md (convnets report's page). The run is complete without it: a model the report cannot
+ * picture (no convolution, say) leaves one line instead.
+ */
+async function writeHtmlReport(
+  out: string,
+  limit: number | undefined,
+  progress: ProgressDisplay,
+): Promise<void> {
+  try {
+    await writeRunReport(out, { limit });
+  } catch (error) {
+    if (!(error instanceof ConvnetsError)) throw error;
+    progress.message(`report.html not written: ${error.message}`);
+  }
+}
+
 type OptimizerName = 'sgd' | 'adam' | 'adamw';
 
 /**
@@ -240,7 +258,7 @@ interface TrainOptions {
  * `convnets train <model> --data X [...]`: trains with the model's defaults (its ModelInfo's `training`, or generic
  * ones from its input size), showing progress, holding out a seeded validation split, and writes into --out a
  * checkpoint after every epoch (checkpoint.json naming epoch-N/ with weights.safetensors, optimizer.safetensors,
- * state.json), history.json, history.csv, chart.svg and report.md; the test set, where the data has one, is
+ * state.json), history.json, history.csv, chart.svg and .png, report.md and report.html; the test set, where the data has one, is
  * measured once at the end. --resume continues the checkpoint in --out. SIGINT or SIGTERM stops it at the next
  * step, keeping the last complete checkpoint; the exit status is then 130 or 143.
  */
@@ -439,7 +457,9 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
           join(out, 'grad-norms.json'),
           `${JSON.stringify({ layers: gradNorms.layers, records: gradNorms.records })}\n`,
         );
-      await writeText(join(out, 'chart.svg'), historyChart(all, { title }));
+      const chart = historyChart(all, { title });
+      await writeText(join(out, 'chart.svg'), chart);
+      await writeSvgAsPng(chart, join(out, 'chart.png'));
     };
     if (transfer !== null && (transfer.cacheFeatures || transfer.unfreezeAfter !== undefined)) {
       if (optimizerName === 'adamw')
@@ -495,6 +515,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
       join(out, 'report.md'),
       reportMarkdown({ plan, meta, parameters, history, seconds, test, settings, skipped }),
     );
+    if (test !== null) await writeHtmlReport(out, options.testLimit, progress);
     const last = history[history.length - 1];
     const validation = last?.valTop1 == null ? '' : `validation accuracy ${percent(last.valTop1)}; `;
     const testResult =
