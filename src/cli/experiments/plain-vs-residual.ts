@@ -171,7 +171,10 @@ export function errorChart(result: PlainVsResidualResult): string {
   });
 }
 
-/** The first layer's mean gradient norm against depth, plain and residual. */
+/**
+ * The first layer's mean gradient norm against depth, plain and residual, on a logarithmic axis: the norms of
+ * plain and residual networks differ by orders of magnitude.
+ */
 export function gradNormChart(result: PlainVsResidualResult): string {
   const depths = result.runs.map((run) => run.depth);
   const series = [false, true].map((residual, i): ChartSeries => ({
@@ -180,16 +183,21 @@ export function gradNormChart(result: PlainVsResidualResult): string {
     dashed: !residual,
     points: result.runs
       .filter((run) => run.residual === residual)
-      .map((run): [number, number] => [run.depth, run.gradNorms.meanFirstLayer]),
+      .map((run): [number, number] => [run.depth, Math.log10(run.gradNorms.meanFirstLayer)]),
   }));
+  const logNorms = series.flatMap((line) => line.points.map(([, y]) => y)).filter(Number.isFinite);
   return lineChart(
     [
       {
         title: 'first-layer gradient norm',
-        yLabel: 'mean L2 norm over recorded steps',
+        yLabel: 'mean L2 norm over recorded steps (log scale)',
         series,
-        range: null,
-        format: (y) => String(Number(y.toPrecision(3))),
+        // Whole decades around the data (the chart's own fitting stops at zero, which is 1 on this axis).
+        range: [
+          Math.floor(Math.min(...logNorms)),
+          Math.ceil(Math.max(...logNorms, Math.min(...logNorms) + 1)),
+        ],
+        format: (y) => String(Number((10 ** y).toPrecision(2))),
         x: {
           label: 'depth (layers)',
           range: [Math.min(...depths), Math.max(...depths, Math.min(...depths) + 1)],
