@@ -39,6 +39,8 @@ const PANEL_WIDTH = WIDTH / 2;
 const MARGIN = { left: 64, right: 20, top: 48, bottom: 82 };
 /** Width of one legend entry: its line sample and label, below the axis, where it cannot hide a curve. */
 const LEGEND_ENTRY = 150;
+/** Height of the band a figure's note takes above its panels. */
+const NOTE_HEIGHT = 24;
 const TRAIN_COLOR = '#1f77b4';
 const VAL_COLOR = '#d62728';
 
@@ -190,18 +192,23 @@ export function lineChart(
   checkOptions('train.lineChart', options, { title: true, epochs: true, note: true });
   const width = PANEL_WIDTH * panels.length;
   const title = options.title ? `<title>${escapeXml(options.title)}</title>\n` : '';
+  // The note gets a band of its own above the panels, so that it cannot run into their titles.
+  const noteHeight = options.note === undefined ? 0 : NOTE_HEIGHT;
+  const height = HEIGHT + noteHeight;
   const note =
     options.note === undefined
       ? []
       : [
-          `<text x="${width / 2}" y="14" text-anchor="middle" font-size="12">${escapeXml(options.note)}</text>`,
+          `<text x="${width / 2}" y="16" text-anchor="middle" font-size="12">${escapeXml(options.note)}</text>`,
         ];
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${HEIGHT}" viewBox="0 0 ${width} ${HEIGHT}" font-family="sans-serif">`,
-    `${title}<rect width="${width}" height="${HEIGHT}" fill="white"/>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
+    `${title}<rect width="${width}" height="${height}" fill="white"/>`,
     ...note,
+    `<g transform="translate(0 ${noteHeight})">`,
     ...panels.map((panel, i) => panelSvg(panel, i * PANEL_WIDTH, options.epochs ?? 1)),
+    '</g>',
     `</svg>`,
     '',
   ].join('\n');
