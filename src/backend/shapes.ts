@@ -207,3 +207,30 @@ export function pool2dOutputShape(xShape: Shape, attrs: Pool2dAttrs, op = 'pool2
     throw error;
   }
 }
+
+/** A convolution's backward kernels: the output gradient must have the forward output's shape. */
+export function checkConvOutputGradient(
+  op: string,
+  xShape: Shape,
+  wShape: Shape,
+  dyShape: Shape,
+  attrs: Conv2dAttrs,
+): void {
+  const yShape = conv2dOutputShape(xShape, wShape, attrs);
+  if (!sameShape(yShape, dyShape)) {
+    throw new ShapeError(
+      `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(yShape)} ` +
+        `of input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
+    );
+  }
+}
+
+/** pool2dBackward: the output gradient must have the forward output's shape, yShape. */
+export function checkPoolOutputGradient(dyShape: Shape, yShape: Shape, xShape: Shape): void {
+  if (!sameShape(dyShape, yShape)) {
+    throw new ShapeError(
+      `pool2dBackward: output gradient ${formatShape(dyShape)} does not match the output ` +
+        `${formatShape(yShape)} of input ${formatShape(xShape)}`,
+    );
+  }
+}

@@ -23,7 +23,14 @@ import type {
 } from '../backend.js';
 import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
 import { ReferenceBackend } from '../reference/index.js';
-import { conv2dOutputShape, convSpatialOutput, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
+import {
+  checkConvOutputGradient,
+  checkPoolOutputGradient,
+  conv2dOutputShape,
+  convSpatialOutput,
+  pool2dOutputShape,
+  sizeOf,
+} from '../shapes.js';
 import {
   type Addon,
   type ConvGeometry,
@@ -355,7 +362,7 @@ export class NativeBackend implements Backend {
     xShape: Shape,
     attrs: Conv2dAttrs,
   ): Storage {
-    this.checkConvGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
+    checkConvOutputGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
     const geometry = convGeometry(xShape, wShape, dyShape, attrs);
     return this.wrap(this.addon.conv2dBackwardData(this.handle(dy), this.handle(w), geometry), xShape);
   }
@@ -368,25 +375,9 @@ export class NativeBackend implements Backend {
     wShape: Shape,
     attrs: Conv2dAttrs,
   ): Storage {
-    this.checkConvGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
+    checkConvOutputGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
     const geometry = convGeometry(xShape, wShape, dyShape, attrs);
     return this.wrap(this.addon.conv2dBackwardFilter(this.handle(x), this.handle(dy), geometry), wShape);
-  }
-
-  private checkConvGradient(
-    op: string,
-    xShape: Shape,
-    wShape: Shape,
-    dyShape: Shape,
-    attrs: Conv2dAttrs,
-  ): void {
-    const yShape = conv2dOutputShape(xShape, wShape, attrs);
-    if (!sameShape(yShape, dyShape)) {
-      throw new ShapeError(
-        `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(yShape)} ` +
-          `of input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
-      );
-    }
   }
 
   pool2d(kind: PoolKind, x: Storage, xShape: Shape, attrs: Pool2dAttrs, withWorkspace = true): PoolResult {
@@ -414,12 +405,7 @@ export class NativeBackend implements Backend {
     workspace: Storage | null,
   ): Storage {
     const yShape = pool2dOutputShape(xShape, attrs);
-    if (!sameShape(dyShape, yShape)) {
-      throw new ShapeError(
-        `pool2dBackward: output gradient ${formatShape(dyShape)} does not match the output ` +
-          `${formatShape(yShape)} of input ${formatShape(xShape)}`,
-      );
-    }
+    checkPoolOutputGradient(dyShape, yShape, xShape);
     const geometry = poolGeometry(kind, xShape, yShape, attrs);
     // reference: PyTorch's ceil-mode divisor
     if (!poolOnOneDnn(kind, attrs, geometry.paddingAfter))

@@ -2,10 +2,10 @@ import type { Conv2dAttrs, Shape } from '../backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import {
   checkConvAttrs,
+  checkConvOutputGradient,
   checkShape,
   conv2dOutputShape,
   convSpatialOutput,
-  sameShape,
   sizeOf,
 } from '../shapes.js';
 import { gemm } from './gemm.js';
@@ -190,22 +190,6 @@ export function conv2d(
   return y;
 }
 
-function checkOutputGradient(
-  op: string,
-  dyShape: Shape,
-  xShape: Shape,
-  wShape: Shape,
-  attrs: Conv2dAttrs,
-): void {
-  const expected = conv2dOutputShape(xShape, wShape, attrs);
-  if (!sameShape(dyShape, expected)) {
-    throw new ShapeError(
-      `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(expected)} of ` +
-        `input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
-    );
-  }
-}
-
 /** dL/dx of conv2d: each group's Wᵀ · dY gives gradient columns, which col2im folds back onto the input. */
 export function conv2dBackwardData(
   dy: Float32Array,
@@ -215,7 +199,7 @@ export function conv2dBackwardData(
   xShape: Shape,
   attrs: Conv2dAttrs,
 ): Float32Array {
-  checkOutputGradient('conv2dBackwardData', dyShape, xShape, wShape, attrs);
+  checkConvOutputGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
   const [batch, outChannels, outH, outW] = dyShape;
   const { groups } = attrs;
   const groupOut = outChannels / groups;
@@ -236,7 +220,7 @@ export function conv2dBackwardFilter(
   wShape: Shape,
   attrs: Conv2dAttrs,
 ): Float32Array {
-  checkOutputGradient('conv2dBackwardFilter', dyShape, xShape, wShape, attrs);
+  checkConvOutputGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
   const [batch, outChannels, outH, outW] = dyShape;
   const { groups } = attrs;
   const groupOut = outChannels / groups;

@@ -1,6 +1,6 @@
 import type { Pool2dAttrs, PoolKind, Shape } from '../backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
+import { checkPoolOutputGradient, pool2dOutputShape, sizeOf } from '../shapes.js';
 
 /** Where each output row (or column) reads: the window clipped to the input, and its size clipped to the padding. */
 interface Windows {
@@ -109,12 +109,7 @@ export function pool2dBackward(
   argmax: Int32Array | null,
 ): Float32Array {
   const { yShape, rows, cols } = geometry(xShape, attrs);
-  if (!sameShape(dyShape, yShape)) {
-    throw new ShapeError(
-      `pool2dBackward: output gradient ${formatShape(dyShape)} does not match the output ` +
-        `${formatShape(yShape)} of input ${formatShape(xShape)}`,
-    );
-  }
+  checkPoolOutputGradient(dyShape, yShape, xShape);
   const [batch, channels, height, width] = xShape;
   const [, , outH, outW] = yShape;
   const dx = new Float32Array(sizeOf(xShape));

@@ -1,23 +1,7 @@
 /** Shapes as the wasm kernels read them, and the checks that keep a kernel inside its storages. */
-import type { Conv2dAttrs, Pool2dAttrs, Shape } from '../backend.js';
+import type { Pool2dAttrs, Shape } from '../backend.js';
 import { ShapeError, formatShape } from '../../errors.js';
-import { conv2dOutputShape, sameShape, sizeOf, stridesOf } from '../shapes.js';
-
-export function checkConvGradient(
-  op: string,
-  xShape: Shape,
-  wShape: Shape,
-  dyShape: Shape,
-  attrs: Conv2dAttrs,
-): void {
-  const yShape = conv2dOutputShape(xShape, wShape, attrs);
-  if (!sameShape(yShape, dyShape)) {
-    throw new ShapeError(
-      `${op}: output gradient ${formatShape(dyShape)} does not match the output ${formatShape(yShape)} ` +
-        `of input ${formatShape(xShape)} and weight ${formatShape(wShape)}`,
-    );
-  }
-}
+import { sizeOf, stridesOf } from '../shapes.js';
 
 /** Adaptive average pooling as plain pooling, when each output bin covers a whole number of input rows and columns. */
 export function evenBins(xShape: Shape, outSize: readonly [number, number]): Pool2dAttrs | null {

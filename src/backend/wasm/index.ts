@@ -22,15 +22,14 @@ import type {
 import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
 import { LiveStorages } from '../live-storages.js';
 import { ReferenceBackend } from '../reference/index.js';
-import { conv2dOutputShape, pool2dOutputShape, sameShape, sizeOf } from '../shapes.js';
 import {
-  around,
-  broadcastGeometry,
-  channelLayout,
-  checkConvGradient,
-  evenBins,
-  reduceGeometry,
-} from './geometry.js';
+  checkConvOutputGradient,
+  checkPoolOutputGradient,
+  conv2dOutputShape,
+  pool2dOutputShape,
+  sizeOf,
+} from '../shapes.js';
+import { around, broadcastGeometry, channelLayout, evenBins, reduceGeometry } from './geometry.js';
 import { type KernelExports, activationCodes, binaryCodes, reduceCodes, unaryCodes } from './exports.js';
 import { Heap } from './heap.js';
 import { type ReferenceKernel, referenceKernels } from './reference-kernels.js';
@@ -383,7 +382,7 @@ export class WasmBackend implements Backend {
     xShape: Shape,
     attrs: Conv2dAttrs,
   ): Storage {
-    checkConvGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
+    checkConvOutputGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
     const pdy = this.floats(dy, dyShape, 'conv2dBackwardData');
     const pw = this.floats(w, wShape, 'conv2dBackwardData');
     const dx = this.allocate(xShape);
@@ -403,7 +402,7 @@ export class WasmBackend implements Backend {
     wShape: Shape,
     attrs: Conv2dAttrs,
   ): Storage {
-    checkConvGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
+    checkConvOutputGradient('conv2dBackwardFilter', xShape, wShape, dyShape, attrs);
     const px = this.floats(x, xShape, 'conv2dBackwardFilter');
     const pdy = this.floats(dy, dyShape, 'conv2dBackwardFilter');
     const dw = this.allocate(wShape);
@@ -456,12 +455,7 @@ export class WasmBackend implements Backend {
     workspace: Storage | null,
   ): Storage {
     const yShape = pool2dOutputShape(xShape, attrs);
-    if (!sameShape(dyShape, yShape)) {
-      throw new ShapeError(
-        `pool2dBackward: output gradient ${formatShape(dyShape)} does not match the output ` +
-          `${formatShape(yShape)} of input ${formatShape(xShape)}`,
-      );
-    }
+    checkPoolOutputGradient(dyShape, yShape, xShape);
     const pdy = this.floats(dy, dyShape, 'pool2dBackward');
     if (kind === 'max' && workspace === null) {
       throw new ValueError('pool2dBackward: max pooling needs the workspace its forward returned');
