@@ -8,7 +8,7 @@ WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
 # clang's wasm32 target and wasm-ld for the wasm backend.
 SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld
 
-.PHONY: setup system-packages build demo test test-native test-wasm lint docs-api fixtures bench soak clean
+.PHONY: setup system-packages build web test-browser demo test test-native test-wasm lint docs-api fixtures bench soak clean
 
 setup: node_modules/.installed build/native.stamp node_modules/.linked
 
@@ -49,7 +49,15 @@ endif
 dist/wasm/convnets.wasm: $(WASM_SOURCES) | node_modules/.installed system-packages
 	node wasm/build.mjs
 
-build: dist/.built build/native.stamp dist/wasm/convnets.wasm
+build: dist/.built build/native.stamp dist/wasm/convnets.wasm dist/web/.built
+
+# The browser page (scripts/build-web.mjs): a static site in dist/web with the wasm kernels, the shipped weights and
+# a Fashion-MNIST subset; `convnets serve` serves it (docs/browser.md).
+web: dist/web/.built
+
+dist/web/.built: dist/.built dist/wasm/convnets.wasm scripts/build-web.mjs $(wildcard src/web/*)
+	node scripts/build-web.mjs
+	touch $@
 
 dist/.built: node_modules/.installed $(SOURCES)
 	npx tsc -p tsconfig.json
@@ -66,6 +74,10 @@ demo: build
 # bench/'s onnxruntime-node (a 5 s install) runs the exported ONNX files in the export tests.
 test: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/
+
+# The page's tests in headless Chromium alone (test/web/); they skip with a line where Chromium or dist/web is missing.
+test-browser: build
+	CONVNETS_BACKEND=reference node --test dist/test/web/
 
 # The whole suite on the native backend: not what CI runs, a wider check of the addon. Tests import the core, which
 # knows no native backend: each test process loads the Node entry first, which registers it.
