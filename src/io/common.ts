@@ -87,10 +87,4 @@ export async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-export {
-  elementSize,
-  decodeElements,
-  encodeElements,
-  elementCount,
-  type ElementType,
-} from './elements.js';
+export { elementSize, decodeElements, encodeElements, elementCount, type ElementType } from './elements.js';

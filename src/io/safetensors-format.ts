@@ -369,4 +369,3 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
   }
   return out;
 }
-
