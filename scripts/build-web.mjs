@@ -38,6 +38,8 @@ await build({
   platform: 'browser',
   target: 'es2022',
   minify: true,
+  // Layer tables show class names (Conv2d, ReLU): minified, they would read as one-letter names.
+  keepNames: true,
   sourcemap: true,
   outdir: out,
   logLevel: 'warning',

@@ -200,14 +200,12 @@ export function setUpExplorer(base: URL, subset: Subset | string): Explorer {
   const note = byId('network-note');
   picker.replaceChildren(
     element('option', '', TRAINED_LENET5),
-    ...models
-      .list()
-      .map((info) =>
-        Object.assign(element('option', '', `${info.name}`), {
-          value: info.name,
-          title: `${count(info.macs)} MACs`,
-        }),
-      ),
+    ...models.list().map((info) =>
+      Object.assign(element('option', '', `${info.name}`), {
+        value: info.name,
+        title: `${count(info.macs)} MACs`,
+      }),
+    ),
   );
   picker.options[0].value = TRAINED_LENET5;
   picker.options[0].textContent = 'LeNet-5, trained on Fashion-MNIST';
