@@ -25,7 +25,8 @@ function svg<K extends keyof SVGElementTagNameMap>(
 export function drawChart(target: SVGSVGElement, series: readonly Series[], totalSteps: number): void {
   const width = 640;
   const height = 260;
-  const margin = { left: 48, right: 48, top: 16, bottom: 32 };
+  // The legend sits in the top margin, above the lines.
+  const margin = { left: 48, right: 48, top: 30, bottom: 32 };
   const plotWidth = width - margin.left - margin.right;
   const plotHeight = height - margin.top - margin.bottom;
   target.setAttribute('viewBox', `0 0 ${width} ${height}`);
@@ -62,8 +63,8 @@ export function drawChart(target: SVGSVGElement, series: readonly Series[], tota
     }
     const legendX = margin.left + 12 + i * 150;
     target.append(
-      svg('rect', { x: legendX, y: margin.top + 6, width: 12, height: 3, fill: s.colour }),
-      svg('text', { x: legendX + 16, y: margin.top + 11 }, s.name),
+      svg('rect', { x: legendX, y: 10, width: 12, height: 3, fill: s.colour }),
+      svg('text', { x: legendX + 16, y: 15 }, s.name),
     );
   });
 }

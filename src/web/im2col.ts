@@ -2,8 +2,8 @@
  * One convolution as the lectures explain it: the image patches unrolled into columns (the backend's im2col) times
  * the filter rows gives the output maps. Shows the numbers of a small window of that product.
  */
-import { getBackend, nn, type Tensor } from '../browser.js';
-import { element } from './pictures.js';
+import { analysis, getBackend, nn, type Tensor } from '../browser.js';
+import { element, pictureCanvas } from './pictures.js';
 
 /** How many columns (output positions) and filters the window shows; rows: up to MAX_ROWS of the patch. */
 const COLUMNS = 4;
@@ -23,6 +23,34 @@ function paddingOf(conv: nn.Conv2d): [number, number, number, number] {
     return [top, bottom, left, right];
   }
   return [conv.padding[0], conv.padding[0], conv.padding[1], conv.padding[1]];
+}
+
+/** The input with the patch of output position (row, column) boxed: the first column of the window. */
+function patchPicture(
+  x: Tensor,
+  column: number,
+  row: number,
+  conv: nn.Conv2d,
+  attrs: Attrs,
+): HTMLElement | null {
+  const [, channels, height, width] = x.shape;
+  const box = {
+    top: row * attrs.stride[0] - attrs.padding[0],
+    left: column * attrs.stride[1] - attrs.padding[2],
+    height: conv.dilation[0] * (conv.kernelSize[0] - 1) + 1,
+    width: conv.dilation[1] * (conv.kernelSize[1] - 1) + 1,
+  };
+  const inside =
+    box.top >= 0 && box.left >= 0 && box.top + box.height <= height && box.left + box.width <= width;
+  if (!inside || (channels !== 1 && channels !== 3)) return null;
+  const picture = analysis.drawBox(analysis.imagePicture(x), box, [230, 60, 40]);
+  const scale = Math.max(1, Math.floor(160 / Math.max(height, width)));
+  return element(
+    'figure',
+    'patch',
+    pictureCanvas(picture, scale, 'the input, with the first column’s patch'),
+    element('figcaption', 'note', `the patch of position (${row},${column}), the first column`),
+  );
 }
 
 /** What the view shows, for the test hook: the input, the im2col call and the window's place. */
@@ -134,6 +162,7 @@ export function showIm2col(target: HTMLElement, path: string, conv: nn.Conv2d, x
       ),
     ),
   );
+  const patchView = patchPicture(x, columns[0] % outW, row, conv, attrs);
   target.replaceChildren(
     element(
       'p',
@@ -143,7 +172,7 @@ export function showIm2col(target: HTMLElement, path: string, conv: nn.Conv2d, x
         `position (${outH}×${outW}); the convolution is then one matrix product, ${conv.outChannels}×${patch} filter rows times ` +
         `${patch}×${outH * outW} columns. Below, output row ${row}.`,
     ),
-    element('div', 'im2col-tables', productTable, columnsTable),
+    element('div', 'im2col-tables', ...(patchView === null ? [] : [patchView]), productTable, columnsTable),
     filterTable,
   );
   return {

@@ -85,7 +85,7 @@ export function setUpTraining(subsetMissing: string | null): { start(steps: numb
       };
     });
     const send = (message: ToWorker) => worker.postMessage(message);
-    send({ type: 'start', steps, batchSize: 32, lr: 0.05, seed: 1 });
+    send({ type: 'start', steps, batchSize: 32, lr: 0.02, seed: 1 });
     current = { finished, stop: () => send({ type: 'stop' }) };
     return current;
   }
