@@ -82,7 +82,11 @@ try {
   const manifest = { ...splits, height: 28, width: 28, classNames, source: data.FASHION_MNIST_DIR };
   writeFileSync(join(subset, 'subset.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 } catch (error) {
+  // The page reads why from subset.json and says it where the images would be.
+  const reason = error.message.split('\n')[0];
   rmSync(join(out, 'fashion-mnist'), { recursive: true, force: true });
-  subsetNote = `no Fashion-MNIST subset (${error.message.split('\n')[0]}); the page says so`;
+  mkdirSync(join(out, 'fashion-mnist'));
+  writeFileSync(join(out, 'fashion-mnist/subset.json'), `${JSON.stringify({ missing: reason })}\n`);
+  subsetNote = `no Fashion-MNIST subset (${reason}); the page says so`;
 }
 console.log(`convnets: the page built in dist/web (${subsetNote}); convnets serve shows it`);

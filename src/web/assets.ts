@@ -47,9 +47,12 @@ async function bytes(url: URL): Promise<Uint8Array> {
  */
 export async function loadSubset(base: URL): Promise<Subset | string> {
   const response = await fetch(new URL('fashion-mnist/subset.json', base));
-  if (!response.ok)
-    return 'Fashion-MNIST is not shipped with this page: the build found no /usr/share/datasets/fashion-mnist (apt-get install dataset-fashion-mnist, then make web).';
-  const manifest = (await response.json()) as SubsetManifest;
+  const manifest = response.ok ? ((await response.json()) as SubsetManifest | { missing: string }) : null;
+  if (manifest === null || 'missing' in manifest)
+    return (
+      'Fashion-MNIST is not shipped with this page: the build could not read it' +
+      `${manifest === null ? '' : ` (${manifest.missing})`}; apt-get install dataset-fashion-mnist, then make web.`
+    );
   const set = async (split: 'train' | 'test'): Promise<ImageSet> => ({
     images: await bytes(new URL(`fashion-mnist/${split}-images.u8`, base)),
     labels: await bytes(new URL(`fashion-mnist/${split}-labels.u8`, base)),

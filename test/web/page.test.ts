@@ -29,7 +29,7 @@ async function whyNot(): Promise<string | null> {
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`;
   if (!existsSync(join(WEB_DIR, 'index.html')))
     return `the page is not built (no ${WEB_DIR}index.html): make web`;
-  if (!existsSync(join(WEB_DIR, 'fashion-mnist/subset.json')))
+  if (!existsSync(join(WEB_DIR, 'fashion-mnist/train-images.u8')))
     return 'the page was built without Fashion-MNIST (apt-get install dataset-fashion-mnist, then make web)';
   return import('puppeteer-core').then(
     () => null,
