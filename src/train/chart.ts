@@ -26,8 +26,14 @@ export interface ChartPanel {
   range: [number, number] | null;
   /** How a y tick reads (e.g. as a percentage). */
   format: (y: number) => string;
-  /** The x axis where it is not epochs 1…N: its label, range and how a tick reads (default: the number). */
-  x?: { label: string; range: [number, number]; format?: (x: number) => string };
+  /** The x axis where it is not epochs 1…N. */
+  x?: {
+    /** The axis's title. */
+    label: string;
+    range: [number, number];
+    /** How a tick reads (default: the number), e.g. 10 ** x on a log axis. */
+    format?: (x: number) => string;
+  };
 }
 
 type Series = ChartSeries;
