@@ -8,7 +8,17 @@ import { ReferenceBackend } from '../../src/backend/reference/index.js';
 import { withBackend } from '../../src/backend/registry.js';
 import * as models from '../../src/models/index.js';
 import { Conv2d, type Module } from '../../src/nn/index.js';
-import { crossEntropy, Generator, matmul, randn, sum, tensor, type Tensor } from '../../src/tensor/index.js';
+import {
+  batchNorm,
+  crossEntropy,
+  Generator,
+  matmul,
+  mul,
+  randn,
+  sum,
+  tensor,
+  type Tensor,
+} from '../../src/tensor/index.js';
 import { freezeModel } from '../../src/train/index.js';
 
 /** The reference kernels, counting the calls that tell what backward computed and what BatchNorm ran. */
@@ -19,6 +29,7 @@ class CountingBackend extends ReferenceBackend {
   readonly backwardFilter: string[] = [];
   readonly batchNorm = { training: 0, inference: 0, backward: 0 };
   matmuls = 0;
+  reductions = 0;
 
   override conv2dBackwardData(
     dy: Storage,
@@ -53,6 +64,10 @@ class CountingBackend extends ReferenceBackend {
   override batchNormBackward(...args: Parameters<ReferenceBackend['batchNormBackward']>) {
     this.batchNorm.backward++;
     return super.batchNormBackward(...args);
+  }
+  override reduce(...args: Parameters<ReferenceBackend['reduce']>) {
+    this.reductions++;
+    return super.reduce(...args);
   }
   override matmul(...args: Parameters<ReferenceBackend['matmul']>) {
     this.matmuls++;
@@ -169,5 +184,24 @@ test('a matrix product computes only the gradients its inputs need', () => {
     const grad = weight.grad!.data();
     for (let row = 0; row < 3; row++)
       for (let j = 0; j < 8; j++) assert.ok(Math.abs(grad[row * 8 + j] - columnSums[j]) < 1e-5);
+  });
+});
+
+test('a frozen BatchNorm in evaluation mode passes the gradient to its input and computes none for its weights', () => {
+  const backend = new CountingBackend();
+  withBackend(backend, () => {
+    const x = randn([2, 3, 2, 2], { generator: new Generator(4), requiresGrad: true });
+    const [gamma, beta] = [tensor([2, -1, 0.5], [3]), tensor([0, 1, 2], [3])];
+    const [runningMean, runningVar] = [tensor([0.5, 0, -1], [3]), tensor([4, 1, 0.25], [3])];
+    const y = batchNorm(x, gamma, beta, runningMean, runningVar, { training: false, eps: 0 });
+    const dy = randn([2, 3, 2, 2], { generator: new Generator(6) });
+    const loss = sum(mul(y, dy));
+    backend.reductions = 0;
+    loss.backward();
+    assert.equal(backend.reductions, 0, 'no sum over the activation for the frozen weight and bias');
+    // dL/dx = dy · γ / √var per channel: 2 / 2, −1 / 1, 0.5 / 0.5.
+    const scale = [1, -1, 1];
+    const expected = Array.from(dy.data(), (v, i) => v * scale[Math.floor(i / 4) % 3]);
+    assert.deepEqual(Array.from(x.grad!.data()), expected);
   });
 });
