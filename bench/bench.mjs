@@ -2,13 +2,15 @@
 /* global process, console */
 // convnets against its peers on this machine, in one run, one measurement at a time (docs: bench/README.md).
 //
-//   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train,infer] [--models resnet18,...]
+//   node bench/bench.mjs [--json] [--threads N] [--seconds S] [--only conv,train,infer,train224]
+//                        [--models resnet18,...] [--train-size SIDE] [--train-batch N]
 //   node bench/bench.mjs --table saved.json   (the table of a saved --json run)
 //
 // Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s;
 // 2. inference at 224×224×3 of ResNet-18/50, VGG-16 and GoogLeNet, batch 1 latency (ms) and batch 8 images/s
 // (bench/inference.mjs); 3. one 3×3 64→64 convolution on 128×64×32×32, forward, backward-data and backward-weights,
-// GFLOP/s and % of the FMA peak that bench/peak/fma-peak.c measures. Peers on the same threads: PyTorch (Debian's
+// GFLOP/s and % of the FMA peak that bench/peak/fma-peak.c measures; 4. training steps at 224×224 of ResNet-18/50,
+// VGG-16 and GoogLeNet and fine-tuning ResNet-50's layer4 and fc, images/s and peak memory (bench/train224.mjs). Peers on the same threads: PyTorch (Debian's
 // python3-torch and python3-torchvision) and, for workload 2, onnxruntime-node (bench/package.json) on convnets' own
 // ONNX exports. Needs `make build` first (it reads dist/ and the addon).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -29,6 +31,7 @@ import {
   timed,
 } from './common.mjs';
 import { BATCHES, inference } from './inference.mjs';
+import { train224 } from './train224.mjs';
 
 /** bench/peak/fma-peak.c, compiled on first use. */
 function fmaPeak() {
@@ -141,10 +144,13 @@ function pytorch(workloads, macsOf, blockSeconds = seconds) {
     .split('\n')
     .map((line) => JSON.parse(line));
   const result = { version: lines[0].version, threads: lines[0].threads, conv: {}, train: {}, infer: {} };
+  result.peak = {};
   for (const line of lines.slice(1)) {
     const [kind, name] = line.workload.split(':');
     if (kind === 'conv') result.conv[line.case] = line;
     else if (kind === 'train') result.train[name] = line;
+    else if (kind === 'train224') result.train[name] = line;
+    else if (kind === 'peak') result.peak[name] = line;
     else if (line.skipped) result.infer[name] = { skipped: line.skipped };
     else (result.infer[name] ??= {})[`batch${line.batch}`] = inferenceFigure(line, line.batch, macsOf(name));
   }
@@ -199,6 +205,7 @@ async function stepRounds(macsOf) {
 const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
 const fixed = (v, digits) => (v === undefined ? '—' : v.toFixed(digits));
 const percentOf = (v, peak) => (v === undefined || !peak ? '—' : `${((100 * v) / peak).toFixed(0)} %`);
+const mebibytes = (bytes) => (bytes === undefined ? undefined : bytes / 2 ** 20);
 
 /** The table's rows: convnets, ORT, PyTorch, convnets ÷ ORT, convnets ÷ PyTorch (higher: convnets faster), % of peak. */
 function tableRows(results) {
@@ -219,10 +226,39 @@ function tableRows(results) {
       percentOf(c.gflops, peak),
     ]);
   }
-  for (const [name, c] of Object.entries(results.convnets.train)) {
+  const atSide = ([name]) => /^\w+-\d+(-finetune)?$/.test(name);
+  const train = Object.entries(results.convnets.train);
+  for (const [name, c] of train.filter((entry) => !atSide(entry))) {
     const p = torch.train?.[name]?.imagesPerSecond;
     const label = `training step, ${name}, batch 128 (images/s)`;
     rows.push([label, fixed(c.imagesPerSecond, 0), '—', fixed(p, 0), '—', ratio(c.imagesPerSecond, p), '—']);
+  }
+  for (const [name, c] of train.filter(atSide)) {
+    const p = torch.train?.[name];
+    const [model, side, finetune] = name.split('-');
+    const what = finetune === undefined ? 'training step' : 'fine-tuning step (layer4 and fc)';
+    const label = `${what}, ${model}, ${side}×${side}, batch ${c.batch}`;
+    const [cv, pv] = [c.imagesPerSecond, p?.imagesPerSecond];
+    rows.push([
+      `${label} (images/s)`,
+      fixed(cv, 1),
+      '—',
+      fixed(pv, 1),
+      '—',
+      ratio(cv, pv),
+      percentOf(c.gflops, peak),
+    ]);
+    // Memory, as latency: lower is better, so the ratio is peer ÷ convnets.
+    const [cm, pm] = [mebibytes(c.peakBytes), mebibytes(p?.peakBytes)];
+    rows.push([
+      `${label}, peak resident memory (MiB)`,
+      fixed(cm, 0),
+      '—',
+      fixed(pm, 0),
+      '—',
+      ratio(pm, cm),
+      '—',
+    ]);
   }
   for (const [name, figures] of Object.entries(results.convnets.infer)) {
     for (const batch of BATCHES) {
@@ -308,7 +344,7 @@ async function main() {
     threads,
   };
   // One measurement at a time, in this order: the peak, convnets (with onnxruntime-node, interleaved), PyTorch.
-  if (only.includes('conv')) {
+  if (only.includes('conv') || only.includes('train224')) {
     log('measuring the FMA peak…');
     results.peak = fmaPeak();
   }
@@ -331,10 +367,23 @@ async function main() {
       macsOf,
     );
   }
-  const skipped = steps.pytorch?.skipped ?? inferenceByTorch.skipped;
+  // Workload 4 joins workload 1 under `train`, by names with the side: resnet50-224, resnet50-224-finetune.
+  let trainAtSideByTorch = {};
+  if (only.includes('train224')) {
+    const both = await train224((workloads, blockSeconds) => pytorch(workloads, macsOf, blockSeconds));
+    Object.assign(results.convnets.train, both.convnets);
+    trainAtSideByTorch = both.pytorch;
+  }
+  const skipped = steps.pytorch?.skipped ?? inferenceByTorch.skipped ?? trainAtSideByTorch.skipped;
   results.pytorch = skipped
     ? { skipped }
-    : { ...inferenceByTorch, ...steps.pytorch, infer: inferenceByTorch.infer };
+    : {
+        ...inferenceByTorch,
+        ...trainAtSideByTorch,
+        ...steps.pytorch,
+        infer: inferenceByTorch.infer,
+        train: { ...steps.pytorch?.train, ...trainAtSideByTorch.train },
+      };
 
   if (asJson) console.log(JSON.stringify(results, null, 2));
   else printTable(results);

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Workload 2's models, by their names in convnets' registry and in torchvision. */
+/** Workload 2's and workload 4's models, by their names in convnets' registry and in torchvision. */
 export const INFERENCE_MODELS = ['resnet18', 'resnet50', 'vgg16', 'googlenet'];
-export const WORKLOADS = ['conv', 'train', 'infer'];
+export const WORKLOADS = ['conv', 'train', 'infer', 'train224'];
 
 function option(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);
@@ -22,6 +22,14 @@ function list(name, fallback, known) {
   return values;
 }
 
+function positiveInteger(name, fallback) {
+  const value = option(name, null);
+  if (value === null) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected an integer ≥ 1, got '${value}'`);
+  return n;
+}
+
 export const asJson = process.argv.includes('--json');
 /** A saved `--json` run whose table to print instead of measuring. */
 export const tableOf = option('table', null);
@@ -29,6 +37,9 @@ export const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? 
 export const seconds = Number(option('seconds', '3'));
 export const only = list('only', WORKLOADS, WORKLOADS);
 export const inferenceModels = list('models', INFERENCE_MODELS, INFERENCE_MODELS);
+/** Workload 4's image side and, when given, one batch for all its models: smaller for a quick trial of the code. */
+export const trainSize = positiveInteger('train-size', 224);
+export const trainBatch = positiveInteger('train-batch', null);
 // Read by the native backend when it loads: set before anything imports it.
 process.env.CONVNETS_THREADS = String(threads);
 

@@ -3,10 +3,13 @@
 Run with Debian's PyTorch (/usr/bin/python3), OPENBLAS_CORETYPE=SkylakeX and OPENBLAS_NUM_THREADS=1 (Debian's OpenBLAS
 does not recognise this CPU): bench.mjs sets them. Usage: torch_peer.py <threads> <seconds> <workload>... where a
 workload is conv (one 3x3 64->64 convolution on 128x64x32x32), train:lenet5 / train:resnet20 (training steps at batch
-128) or infer:<torchvision model> (inference at 224x224, batch 1 and 8; Debian's python3-torchvision).
+128), infer:<torchvision model> (inference at 224x224, batch 1 and 8; Debian's python3-torchvision),
+train224:<name>:<torchvision model>:<side>:<batch>:<first trainable stage or nothing> (training steps of torchvision's
+model at side x side) or peak:<same> (a few such steps, then the process's peak resident memory; alone in its process).
 """
 import gc
 import json
+import resource
 import sys
 import time
 
@@ -134,6 +137,79 @@ def infer_workload(model_name, seconds):
     gc.collect()
 
 
+def training_step(spec):
+    """One training step of torchvision's model with SGD as convnets' workload 4 (bench/train224.mjs), and its name.
+
+    GoogLeNet trains with its aux heads, each loss weighted 0.3 (Szegedy et al. 2015, as convnets' googlenetLoss); a first
+    trainable stage freezes every child before it, parameters and BatchNorm (evaluation mode) alike.
+    """
+    import torchvision
+
+    name, model_name, side, batch, train_from = spec.split(":")
+    side, batch = int(side), int(batch)
+    torch.manual_seed(1)
+    options = {"aux_logits": True, "init_weights": True} if model_name == "googlenet" else {}
+    model = getattr(torchvision.models, model_name)(weights=None, **options)
+    frozen = []
+    if train_from:
+        for child_name, child in model.named_children():
+            if child_name == train_from:
+                break
+            frozen.append(child)
+            child.requires_grad_(False)
+    model.train()
+    for child in frozen:
+        child.eval()
+    x = torch.randn(batch, 3, side, side)
+    labels = torch.tensor([(i * 37) % 1000 for i in range(batch)])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def step():
+        optimizer.zero_grad()
+        outputs = model(x)
+        if model_name == "googlenet":
+            loss = F.cross_entropy(outputs.logits, labels)
+            for aux in (outputs.aux_logits1, outputs.aux_logits2):
+                loss = loss + 0.3 * F.cross_entropy(aux, labels)
+        else:
+            loss = F.cross_entropy(outputs, labels)
+        loss.backward()
+        optimizer.step()
+
+    return name, batch, step
+
+
+def train224_workload(spec, seconds):
+    name, batch, step = training_step(spec)
+    best, median, reps = timed(step, seconds, 2, 1)
+    print(json.dumps({"workload": f"train224:{name}", "seconds": best, "median": median, "reps": reps, "imagesPerSecond": batch / best}), flush=True)
+
+
+PEAK_STEPS = 3
+
+
+def peak_resident_bytes():
+    """Linux's VmHWM, which starts afresh at exec; getrusage's ru_maxrss (KiB) would carry the parent's peak over."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def peak_workload(spec):
+    """The resident-set high-water mark after PEAK_STEPS steps (gradients, then momentum buffers, then steady state)."""
+    name, _, step = training_step(spec)
+    for _ in range(PEAK_STEPS):
+        step()
+    peak = peak_resident_bytes()
+    print(json.dumps({"workload": f"peak:{name}", "peakBytes": peak, "steps": PEAK_STEPS}), flush=True)
+
+
 def main():
     threads = int(sys.argv[1])
     seconds = float(sys.argv[2])
@@ -144,6 +220,10 @@ def main():
             conv_workload(seconds)
         elif workload.startswith("train:"):
             train_workload(workload.split(":", 1)[1], seconds)
+        elif workload.startswith("train224:"):
+            train224_workload(workload.split(":", 1)[1], seconds)
+        elif workload.startswith("peak:"):
+            peak_workload(workload.split(":", 1)[1])
         elif workload.startswith("infer:"):
             infer_workload(workload.split(":", 1)[1], seconds)
         else:

@@ -8,8 +8,11 @@ import { UsageError, defineCommand, refuseArguments, type Parsed } from './comma
 import { numberOption } from './train-setup.js';
 import { signalExitCode } from './signals.js';
 
-/** The workloads and inference models bench/bench.mjs measures (bench/common.mjs: WORKLOADS, INFERENCE_MODELS). */
-export const BENCH_WORKLOADS = ['conv', 'train', 'infer'] as const;
+/**
+ * The workloads and the models of inference and of training at 224×224 that bench/bench.mjs measures
+ * (bench/common.mjs: WORKLOADS, INFERENCE_MODELS).
+ */
+export const BENCH_WORKLOADS = ['conv', 'train', 'infer', 'train224'] as const;
 export const BENCH_MODELS = ['resnet18', 'resnet50', 'vgg16', 'googlenet'] as const;
 
 /**
@@ -36,7 +39,17 @@ const options = {
   threads: { value: 'N', help: 'threads for every library measured', default: 'every core' },
   seconds: { value: 'S', help: 'time spent measuring each workload', default: "the benchmark's" },
   only: { value: BENCH_WORKLOADS.join(','), help: 'the workloads to run', default: 'all' },
-  models: { value: BENCH_MODELS.join(','), help: 'the inference models', default: 'all' },
+  models: {
+    value: BENCH_MODELS.join(','),
+    help: 'the models of inference and of training at 224×224',
+    default: 'all',
+  },
+  'train-size': {
+    value: 'SIDE',
+    help: 'image side of the train224 workloads, smaller for a trial',
+    default: '224',
+  },
+  'train-batch': { value: 'N', help: 'one batch for every train224 workload', default: '32, VGG-16 16' },
   json: { help: 'print the results as JSON' },
 };
 
@@ -48,12 +61,18 @@ const options = {
 export const benchCommand = defineCommand({
   name: 'bench',
   summary: 'the benchmark against PyTorch and onnxruntime-node (make bench; needs a checkout)',
-  synopsis: ['[--threads N] [--seconds S] [--only conv,train,infer] [--models ...] [--json]'],
+  synopsis: [
+    '[--threads N] [--seconds S] [--only WORKLOADS] [--models ...] [--train-size SIDE] [--train-batch N] [--json]',
+  ],
   description:
     'Runs bench/bench.mjs, which ships with the repository and not the npm package: run it from a checkout.\n' +
     'Peers (PyTorch, onnxruntime-node) are measured in the same run and the ratios printed.',
   options,
-  examples: ['convnets bench --threads 2 --only infer --models resnet18', 'convnets bench --json'],
+  examples: [
+    'convnets bench --threads 2 --only infer --models resnet18',
+    'convnets bench --only train224 --seconds 0.1 --train-size 64 --train-batch 2',
+    'convnets bench --json',
+  ],
   run: runBench,
 });
 
@@ -79,6 +98,10 @@ async function runBench({ values, positionals }: Parsed<typeof options>): Promis
     forwarded.push('--only', listOption('only', values.only, BENCH_WORKLOADS).join());
   if (values.models !== undefined)
     forwarded.push('--models', listOption('models', values.models, BENCH_MODELS).join());
+  for (const name of ['train-size', 'train-batch'] as const) {
+    if (values[name] !== undefined)
+      forwarded.push(`--${name}`, String(numberOption(name, values[name], 0, { integer: true, min: 1 })));
+  }
   if (values.json === true) forwarded.push('--json');
 
   const script = benchScript();

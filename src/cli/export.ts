@@ -8,6 +8,7 @@ import { loadTrained } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireParentDirectory } from './files.js';
 import { numberOption } from './train-setup.js';
+import { inputsMetadata } from './onnx-metadata.js';
 import { zooModel } from './zoo.js';
 
 const options = {
@@ -52,6 +53,8 @@ interface Exportable {
   /** How raw images become the model's input, where a training run says (a checkpoint), else null. */
   preprocessing: string | null;
   docString: string;
+  /** A checkpoint's input rules, stored in the file for `convnets predict` when exported at its input shape. */
+  metadata: Record<string, string>;
 }
 
 /**
@@ -84,6 +87,7 @@ async function runExport({ values, positionals }: Parsed<typeof options>): Promi
     opsetVersion: opset,
     batch: dynamic ? 'dynamic' : 'traced',
     docString: source.docString,
+    metadata: image === undefined ? source.metadata : {},
   });
   const written = dynamic ? ['batch', ...inputShape.slice(1)] : inputShape;
   const { size } = await stat(out);
@@ -121,6 +125,7 @@ async function fromCheckpoint(path: string): Promise<Exportable> {
     imageShape: [...trained.inputShape],
     preprocessing,
     docString: `${meta.model} trained by convnets on ${meta.data ?? 'its data'} (epoch ${trained.epoch}); input: ${preprocessing}`,
+    metadata: inputsMetadata(trained),
   };
 }
 
@@ -137,6 +142,7 @@ async function fromArchitecture(
     imageShape: info.inputShape,
     preprocessing: null,
     docString: `${arch} (convnets), ${origin}`,
+    metadata: {},
   };
 }
 

@@ -20,6 +20,7 @@ import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
 import { loadMembers, ttaTransform } from './eval.js';
 import { choiceOption, numberOption } from './train-setup.js';
+import { exportedInputs } from './onnx-metadata.js';
 import { zooModel } from './zoo.js';
 
 const options = {
@@ -53,7 +54,8 @@ export const predictCommand = defineCommand({
   ],
   description:
     "A checkpoint's model gets its preprocessing applied to images (said on stderr: 'RGB 100×80 → grey, resized to\n" +
-    "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file's graph runs as it is;\n" +
+    "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file exported by convnets from a\n" +
+    'checkpoint prepares images and names classes as the checkpoint does; any other .onnx runs as it is;\n' +
     'a zoo model with --arch takes its input as given, except with registry weights (resnet18:IMAGENET1K_V1):\n' +
     'images are then resized, centre-cropped and normalised as the weights expect, and classes printed by name.\n' +
     'Several checkpoint directories are an ensemble averaging their softmax outputs (--output then writes the\n' +
@@ -90,8 +92,9 @@ interface Predictor {
 
 /**
  * `convnets predict`: the model's evaluation-mode output for images or .npy batches, from a `convnets train`
- * checkpoint (its test-time transform applied, top-K classes printed), from an .onnx file (its graph run as it
- * is) or from a zoo architecture and a weights file; --output writes the raw output.
+ * checkpoint (its test-time transform applied, top-K classes printed), from an .onnx file (prepared as its
+ * checkpoint where convnets exported it, else run as it is) or from a zoo architecture and a weights file;
+ * --output writes the raw output.
  */
 async function runPredict({ values, positionals }: Parsed<typeof options>): Promise<void> {
   const viaArch = typeof values.arch === 'string';
@@ -146,12 +149,27 @@ async function fromModelFile(path: string): Promise<Predictor> {
     );
   const image = shape?.slice(1) ?? [];
   const fixed = image.length === 3 && image.every((d) => typeof d === 'number');
+  const onnx = { path, inputShape: shape };
+  const exported = exportedInputs(model.metadata, path);
+  if (exported === null || !fixed)
+    return {
+      model,
+      imageShape: fixed ? (image as [number, number, number]) : null,
+      prepare: (x) => x,
+      classNames: [],
+      onnx,
+    };
+  // Exported by convnets from a checkpoint: images prepared as in training, as the checkpoint itself would be.
+  const transform = transforms.makeTransform(exported.transform);
+  const generator = new Generator(0);
   return {
     model,
-    imageShape: fixed ? (image as [number, number, number]) : null,
-    prepare: (x) => x,
-    classNames: [],
-    onnx: { path, inputShape: shape },
+    imageShape: exported.imageShape,
+    prepare: (x) => transform(x, generator)[0],
+    classNames: exported.classNames,
+    inputShape: image as [number, number, number],
+    preprocessing: exported.preprocessing,
+    onnx,
   };
 }
 

@@ -35,6 +35,8 @@ export interface ExportOnnxOptions {
   sample?: Tensor;
   /** Stored as the model's doc_string. */
   docString?: string;
+  /** Stored as the model's metadata_props (key, value strings); OnnxModel.metadata reads them back. */
+  metadata?: Readonly<Record<string, string>>;
   /**
    * The first dimension of the input and output: 'traced' (default) writes the traced batch size; 'dynamic' a
    * symbolic dimension named 'batch', so that the file runs at any batch size. A graph that depends on the batch
@@ -58,6 +60,7 @@ export const exportOnnxOptionKeys: OptionKeys<ExportOnnxOptions> = {
   outputName: true,
   sample: true,
   docString: true,
+  metadata: true,
   batch: true,
 };
 
@@ -123,7 +126,7 @@ export function buildOnnxModel(
       output: [{ name: outputName, type: { kind: 'tensor', elemType, shape: outputShape } }],
       valueInfo: [],
     },
-    metadataProps: [],
+    metadataProps: Object.entries(options.metadata ?? {}),
     functions: 0,
   };
 }

@@ -183,6 +183,7 @@ export class OnnxModel extends Module {
    */
   #constantValues: ReadonlySet<Value> = new Set();
   readonly #producer: string;
+  readonly #metadata: Readonly<Record<string, string>>;
   readonly #maxBytes: number;
 
   constructor(model: ModelProto, options: ImportOnnxOptions = {}) {
@@ -201,6 +202,7 @@ export class OnnxModel extends Module {
     }
     this.#opset = defaultOpset(model);
     this.#producer = `${model.producerName} ${model.producerVersion}`.trim();
+    this.#metadata = Object.fromEntries(model.metadataProps);
     if (graph.sparseInitializers > 0) {
       throw new OnnxUnsupportedError('the graph has sparse initialisers', 'sparse initialisers');
     }
@@ -314,6 +316,11 @@ export class OnnxModel extends Module {
 
   get producer(): string {
     return this.#producer;
+  }
+
+  /** The file's metadata_props as key → value (convnets export stores the preprocessing and class names there). */
+  get metadata(): Readonly<Record<string, string>> {
+    return this.#metadata;
   }
 
   /** Each float initialiser's key in stateDict() (the ONNX name itself unless it had to be escaped). */

@@ -26,8 +26,14 @@ export interface ChartPanel {
   range: [number, number] | null;
   /** How a y tick reads (e.g. as a percentage). */
   format: (y: number) => string;
-  /** The x axis where it is not epochs 1…N: its label and range. */
-  x?: { label: string; range: [number, number] };
+  /** The x axis where it is not epochs 1…N. */
+  x?: {
+    /** The axis's title. */
+    label: string;
+    range: [number, number];
+    /** How a tick reads (default: the number), e.g. 10 ** x on a log axis. */
+    format?: (x: number) => string;
+  };
 }
 
 type Series = ChartSeries;
@@ -94,7 +100,10 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
   for (const t of xTicks) {
     const x = sx(t).toFixed(1);
     parts.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 5}" stroke="#333"/>`);
-    parts.push(`<text x="${x}" y="${bottom + 20}" text-anchor="middle" font-size="12">${t}</text>`);
+    const label = panel.x?.format?.(t) ?? String(t);
+    parts.push(
+      `<text x="${x}" y="${bottom + 20}" text-anchor="middle" font-size="12">${escapeXml(label)}</text>`,
+    );
   }
   parts.push(`<line x1="${left}" y1="${bottom}" x2="${right}" y2="${bottom}" stroke="#333"/>`);
   parts.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${bottom}" stroke="#333"/>`);

@@ -4,7 +4,10 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as convnets from '../../src/index.js';
+import { withBackend } from '../../src/backend/registry.js';
 import { BENCH_MODELS, BENCH_WORKLOADS, benchScript } from '../../src/cli/bench.js';
+import type { Module } from '../../src/nn/index.js';
 import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -50,9 +53,13 @@ test('bench hands its options to the benchmark as make bench does, and returns i
         '--seconds',
         '0.5',
         '--only',
-        'conv,infer',
+        'conv,train224',
         '--models',
         'resnet18',
+        '--train-size',
+        '64',
+        '--train-batch',
+        '2',
         '--json',
       ],
       main,
@@ -64,9 +71,13 @@ test('bench hands its options to the benchmark as make bench does, and returns i
       '--seconds',
       '0.5',
       '--only',
-      'conv,infer',
+      'conv,train224',
       '--models',
       'resnet18',
+      '--train-size',
+      '64',
+      '--train-batch',
+      '2',
       '--json',
     ]);
     const none = cli(['bench'], main);
@@ -85,8 +96,17 @@ test('bench: a wrong option value is one line, before anything runs', () => {
     );
   assertUsageFailure(
     ['bench', '--only', 'conv,fit'],
-    /--only takes a comma-separated list of conv, train, infer, got 'conv,fit'$/,
+    /--only takes a comma-separated list of conv, train, infer, train224, got 'conv,fit'$/,
   );
+  for (const [name, value] of [
+    ['train-size', '0'],
+    ['train-batch', '2.5'],
+    ['train-batch', 'all'],
+  ])
+    assertUsageFailure(
+      ['bench', `--${name}`, value],
+      new RegExp(`--${name} must be an integer ≥ 1, got '${value}'$`),
+    );
   assertUsageFailure(
     ['bench', '--models', 'vgg19'],
     /--models takes a comma-separated list of .*, got 'vgg19'$/,
@@ -106,4 +126,39 @@ test('bench checks the workloads and models that bench/common.mjs measures', asy
   else process.env.CONVNETS_THREADS = threads;
   assert.deepEqual([...BENCH_WORKLOADS], common.WORKLOADS);
   assert.deepEqual([...BENCH_MODELS], common.INFERENCE_MODELS);
+});
+
+test("bench's 224×224 training figures count the MACs a step does: 3 × forward, aux heads in; fine-tuning less", async () => {
+  const threads = process.env.CONVNETS_THREADS;
+  const { macsPerImage } = (await import(join(repoRoot, 'bench', 'train224.mjs'))) as {
+    macsPerImage: (
+      library: typeof convnets,
+      net: Module,
+      workload: { model: string; size: number; trainFrom?: string },
+    ) => number;
+  };
+  if (threads === undefined) delete process.env.CONVNETS_THREADS;
+  else process.env.CONVNETS_THREADS = threads;
+  const macs = (model: string, trainFrom?: string) =>
+    macsPerImage(
+      convnets,
+      withBackend('meta', () => convnets.models.get(model)),
+      { model, size: 224, trainFrom },
+    );
+  assert.equal(macs('resnet50'), 3 * 4_089_184_256);
+  // torchvision's GoogLeNet: 1,498,376,192 MACs on the main path, 8,372,224 in the two aux heads that train.
+  assert.equal(macs('googlenet'), 3 * (1_498_376_192 + 8_372_224));
+  // Fine-tuning: ResNet-50's forward pass, and backward-weights and backward-data of layer4 and fc, except the
+  // backward-data of the two convolutions reading layer3's 1024×14×14 output.
+  const conv = (cin: number, cout: number, k: number, side: number) => cin * cout * k * k * side * side;
+  const block0 = [
+    conv(1024, 512, 1, 14),
+    conv(512, 512, 3, 7),
+    conv(512, 2048, 1, 7),
+    conv(1024, 2048, 1, 7),
+  ];
+  const block = [conv(2048, 512, 1, 7), conv(512, 512, 3, 7), conv(512, 2048, 1, 7)];
+  const trainable = [...block0, ...block, ...block, 2048 * 1000].reduce((a, b) => a + b, 0);
+  const readingFrozen = conv(1024, 512, 1, 14) + conv(1024, 2048, 1, 7);
+  assert.equal(macs('resnet50', 'layer4'), 4_089_184_256 + 2 * trainable - readingFrozen);
 });

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeModelProto } from '../../src/io/onnx/proto.js';
-import { importOnnx, saveWeights } from '../../src/io/index.js';
+import { importOnnx, readNpy, saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import type { Module } from '../../src/nn/index.js';
-import { Generator, noGrad, randn, type Tensor } from '../../src/tensor/index.js';
+import { Generator, noGrad, rand, randn, type Tensor } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
 import { assertClose, loadOnnxRuntime, randomiseBatchNorms } from '../graph/helpers.js';
 import { assertOneLineFailure, assertUsageFailure, cli, withTempDir } from './helpers.js';
@@ -79,6 +79,22 @@ test('export <checkpoint> writes the trained model at its input, says how inputs
     assert.equal(second.status, 0, second.stderr);
     assert.match(second.stdout, /: opset 13, input \[batch, 1, 32, 32\], /);
     await checkFile(t, dynamic, model, [1, 32, 32], [1, 4]);
+
+    // The file keeps the checkpoint's input rules: predict prepares 28×28 images and names classes as for the run.
+    const images = join(dir, 'images.npy');
+    await writeNpy(images, rand([3, 1, 28, 28], { generator: new Generator(5) }));
+    const outputs = [];
+    for (const source of [run, dynamic]) {
+      const written = join(dir, `${outputs.length}.npy`);
+      const predicted = cli(['predict', source, images, '--top', '1']);
+      assert.equal(predicted.status, 0, predicted.stderr);
+      assert.match(predicted.stdout, /^#0\n\s+[\d.]+%\s+\d [A-Z]/);
+      assert.match(predicted.stderr, /images\.npy: .*padded/);
+      assert.equal(cli(['predict', source, images, '--output', written]).status, 0);
+      outputs.push({ stdout: predicted.stdout, logits: (await readNpy(written)).data() });
+    }
+    assertClose(outputs[1].logits, outputs[0].logits, 1e-4, 'the .onnx against its checkpoint');
+    assert.equal(outputs[1].stdout.replace(/[\d.]+%/g, ''), outputs[0].stdout.replace(/[\d.]+%/g, ''));
   });
 });
 

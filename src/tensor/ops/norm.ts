@@ -155,11 +155,11 @@ function batchNormInference(
     [x, gamma, beta],
     (dy) => {
       const invStd = reshape(div(1, sqrt(add(variance, eps))), channelShape);
-      const normalised = mul(sub(x, reshape(mean, channelShape)), invStd);
+      // A frozen BatchNorm's weight and bias need no gradient: no pass over the activation for them.
       return [
-        mul(dy, mul(reshape(gamma, channelShape), invStd)),
-        sum(mul(dy, normalised), axes),
-        sum(dy, axes),
+        x.requiresGrad ? mul(dy, mul(reshape(gamma, channelShape), invStd)) : null,
+        gamma.requiresGrad ? sum(mul(dy, mul(sub(x, reshape(mean, channelShape)), invStd)), axes) : null,
+        beta.requiresGrad ? sum(dy, axes) : null,
       ];
     },
     [mean, variance],

@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+/* global process, console */
+// The peak resident memory of workload 4's training step in a process doing nothing else (docs: bench/README.md):
+//
+//   node bench/train-peak.mjs <model> <side> <batch> [<first trainable stage>]
+//
+// builds the model, runs STEPS steps (the first allocates the gradients, the second the momentum buffers, from the
+// third on the step is in its steady state) and prints {"peakBytes": …}, its resident-set high-water mark.
+import { readFileSync } from 'node:fs';
+import { trainingStep } from './train224.mjs';
+
+const STEPS = 3;
+
+/**
+ * This process's resident-set high-water mark: Linux's VmHWM, which starts afresh at exec. Not getrusage's maxRSS,
+ * which Linux carries across fork and exec, so that a child of the benchmark would report the benchmark's own peak
+ * when it is higher. Elsewhere maxRSS (kibibytes) is the best there is.
+ */
+function peakResidentBytes() {
+  try {
+    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm !== null) return Number(hwm[1]) * 1024;
+  } catch {
+    // No /proc: not Linux.
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+const [model, side, batch, trainFrom] = process.argv.slice(2);
+const { step } = await trainingStep({ model, size: Number(side), batch: Number(batch), trainFrom });
+for (let i = 0; i < STEPS; i++) step();
+console.log(JSON.stringify({ peakBytes: peakResidentBytes(), steps: STEPS }));
