@@ -31,7 +31,6 @@ export const commands: readonly Command[] = [
   showCommand,
   reportCommand,
   serveCommand,
-  experimentCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),
