@@ -6,7 +6,7 @@
 // reader. Without the dataset the page says so; without the wasm kernels it runs on the reference backend and says
 // so. Needs the library compiled (dist/src, `npx tsc`), for the IDX reader.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -45,10 +45,9 @@ await build({
   logLevel: 'warning',
 });
 for (const file of ['index.html', 'style.css']) copyFileSync(join(source, file), join(out, file));
-copyFileSync(
-  join(source, 'lenet5-fashion-mnist.safetensors'),
-  join(out, 'weights/lenet5-fashion-mnist.safetensors'),
-);
+// The networks shipped trained (src/web/*.safetensors, made by scripts/web-weights.mjs).
+for (const file of readdirSync(source).filter((name) => name.endsWith('.safetensors')))
+  copyFileSync(join(source, file), join(out, 'weights', file));
 const wasm = join(root, 'dist/wasm/convnets.wasm');
 if (existsSync(wasm)) copyFileSync(wasm, join(out, 'convnets.wasm'));
 else

@@ -75,6 +75,8 @@ export interface WeightsMeta {
   classNames?: string[];
   /** The test-time transform from a 28×28 image to the model's input (the library's TransformSpec). */
   transform?: unknown;
+  /** The rules `convnets train` chose; inputShape is what the model takes (a trained ResNet-20: 1×28×28). */
+  preprocessing?: { inputShape: [number, number, number] };
   [key: string]: unknown;
 }
 

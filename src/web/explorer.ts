@@ -19,8 +19,13 @@ import { showIm2col, type Im2colWindow } from './im2col.js';
 import { byId, count, element, greyPicture, pictureCanvas } from './pictures.js';
 import { inputTransform, prepare } from './preprocess.js';
 
-/** The choice of the network picker for the shipped weights. */
-export const TRAINED_LENET5 = 'lenet5 (trained)';
+/** The networks shipped trained beside the page (weights/<file>), first in the picker. */
+const TRAINED = [
+  { choice: 'lenet5 (trained)', file: 'lenet5-fashion-mnist.safetensors', title: 'LeNet-5' },
+  { choice: 'resnet20 (trained)', file: 'resnet20-fashion-mnist.safetensors', title: 'ResNet-20' },
+] as const;
+/** The choice of the network picker for the shipped LeNet-5, the page's first network. */
+export const TRAINED_LENET5 = TRAINED[0].choice;
 /** Feature-map layers and channels shown per layer, at most: enough to see, few enough to draw at once. */
 const MAX_LAYERS = 8;
 const MAX_CHANNELS = 16;
@@ -44,12 +49,15 @@ export interface Explorer {
 }
 
 async function build(name: string, base: URL): Promise<Network> {
-  if (name === TRAINED_LENET5) {
-    const weights = await loadWeights(new URL('weights/lenet5-fashion-mnist.safetensors', base));
+  const trained = TRAINED.find((network) => network.choice === name);
+  if (trained !== undefined) {
+    const weights = await loadWeights(new URL(`weights/${trained.file}`, base));
     const model = models.get(weights.meta.model, weights.meta.modelOptions);
     model.loadStateDict(weights.tensors);
     model.eval();
-    const inputShape = [...models.info(weights.meta.model).inputShape];
+    const inputShape = [
+      ...(weights.meta.preprocessing?.inputShape ?? models.info(weights.meta.model).inputShape),
+    ];
     return {
       name,
       model,
@@ -199,17 +207,16 @@ export function setUpExplorer(base: URL, subset: Subset | string): Explorer {
   const picker = byId<HTMLSelectElement>('network');
   const note = byId('network-note');
   picker.replaceChildren(
-    element('option', '', TRAINED_LENET5),
+    ...TRAINED.map(({ choice, title }) =>
+      Object.assign(element('option', '', `${title}, trained on Fashion-MNIST`), { value: choice }),
+    ),
     ...models.list().map((info) =>
-      Object.assign(element('option', '', `${info.name}`), {
+      Object.assign(element('option', '', `${info.name} (random weights)`), {
         value: info.name,
         title: `${count(info.macs)} MACs`,
       }),
     ),
   );
-  picker.options[0].value = TRAINED_LENET5;
-  picker.options[0].textContent = 'LeNet-5, trained on Fashion-MNIST';
-  for (const option of [...picker.options].slice(1)) option.textContent = `${option.value} (random weights)`;
 
   const explorer: Explorer = {
     network: null,
@@ -225,7 +232,7 @@ export function setUpExplorer(base: URL, subset: Subset | string): Explorer {
         weights === null
           ? `${name} with random weights: its layers, costs and maps are real, its predictions mean nothing. ` +
             `Inputs are the 28×28 images resized to ${network.inputShape.slice(1).join('×')}.`
-          : `LeNet-5 trained by convnets train on Fashion-MNIST (${weights.epoch} epochs` +
+          : `${TRAINED.find((t) => t.choice === name)!.title} trained by convnets train on Fashion-MNIST (${weights.epoch} epochs` +
             `${weights.testAccuracy === undefined ? '' : `, ${(100 * weights.testAccuracy).toFixed(2)}% on its 10,000 test images`}).`;
       byId('layers').replaceChildren(layerTable(network));
       showFilters(network);

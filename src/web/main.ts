@@ -40,7 +40,9 @@ async function start(): Promise<void> {
   Object.assign(window, {
     convnetsPage: {
       backend: () => ({ name: getBackend().name, threads: 1 }),
-      /** The shipped LeNet-5's logits for the first `n` test images of the subset, [n][10]. */
+      /** Chooses the explorer's network, as the picker does. */
+      select: (name: string) => explorer.select(name),
+      /** The explorer's network's logits for the first `n` test images of the subset, [n][10]. */
       logits(n: number): number[][] {
         if (typeof subset === 'string') throw new Error(subset);
         const network = explorer.network!;

@@ -46,6 +46,7 @@ interface PageWindow {
   crossOriginIsolated: boolean;
   convnetsPage: {
     backend(): { name: string; threads: number };
+    select(name: string): Promise<void>;
     logits(n: number): number[][];
     train(steps: number): Promise<{ losses: number[]; steps: number }>;
     im2col(): {
@@ -116,37 +117,53 @@ test('the page starts on the wasm backend, one thread, and says so', { skip: ski
   assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).crossOriginIsolated), true);
 });
 
-test("the shipped LeNet-5's logits for 100 test images equal Node's", { skip: skip ?? false }, async () => {
-  const inPage = await page.evaluate(() => (globalThis as unknown as PageWindow).convnetsPage.logits(100));
-  // Node's native backend where its addon loads, else the reference backend.
-  const nodeBackend = preferredBackends().some((b) => b.name === 'native' && b.unavailableReason === null)
-    ? 'native'
-    : 'reference';
-  setBackend(nodeBackend);
-  try {
-    const trained = await loadTrained(join(root, 'src/web/lenet5-fashion-mnist.safetensors'));
-    const test = fashionMnist({ split: 'test' });
-    const transform = transforms.makeTransform(trained.transform);
-    const images = Array.from({ length: 100 }, (_, i) => {
-      const image = test.get(i).image;
-      return transform(
-        { data: Float32Array.from(image), channels: 1, height: 28, width: 28 },
-        new Generator(0),
-      )[0];
-    });
-    const expected = Array.from(noGrad(() => trained.model.call(toBatch(images))).data());
-    const largest = Math.max(...expected.map(Math.abs));
-    let worst = 0;
-    inPage.flat().forEach((value, i) => (worst = Math.max(worst, Math.abs(value - expected[i]))));
-    assert.equal(inPage.flat().length, 1000);
-    assert.ok(
-      worst <= 1e-4 * largest,
-      `largest difference ${worst} against ${nodeBackend}, largest logit ${largest}`,
-    );
-  } finally {
-    setBackend('reference');
-  }
-});
+for (const [choice, file] of [
+  ['lenet5 (trained)', 'lenet5-fashion-mnist.safetensors'],
+  ['resnet20 (trained)', 'resnet20-fashion-mnist.safetensors'],
+]) {
+  test(`the shipped ${file}: logits for 100 test images equal Node's`, { skip: skip ?? false }, async () => {
+    const inPage = await page.evaluate(async (name) => {
+      const hook = (globalThis as unknown as PageWindow).convnetsPage;
+      await hook.select(name);
+      return hook.logits(100);
+    }, choice);
+    // Node's native backend where its addon loads, else the reference backend.
+    const nodeBackend = preferredBackends().some((b) => b.name === 'native' && b.unavailableReason === null)
+      ? 'native'
+      : 'reference';
+    setBackend(nodeBackend);
+    try {
+      const trained = await loadTrained(join(root, 'src/web', file));
+      const test = fashionMnist({ split: 'test' });
+      const transform = transforms.makeTransform(trained.transform);
+      const images = Array.from({ length: 100 }, (_, i) => {
+        const image = test.get(i).image;
+        return transform(
+          { data: Float32Array.from(image), channels: 1, height: 28, width: 28 },
+          new Generator(0),
+        )[0];
+      });
+      const expected = Array.from(noGrad(() => trained.model.call(toBatch(images))).data());
+      const largest = Math.max(...expected.map(Math.abs));
+      let worst = 0;
+      inPage.flat().forEach((value, i) => (worst = Math.max(worst, Math.abs(value - expected[i]))));
+      assert.equal(inPage.flat().length, 1000);
+      assert.ok(
+        worst <= 1e-4 * largest,
+        `largest difference ${worst} against ${nodeBackend}, largest logit ${largest}`,
+      );
+      // Trained networks: most of the 100 are right (LeNet-5 90 %, ResNet-20 91 % on the whole test set).
+      const labels = Array.from({ length: 100 }, (_, i) => test.get(i).label);
+      const right = inPage.filter((row, i) => row.indexOf(Math.max(...row)) === labels[i]).length;
+      assert.ok(right >= 80, `${right} of 100 right`);
+    } finally {
+      setBackend('reference');
+      await page.evaluate(() =>
+        (globalThis as unknown as PageWindow).convnetsPage.select('lenet5 (trained)'),
+      );
+    }
+  });
+}
 
 test("the im2col view shows the backend's im2col of the input", { skip: skip ?? false }, async () => {
   const view = await page.evaluate(() => (globalThis as unknown as PageWindow).convnetsPage.im2col());
