@@ -10,7 +10,13 @@ import { wasmProvider } from './backend/wasm/provider.js';
 
 // The wasm backend: setBackend('wasm') once loadWasmBackend(url of convnets.wasm) has compiled its kernels.
 registerBackend('wasm', wasmProvider());
-export { loadWasmBackend } from './backend/wasm/provider.js';
+export {
+  loadWasmBackend,
+  wasmThreadsUnavailableReason,
+  type WasmLoadOptions,
+} from './backend/wasm/provider.js';
+// The body of a Web Worker of the wasm backend's pool (loadWasmBackend's workerUrl).
+export { runPoolThread as runWasmPoolThread, type PoolThreadData } from './backend/wasm/pool.js';
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';

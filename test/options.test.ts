@@ -25,6 +25,7 @@ import {
   im2col,
   interpolate,
   io,
+  loadWasmBackend,
   localResponseNorm,
   matmul,
   maxPool2d,
@@ -298,6 +299,7 @@ const calls: Record<string, Call> = {
   'train.logProbabilitiesWithTta #2': (extra) => train.logProbabilitiesWithTta(linear(), x4(), extra),
   'train.saveCheckpoint #1': (extra) =>
     train.saveCheckpoint(join(tmp, 'never'), { model: linear(), epoch: 1, ...extra }),
+  'loadWasmBackend #1': (extra) => loadWasmBackend(new Uint8Array(0), extra),
   'uniform #3': (extra) => uniform([1], 0, 1, extra),
   'zeros #1': (extra) => zeros([1], extra),
 };
