@@ -118,9 +118,14 @@ export class WasmBackend implements Backend {
     return this.pool?.workerParts() ?? 0;
   }
 
-  /** Runs one of the kernels that split into parts: across the pool, or whole on this thread. */
-  private parallel(kernel: ParallelKernel, args: readonly number[]): void {
-    if (this.pool !== null) this.pool.run(kernel, args);
+  /**
+   * Runs one of the kernels that split into parts: across the pool, or whole on this thread. `images`, for kernels
+   * split by image, lets the pool cut finer than one part per thread, so that a thread the system runs late leaves
+   * fewer parts for the others to wait on.
+   */
+  private parallel(kernel: ParallelKernel, args: readonly number[], images = 0): void {
+    if (this.pool !== null)
+      this.pool.run(kernel, args, Math.max(this.threads, Math.min(images, 4 * this.threads)));
     else (this.kernels[kernel] as (...values: number[]) => void)(...args, this.scratch, 0, 0, 1);
   }
 
@@ -413,7 +418,7 @@ export class WasmBackend implements Backend {
     const padd = post.add ? this.floats(post.add, yShape, 'conv2d fused sum') : 0;
     const y = this.allocate(yShape);
     const geometry = this.convGeometry(xShape, wShape, yShape, attrs);
-    this.parallel('conv2d', [geometry, px, pw, pbias, padd, +(post.relu ?? false), y.offset]);
+    this.parallel('conv2d', [geometry, px, pw, pbias, padd, +(post.relu ?? false), y.offset], xShape[0]);
     return y;
   }
 
@@ -433,7 +438,7 @@ export class WasmBackend implements Backend {
     // One block of columns per thread.
     return this.withTemporary(this.threads * depth * dyShape[2] * dyShape[3] * 4, (columns) => {
       const geometry = this.convGeometry(xShape, wShape, dyShape, attrs);
-      this.parallel('conv2d_backward_data', [geometry, pdy, pw, dx.offset, columns]);
+      this.parallel('conv2d_backward_data', [geometry, pdy, pw, dx.offset, columns], xShape[0]);
       return dx;
     });
   }
