@@ -54,7 +54,13 @@ function makeBuckets(parameters: readonly Tensor[], capacity: number): Bucket[] 
       offsets.push(offset);
       offset += p.size;
     }
-    buckets.push({ parameters: current, offsets, values: new Float32Array(offset), ready: new Set(), pending: null });
+    buckets.push({
+      parameters: current,
+      offsets,
+      values: new Float32Array(offset),
+      ready: new Set(),
+      pending: null,
+    });
     current = [];
     size = 0;
   };
@@ -139,7 +145,8 @@ export class DistributedDataParallel {
   synchronizeGradients(): void {
     for (const bucket of this.buckets.slice(this.nextToSend)) {
       bucket.parameters.forEach((p, index) => {
-        if (!bucket.ready.has(p)) bucket.values.fill(0, bucket.offsets[index], bucket.offsets[index] + p.size);
+        if (!bucket.ready.has(p))
+          bucket.values.fill(0, bucket.offsets[index], bucket.offsets[index] + p.size);
       });
     }
     this.send(this.buckets.length);
@@ -181,7 +188,10 @@ export class DistributedDataParallel {
     bucket.values.set(leaf.grad!.data() as Float32Array, bucket.offsets[index]);
     bucket.ready.add(leaf);
     let ready = this.nextToSend;
-    while (ready < this.buckets.length && this.buckets[ready].ready.size === this.buckets[ready].parameters.length)
+    while (
+      ready < this.buckets.length &&
+      this.buckets[ready].ready.size === this.buckets[ready].parameters.length
+    )
       ready++;
     this.send(ready);
   }

@@ -42,7 +42,9 @@ export function glooBinding(): { binding: Binding } | { reason: string } {
 
 function load(): { binding: Binding } | { reason: string } {
   if (!existsSync(bindingPath))
-    return { reason: 'Gloo is missing: apt-get install libgloo-dev, then make setup (or node native/build.mjs)' };
+    return {
+      reason: 'Gloo is missing: apt-get install libgloo-dev, then make setup (or node native/build.mjs)',
+    };
   try {
     return { binding: createRequire(import.meta.url)(bindingPath) as Binding };
   } catch (error) {

@@ -40,15 +40,17 @@ function integerSetting(name: string, given: number | undefined, variable: strin
   return value;
 }
 
+const settingNames = {
+  rank: true,
+  worldSize: true,
+  masterAddr: true,
+  masterPort: true,
+  timeoutSeconds: true,
+} as const;
+
 /** Reads the options, falling back on RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT; checks their ranges. */
 export function processGroupSettings(options: ProcessGroupOptions = {}): ProcessGroupSettings {
-  checkOptions('distributed.processGroupSettings', options, {
-    rank: true,
-    worldSize: true,
-    masterAddr: true,
-    masterPort: true,
-    timeoutSeconds: true,
-  });
+  checkOptions('distributed.processGroupSettings', options, settingNames);
   const worldSize = integerSetting('worldSize', options.worldSize, 'WORLD_SIZE', 1);
   const rank = integerSetting('rank', options.rank, 'RANK', 0);
   const masterPort = integerSetting('masterPort', options.masterPort, 'MASTER_PORT', 29500);
@@ -56,7 +58,9 @@ export function processGroupSettings(options: ProcessGroupOptions = {}): Process
   const timeoutSeconds = options.timeoutSeconds ?? 1800;
   if (worldSize < 1) throw new ValueError(`process group: the world size must be ≥ 1, got ${worldSize}`);
   if (rank < 0 || rank >= worldSize)
-    throw new ValueError(`process group: rank ${rank} is outside 0 … ${worldSize - 1} (world size ${worldSize})`);
+    throw new ValueError(
+      `process group: rank ${rank} is outside 0 … ${worldSize - 1} (world size ${worldSize})`,
+    );
   if (masterPort < 1 || masterPort > 65535)
     throw new ValueError(`process group: the master port must be in 1 … 65535, got ${masterPort}`);
   if (!(timeoutSeconds > 0))
@@ -184,6 +188,7 @@ interface Arrival {
  * network. A peer that never comes, a wrong address or a port in use ends in a DistributedError of one line.
  */
 export async function initProcessGroup(options: ProcessGroupOptions = {}): Promise<ProcessGroup> {
+  checkOptions('distributed.initProcessGroup', options, settingNames);
   const settings = processGroupSettings(options);
   const { rank, worldSize, masterAddr, masterPort, timeoutSeconds } = settings;
   if (worldSize === 1) return new SingleProcess();

@@ -33,7 +33,8 @@ export function distributedSampler(options: DistributedSamplerOptions): ShardSam
     throw new ValueError(`distributedSampler: worldSize must be an integer ≥ 1, got ${worldSize}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
     throw new ValueError(`distributedSampler: rank ${rank} is outside 0 … ${worldSize - 1}`);
-  const count = (length: number) => (dropLast ? Math.floor(length / worldSize) : Math.ceil(length / worldSize));
+  const count = (length: number) =>
+    dropLast ? Math.floor(length / worldSize) : Math.ceil(length / worldSize);
   return {
     count,
     select(order) {

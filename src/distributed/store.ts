@@ -78,7 +78,10 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** One rank's connection to the store. */
 export class StoreClient {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (value: string) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (value: string) => void; reject: (e: Error) => void }
+  >();
   private closedBecause: string | undefined;
 
   private constructor(
