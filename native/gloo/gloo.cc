@@ -72,6 +72,7 @@ struct Job {
   std::function<void()> work;
   bool finished = false;
   std::string error;
+  double seconds = 0;  // how long the collective ran on the group's thread
   Napi::Promise::Deferred* deferred = nullptr;
   Napi::ObjectReference* keepAlive = nullptr;  // the typed array the job reads and writes
 };
@@ -135,15 +136,18 @@ class Group : public Napi::ObjectWrap<Group> {
           queue.pop_front();
         }
         std::string error;
+        const auto started = std::chrono::steady_clock::now();
         try {
           job->work();
         } catch (const std::exception& failure) {
           error = job->what + ": " + oneLine(failure.what());
         }
+        const std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started;
         bool promised;
         {
           std::lock_guard<std::mutex> lock(mutex);
           job->error = error;
+          job->seconds = ran.count();
           job->finished = true;
           promised = job->deferred != nullptr;
         }
@@ -306,7 +310,7 @@ class Group : public Napi::ObjectWrap<Group> {
     }
   }
 
-  /** wait(ticket): blocks until the collective has finished; throws its error. */
+  /** wait(ticket): blocks until the collective has finished; throws its error, else returns how long it ran (s). */
   Napi::Value Wait(const Napi::CallbackInfo& info) {
     auto job = take(info);
     std::string error;
@@ -317,10 +321,10 @@ class Group : public Napi::ObjectWrap<Group> {
     }
     release(job);
     if (!error.empty()) throw Napi::Error::New(info.Env(), error);
-    return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), job->seconds);
   }
 
-  /** done(ticket): a Promise settled when the collective has finished (the caller keeps the event loop alive). */
+  /** done(ticket): a Promise of how long the collective ran (s); the caller keeps the event loop alive. */
   Napi::Value Done(const Napi::CallbackInfo& info) {
     auto job = take(info);
     auto deferred = new Napi::Promise::Deferred(info.Env());
@@ -341,7 +345,7 @@ class Group : public Napi::ObjectWrap<Group> {
     job->deferred = nullptr;
     release(job);
     if (job->error.empty()) {
-      deferred->Resolve(deferred->Env().Undefined());
+      deferred->Resolve(Napi::Number::New(deferred->Env(), job->seconds));
     } else {
       deferred->Reject(Napi::Error::New(deferred->Env(), job->error).Value());
     }

@@ -19,6 +19,8 @@ export interface WorkerJob {
   out?: string;
   timeoutSeconds?: number;
   bucketMegabytes?: number;
+  /** SGD's learning rate (default 0.05; momentum 0.9). */
+  lr?: number;
 }
 
 function makeModel(job: WorkerJob): nn.Module {
@@ -38,16 +40,20 @@ async function main(): Promise<void> {
   const ddp = await distributed.distributedDataParallel(net, group, { bucketMegabytes: job.bucketMegabytes });
   const [channels, size] = job.model === 'lenet5' ? [1, 32] : [3, 32];
   const generator = new Generator(5);
-  const images = Float32Array.from({ length: job.samples * channels * size * size }, () => generator.normal());
+  const images = Float32Array.from({ length: job.samples * channels * size * size }, () =>
+    generator.normal(),
+  );
   const labels = Int32Array.from({ length: job.samples }, () => Math.floor(generator.uniform() * 10));
   const dataset = data.arrayDataset(images, labels, [channels, size, size]);
   const sampler =
-    group.worldSize > 1 ? distributed.distributedSampler({ rank: group.rank, worldSize: group.worldSize }) : undefined;
+    group.worldSize > 1
+      ? distributed.distributedSampler({ rank: group.rank, worldSize: group.worldSize })
+      : undefined;
   const loader = data.loader(dataset, { batchSize: job.batchSize, shuffle: true, seed: 7, sampler });
   let steps = 0;
   await train.fit(net, loader, {
     epochs: job.epochs,
-    optimizer: optim.sgd(net.parameters(), { lr: 0.05, momentum: 0.9 }),
+    optimizer: optim.sgd(net.parameters(), { lr: job.lr ?? 0.05, momentum: 0.9 }),
     callbacks: [ddp, { onStep: () => console.log(`step ${++steps}`) }],
   });
   if (group.rank === 0 && job.out !== undefined) {
