@@ -5,10 +5,11 @@ NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h native/gloo/*.cc) na
 WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
 # the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests;
-# clang's wasm32 target and wasm-ld for the wasm backend; Gloo for training in several processes.
-SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld libgloo-dev
+# clang's wasm32 target and wasm-ld for the wasm backend; Chromium for the page's tests (test/web/); Gloo for training
+# in several processes.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld chromium libgloo-dev
 
-.PHONY: setup system-packages build demo test test-native test-wasm lint docs-api fixtures bench soak clean
+.PHONY: setup system-packages build web test-browser demo test test-native test-wasm lint docs-api fixtures bench soak clean
 
 setup: node_modules/.installed build/native.stamp node_modules/.linked
 
@@ -21,10 +22,10 @@ node_modules/.installed: package-lock.json | system-packages
 # apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
 # backend, without the dataset, strace or ONNX's tests their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
 system-packages:
-	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata && command -v clang && command -v wasm-ld && test -e /usr/include/gloo/allreduce.h; } >/dev/null || \
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata && command -v clang && command -v wasm-ld && command -v chromium && test -e /usr/include/gloo/allreduce.h; } >/dev/null || \
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native or wasm backend, the dataset, strace or ONNX's tests will be missing"
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native or wasm backend, the dataset, strace, ONNX's tests, Chromium or Gloo will be missing"
 
 # `convnets` on PATH (npm's global bin, a link to this checkout's dist/src/cli/main.js); never fatal: without the
 # permission, `npx convnets` in the checkout does the same.
@@ -54,7 +55,15 @@ endif
 dist/wasm/convnets.wasm: $(WASM_SOURCES) | node_modules/.installed system-packages
 	node wasm/build.mjs
 
-build: dist/.built build/native.stamp dist/wasm/convnets.wasm
+build: dist/.built build/native.stamp dist/wasm/convnets.wasm dist/web/.built
+
+# The browser page (scripts/build-web.mjs): a static site in dist/web with the wasm kernels, the shipped weights and
+# a Fashion-MNIST subset; `convnets serve` serves it (docs/browser.md).
+web: dist/web/.built
+
+dist/web/.built: dist/.built dist/wasm/convnets.wasm scripts/build-web.mjs $(wildcard src/web/*)
+	node scripts/build-web.mjs
+	touch $@
 
 dist/.built: node_modules/.installed $(SOURCES)
 	npx tsc -p tsconfig.json
@@ -71,6 +80,10 @@ demo: build
 # bench/'s onnxruntime-node (a 5 s install) runs the exported ONNX files in the export tests.
 test: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/
+
+# The page's tests in headless Chromium alone (test/web/); they skip with a line where Chromium or dist/web is missing.
+test-browser: build
+	CONVNETS_BACKEND=reference node --test dist/test/web/
 
 # The whole suite on the native backend: not what CI runs, a wider check of the addon. Tests import the core, which
 # knows no native backend: each test process loads the Node entry first, which registers it.

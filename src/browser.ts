@@ -1,6 +1,7 @@
 /**
  * `convnets/browser`: the library for browsers and any other JavaScript runtime: tensors and autograd, layers,
- * models, optimizers, summaries, the in-memory part of data/ and the graph runtime, on the reference backend.
+ * models, optimizers, summaries, the in-memory part of data/, the graph runtime and the safetensors format as bytes,
+ * on the reference backend or the wasm one.
  * Nothing reachable from here imports Node (test/browser.test.ts bundles it for a browser). `convnets` (index.ts)
  * is this and what needs Node: the native backend, file I/O, the loader's worker pool, training with checkpoints.
  */
@@ -41,3 +42,5 @@ export * as data from './data/portable.js';
 // The graph runtime: tracing, optimisation, replay, the ONNX operator set and OnnxModel, fed ModelProtos (io/ reads
 // and writes the files, under Node).
 export * as graph from './graph/index.js';
+// The safetensors format as bytes (fetched weights in, trained weights out); the Node entry's io adds the files.
+export * as io from './io/portable.js';

@@ -87,8 +87,12 @@ function computeWith(c: typeof convnets) {
   const dataset = c.data.arrayDataset(Float32Array.of(0, 0.25, 0.5, 1, 2, 3, 4, 5), [1, 0], [1, 2, 2]);
   const flip = c.data.transforms.makeTransform(c.data.transforms.randomHorizontalFlip(1));
   const flipped = flip(c.data.chwImage(dataset.get(0).image, 1, 2, 2), new c.Generator(1));
+  // The safetensors format as bytes, both ways: a page's fetched weights in, its trained weights out.
+  const bytes = c.io.encodeSafetensors({ logits }, { format: 'test' });
+  const decoded = c.io.decodeSafetensors(bytes);
   return {
     backend: c.getBackend().name,
+    safetensors: { metadata: decoded.metadata, logits: Array.from(decoded.tensors.get('logits')!.data()) },
     logits: Array.from(logits.data()),
     graphLogits: Array.from(replayed.data()),
     parameters: c.summary(net, [1, 1, 32, 32]).totals.parameters,
@@ -126,6 +130,7 @@ test('the bundle runs without Node globals and computes what the library compute
   assert.equal(inBrowser.parameters, 61_706, "LeNet-5's registered parameter count");
   assert.deepEqual(inBrowser.flipped, [0.25, 0, 1, 0.5]);
   assert.equal(inBrowser.logits.length, 20);
+  assert.deepEqual(inBrowser.safetensors, { metadata: { format: 'test' }, logits: inBrowser.logits });
   inBrowser.graphLogits.forEach((value, i) =>
     assert.ok(
       Math.abs(value - inBrowser.logits[i]) <= 1e-5,

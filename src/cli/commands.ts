@@ -13,6 +13,7 @@ import { modelsCommand } from './models.js';
 import { onnxCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
 import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
 import { showCommand } from './show.js';
 import { summaryCommand } from './summary.js';
 import { trainCommand } from './train.js';
@@ -31,7 +32,7 @@ export const commands: readonly Command[] = [
   explainCommand,
   showCommand,
   reportCommand,
-  experimentCommand,
+  serveCommand,
   benchCommand,
   onnxCommand,
   completionCommand(() => commands),

@@ -43,13 +43,15 @@ export const evalCommand = defineCommand({
   description:
     'Rebuilds the model a checkpoint names (written by convnets train or train.fit), loads its weights and tests it\n' +
     'on the test split of its data, with the preprocessing it was trained with: accuracy, per-class accuracy and\n' +
-    'the confusion matrix.\n' +
+    'the confusion matrix. A single-file checkpoint (a .safetensors whose metadata names the model, as the\n' +
+    "browser page's weights download does) is read like a checkpoint directory.\n" +
     "Several runs are an ensemble averaging the members' softmax outputs; --tta averages over views of each\n" +
     'image. Then each member is tested alone without TTA, the ensemble with it, and the report gives both\n' +
     'accuracies and the cost per image: time and peak resident memory against the first member alone.',
   options,
   examples: [
     'convnets eval runs/lenet5',
+    'convnets eval lenet5-page.safetensors',
     'convnets eval runs/resnet20 --limit 1000 --json',
     'convnets eval runs/resnet20-s1 runs/resnet20-s2 runs/resnet20-s3 --tta ten-crop',
   ],

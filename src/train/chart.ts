@@ -43,8 +43,13 @@ const WIDTH = 900;
 const HEIGHT = 410;
 const PANEL_WIDTH = WIDTH / 2;
 const MARGIN = { left: 64, right: 20, top: 48, bottom: 82 };
-/** Width of one legend entry: its line sample and label, below the axis, where it cannot hide a curve. */
-const LEGEND_ENTRY = 150;
+/** Legend entries go below the axis, where they cannot hide a curve, in rows as wide as the panel's plot. */
+const LEGEND_ROW = 18;
+/** A legend entry's line sample and the gap after its label; labels take about 7 px a character at 12 px. */
+const LEGEND_SAMPLE = 30;
+const LEGEND_GAP = 18;
+const LEGEND_CHARACTER = 7;
+const PLOT_WIDTH = PANEL_WIDTH - MARGIN.left - MARGIN.right;
 /** Height of the band a figure's note takes above its panels. */
 const NOTE_HEIGHT = 24;
 const TRAIN_COLOR = '#1f77b4';
@@ -63,6 +68,33 @@ export function niceTicks(low: number, high: number, count = 5): number[] {
   const last = Math.ceil(high / step - 1e-9);
   return Array.from({ length: last - first + 1 }, (_, i) => Number(((first + i) * step).toFixed(12)));
 }
+
+/** Where each legend entry goes: its row and x offset within a row centred on the plot; and how many rows. */
+function legendLayout(labels: readonly string[]): { at: { row: number; x: number }[]; rows: number } {
+  const widths = labels.map((label) => LEGEND_SAMPLE + LEGEND_CHARACTER * label.length + LEGEND_GAP);
+  const rows: number[][] = [[]];
+  let used = 0;
+  widths.forEach((width, i) => {
+    if (used > 0 && used + width > PLOT_WIDTH) {
+      rows.push([]);
+      used = 0;
+    }
+    rows[rows.length - 1].push(i);
+    used += width;
+  });
+  const at = new Array<{ row: number; x: number }>(labels.length);
+  rows.forEach((entries, row) => {
+    const total = entries.reduce((sum, i) => sum + widths[i], 0) - LEGEND_GAP;
+    let x = (PLOT_WIDTH - total) / 2;
+    for (const i of entries) {
+      at[i] = { row, x };
+      x += widths[i];
+    }
+  });
+  return { at, rows: rows.length };
+}
+
+const legendOf = (panel: Panel) => panel.series.filter((series) => series.legend !== false);
 
 function panelSvg(panel: Panel, x0: number, epochs: number): string {
   const left = x0 + MARGIN.left;
@@ -114,8 +146,8 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
   parts.push(
     `<text x="${x0 + 16}" y="${yMiddle}" text-anchor="middle" font-size="13" transform="rotate(-90 ${x0 + 16} ${yMiddle})">${escapeXml(panel.yLabel)}</text>`,
   );
-  const legend = panel.series.filter((series) => series.legend !== false);
-  const entry = Math.min(LEGEND_ENTRY, (right - left) / Math.max(1, legend.length));
+  const legend = legendOf(panel);
+  const layout = legendLayout(legend.map((series) => series.label));
   panel.series.forEach((series) => {
     const points = series.points.filter(([, y]) => Number.isFinite(y));
     if (points.length === 0) return;
@@ -131,8 +163,8 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
     }
     const i = legend.indexOf(series);
     if (i < 0) return;
-    const ly = bottom + 64;
-    const lx = (left + right) / 2 - (legend.length * entry) / 2 + i * entry;
+    const ly = bottom + 64 + layout.at[i].row * LEGEND_ROW;
+    const lx = left + layout.at[i].x;
     parts.push(
       `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${series.color}" stroke-width="${width}"${dash}/>`,
     );
@@ -203,7 +235,12 @@ export function lineChart(
   const title = options.title ? `<title>${escapeXml(options.title)}</title>\n` : '';
   // The note gets a band of its own above the panels, so that it cannot run into their titles.
   const noteHeight = options.note === undefined ? 0 : NOTE_HEIGHT;
-  const height = HEIGHT + noteHeight;
+  // A legend too wide for one row takes more, below the panels.
+  const legendRows = Math.max(
+    1,
+    ...panels.map((panel) => legendLayout(legendOf(panel).map((s) => s.label)).rows),
+  );
+  const height = HEIGHT + noteHeight + (legendRows - 1) * LEGEND_ROW;
   const note =
     options.note === undefined
       ? []

@@ -5,12 +5,14 @@
  */
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { ValueError } from '../errors.js';
+import { FormatError, ValueError } from '../errors.js';
+import { loadSafetensors } from '../io/safetensors.js';
 import { FASHION_MNIST_CLASSES, transforms, type DataLoader, type TransformSpec } from '../data/index.js';
 // The registry only: training knows no particular model; the entry points load every family into it.
 import * as models from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
 import {
   loadCheckpoint,
   readCheckpointState,
@@ -131,10 +133,53 @@ function legacyPreprocessing(meta: TrainedMeta, dir: string): Preprocessing | nu
   return planPreprocessing([1, 28, 28], [1, meta.size, meta.size], FASHION_MNIST_STATISTICS);
 }
 
-/** Loads the model a checkpoint (written by fit or by `convnets train`) names, ready to evaluate. */
+/**
+ * A single-file checkpoint: a safetensors file of weights whose metadata holds format 'convnets-checkpoint', the
+ * epoch and the checkpoint's meta as JSON (the browser page's download, the page's shipped weights); null for any
+ * other file, which names its directory as before.
+ */
+async function singleFileCheckpoint(
+  path: string,
+): Promise<{ state: CheckpointState; weights: Map<string, Tensor> } | null> {
+  if (!path.endsWith('.safetensors') || !(await stat(path).catch(() => null))?.isFile()) return null;
+  const { tensors, metadata } = await loadSafetensors(path);
+  if (metadata.format !== 'convnets-checkpoint' || metadata.meta === undefined) {
+    for (const t of tensors.values()) t.dispose();
+    return null;
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(metadata.meta);
+  } catch (error) {
+    throw new FormatError(`${path}: its metadata's meta is not JSON (${(error as Error).message})`);
+  }
+  const epoch = Number(metadata.epoch);
+  if (!Number.isInteger(epoch) || typeof meta !== 'object' || meta === null)
+    throw new FormatError(
+      `${path}: a single-file checkpoint needs an integer epoch and a meta object in its metadata`,
+    );
+  const state: CheckpointState = {
+    format: 'convnets-checkpoint',
+    version: 1,
+    epoch,
+    optimizer: null,
+    schedule: null,
+    rng: 0,
+    loaderSeed: null,
+    history: [],
+    meta: meta as Record<string, unknown>,
+  };
+  return { state, weights: tensors };
+}
+
+/**
+ * Loads the model a checkpoint (written by fit or by `convnets train`, or a single-file checkpoint) names, ready to
+ * evaluate.
+ */
 export async function loadTrained(path: string): Promise<Trained> {
-  const dir = await resolveCheckpoint(await checkpointDirectory(path));
-  const meta = (await readCheckpointState(dir)).meta as Partial<TrainedMeta>;
+  const single = await singleFileCheckpoint(path);
+  const dir = single === null ? await resolveCheckpoint(await checkpointDirectory(path)) : path;
+  const meta = (single?.state ?? (await readCheckpointState(dir))).meta as Partial<TrainedMeta>;
   if (typeof meta.model !== 'string') {
     throw new ValueError(
       `${dir}: the checkpoint does not name its model (save it through train.fit with a model from the zoo, or convnets train)`,
@@ -147,7 +192,14 @@ export async function loadTrained(path: string): Promise<Trained> {
   if (imageShape === undefined)
     throw new ValueError(`${dir}: the checkpoint does not record its image shape`);
   const model = models.get(full.model, full.modelOptions);
-  const state = await loadCheckpoint(dir, { model });
+  const state = single === null ? await loadCheckpoint(dir, { model }) : single.state;
+  if (single !== null) {
+    try {
+      model.loadStateDict(single.weights);
+    } finally {
+      for (const t of single.weights.values()) t.dispose();
+    }
+  }
   model.eval();
   return {
     model,

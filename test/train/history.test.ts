@@ -4,6 +4,7 @@ import {
   historyChart,
   historyToCsv,
   historyToJson,
+  lineChart,
   niceTicks,
   type EpochRecord,
 } from '../../src/train/index.js';
@@ -94,4 +95,38 @@ test('the chart is an SVG document with the series, axes and legend', () => {
   // Loss falls, so the train-loss line goes down the page (SVG y grows downwards).
   const ys = series[0][2].split(' ').map((p) => Number(p.split(',')[1]));
   assert.ok(ys[0] < ys[1] && ys[1] < ys[2]);
+});
+
+test('a legend too wide for one row wraps into more, centred, and the chart grows to hold them', () => {
+  const series = (label: string) => ({
+    label,
+    color: '#000',
+    dashed: false,
+    points: [[1, 0.5]] as [number, number][],
+  });
+  const panel = (labels: string[]) => ({
+    title: 'p',
+    yLabel: 'y',
+    series: labels.map(series),
+    range: [0, 1] as [number, number],
+    format: String,
+  });
+  const short = lineChart([panel(['a', 'b'])]);
+  const long = lineChart([
+    panel(['a long first label', 'a long second label', 'third', 'a fourth long one']),
+  ]);
+  const height = (svg: string) => Number(/<svg [^>]*height="(\d+)"/.exec(svg)![1]);
+  const entries = (svg: string) =>
+    [
+      ...svg.matchAll(/<text x="([\d.]+)" y="([\d.]+)" dominant-baseline="middle" font-size="12">([^<]+)</g),
+    ].map((m) => ({ x: Number(m[1]), y: Number(m[2]), label: m[3] }));
+  assert.equal(new Set(entries(short).map((e) => e.y)).size, 1);
+  const rows = new Map<number, { x: number; label: string }[]>();
+  for (const e of entries(long)) rows.set(e.y, [...(rows.get(e.y) ?? []), e]);
+  assert.ok(rows.size >= 2, `${rows.size} rows`);
+  assert.equal(height(long) - height(short), 18 * (rows.size - 1));
+  // Within a row, each label ends (7 px a character) before the next entry's line sample begins.
+  for (const row of rows.values())
+    for (let i = 1; i < row.length; i++)
+      assert.ok(row[i - 1].x + 7 * row[i - 1].label.length <= row[i].x - 30, JSON.stringify(row));
 });

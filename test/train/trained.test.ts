@@ -10,6 +10,7 @@ import * as nn from '../../src/nn/index.js';
 import * as optim from '../../src/optim/index.js';
 import { Generator } from '../../src/tensor/index.js';
 import { fit, loadTrained, saveCheckpoint } from '../../src/train/index.js';
+import { saveSafetensors } from '../../src/io/safetensors.js';
 import { weights } from './helpers.js';
 
 setBackend('reference');
@@ -118,6 +119,31 @@ test('a checkpoint train.fit writes loads through loadTrained: the model, its op
       checkpointDir: plain,
     });
     await assert.rejects(loadTrained(plain), /does not name its model/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('loadTrained reads a single-file checkpoint: safetensors whose metadata holds the epoch and the meta', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'convnets-trained-'));
+  try {
+    const model = models.get('lenet5', { seed: 9 });
+    const meta = { model: 'lenet5', modelOptions: { seed: 3 }, data: 'fashion-mnist', size: 32 };
+    const file = join(dir, 'page.safetensors');
+    await saveSafetensors(file, model.stateDict(), {
+      format: 'convnets-checkpoint',
+      epoch: '2',
+      meta: JSON.stringify(meta),
+    });
+    const trained = await loadTrained(file);
+    assert.deepEqual(weights(trained.model), weights(model));
+    assert.equal(trained.epoch, 2);
+    assert.equal(trained.dir, file);
+    assert.deepEqual(trained.meta, meta);
+    assert.equal(trained.model.training, false);
+
+    await saveSafetensors(file, model.stateDict(), { format: 'convnets-checkpoint', epoch: '2', meta: '{' });
+    await assert.rejects(loadTrained(file), /page\.safetensors: its metadata's meta is not JSON/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

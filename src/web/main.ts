@@ -1,0 +1,66 @@
+/**
+ * The page: chooses the backend (the wasm kernels, else plain JavaScript, said at the top), loads the shipped
+ * subset and weights, and sets up its three views. `window.convnetsPage` is what the browser tests drive.
+ */
+import { getBackend, loadWasmBackend, noGrad, setBackend, version } from '../browser.js';
+import { imageValues, loadSubset } from './assets.js';
+import { setUpBottleneck, updateBottleneck } from './bottleneck.js';
+import { TRAINED_LENET5, setUpExplorer } from './explorer.js';
+import { byId } from './pictures.js';
+import { inputTransform, prepare } from './preprocess.js';
+import { setUpTraining } from './training.js';
+
+const base = new URL('./', import.meta.url);
+
+async function chooseBackend(): Promise<void> {
+  const line = byId('backend');
+  try {
+    await loadWasmBackend(new URL('convnets.wasm', base));
+    setBackend('wasm');
+    line.textContent = `backend: wasm (WebAssembly SIMD), 1 thread`;
+  } catch (error) {
+    setBackend('reference');
+    line.textContent = `backend: reference (plain JavaScript), 1 thread — the wasm backend did not load: ${(error as Error).message}`;
+    line.classList.add('warning');
+  }
+}
+
+async function start(): Promise<void> {
+  byId('version').textContent = `convnets ${version}`;
+  await chooseBackend();
+  const subset = await loadSubset(base);
+  const missing = typeof subset === 'string' ? subset : null;
+  const explorer = setUpExplorer(base, subset);
+  const training = setUpTraining(missing);
+  setUpBottleneck();
+  await explorer.select(TRAINED_LENET5);
+  if (typeof subset !== 'string') explorer.show(imageValues(subset.test, 0));
+
+  // What the browser tests (test/web/) read and drive; nothing on the page uses it.
+  Object.assign(window, {
+    convnetsPage: {
+      backend: () => ({ name: getBackend().name, threads: 1 }),
+      /** The shipped LeNet-5's logits for the first `n` test images of the subset, [n][10]. */
+      logits(n: number): number[][] {
+        if (typeof subset === 'string') throw new Error(subset);
+        const network = explorer.network!;
+        const x = prepare(
+          Array.from({ length: n }, (_, i) => imageValues(subset.test, i)),
+          inputTransform(network.inputShape, network.weights?.meta ?? null),
+        );
+        const values = Array.from(noGrad(() => network.model.call(x)).data() as Float32Array);
+        return Array.from({ length: n }, (_, i) => values.slice(i * 10, (i + 1) * 10));
+      },
+      train: (steps: number) => training.start(steps).finished,
+      im2col: () => explorer.im2col,
+      bottleneck: () => updateBottleneck(),
+    },
+  });
+  document.body.dataset.ready = 'true';
+}
+
+start().catch((error: unknown) => {
+  byId('backend').textContent = `the page failed to start: ${(error as Error).message}`;
+  document.body.dataset.ready = 'failed';
+  throw error;
+});
