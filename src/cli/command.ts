@@ -148,8 +148,9 @@ export function refuseArguments(verb: string, positionals: readonly string[]): v
 export function helpText(command: Command): string {
   const specs = { ...command.options, ...commonOptions };
   const flags = Object.entries(specs).map(([name, spec]) => {
-    const flag = `${spec.short === undefined ? '' : `-${spec.short}, `}--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
+    const flag = `--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const extra = [
+      spec.short === undefined ? '' : `or -${spec.short}`,
       spec.multiple ? 'repeatable' : '',
       spec.default === undefined ? '' : `default: ${spec.default}`,
     ]
