@@ -34,7 +34,14 @@ export * as analysis from './analysis/index.js';
 export type { Backend, BackendDescription, DType, Shape, Storage } from './backend/backend.js';
 export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
 export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';
-export { ConvnetsError, ShapeError, FormatError, BackendError, ValueError } from './errors.js';
+export {
+  ConvnetsError,
+  ShapeError,
+  FormatError,
+  BackendError,
+  ValueError,
+  DistributedError,
+} from './errors.js';
 export { version } from './version.js';
 export * as models from './models/index.js';
 export * as data from './data/portable.js';

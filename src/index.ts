@@ -19,3 +19,5 @@ export * as data from './data/index.js';
 export * as io from './io/index.js';
 export { optimizeForInference } from './io/index.js';
 export * as train from './train/index.js';
+// Data-parallel training in several processes over Gloo.
+export * as distributed from './distributed/index.js';
