@@ -73,28 +73,36 @@ const log = (line) => {
   if (!asJson) console.error(line);
 };
 
-/** Times one workload's runners in ROUNDS alternating blocks; each keeps its best round, with every rep counted. */
+/**
+ * Times one workload's runners in ROUNDS alternating blocks; each keeps its best round, with every rep counted. A
+ * runner whose untimed first call took longer than the whole `--seconds` (TensorFlow.js's ResNet-20 step on its CPU
+ * backend: minutes) is timed in the first round only, one call, and its figure says `rounds: 1`.
+ */
 async function measureWorkload(page, ids) {
   const about = {};
+  const rounds = {};
   for (const [runtime, id] of Object.entries(ids)) {
-    log(`  preparing ${id}`);
-    about[runtime] = await page.evaluate((i) => window.bench.prepare(i), id);
+    const prepared = await page.evaluate((i) => window.bench.prepare(i), id);
+    about[runtime] = prepared.about;
+    rounds[runtime] = prepared.firstCallSeconds > seconds ? 1 : ROUNDS;
+    log(`  ${id}: first call ${prepared.firstCallSeconds.toFixed(2)} s`);
   }
-  const rounds = Object.fromEntries(Object.keys(ids).map((runtime) => [runtime, []]));
+  const figures = Object.fromEntries(Object.keys(ids).map((runtime) => [runtime, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [runtime, id] of Object.entries(ids)) {
+      if (round >= rounds[runtime]) continue;
       const figure = await page.evaluate((i, s) => window.bench.measure(i, s, 1), id, seconds / ROUNDS);
-      rounds[runtime].push(figure);
+      figures[runtime].push(figure);
     }
   }
   for (const id of Object.values(ids)) await page.evaluate((i) => window.bench.release(i), id);
   return Object.fromEntries(
-    Object.entries(rounds).map(([runtime, figures]) => {
+    Object.entries(figures).map(([runtime, mine]) => {
       // Rates are best at the best time, but for the peak, whose calls grow while it finds their length.
       const rates = {};
       for (const key of ['gflops', 'imagesPerSecond'])
-        if (figures[0][key] !== undefined) rates[key] = Math.max(...figures.map((f) => f[key]));
-      return [runtime, { ...bestOfRounds(figures), ...rates, ...about[runtime] }];
+        if (mine[0][key] !== undefined) rates[key] = Math.max(...mine.map((f) => f[key]));
+      return [runtime, { ...bestOfRounds(mine), ...rates, rounds: rounds[runtime], ...about[runtime] }];
     }),
   );
 }
@@ -181,6 +189,11 @@ async function main() {
   const { page, close, problems } = await openPage();
   try {
     const runtimes = await page.evaluate((n) => window.bench.setup({ threads: n }), threads);
+    // Equal threads or no comparison: the wasm backend's own count decides (one, until its worker pool lands).
+    if (runtimes.convnets.threads !== threads)
+      throw new Error(
+        `--threads ${threads}: convnets' wasm backend runs ${runtimes.convnets.threads} thread(s) here, so the peers would not run on the same threads`,
+      );
     const results = {
       date: new Date().toISOString(),
       machine: `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores`,

@@ -90,7 +90,8 @@ export async function openPage() {
     executablePath: CHROMIUM,
     headless: true,
     args: process.getuid?.() === 0 ? ['--no-sandbox'] : [],
-    protocolTimeout: 600_000,
+    // A TensorFlow.js ResNet-20 step on its CPU backend takes minutes on a busy machine.
+    protocolTimeout: 3_600_000,
   });
   const problems = [];
   const close = async () => {

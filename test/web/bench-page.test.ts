@@ -26,7 +26,10 @@ interface Figure {
 interface BenchWindow {
   bench: {
     setup(options: { threads: number }): Promise<{ convnets: { backend: string; threads: number } }>;
-    prepare(id: string, warmup?: number): Promise<{ parameters?: number; backend?: string }>;
+    prepare(
+      id: string,
+      warmup?: number,
+    ): Promise<{ about: { parameters?: number; backend?: string }; firstCallSeconds: number }>;
     measure(id: string, seconds: number, minReps: number): Promise<Figure>;
     release(id: string): Promise<void>;
   };
@@ -68,7 +71,7 @@ test(
     assert.deepEqual(runtimes.convnets, { ...runtimes.convnets, backend: 'wasm', threads: 1 });
     const { prepare, measure, release } = bench(page);
     // convnets' registry: LeNet-5 has 61,706 parameters (models/lenet.ts).
-    assert.equal((await prepare('train.lenet5:convnets')).parameters, 61_706);
+    assert.equal((await prepare('train.lenet5:convnets')).about.parameters, 61_706);
     const step = await measure('train.lenet5:convnets');
     assert.ok(step.reps >= 1 && step.seconds > 0 && step.imagesPerSecond! > 0, JSON.stringify(step));
     await release('train.lenet5:convnets');
@@ -83,7 +86,7 @@ test(
 test('TensorFlow.js trains the same LeNet-5 and says on which backend', { skip: skip ?? false }, async () => {
   const { page, problems } = opened;
   const { prepare, measure, release } = bench(page);
-  const about = await prepare('train.lenet5:tfjs');
+  const { about } = await prepare('train.lenet5:tfjs');
   assert.equal(about.parameters, 61_706);
   assert.ok(about.backend === 'wasm' || about.backend === 'cpu', String(about.backend));
   const step = await measure('train.lenet5:tfjs');
