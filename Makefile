@@ -1,12 +1,13 @@
 # Every target installs what it needs first: `make demo` and `make test` work on a fresh Debian machine.
 SHELL := /bin/bash
 SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
-NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h) native/build.mjs binding.gyp
+NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h native/gloo/*.cc) native/build.mjs binding.gyp native/gloo/binding.gyp
 WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
 # the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests;
-# clang's wasm32 target and wasm-ld for the wasm backend; Chromium for the page's tests (test/web/).
-SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld chromium
+# clang's wasm32 target and wasm-ld for the wasm backend; Chromium for the page's tests (test/web/); Gloo for training
+# in several processes.
+SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld chromium libgloo-dev
 
 .PHONY: setup system-packages build web test-browser demo test test-native test-wasm lint docs-api fixtures bench bench-browser soak clean
 
@@ -21,10 +22,10 @@ node_modules/.installed: package-lock.json | system-packages
 # apt-get update only when the install fails without it; never fatal: without oneDNN convnets runs on the reference
 # backend, without the dataset, strace or ONNX's tests their tests skip. CONVNETS_SKIP_NATIVE=1 skips it all.
 system-packages:
-	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata && command -v clang && command -v wasm-ld && command -v chromium; } >/dev/null || \
+	@[ "$$CONVNETS_SKIP_NATIVE" = 1 ] || { test -e /usr/include/oneapi/dnnl/dnnl.hpp && test -d /usr/share/datasets/fashion-mnist && command -v g++ && command -v python3 && command -v strace && test -d /usr/share/libonnx-testdata && command -v clang && command -v wasm-ld && command -v chromium && test -e /usr/include/gloo/allreduce.h; } >/dev/null || \
 	  apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	  { apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; } || \
-	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native or wasm backend, the dataset, strace, ONNX's tests or Chromium will be missing"
+	  echo "convnets: could not install $(SYSTEM_PACKAGES) with apt; the native or wasm backend, the dataset, strace, ONNX's tests, Chromium or Gloo will be missing"
 
 # `convnets` on PATH (npm's global bin, a link to this checkout's dist/src/cli/main.js); never fatal: without the
 # permission, `npx convnets` in the checkout does the same.
@@ -40,6 +41,11 @@ build/native.stamp: $(NATIVE_SOURCES) | node_modules/.installed
 # A build that found no oneDNN is retried once the headers are there (a failed compilation waits for a source change).
 ifneq ($(wildcard /usr/include/oneapi/dnnl/dnnl.hpp),)
 ifneq ($(shell grep -l 'headers not found' build/native.stamp 2>/dev/null),)
+.PHONY: build/native.stamp
+endif
+endif
+ifneq ($(wildcard /usr/include/gloo/allreduce.h),)
+ifneq ($(shell grep -l 'Gloo not found' build/native.stamp 2>/dev/null),)
 .PHONY: build/native.stamp
 endif
 endif

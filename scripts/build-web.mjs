@@ -32,7 +32,11 @@ if (check.status !== 0) {
 rmSync(out, { recursive: true, force: true });
 mkdirSync(join(out, 'weights'), { recursive: true });
 await build({
-  entryPoints: { app: join(source, 'main.ts'), 'train-worker': join(source, 'train-worker.ts') },
+  entryPoints: {
+    app: join(source, 'main.ts'),
+    'train-worker': join(source, 'train-worker.ts'),
+    'wasm-thread': join(source, 'wasm-thread.ts'),
+  },
   bundle: true,
   format: 'esm',
   platform: 'browser',
@@ -49,6 +53,9 @@ for (const file of ['index.html', 'style.css']) copyFileSync(join(source, file),
 for (const file of readdirSync(source).filter((name) => name.endsWith('.safetensors')))
   copyFileSync(join(source, file), join(out, 'weights', file));
 const wasm = join(root, 'dist/wasm/convnets.wasm');
+// The threaded kernels too: the training worker runs them on a pool of workers where the page is cross-origin isolated.
+const threadedWasm = join(root, 'dist/wasm/convnets-threads.wasm');
+if (existsSync(threadedWasm)) copyFileSync(threadedWasm, join(out, 'convnets-threads.wasm'));
 if (existsSync(wasm)) copyFileSync(wasm, join(out, 'convnets.wasm'));
 else
   console.log(

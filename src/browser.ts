@@ -10,7 +10,13 @@ import { wasmProvider } from './backend/wasm/provider.js';
 
 // The wasm backend: setBackend('wasm') once loadWasmBackend(url of convnets.wasm) has compiled its kernels.
 registerBackend('wasm', wasmProvider());
-export { loadWasmBackend } from './backend/wasm/provider.js';
+export {
+  loadWasmBackend,
+  wasmThreadsUnavailableReason,
+  type WasmLoadOptions,
+} from './backend/wasm/provider.js';
+// The body of a Web Worker of the wasm backend's pool (loadWasmBackend's workerUrl).
+export { runPoolThread as runWasmPoolThread, type PoolThreadData } from './backend/wasm/pool.js';
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
@@ -28,7 +34,14 @@ export * as analysis from './analysis/index.js';
 export type { Backend, BackendDescription, DType, Shape, Storage } from './backend/backend.js';
 export { getBackend, setBackend, withBackend, backendNames } from './backend/registry.js';
 export { outputSize, conv2dOutputShape, pool2dOutputShape } from './backend/shapes.js';
-export { ConvnetsError, ShapeError, FormatError, BackendError, ValueError } from './errors.js';
+export {
+  ConvnetsError,
+  ShapeError,
+  FormatError,
+  BackendError,
+  ValueError,
+  DistributedError,
+} from './errors.js';
 export { version } from './version.js';
 export * as models from './models/index.js';
 export * as data from './data/portable.js';

@@ -35,3 +35,9 @@ export class DownloadError extends ConvnetsError {}
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
+
+/**
+ * Processes training together could not form their group or lost it: a peer died or never came, the master's address
+ * was wrong or its port taken, a collective timed out.
+ */
+export class DistributedError extends ConvnetsError {}

@@ -6,12 +6,12 @@
 import { nativeUnavailableReason } from './backend/native/addon.js';
 import { NativeBackend } from './backend/native/index.js';
 import { registerBackend } from './backend/registry.js';
-import { loadWasmModule } from './backend/wasm/node-loader.js';
+import { loadWasmModule, loadWasmThreading } from './backend/wasm/node-loader.js';
 import { wasmProvider } from './backend/wasm/provider.js';
 
 registerBackend('native', { create: () => new NativeBackend(), unavailableReason: nativeUnavailableReason });
 // Chosen by name only (CONVNETS_BACKEND=wasm): its kernels are read from dist/wasm/ when first asked for.
-registerBackend('wasm', wasmProvider(loadWasmModule));
+registerBackend('wasm', wasmProvider(loadWasmModule, loadWasmThreading));
 
 export * from './browser.js';
 // In place of the browser entry's data: the same, plus the file readers and the loader.
@@ -19,3 +19,5 @@ export * as data from './data/index.js';
 export * as io from './io/index.js';
 export { optimizeForInference } from './io/index.js';
 export * as train from './train/index.js';
+// Data-parallel training in several processes over Gloo.
+export * as distributed from './distributed/index.js';

@@ -19,12 +19,14 @@ import {
   conv2dFused,
   crossEntropy,
   data,
+  distributed,
   dropout,
   full,
   graph,
   im2col,
   interpolate,
   io,
+  loadWasmBackend,
   localResponseNorm,
   matmul,
   maxPool2d,
@@ -196,6 +198,23 @@ const calls: Record<string, Call> = {
   'data.transforms.randomResizedCrop #1': (extra) => data.transforms.randomResizedCrop(2, extra),
   'data.transforms.randomRotation #1': (extra) => data.transforms.randomRotation(0, extra),
   'data.transforms.tenCrop #1': (extra) => data.transforms.tenCrop(2, extra),
+  'distributed.initProcessGroup #0': (extra) => distributed.initProcessGroup({ worldSize: 1, ...extra }),
+  'distributed.processGroupSettings #0': (extra) =>
+    distributed.processGroupSettings({ worldSize: 1, ...extra }),
+  'distributed.distributedSampler #0': (extra) =>
+    distributed.distributedSampler({ rank: 0, worldSize: 2, ...extra }),
+  'distributed.distributedDataParallel #2': async (extra) =>
+    distributed.distributedDataParallel(
+      linear(),
+      await distributed.initProcessGroup({ worldSize: 1 }),
+      extra,
+    ),
+  'new distributed.DistributedDataParallel #2': async (extra) =>
+    new distributed.DistributedDataParallel(
+      linear(),
+      await distributed.initProcessGroup({ worldSize: 1 }),
+      extra,
+    ),
   'dropout #2': (extra) => dropout(x4(), 0.5, extra),
   'full #2': (extra) => full([1], 0, extra),
   'graph.buildOnnxModel #2': (extra) => graph.buildOnnxModel(linear(), [1, 2], extra),
@@ -298,6 +317,7 @@ const calls: Record<string, Call> = {
   'train.logProbabilitiesWithTta #2': (extra) => train.logProbabilitiesWithTta(linear(), x4(), extra),
   'train.saveCheckpoint #1': (extra) =>
     train.saveCheckpoint(join(tmp, 'never'), { model: linear(), epoch: 1, ...extra }),
+  'loadWasmBackend #1': (extra) => loadWasmBackend(new Uint8Array(0), extra),
   'uniform #3': (extra) => uniform([1], 0, 1, extra),
   'zeros #1': (extra) => zeros([1], extra),
 };

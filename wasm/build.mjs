@@ -21,6 +21,7 @@ function onPath(command) {
 function skip(reason) {
   mkdirSync(outDir, { recursive: true });
   rmSync(output, { force: true });
+  rmSync(join(outDir, 'convnets-threads.wasm'), { force: true });
   console.log(`convnets: wasm backend not built (${reason})`);
   process.exit(0);
 }
@@ -31,7 +32,7 @@ const sources = readdirSync(join(here, 'src'))
   .filter((file) => file.endsWith('.c'))
   .map((file) => join(here, 'src', file));
 mkdirSync(outDir, { recursive: true });
-const args = [
+const common = [
   '--target=wasm32',
   '-O3',
   '-msimd128',
@@ -44,11 +45,33 @@ const args = [
   '-Wl,--no-entry',
   '-Wl,--export=__heap_base',
   '-Wl,-z,stack-size=65536',
-  '-o',
-  output,
-  ...sources,
 ];
-const result = spawnSync('clang', args, { encoding: 'utf8' });
-writeFileSync(log, `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`);
-if (result.status !== 0) skip(`clang failed; see ${log}`);
-console.log('convnets: wasm backend built (clang wasm32, SIMD128)');
+// The threaded build: one shared memory, imported, that every thread's instance uses; each thread other than the
+// first moves its instance's stack pointer to a stack of its own (src/backend/wasm/pool-thread.ts). The maximum is
+// reserved address space, not memory: 2 GiB, half of what wasm32 can address.
+const threaded = [
+  '-matomics',
+  '-mmutable-globals',
+  '-Wl,--shared-memory',
+  '-Wl,--import-memory',
+  `-Wl,--initial-memory=${2 * 2 ** 20}`,
+  `-Wl,--max-memory=${2 * 2 ** 30}`,
+  '-Wl,--export=__stack_pointer',
+];
+const builds = [
+  { file: output, flags: [] },
+  { file: join(outDir, 'convnets-threads.wasm'), flags: threaded },
+];
+let said = '';
+for (const build of builds) {
+  const result = spawnSync('clang', [...common, ...build.flags, '-o', build.file, ...sources], {
+    encoding: 'utf8',
+  });
+  said += `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`;
+  writeFileSync(log, said);
+  if (result.status !== 0) {
+    for (const other of builds) rmSync(other.file, { force: true });
+    skip(`clang failed; see ${log}`);
+  }
+}
+console.log('convnets: wasm backend built (clang wasm32, SIMD128; one thread and shared memory)');

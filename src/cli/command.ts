@@ -16,6 +16,8 @@ export interface OptionSpec {
   default?: string;
   /** The option may be given more than once; its values come as a list. */
   multiple?: boolean;
+  /** A one-letter form, `-n` for `--nproc`. */
+  short?: string;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -73,7 +75,10 @@ const looksNegative = /^-(\d|\.\d)/;
 function normalise(args: readonly string[], options: OptionSpecs): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i] === '-h' ? '--help' : args[i];
+    const shortOf = Object.entries(options).find(
+      ([, spec]) => spec.short !== undefined && `-${spec.short}` === args[i],
+    );
+    const arg = args[i] === '-h' ? '--help' : shortOf !== undefined ? `--${shortOf[0]}` : args[i];
     if (arg === '--') {
       out.push(...args.slice(i));
       break;
@@ -145,6 +150,7 @@ export function helpText(command: Command): string {
   const flags = Object.entries(specs).map(([name, spec]) => {
     const flag = `--${name}${spec.value === undefined ? '' : ` ${spec.value}`}`;
     const extra = [
+      spec.short === undefined ? '' : `or -${spec.short}`,
       spec.multiple ? 'repeatable' : '',
       spec.default === undefined ? '' : `default: ${spec.default}`,
     ]

@@ -8,6 +8,7 @@ import { explainCommand } from './explain.js';
 import { experimentCommand } from './experiment.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
+import { launchCommand } from './launch.js';
 import { modelsCommand } from './models.js';
 import { onnxCommand } from './onnx.js';
 import { predictCommand } from './predict.js';
@@ -23,6 +24,7 @@ export const commands: readonly Command[] = [
   modelsCommand,
   summaryCommand,
   trainCommand,
+  launchCommand,
   evalCommand,
   predictCommand,
   experimentCommand,

@@ -1,5 +1,5 @@
 import { getBackend, preferredBackends } from '../backend/registry.js';
-import { wasmUnavailableReason } from '../backend/wasm/node-loader.js';
+import { wasmThreadsPlanned, wasmUnavailableReason } from '../backend/wasm/node-loader.js';
 import { version } from '../version.js';
 import { defineCommand, refuseArguments } from './command.js';
 
@@ -29,7 +29,9 @@ function runInfo(): void {
     console.log(`${name.padEnd(8)} ${unavailableReason ?? `available (CONVNETS_BACKEND=${name})`}`);
   }
   if (backend.name !== 'wasm')
-    console.log(`wasm     ${wasmUnavailableReason() ?? 'available (CONVNETS_BACKEND=wasm), one thread'}`);
+    console.log(
+      `wasm     ${wasmUnavailableReason() ?? `available (CONVNETS_BACKEND=wasm), ${wasmThreadsPlanned()}`}`,
+    );
   console.log(`threads  ${backend.threads}`);
   console.log(`node     ${process.version}`);
 }

@@ -27,6 +27,8 @@ import {
   type TrainedMeta,
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
+import { distributedDataParallel, distributedSampler } from '../distributed/index.js';
+import { distributedOptions, joinGroup, wantsDistributed } from './distributed.js';
 import { ensureDirectory, writeSvgAsPng } from './files.js';
 import { writeRunReport } from './report.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
@@ -100,6 +102,7 @@ const options = {
   },
   quiet: { help: 'no progress lines, only epoch summaries' },
   ...transferOptions,
+  ...distributedOptions,
 };
 
 export const trainCommand = defineCommand({
@@ -252,6 +255,8 @@ interface TrainOptions {
   logGradNorms?: number;
   /** The transfer-learning options as given (cli/transfer.ts reads them). */
   transfer: TransferValues;
+  /** --world-size, --rank, --master, --dist-timeout as given (cli/distributed.ts reads them). */
+  distributed: Parsed<typeof options>['values'];
 }
 
 /**
@@ -266,6 +271,8 @@ async function runTrain(parsed: Parsed<typeof options>): Promise<number> {
   const { values, positionals } = parsed;
   if (values.seeds === undefined) return trainOnce(parsed);
   if (values.seed !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  if (wantsDistributed(values))
+    throw new UsageError('--seeds trains one process; give --seed with --world-size');
   const seeds = values.seeds
     .split(',')
     .map((part) => numberOption('seeds', part.trim(), 0, { integer: true }));
@@ -332,6 +339,7 @@ async function trainOnce({ values, positionals, args }: Parsed<typeof options>):
     cacheDir: values.cache,
     logGradNorms: optional('log-grad-norms', values['log-grad-norms'], true, 1),
     transfer: values,
+    distributed: values,
   });
 }
 
@@ -346,6 +354,9 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
   const optimizerName = options.optimizer ?? defaults.optimizer;
   const scheduleName = options.schedule ?? defaults.schedule;
   const { workers } = options;
+  const group = await joinGroup(options.distributed);
+  // Rank 0 validates, tests, writes the checkpoints and reports; every rank trains on its shard of each batch.
+  const leader = group.rank === 0;
 
   const weights =
     options.transfer.weights === undefined ? null : await resolveWeights(options.transfer.weights);
@@ -375,7 +386,10 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     options.logGradNorms === undefined
       ? undefined
       : new GradNormLogger(model, { every: options.logGradNorms });
-  const progress = new ProgressDisplay({ logEvery: options.quiet ? 0 : 100 });
+  const progress = new ProgressDisplay({
+    logEvery: options.quiet ? 0 : 100,
+    ...(leader ? {} : { write: () => undefined }),
+  });
   // The head and the frozen layers are settled before the optimizer takes the parameters that train.
   const transferLine = transfer === null ? null : applyPlan(model, transfer, seed);
   const skipped = new Map<string, string>();
@@ -391,11 +405,22 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     workers,
     transform: plan.trainTransform,
     onSkip,
+    sampler:
+      group.worldSize > 1 ? distributedSampler({ rank: group.rank, worldSize: group.worldSize }) : undefined,
   });
   const evaluationLoader = (dataset: Dataset) =>
     loader(dataset, { batchSize: Math.max(batchSize, 100), workers, transform: plan.testTransform, onSkip });
   const validationLoader = plan.validation === null ? undefined : evaluationLoader(plan.validation);
   const testLoader = plan.test === null ? null : evaluationLoader(plan.test);
+  if (
+    group.worldSize > 1 &&
+    transfer !== null &&
+    (transfer.cacheFeatures || transfer.unfreezeAfter !== undefined)
+  )
+    throw new UsageError(
+      '--cache-features and --unfreeze-after train in one process; leave out --world-size',
+    );
+  const dataParallel = group.worldSize > 1 ? await distributedDataParallel(model, group) : null;
   const momentum = options.momentum ?? defaults.momentum;
   const weightDecay = options.weightDecay ?? defaults.weightDecay;
   const labelSmoothing = options.labelSmoothing ?? 0;
@@ -425,6 +450,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     weightDecay,
     ...(labelSmoothing > 0 ? { labelSmoothing } : {}),
     batchSize,
+    ...(group.worldSize > 1 ? { worldSize: group.worldSize } : {}),
     schedule: scheduleName,
     augment: formatAugment(plan.augment),
     valSplit: plan.validationOrigin === 'split' ? options.valSplit : plan.validationOrigin,
@@ -498,15 +524,20 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
         epochs,
         optimizer,
         schedule,
-        validation: validationLoader,
+        validation: leader ? validationLoader : undefined,
         lossFn,
-        checkpointDir: out,
+        checkpointDir: leader ? out : undefined,
         resumeFrom: resume ? out : undefined,
         meta,
         signal: stop.signal,
         onStep: options.quiet ? undefined : (info) => progress.step(info),
-        callbacks: [...(gradNorms === undefined ? [] : [gradNorms]), { onEpochEnd }],
+        callbacks: [
+          ...(dataParallel === null ? [] : [dataParallel]),
+          ...(gradNorms === undefined ? [] : [gradNorms]),
+          ...(leader ? [{ onEpochEnd }] : []),
+        ],
       });
+    if (!leader) return 0;
     const seconds = previousSeconds + (performance.now() - started) / 1000;
     const test =
       testLoader === null ? null : await evaluate(model, testLoader, { lossFn, signal: stop.signal });

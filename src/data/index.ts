@@ -33,4 +33,4 @@ export {
   readImageFile,
   type ImageFilesOptions,
 } from './datasets/image-files.js';
-export { DataLoader, loader, type Batch, type LoaderOptions } from './loader.js';
+export { DataLoader, loader, type Batch, type LoaderOptions, type Sampler } from './loader.js';

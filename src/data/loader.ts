@@ -40,6 +40,19 @@ export interface LoaderOptions {
    * console.warn line naming the file. `loader.skipped` counts them.
    */
   onSkip?: (file: string, reason: string) => void;
+  /**
+   * Keeps a part of each epoch's order (after shuffling): one rank's shard in distributed training
+   * (distributed.distributedSampler). Default: every index.
+   */
+  sampler?: Sampler;
+}
+
+/** Which of an epoch's indices a loader visits, chosen from the epoch's order (PyTorch's sampler). */
+export interface Sampler {
+  /** How many indices `select` keeps of an order of `datasetLength` indices. */
+  count(datasetLength: number): number;
+  /** The indices to visit, in order. */
+  select(order: Int32Array): Int32Array;
 }
 
 /** One batch a loader yields. */
@@ -70,6 +83,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly workers: number;
   readonly prefetch: number;
   readonly dropLast: boolean;
+  /** The part of each epoch's order this loader visits; undefined: all of it. */
+  readonly sampler: Sampler | undefined;
   /** The transform as a descriptor; null for a function (or none). */
   readonly transformSpec: TransformSpec | null;
   private readonly transform: SampleTransform | undefined;
@@ -92,6 +107,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       prefetch: true,
       dropLast: true,
       onSkip: true,
+      sampler: true,
     });
     this.batchSize = checkCount('batchSize', options.batchSize, 1);
     this.shuffle = options.shuffle ?? false;
@@ -99,6 +115,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.workers = checkCount('workers', options.workers ?? 0, 0);
     this.prefetch = checkCount('prefetch', options.prefetch ?? 2, 1);
     this.dropLast = options.dropLast ?? false;
+    this.sampler = options.sampler;
     this.onSkip = options.onSkip ?? ((file, reason) => console.warn(`skipped ${file}: ${reason}`));
     const transform = options.transform;
     if (typeof transform === 'function') {
@@ -124,7 +141,8 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.dataset.length / this.batchSize;
+    const samples = this.sampler?.count(this.dataset.length) ?? this.dataset.length;
+    const n = samples / this.batchSize;
     return this.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
@@ -159,7 +177,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   private batchIndices(epoch: number): Int32Array[] {
-    const order = this.order(epoch);
+    const order = this.sampler?.select(this.order(epoch)) ?? this.order(epoch);
     return Array.from({ length: this.length }, (_, b) =>
       order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, order.length)),
     );

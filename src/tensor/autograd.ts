@@ -9,6 +9,25 @@ let gradEnabled = true;
 /** Outputs whose node a backward() without retainGraph freed, with the op that made them: not leaves. */
 const freed = new WeakMap<Tensor, string>();
 
+/** What to call once backward() has accumulated a leaf's gradient, by leaf. */
+const gradientHooks = new WeakMap<Tensor, Set<(leaf: Tensor) => void>>();
+
+/**
+ * Calls `hook(leaf)` each time backward() has accumulated the leaf's gradient into `leaf.grad`, as PyTorch's
+ * `register_post_accumulate_grad_hook`: data parallelism starts sending a bucket of gradients while the backward
+ * pass goes on through the layers below. Returns a function that removes the hook.
+ */
+export function onGradientAccumulated(leaf: Tensor, hook: (leaf: Tensor) => void): () => void {
+  let hooks = gradientHooks.get(leaf);
+  if (hooks === undefined) gradientHooks.set(leaf, (hooks = new Set()));
+  // Wrapped, so that registering one function twice gives two hooks, each removed on its own.
+  const entry = (t: Tensor) => hook(t);
+  hooks.add(entry);
+  return () => {
+    hooks.delete(entry);
+  };
+}
+
 /** Whether ops record gradients now (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
@@ -147,6 +166,7 @@ function accumulateLeafGradient(leaf: Tensor, g: Tensor): void {
     g.dispose();
     leaf.grad.assign(total);
   }
+  for (const hook of gradientHooks.get(leaf) ?? []) hook(leaf);
 }
 
 function sumAndDispose(a: Tensor, b: Tensor): Tensor {

@@ -28,6 +28,11 @@ async function chooseBackend(): Promise<void> {
 async function start(): Promise<void> {
   byId('version').textContent = `convnets ${version}`;
   await chooseBackend();
+  // The training worker may block, so it runs the wasm kernels on a pool of workers where shared memory is allowed;
+  // it replaces this line with what it runs on once it starts.
+  byId('training-backend').textContent = crossOriginIsolated
+    ? `training: in a worker, up to ${Math.min(4, navigator.hardwareConcurrency || 1)} threads`
+    : 'training: in a worker, one thread (the page is not cross-origin isolated)';
   const subset = await loadSubset(base);
   const missing = typeof subset === 'string' ? subset : null;
   const explorer = setUpExplorer(base, subset);

@@ -15,6 +15,7 @@ import {
   setBackend,
   tensor,
   type Tensor,
+  wasmThreadsUnavailableReason,
 } from '../browser.js';
 import { checkpointMetadata, imageValues, loadSubset, type ImageSet } from './assets.js';
 import { prepare } from './preprocess.js';
@@ -28,12 +29,20 @@ const worker = self as unknown as WorkerScope;
 const base = new URL('./', import.meta.url);
 let stopRequested = false;
 
-/** The wasm backend where it loads, else the reference backend, and a line saying which and why. */
+/**
+ * The wasm backend where it loads, on a pool of workers (one per core, up to 4) where the page is cross-origin
+ * isolated, else the reference backend, and a line saying which and why.
+ */
 async function chooseBackend(): Promise<string> {
   try {
-    await loadWasmBackend(new URL('convnets.wasm', base));
-    setBackend('wasm');
-    return 'WebAssembly SIMD, one thread';
+    await loadWasmBackend(new URL('convnets.wasm', base), {
+      threads: Math.min(4, Math.max(1, navigator.hardwareConcurrency || 1)),
+      threadedSource: new URL('convnets-threads.wasm', base),
+      workerUrl: new URL('wasm-thread.js', base),
+    });
+    const { threads } = setBackend('wasm');
+    if (threads > 1) return `WebAssembly SIMD, ${threads} threads`;
+    return `WebAssembly SIMD, one thread (${wasmThreadsUnavailableReason() ?? 'one core'})`;
   } catch (error) {
     setBackend('reference');
     return `the wasm backend did not load (${(error as Error).message}); plain JavaScript instead`;
@@ -84,7 +93,7 @@ function shuffled(n: number, seed: number): Int32Array {
 
 async function train(run: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const note = await chooseBackend();
-  worker.postMessage({ type: 'backend', name: getBackend().name, threads: 1, note });
+  worker.postMessage({ type: 'backend', name: getBackend().name, threads: getBackend().threads, note });
   const subset = await loadSubset(base);
   if (typeof subset === 'string') throw new Error(subset);
   const trainSet = prepared(subset.train);

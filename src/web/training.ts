@@ -46,6 +46,8 @@ export function setUpTraining(subsetMissing: string | null): { start(steps: numb
         switch (message.type) {
           case 'backend':
             backendLine = `worker: ${message.note}`;
+            byId('training-backend').textContent =
+              `training: ${message.name}, ${message.threads} thread${message.threads === 1 ? '' : 's'}`;
             status.textContent = `${backendLine}; preparing the images…`;
             break;
           case 'step': {

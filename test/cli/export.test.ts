@@ -98,6 +98,65 @@ test('export <checkpoint> writes the trained model at its input, says how inputs
   });
 });
 
+test('export --triton writes a model repository entry: config.pbtxt, labels.txt and a dynamic-batch model that runs', async (t) => {
+  await withTempDir(async (dir) => {
+    const run = join(dir, 'run');
+    await mkdir(run);
+    const model = await lenetCheckpoint(run);
+    const repository = join(dir, 'models');
+    const result = cli(['export', run, '--triton', repository, '--max-batch', '32']);
+    assert.equal(result.status, 0, result.stderr);
+    const entry = join(repository, 'lenet5');
+    assert.match(result.stdout, /^wrote .*lenet5\/1\/model\.onnx: opset 13, input \[batch, 1, 32, 32\]/);
+    assert.equal(
+      await readFile(join(entry, 'config.pbtxt'), 'utf8'),
+      [
+        'name: "lenet5"',
+        'platform: "onnxruntime_onnx"',
+        'max_batch_size: 32',
+        'input [',
+        '  {',
+        '    name: "input"',
+        '    data_type: TYPE_FP32',
+        '    dims: [ 1, 32, 32 ]',
+        '  }',
+        ']',
+        'output [',
+        '  {',
+        '    name: "output"',
+        '    data_type: TYPE_FP32',
+        '    dims: [ 10 ]',
+        '    label_filename: "labels.txt"',
+        '  }',
+        ']',
+        'dynamic_batching { }',
+        '',
+      ].join('\n'),
+    );
+    const labels = (await readFile(join(entry, 'labels.txt'), 'utf8')).trim().split('\n');
+    assert.deepEqual([labels.length, labels[0], labels[9]], [10, 'T-shirt/top', 'Ankle boot']);
+    // What Triton's onnxruntime backend runs: the file at any batch, as the module.
+    await checkFile(t, join(entry, '1', 'model.onnx'), model, [1, 32, 32], [1, 3]);
+
+    assertUsageFailure(
+      ['export', run, '--triton', repository, '--out', join(dir, 'm.onnx')],
+      /give --out model\.onnx .* or --triton DIR/,
+    );
+    assertUsageFailure(
+      ['export', run, '--triton', repository, '--batch', '4'],
+      /--triton writes a dynamic batch/,
+    );
+    assertUsageFailure(
+      ['export', run, '--out', join(dir, 'm.onnx'), '--name', 'x'],
+      /--name and --max-batch go with --triton/,
+    );
+    assertUsageFailure(
+      ['export', run, '--triton', repository, '--name', '../up'],
+      /--name '\.\.\/up': a Triton model name takes/,
+    );
+  });
+});
+
 test('export --arch --weights: a zoo model with its weights, at the registry’s input or --input, any --batch and --opset', async (t) => {
   await withTempDir(async (dir) => {
     const net = randomiseBatchNorms(models.get('resnet20', { seed: 5 }), 6);
@@ -161,7 +220,10 @@ test('export: wrong paths and values are one line naming them', async () => {
       /--out .*absent\/m\.onnx: the directory .*absent does not exist$/,
     );
     assertOneLineFailure(['export', '--arch', 'lenet5', '--out', dir], /--out .*: is a directory/);
-    assertUsageFailure(['export', '--arch', 'lenet5'], /--out model\.onnx is required/);
+    assertUsageFailure(
+      ['export', '--arch', 'lenet5'],
+      /give --out model\.onnx \(the file to write\) or --triton DIR/,
+    );
     for (const input of ['3,32', '1,0,32', '1,3,32,32', 'big'])
       assertUsageFailure(arch('--input', input), new RegExp(`--input '${input}' must be`));
     assertOneLineFailure(

@@ -113,8 +113,10 @@ test('the page starts on the wasm backend, one thread, and says so', { skip: ski
     name: 'wasm',
     threads: 1,
   });
-  // The server's COOP/COEP headers make the page cross-origin isolated.
+  // The server's COOP/COEP headers make the page cross-origin isolated, so training may use threads.
   assert.equal(await page.evaluate(() => (globalThis as unknown as PageWindow).crossOriginIsolated), true);
+  const trainingLine = await page.$eval('#training-backend', (node) => node.textContent);
+  assert.match(trainingLine ?? '', /^training: in a worker, up to \d threads?$/);
 });
 
 for (const [choice, file] of [
@@ -219,6 +221,16 @@ test(
       (globalThis as unknown as PageWindow).convnetsPage.train(200),
     );
     assert.equal(steps, 200);
+    // The training worker ran the wasm kernels on a pool of workers, one per core up to 4 (the page is isolated).
+    const cores = await page.evaluate(() =>
+      Math.min(
+        4,
+        (globalThis as unknown as { navigator: { hardwareConcurrency: number } }).navigator
+          .hardwareConcurrency || 1,
+      ),
+    );
+    const trainingLine = await page.$eval('#training-backend', (node) => node.textContent);
+    assert.equal(trainingLine, cores === 1 ? 'training: wasm, 1 thread' : `training: wasm, ${cores} threads`);
     const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
     const first = mean(losses.slice(0, 20));
     const last = mean(losses.slice(-20));

@@ -189,23 +189,25 @@ static void tile(int kc, const float *a, const float *b, float *c, int ldc, int 
     for (int j = 0; j < cols; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
 }
 
-// C (m×n, row stride ldc) = A·B, or += when accumulate.
-static void gemm(int m, int n, int k, const Source *a, const Source *b, float *c, int ldc, int accumulate,
-                 float *scratch) {
+// Rows [first, last) of C (row stride ldc) = A·B, or += when accumulate. Each value's sum runs over k in the same
+// KC blocks whichever rows a call covers, so splitting the rows among threads changes no result.
+static void gemm_rows(int first, int last, int n, int k, const Source *a, const Source *b, float *c, int ldc,
+                      int accumulate, float *scratch) {
   float *packedA = scratch, *packedB = scratch + MC * KC;
   if (k == 0) {
     if (!accumulate)
-      for (int i = 0; i < m; i++) __builtin_memset(c + i * ldc, 0, sizeof(float) * n);
+      for (int i = first; i < last; i++) __builtin_memset(c + i * ldc, 0, sizeof(float) * n);
     return;
   }
+  if (first >= last) return;
   for (int j0 = 0; j0 < n; j0 += NC) {
     const int nc = min_int(NC, n - j0);
     for (int k0 = 0; k0 < k; k0 += KC) {
       const int kc = min_int(KC, k - k0);
       pack_right(b, k0, kc, j0, nc, packedB);
       const int add = accumulate || k0 > 0;
-      for (int i0 = 0; i0 < m; i0 += MC) {
-        const int mc = min_int(MC, m - i0);
+      for (int i0 = first; i0 < last; i0 += MC) {
+        const int mc = min_int(MC, last - i0);
         pack_left(a, i0, mc, k0, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
@@ -216,33 +218,52 @@ static void gemm(int m, int n, int k, const Source *a, const Source *b, float *c
   }
 }
 
+static void gemm(int m, int n, int k, const Source *a, const Source *b, float *c, int ldc, int accumulate,
+                 float *scratch) {
+  gemm_rows(0, m, n, k, a, b, c, ldc, accumulate, scratch);
+}
+
 static Source matrix(const float *data, int row, int col) {
   Source s = {SOURCE_MATRIX, data, row, col, 0};
   return s;
 }
 
-// Batched [m×k]·[k×n] with either operand transposed (stored as [k×m] or [n×k]).
+// The kernels below run as `parts` parts, any number of them at once on threads sharing the memory (see
+// src/backend/wasm/pool.ts): part `part` of `parts` covers [share(part), share(part + 1)) of the work's units, and the
+// thread running it packs its panels into its own slice of `scratch` (the `thread`th of gemm_scratch_floats()). Each
+// output value is computed by one part, in the order one thread would compute it: results do not depend on `parts`.
+static inline int share(int units, int part, int parts) { return (int)((long long)units * part / parts); }
+
+static float *scratch_of(float *scratch, int thread) { return scratch + thread * gemm_scratch_floats(); }
+
+// Batched [m×k]·[k×n] with either operand transposed (stored as [k×m] or [n×k]): parts split the batch, or the rows
+// of a batch smaller than the parts.
 EXPORT(matmul) void matmul(const float *a, const float *b, float *c, int batch, int m, int k, int n,
-                            int transposeA, int transposeB, float *scratch) {
-  for (int i = 0; i < batch; i++) {
+                            int transposeA, int transposeB, float *scratch, int thread, int part, int parts) {
+  const int byBatch = batch >= parts;
+  const int firstRow = byBatch ? 0 : share(m, part, parts), lastRow = byBatch ? m : share(m, part + 1, parts);
+  const int first = byBatch ? share(batch, part, parts) : 0, last = byBatch ? share(batch, part + 1, parts) : batch;
+  for (int i = first; i < last; i++) {
     const Source left = transposeA ? matrix(a + i * m * k, 1, m) : matrix(a + i * m * k, k, 1);
     const Source right = transposeB ? matrix(b + i * k * n, 1, k) : matrix(b + i * k * n, n, 1);
-    gemm(m, n, k, &left, &right, c + i * m * n, n, 0, scratch);
+    gemm_rows(firstRow, lastRow, n, k, &left, &right, c + i * m * n, n, 0, scratch_of(scratch, thread));
   }
 }
 
 // y = conv(x, w) + bias, then + add, then ReLU, as ConvPostOps orders them. Per image and group: W_g · im2col(x).
+// Parts split the images.
 EXPORT(conv2d) void conv2d(const Conv *g, const float *x, const float *w, const float *bias, const float *add,
-                            int relu, float *y, float *scratch) {
+                            int relu, float *y, float *scratch, int thread, int part, int parts) {
   const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
   const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
-  for (int n = 0; n < g->batch; n++) {
+  float *mine = scratch_of(scratch, thread);
+  for (int n = share(g->batch, part, parts); n < share(g->batch, part + 1, parts); n++) {
     for (int group = 0; group < g->groups; group++) {
       const Source weights = matrix(w + group * outPerGroup * depth, depth, 1);
       const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
       const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
       float *out = y + (n * g->outChannels + group * outPerGroup) * positions;
-      gemm(outPerGroup, positions, depth, &weights, &columns, out, positions, 0, scratch);
+      gemm(outPerGroup, positions, depth, &weights, &columns, out, positions, 0, mine);
     }
     for (int o = 0; o < g->outChannels; o++) {
       float *row = y + (n * g->outChannels + o) * positions;
@@ -258,38 +279,47 @@ EXPORT(conv2d) void conv2d(const Conv *g, const float *x, const float *w, const 
 }
 
 // dW_gᵀ = Σ_n im2col(x[n]) · dY_g[n]ᵀ, summed in `transposed` (depth × outChannels per group), then turned into dw:
-// with im2col on the left, its panels pack from rows of the image.
+// with im2col on the left, its panels pack from rows of the image. Parts split the rows (the depth), so that each
+// value still sums the images in order.
 EXPORT(conv2d_backward_filter) void conv2d_backward_filter(const Conv *g, const float *x, const float *dy, float *dw,
-                                                            float *transposed, float *scratch) {
+                                                            float *transposed, float *scratch, int thread, int part,
+                                                            int parts) {
   const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
   const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
+  const int first = share(depth, part, parts), last = share(depth, part + 1, parts);
+  float *mine = scratch_of(scratch, thread);
   for (int n = 0; n < g->batch; n++) {
     for (int group = 0; group < g->groups; group++) {
       const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
       const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
       const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, 1, positions);
-      gemm(depth, outPerGroup, positions, &columns, &gradients, transposed + group * depth * outPerGroup,
-           outPerGroup, n > 0, scratch);
+      gemm_rows(first, last, outPerGroup, positions, &columns, &gradients, transposed + group * depth * outPerGroup,
+                outPerGroup, n > 0, mine);
     }
   }
   for (int group = 0; group < g->groups; group++)
     for (int o = 0; o < outPerGroup; o++)
-      for (int k = 0; k < depth; k++)
+      for (int k = first; k < last; k++)
         dw[(group * outPerGroup + o) * depth + k] = transposed[(group * depth + k) * outPerGroup + o];
 }
 
-// dx[n] = col2im(W_gᵀ · dY_g[n]): the product for one image and group goes through `columns` (depth × positions).
+// dx[n] = col2im(W_gᵀ · dY_g[n]): the product for one image and group goes through `columns` (depth × positions per
+// thread: the `thread`th such block). Parts split the images.
 EXPORT(conv2d_backward_data) void conv2d_backward_data(const Conv *g, const float *dy, const float *w, float *dx,
-                                                        float *columns, float *scratch) {
+                                                        float *columns, float *scratch, int thread, int part,
+                                                        int parts) {
   const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
   const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
-  const int window = g->kernelH * g->kernelW;
-  __builtin_memset(dx, 0, sizeof(float) * g->batch * g->channels * g->height * g->width);
-  for (int n = 0; n < g->batch; n++) {
+  const int window = g->kernelH * g->kernelW, imageSize = g->channels * g->height * g->width;
+  const int firstImage = share(g->batch, part, parts), lastImage = share(g->batch, part + 1, parts);
+  float *mine = scratch_of(scratch, thread);
+  columns += thread * depth * positions;
+  __builtin_memset(dx + firstImage * imageSize, 0, sizeof(float) * (lastImage - firstImage) * imageSize);
+  for (int n = firstImage; n < lastImage; n++) {
     for (int group = 0; group < g->groups; group++) {
       const Source weights = matrix(w + group * outPerGroup * depth, 1, depth);
       const Source gradients = matrix(dy + (n * g->outChannels + group * outPerGroup) * positions, positions, 1);
-      gemm(depth, positions, outPerGroup, &weights, &gradients, columns, positions, 0, scratch);
+      gemm(depth, positions, outPerGroup, &weights, &gradients, columns, positions, 0, mine);
       float *image = dx + (n * g->channels + group * inPerGroup) * g->height * g->width;
       for (int k = 0; k < depth; k++) {
         const int c = k / window, di = ((k % window) / g->kernelW) * g->dilationH;

@@ -1,5 +1,5 @@
 /**
- * The functions wasm/src/*.c exports. Pointers are byte offsets into the instance's memory; the codes of each op are
+ * The functions wasm/src/*.c exports. Those taking (scratch, thread, part, parts) run in parts (pool.ts). Pointers are byte offsets into the instance's memory; the codes of each op are
  * the enums at the top of wasm/src/elementwise.c and reduce.c, in the same order.
  */
 import type { ActivationOp, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
@@ -22,6 +22,9 @@ export interface KernelExports {
     transposeA: number,
     transposeB: number,
     scratch: Pointer,
+    thread: number,
+    part: number,
+    parts: number,
   ): void;
   conv2d(
     geometry: Pointer,
@@ -32,6 +35,9 @@ export interface KernelExports {
     relu: number,
     y: Pointer,
     scratch: Pointer,
+    thread: number,
+    part: number,
+    parts: number,
   ): void;
   conv2d_backward_data(
     geometry: Pointer,
@@ -40,6 +46,9 @@ export interface KernelExports {
     dx: Pointer,
     columns: Pointer,
     scratch: Pointer,
+    thread: number,
+    part: number,
+    parts: number,
   ): void;
   conv2d_backward_filter(
     geometry: Pointer,
@@ -48,6 +57,9 @@ export interface KernelExports {
     dw: Pointer,
     transposed: Pointer,
     scratch: Pointer,
+    thread: number,
+    part: number,
+    parts: number,
   ): void;
   unary(op: number, x: Pointer, y: Pointer, size: number): void;
   activation_backward(op: number, x: Pointer, y: Pointer, dy: Pointer, dx: Pointer, size: number): void;

@@ -34,6 +34,18 @@ import { type KernelExports, activationCodes, binaryCodes, reduceCodes, unaryCod
 import { Heap } from './heap.js';
 import { type ReferenceKernel, referenceKernels } from './reference-kernels.js';
 import { type WasmModule, webAssembly } from './webassembly.js';
+import { CONTROL_BYTES, type ParallelKernel, STACK_BYTES, type ThreadStarter, ThreadPool } from './pool.js';
+
+/** How a backend runs threads: the threaded kernels (convnets-threads.wasm), how many threads, how to start one. */
+export interface WasmThreading {
+  module: WasmModule;
+  threads: number;
+  startThread: ThreadStarter;
+}
+
+/** The threaded build's memory, in 64 KiB pages: its initial size (wasm/build.mjs) and the most it may grow to. */
+const INITIAL_PAGES = 32;
+const MAXIMUM_PAGES = 32768;
 
 /** A block of the backend's WebAssembly memory holding values in logical row-major (NCHW) order. */
 class WasmStorage implements Storage {
@@ -56,13 +68,15 @@ const MAX_BROADCAST_RANK = 16;
 const ARGUMENT_BYTES = 3 * MAX_BROADCAST_RANK * 4;
 
 /**
- * Kernels in WebAssembly with 128-bit SIMD (wasm/src/*.c, built by clang's wasm32 target), one thread. Each instance
- * owns one WebAssembly.Memory and allocates from it (heap.ts); storages are released by release() or, unreleased,
- * when the garbage collector finds them. The kernels in referenceKernels run on the reference backend.
+ * Kernels in WebAssembly with 128-bit SIMD (wasm/src/*.c, built by clang's wasm32 target), on one thread, or on a
+ * pool of threads over shared memory (pool.ts) when given `threading` for more than one. Each instance owns one
+ * WebAssembly.Memory and allocates from it (heap.ts); storages are released by release() or, unreleased, when the
+ * garbage collector finds them. The kernels in referenceKernels run on the reference backend.
  */
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
-  readonly threads = 1;
+  readonly threads: number;
+  private readonly pool: ThreadPool | null = null;
   private readonly kernels: KernelExports;
   private readonly heap: Heap;
   private readonly live = new LiveStorages();
@@ -75,13 +89,44 @@ export class WasmBackend implements Backend {
   /** Kernel calls handed to the reference backend since this instance started (tests read it). */
   referenceCalls = 0;
 
-  constructor(module: WasmModule) {
+  constructor(module: WasmModule, threading: WasmThreading | null = null) {
     const api = webAssembly();
     if (api === null) throw new BackendError('wasm backend: this JavaScript runtime has no WebAssembly');
-    this.kernels = new api.Instance(module, {}).exports as unknown as KernelExports;
+    this.threads = threading === null ? 1 : threading.threads;
+    if (this.threads > 1) {
+      const memory = new api.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
+      const exports = new api.Instance(threading!.module, { env: { memory } }).exports;
+      this.kernels = { ...exports, memory } as unknown as KernelExports;
+    } else this.kernels = new api.Instance(module, {}).exports as unknown as KernelExports;
     this.heap = new Heap(this.kernels.memory, this.kernels.__heap_base.value);
-    this.scratch = this.heap.allocate(this.kernels.gemm_scratch_floats() * 4);
+    this.scratch = this.heap.allocate(this.threads * this.kernels.gemm_scratch_floats() * 4);
     this.argumentBlock = this.heap.allocate(ARGUMENT_BYTES);
+    if (this.threads > 1) {
+      const control = this.heap.allocate(CONTROL_BYTES);
+      const kernels = this.kernels as unknown as Record<string, unknown>;
+      this.pool = new ThreadPool(kernels, this.kernels.memory, control, this.scratch, this.threads);
+      const stacks = Array.from(
+        { length: this.threads - 1 },
+        () => this.heap.allocate(STACK_BYTES) + STACK_BYTES,
+      );
+      this.pool.start(threading!.module, stacks, threading!.startThread);
+    }
+  }
+
+  /** The kernel parts the pool's workers have run (0 on one thread): whether the pool does share the work. */
+  workerParts(): number {
+    return this.pool?.workerParts() ?? 0;
+  }
+
+  /**
+   * Runs one of the kernels that split into parts: across the pool, or whole on this thread. `images`, for kernels
+   * split by image, lets the pool cut finer than one part per thread, so that a thread the system runs late leaves
+   * fewer parts for the others to wait on.
+   */
+  private parallel(kernel: ParallelKernel, args: readonly number[], images = 0): void {
+    if (this.pool !== null)
+      this.pool.run(kernel, args, Math.max(this.threads, Math.min(images, 4 * this.threads)));
+    else (this.kernels[kernel] as (...values: number[]) => void)(...args, this.scratch, 0, 0, 1);
   }
 
   describe() {
@@ -92,7 +137,10 @@ export class WasmBackend implements Backend {
       name: this.name,
       threads: this.threads,
       details: {
-        kernels: 'WebAssembly SIMD128 (clang wasm32), one thread (Web Workers to come)',
+        kernels:
+          this.threads === 1
+            ? 'WebAssembly SIMD128 (clang wasm32), one thread'
+            : `WebAssembly SIMD128 (clang wasm32), ${this.threads} threads over shared memory`,
         memory: `${(this.reservedBytes() / 2 ** 20).toFixed(1)} MiB of WebAssembly.Memory`,
         fallback: `reference backend for ${onReference.join(', ')}`,
       },
@@ -299,7 +347,7 @@ export class WasmBackend implements Backend {
     const pa = this.floats(a, [batch, m, k], 'matmul');
     const pb = this.floats(b, [batch, k, n], 'matmul');
     const c = this.allocate([batch, m, n]);
-    this.kernels.matmul(pa, pb, c.offset, batch, m, k, n, +transposeA, +transposeB, this.scratch);
+    this.parallel('matmul', [pa, pb, c.offset, batch, m, k, n, +transposeA, +transposeB]);
     return c;
   }
 
@@ -370,7 +418,7 @@ export class WasmBackend implements Backend {
     const padd = post.add ? this.floats(post.add, yShape, 'conv2d fused sum') : 0;
     const y = this.allocate(yShape);
     const geometry = this.convGeometry(xShape, wShape, yShape, attrs);
-    this.kernels.conv2d(geometry, px, pw, pbias, padd, +(post.relu ?? false), y.offset, this.scratch);
+    this.parallel('conv2d', [geometry, px, pw, pbias, padd, +(post.relu ?? false), y.offset], xShape[0]);
     return y;
   }
 
@@ -387,9 +435,10 @@ export class WasmBackend implements Backend {
     const pw = this.floats(w, wShape, 'conv2dBackwardData');
     const dx = this.allocate(xShape);
     const depth = wShape[1] * wShape[2] * wShape[3];
-    return this.withTemporary(depth * dyShape[2] * dyShape[3] * 4, (columns) => {
+    // One block of columns per thread.
+    return this.withTemporary(this.threads * depth * dyShape[2] * dyShape[3] * 4, (columns) => {
       const geometry = this.convGeometry(xShape, wShape, dyShape, attrs);
-      this.kernels.conv2d_backward_data(geometry, pdy, pw, dx.offset, columns, this.scratch);
+      this.parallel('conv2d_backward_data', [geometry, pdy, pw, dx.offset, columns], xShape[0]);
       return dx;
     });
   }
@@ -412,7 +461,7 @@ export class WasmBackend implements Backend {
     }
     return this.withTemporary(dw.bytes, (transposed) => {
       const geometry = this.convGeometry(xShape, wShape, dyShape, attrs);
-      this.kernels.conv2d_backward_filter(geometry, px, pdy, dw.offset, transposed, this.scratch);
+      this.parallel('conv2d_backward_filter', [geometry, px, pdy, dw.offset, transposed]);
       return dw;
     });
   }

@@ -1,13 +1,19 @@
 /**
- * The wasm kernels for Node: dist/wasm/convnets.wasm, beside dist/src/ in the checkout and in the package, read and
- * compiled synchronously. Only the Node entry imports this file.
+ * The wasm kernels for Node: dist/wasm/convnets.wasm (and convnets-threads.wasm for the pool), beside dist/src/ in the
+ * checkout and in the package, read and compiled synchronously; the pool's workers are worker_threads. Only the Node
+ * entry imports this file.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { BackendError } from '../../errors.js';
+import { Worker } from 'node:worker_threads';
+import { BackendError, ValueError } from '../../errors.js';
+import type { WasmThreading } from './index.js';
 import { type WasmModule, webAssembly } from './webassembly.js';
 
 const wasmFile = fileURLToPath(new URL('../../../wasm/convnets.wasm', import.meta.url));
+const threadedWasmFile = fileURLToPath(new URL('../../../wasm/convnets-threads.wasm', import.meta.url));
+const workerFile = new URL('./pool-worker-node.js', import.meta.url);
 
 let module: WasmModule | null = null;
 let failure: string | null = null;
@@ -38,4 +44,39 @@ export function loadWasmModule(): WasmModule {
   const reason = wasmUnavailableReason();
   if (reason !== null) throw new BackendError(`wasm backend unavailable: ${reason}`);
   return module!;
+}
+
+/** CONVNETS_THREADS, or every core this process may use (DESIGN.md decision 10), as the native backend reads it. */
+export function wasmThreadCount(): number {
+  const raw = process.env.CONVNETS_THREADS;
+  if (raw === undefined || raw === '') return availableParallelism();
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new ValueError(`CONVNETS_THREADS=${raw}: expected an integer from 1 to 64`);
+  }
+  return threads;
+}
+
+/** The threads a wasm backend made now would run, in words ("one thread", "2 threads"). */
+export function wasmThreadsPlanned(): string {
+  const threads = existsSync(threadedWasmFile) ? wasmThreadCount() : 1;
+  return threads === 1 ? 'one thread' : `${threads} threads`;
+}
+
+let threadedModule: WasmModule | null = null;
+
+/**
+ * The pool for a wasm backend: CONVNETS_THREADS threads (default every core) on worker_threads, or null for one
+ * thread (one asked for, or convnets-threads.wasm missing: a build from before threads).
+ */
+export function loadWasmThreading(): WasmThreading | null {
+  const threads = wasmThreadCount();
+  if (threads === 1 || !existsSync(threadedWasmFile)) return null;
+  threadedModule ??= new (webAssembly()!.Module)(readFileSync(threadedWasmFile));
+  return {
+    module: threadedModule,
+    threads,
+    // unref: a pool's workers wait for work forever; they must not keep the process alive.
+    startThread: (data) => new Worker(workerFile, { workerData: data }).unref(),
+  };
 }

@@ -4,30 +4,90 @@
  * there). The Node entry registers it with a loader that reads dist/wasm/convnets.wasm from disk (node-loader.ts).
  */
 import type { BackendProvider } from '../registry.js';
-import { BackendError } from '../../errors.js';
-import { WasmBackend } from './index.js';
+import { BackendError, ValueError } from '../../errors.js';
+import { type OptionKeys, checkOptions } from '../../options.js';
+import { WasmBackend, type WasmThreading } from './index.js';
 import { type WasmModule, fetchFunction, webAssembly } from './webassembly.js';
 
 let compiled: WasmModule | null = null;
+let threading: WasmThreading | null = null; // set by loadWasmBackend
 
-/** Compiles the kernels from the URL of convnets.wasm, or its bytes; setBackend('wasm') works after it. */
-export async function loadWasmBackend(source: string | URL | ArrayBuffer | ArrayBufferView): Promise<void> {
+type WasmSource = string | URL | ArrayBuffer | ArrayBufferView;
+
+/** Options of loadWasmBackend: the pool of threads, where the runtime allows one. */
+export interface WasmLoadOptions {
+  /** Threads to run the kernels on (default 1): the calling thread and threads − 1 Web Workers. */
+  threads?: number;
+  /** convnets-threads.wasm (its URL or bytes): the kernels built over shared memory; needed for threads > 1. */
+  threadedSource?: WasmSource;
+  /** A module worker script that passes the first message it gets to runWasmPoolThread; needed for threads > 1. */
+  workerUrl?: string | URL;
+}
+
+const loadOptionKeys: OptionKeys<WasmLoadOptions> = { threads: true, threadedSource: true, workerUrl: true };
+
+async function bytesOf(source: WasmSource): Promise<ArrayBuffer | ArrayBufferView> {
+  if (!(typeof source === 'string' || source instanceof URL)) return source;
+  const fetch = fetchFunction();
+  if (fetch === null) throw new BackendError(`wasm backend: no fetch here to load ${source}; pass the bytes`);
+  const response = await fetch(String(source));
+  if (!response.ok) throw new BackendError(`wasm backend: fetching ${source} gave HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
+interface ThreadingScope {
+  SharedArrayBuffer?: unknown;
+  crossOriginIsolated?: boolean;
+  document?: unknown;
+  Worker?: new (url: string | URL, options: { type: 'module' }) => { postMessage(message: unknown): void };
+}
+
+/**
+ * Why this runtime cannot run the pool, or null where it can: it needs SharedArrayBuffer (a page served
+ * cross-origin isolated, with the COOP and COEP headers), Web Workers, and a thread that may block (Atomics.wait):
+ * a worker, not a page's main thread.
+ */
+export function wasmThreadsUnavailableReason(): string | null {
+  const scope = globalThis as ThreadingScope;
+  if (scope.SharedArrayBuffer === undefined || scope.crossOriginIsolated === false)
+    return 'no SharedArrayBuffer: the page is not cross-origin isolated (COOP and COEP headers)';
+  if (scope.Worker === undefined) return 'no Web Workers here';
+  if (scope.document !== undefined) return "a page's main thread may not block on Atomics.wait";
+  return null;
+}
+
+/**
+ * Compiles the kernels from the URL of convnets.wasm, or its bytes; setBackend('wasm') works after it. With
+ * `threads` above 1 it compiles the threaded kernels too, and each backend made afterwards runs on that many threads
+ * where wasmThreadsUnavailableReason() is null, on one otherwise (`getBackend().threads` says which).
+ */
+export async function loadWasmBackend(source: WasmSource, options: WasmLoadOptions = {}): Promise<void> {
+  checkOptions('loadWasmBackend', options, loadOptionKeys);
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+    throw new ValueError(`loadWasmBackend: threads must be an integer from 1 to 64, got ${threads}`);
+  if (threads > 1 && (options.threadedSource === undefined || options.workerUrl === undefined))
+    throw new ValueError('loadWasmBackend: threads above 1 need threadedSource and workerUrl');
   const api = webAssembly();
   if (api === null) throw new BackendError('wasm backend: this JavaScript runtime has no WebAssembly');
-  let bytes: ArrayBuffer | ArrayBufferView;
-  if (typeof source === 'string' || source instanceof URL) {
-    const fetch = fetchFunction();
-    if (fetch === null)
-      throw new BackendError(`wasm backend: no fetch here to load ${source}; pass the bytes`);
-    const response = await fetch(String(source));
-    if (!response.ok) throw new BackendError(`wasm backend: fetching ${source} gave HTTP ${response.status}`);
-    bytes = await response.arrayBuffer();
-  } else bytes = source;
-  compiled = await api.compile(bytes);
+  compiled = await api.compile(await bytesOf(source));
+  threading = null;
+  if (threads === 1 || wasmThreadsUnavailableReason() !== null) return;
+  const module = await api.compile(await bytesOf(options.threadedSource!));
+  const Worker = (globalThis as ThreadingScope).Worker!;
+  const workerUrl = options.workerUrl!;
+  threading = {
+    module,
+    threads,
+    startThread: (data) => new Worker(workerUrl, { type: 'module' }).postMessage(data),
+  };
 }
 
 /** `load` compiles the kernels synchronously or throws a BackendError saying in one line why it cannot. */
-export function wasmProvider(load?: () => WasmModule): BackendProvider {
+export function wasmProvider(
+  load?: () => WasmModule,
+  loadThreading?: () => WasmThreading | null,
+): BackendProvider {
   return {
     create: () => {
       if (compiled === null && load === undefined) {
@@ -36,7 +96,7 @@ export function wasmProvider(load?: () => WasmModule): BackendProvider {
         );
       }
       compiled ??= load!();
-      return new WasmBackend(compiled);
+      return new WasmBackend(compiled, loadThreading === undefined ? threading : loadThreading());
     },
   };
 }

@@ -11,6 +11,7 @@ export interface WasmMemory {
 export type WasmModule = object;
 
 interface WebAssemblyApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Module: new (bytes: ArrayBuffer | ArrayBufferView) => WasmModule;
   Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
   compile(bytes: ArrayBuffer | ArrayBufferView): Promise<WasmModule>;

@@ -3,7 +3,11 @@ import '../../../src/index.js'; // the Node entry: registers the wasm backend fo
 import type { Backend, Shape, Storage, TypedArray } from '../../../src/backend/backend.js';
 import { ReferenceBackend } from '../../../src/backend/reference/index.js';
 import { WasmBackend } from '../../../src/backend/wasm/index.js';
-import { loadWasmModule, wasmUnavailableReason } from '../../../src/backend/wasm/node-loader.js';
+import {
+  loadWasmModule,
+  loadWasmThreading,
+  wasmUnavailableReason,
+} from '../../../src/backend/wasm/node-loader.js';
 import { assertClose } from '../reference/helpers.js';
 
 const reason = wasmUnavailableReason();
@@ -17,7 +21,7 @@ let wasmBackend: WasmBackend | null = null;
 
 /** One wasm backend for every test in a file. */
 export function wasm(): WasmBackend {
-  wasmBackend ??= new WasmBackend(loadWasmModule());
+  wasmBackend ??= new WasmBackend(loadWasmModule(), loadWasmThreading());
   return wasmBackend;
 }
 

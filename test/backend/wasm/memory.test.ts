@@ -7,7 +7,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { getBackend, setBackend } from '../../../src/backend/registry.js';
 import { WasmBackend } from '../../../src/backend/wasm/index.js';
-import { loadWasmModule } from '../../../src/backend/wasm/node-loader.js';
+import { loadWasmModule, loadWasmThreading } from '../../../src/backend/wasm/node-loader.js';
 import { BackendError, ShapeError } from '../../../src/errors.js';
 import * as nn from '../../../src/nn/index.js';
 import * as optim from '../../../src/optim/index.js';
@@ -90,7 +90,10 @@ test(
   'each instance owns its memory; foreign, released and mis-sized storages are refused',
   { skip: skipWasm },
   () => {
-    const [one, two] = [new WasmBackend(loadWasmModule()), new WasmBackend(loadWasmModule())];
+    const [one, two] = [
+      new WasmBackend(loadWasmModule(), loadWasmThreading()),
+      new WasmBackend(loadWasmModule(), loadWasmThreading()),
+    ];
     const x = one.upload(new Float32Array([1, -2, 3, -4]), [4]);
     const y = two.upload(new Float32Array([5, 6, 7, 8]), [4]);
     assert.deepEqual([...one.read(x, [4])], [1, -2, 3, -4]);

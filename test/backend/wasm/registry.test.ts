@@ -30,12 +30,17 @@ test(
       node(['--input-type=module', '-e', code], { CONVNETS_BACKEND: 'wasm' }).stdout,
       'wasm 2x3\n',
     );
-    const info = node([cli, 'info'], { CONVNETS_BACKEND: 'wasm' }).stdout;
-    assert.match(info, /^backend {2}wasm\nkernels {2}WebAssembly SIMD128/m);
+    const info = node([cli, 'info'], { CONVNETS_BACKEND: 'wasm', CONVNETS_THREADS: '1' }).stdout;
+    assert.match(info, /^backend {2}wasm\nkernels {2}WebAssembly SIMD128 \(clang wasm32\), one thread$/m);
     assert.match(info, /^fallback reference backend for .*\bpermute, .*\blrn, /m);
     assert.match(info, /^threads {2}1$/m);
-    const other = node([cli, 'info'], { CONVNETS_BACKEND: 'reference' }).stdout;
+    const pooled = node([cli, 'info'], { CONVNETS_BACKEND: 'wasm', CONVNETS_THREADS: '2' }).stdout;
+    assert.match(pooled, /^kernels {2}WebAssembly SIMD128 \(clang wasm32\), 2 threads over shared memory$/m);
+    assert.match(pooled, /^threads {2}2$/m);
+    const other = node([cli, 'info'], { CONVNETS_BACKEND: 'reference', CONVNETS_THREADS: '1' }).stdout;
     assert.match(other, /^wasm {5}available \(CONVNETS_BACKEND=wasm\), one thread$/m);
+    const otherPooled = node([cli, 'info'], { CONVNETS_BACKEND: 'reference', CONVNETS_THREADS: '3' }).stdout;
+    assert.match(otherPooled, /^wasm {5}available \(CONVNETS_BACKEND=wasm\), 3 threads$/m);
   },
 );
 
