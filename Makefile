@@ -9,7 +9,7 @@ WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
 # in several processes.
 SYSTEM_PACKAGES := libdnnl-dev g++ make python3 dataset-fashion-mnist strace libonnx-testdata clang lld chromium libgloo-dev
 
-.PHONY: setup system-packages build web test-browser demo test test-native test-wasm lint docs-api fixtures bench soak clean
+.PHONY: setup system-packages build web test-browser demo test test-native test-wasm lint docs-api fixtures bench bench-browser soak clean
 
 setup: node_modules/.installed build/native.stamp node_modules/.linked
 
@@ -81,8 +81,9 @@ demo: build
 test: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/
 
-# The page's tests in headless Chromium alone (test/web/); they skip with a line where Chromium or dist/web is missing.
-test-browser: build
+# The page's tests in headless Chromium alone (test/web/); they skip with a line where Chromium or dist/web is missing
+# (the browser benchmark's page test, where bench/'s peers are missing).
+test-browser: build bench/node_modules/.installed
 	CONVNETS_BACKEND=reference node --test dist/test/web/
 
 # The whole suite on the native backend: not what CI runs, a wider check of the addon. Tests import the core, which
@@ -112,6 +113,11 @@ fixtures:
 # benchmark skips that peer and says so. Options pass through: make bench BENCH_ARGS="--only infer --seconds 1".
 bench: build bench/node_modules/.installed
 	npm run bench -- $(BENCH_ARGS)
+
+# convnets against onnxruntime-web and TensorFlow.js in headless Chromium (bench/browser/README.md); options pass
+# through: make bench-browser BENCH_ARGS="--json --seconds 1".
+bench-browser: build web bench/node_modules/.installed
+	node bench/browser/bench.mjs $(BENCH_ARGS)
 
 # Resident memory over 10,000 ResNet-20 training steps and 10,000 inference calls (bench/soak.mjs). Options pass
 # through: make soak SOAK_ARGS="--steps 2000".
