@@ -170,6 +170,9 @@ export const addonPath =
 
 let loaded: { addon: Addon } | { reason: string } | undefined;
 
+/** How many times an idle OpenMP thread polls for work before it sleeps, unless the environment says. */
+export const SPIN_COUNT = 3000;
+
 /** Errors from C++ become BackendErrors naming the kernel. */
 function withErrors(raw: Record<string, (...args: unknown[]) => unknown>): Addon {
   const wrapped: Record<string, (...args: unknown[]) => unknown> = {};
@@ -189,6 +192,11 @@ function load(): { addon: Addon } | { reason: string } {
   // Its caches and memory pool belong to one thread; workers load data, not kernels (DESIGN.md decision 10).
   if (!isMainThread) return { reason: 'the oneDNN addon runs on the main thread only' };
   if (!existsSync(addonPath)) return { reason: 'the oneDNN addon is not built; run make setup' };
+  // libgomp reads how its threads wait between kernels once, as the addon loads. Its default spins 300,000 times
+  // first, so a second busy process on the cores cost training two thirds of its speed; spinning 3,000 times
+  // keeps the speed alone and loses less under load (bench/under-load.mjs). A user's own setting wins.
+  if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined)
+    process.env.GOMP_SPINCOUNT = String(SPIN_COUNT);
   try {
     const raw = createRequire(import.meta.url)(addonPath) as Record<string, (...args: unknown[]) => unknown>;
     return { addon: withErrors(raw) };
