@@ -2,7 +2,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ValueError } from '../errors.js';
 import type { TransformSpec } from '../data/index.js';
-import { exportOnnx, importOnnx } from '../io/index.js';
+import { exportOnnx } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { loadTrained } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
@@ -111,14 +111,14 @@ async function runExport({ values, positionals }: Parsed<typeof options>): Promi
     await requireParentDirectory(out, '--out');
   } else await mkdir(dirname(out), { recursive: true });
   const inputShape = [batch, ...(image ?? source.imageShape)];
-  await exportOnnx(source.model, inputShape, out, {
+  const { outputs } = await exportOnnx(source.model, inputShape, out, {
     opsetVersion: opset,
     batch: dynamic ? 'dynamic' : 'traced',
     docString: source.docString,
     metadata: image === undefined ? source.metadata : {},
   });
   if (triton !== null) {
-    const [output] = (await importOnnx(out)).outputs;
+    const [output] = outputs;
     await writeTritonConfig(join(triton, name!), {
       name: name!,
       input: { name: 'input', dims: inputShape.slice(1) },

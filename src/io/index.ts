@@ -28,6 +28,7 @@ export {
   optimizeGraph,
   runBackendTests,
   type ExportOnnxOptions,
+  type OnnxSignature,
   type ImportOnnxOptions,
   type OnnxValue,
 } from './onnx/index.js';

@@ -27,4 +27,4 @@ export { decodeModelProto, decodeTensorProto } from './proto.js';
 export { encodeModelProto, encodeTensorProto } from './proto-encode.js';
 export { decodeTensorData, type TensorRecord } from './tensor-data.js';
 export { findCases, runBackendTests, runCase } from './backend-test.js';
-export { encodeOnnx, exportOnnx } from './export.js';
+export { encodeOnnx, exportOnnx, type OnnxSignature } from './export.js';
