@@ -70,7 +70,12 @@ export function niceTicks(low: number, high: number, count = 5): number[] {
 }
 
 /** Where each legend entry goes: its row and x offset within a row centred on the plot; and how many rows. */
-function legendLayout(labels: readonly string[]): { at: { row: number; x: number }[]; rows: number } {
+interface LegendLayout {
+  at: { row: number; x: number }[];
+  rows: number;
+}
+
+function legendLayout(labels: readonly string[]): LegendLayout {
   const widths = labels.map((label) => LEGEND_SAMPLE + LEGEND_CHARACTER * label.length + LEGEND_GAP);
   const rows: number[][] = [[]];
   let used = 0;
@@ -96,7 +101,7 @@ function legendLayout(labels: readonly string[]): { at: { row: number; x: number
 
 const legendOf = (panel: Panel) => panel.series.filter((series) => series.legend !== false);
 
-function panelSvg(panel: Panel, x0: number, epochs: number): string {
+function panelSvg(panel: Panel, x0: number, epochs: number, layout: LegendLayout): string {
   const left = x0 + MARGIN.left;
   const right = x0 + PANEL_WIDTH - MARGIN.right;
   const top = MARGIN.top;
@@ -147,7 +152,6 @@ function panelSvg(panel: Panel, x0: number, epochs: number): string {
     `<text x="${x0 + 16}" y="${yMiddle}" text-anchor="middle" font-size="13" transform="rotate(-90 ${x0 + 16} ${yMiddle})">${escapeXml(panel.yLabel)}</text>`,
   );
   const legend = legendOf(panel);
-  const layout = legendLayout(legend.map((series) => series.label));
   panel.series.forEach((series) => {
     const points = series.points.filter(([, y]) => Number.isFinite(y));
     if (points.length === 0) return;
@@ -236,10 +240,8 @@ export function lineChart(
   // The note gets a band of its own above the panels, so that it cannot run into their titles.
   const noteHeight = options.note === undefined ? 0 : NOTE_HEIGHT;
   // A legend too wide for one row takes more, below the panels.
-  const legendRows = Math.max(
-    1,
-    ...panels.map((panel) => legendLayout(legendOf(panel).map((s) => s.label)).rows),
-  );
+  const layouts = panels.map((panel) => legendLayout(legendOf(panel).map((series) => series.label)));
+  const legendRows = Math.max(1, ...layouts.map((layout) => layout.rows));
   const height = HEIGHT + noteHeight + (legendRows - 1) * LEGEND_ROW;
   const note =
     options.note === undefined
@@ -253,7 +255,7 @@ export function lineChart(
     `${title}<rect width="${width}" height="${height}" fill="white"/>`,
     ...note,
     `<g transform="translate(0 ${noteHeight})">`,
-    ...panels.map((panel, i) => panelSvg(panel, i * PANEL_WIDTH, options.epochs ?? 1)),
+    ...panels.map((panel, i) => panelSvg(panel, i * PANEL_WIDTH, options.epochs ?? 1, layouts[i])),
     '</g>',
     `</svg>`,
     '',
