@@ -457,8 +457,10 @@ function readChunks(
     }
   };
   walk(btreeAddress, 0);
+  // Unfiltered chunks are stored apart, so together they fit in the file: this bounds what is allocated below.
+  if (chunks.length * chunkBytes > file.bytes.length)
+    throw hdf5Error(`${what}: ${chunks.length} chunks of ${chunkBytes} bytes do not fit in the file`);
   const count = elementCount(shape, what);
-  // Every chunk's bytes must be in the file, so the output can be no larger than the chunks cover.
   const covered = chunks.length * (chunkBytes / elementSize);
   if (covered < count)
     throw hdf5Error(
