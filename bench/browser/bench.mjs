@@ -182,7 +182,10 @@ function checkParameters(results) {
 
 async function main() {
   const reason = await whyNot();
-  if (reason !== null) throw new Error(reason);
+  if (reason !== null) {
+    console.error(`bench/browser: cannot run: ${reason}`);
+    process.exit(1);
+  }
   const convnets = await import(join(root, 'dist/src/index.js'));
   log('building the page (build/bench-browser) and exporting the ONNX files…');
   await buildSite({ exports: convnets });
