@@ -178,7 +178,7 @@ export class InceptionResNetV2 extends Module {
  * it): stem 605,728; Inception-ResNet-A 137,568 each (× 5); Reduction-A 2,902,528; Inception-ResNet-B 1,171,904
  * each (× 10); Reduction-B 3,930,112; Inception-ResNet-C 2,088,736 each (× 5); fc 2,145,000: 32,433,928 in all
  * (PyTorch's count of the network written in scripts/fixtures/inception_fixtures.py agrees). The authors'
- * TensorFlow-slim model has 55.8 million: it widens the stem to 320, runs 10, 20 and 10 blocks and adds a 1×1
+ * TensorFlow-slim model is larger: its stem ends at 320 channels, it runs 10, 20 and 10 blocks and adds a 1×1
  * convolution to 1536 before pooling, none of which the paper's figures show.
  */
 export const inceptionResNetV2Info: ModelInfo = {
