@@ -199,7 +199,7 @@ export const inceptionResNetV2Info: ModelInfo = {
 };
 
 /** Inception-ResNet-v2 as the paper's figures define it, residual scales 0.17 / 0.10 / 0.20. */
-export const inceptionResnetV2 = registered(
+export const inception_resnet_v2 = registered(
   inceptionResNetV2Info,
   seeded((options: InceptionResNetV2Options) => new InceptionResNetV2(options)),
 );

@@ -461,7 +461,7 @@ export const inceptionV3Info: ModelInfo = {
 };
 
 /** Inception v3 with torchvision's layout and keys, auxiliary head included by default. */
-export const inceptionV3 = registered(
+export const inception_v3 = registered(
   inceptionV3Info,
   seeded((options: InceptionV3Options) => new InceptionV3(options)),
 );

@@ -317,7 +317,7 @@ export const inceptionV4Info: ModelInfo = {
 };
 
 /** Inception-v4 as the paper's figures define it. */
-export const inceptionV4 = registered(
+export const inception_v4 = registered(
   inceptionV4Info,
   seeded((options: InceptionV4Options) => new InceptionV4(options)),
 );

@@ -9,7 +9,7 @@ import {
   INCEPTION_V3_AUX_LOSS_WEIGHT,
   InceptionV3,
   InceptionV3Aux,
-  inceptionV3,
+  inception_v3,
   inceptionV3Figures,
   inceptionV3Info,
   inceptionV3Loss,
@@ -41,8 +41,8 @@ const fixture = loadFixture<Fixture>('inception-v3.json');
 
 // Shapes and counts on the meta backend, which builds and runs these 27 million parameters at no cost.
 const meta = <T>(fn: () => T): T => withBackend('meta', fn);
-const withAux = meta(() => inceptionV3());
-const withoutAux = meta(() => inceptionV3({ auxLogits: false }));
+const withAux = meta(() => inception_v3());
+const withoutAux = meta(() => inception_v3({ auxLogits: false }));
 
 test('inception_v3 has 27,161,264 parameters with the auxiliary head and 23,834,568 without, as torchvision', () => {
   assert.equal(withAux.numParameters(), 27_161_264);
@@ -128,7 +128,7 @@ test('inception_v3 at 299×299: 5,713,216,096 MACs on the main path, as counted 
 });
 
 test('forward and backward at 75×75 (the smallest input) match torchvision on formula weights', () => {
-  const net = inceptionV3({ auxLogits: false, seed: 1 });
+  const net = inception_v3({ auxLogits: false, seed: 1 });
   assert.deepEqual(forwardBackwardMismatches(net, fixture.smallest, 1e-4), []);
 });
 

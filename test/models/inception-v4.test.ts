@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withBackend } from '../../src/backend/registry.js';
 import { summary } from '../../src/analysis/index.js';
-import { inceptionV4, inceptionV4Info } from '../../src/models/inception-v4.js';
+import { inception_v4, inceptionV4Info } from '../../src/models/inception-v4.js';
 import {
   INCEPTION_RESNET_SCALES,
   InceptionResNetA,
   inceptionResNetV2Info,
-  inceptionResnetV2,
+  inception_resnet_v2,
 } from '../../src/models/inception-resnet.js';
 import * as registry from '../../src/models/registry.js';
 import { add, concat, mul, noGrad, relu, zeros } from '../../src/tensor/index.js';
@@ -94,7 +94,7 @@ test('Inception-v4 has 42,679,816 parameters: the sum over the layer shapes of f
     3 * inceptionC +
     fc;
   assert.equal(total, 42_679_816);
-  const net = meta(() => inceptionV4());
+  const net = meta(() => inception_v4());
   assert.equal(net.numParameters(), total);
   assert.equal(inceptionV4Info.parameters, total);
   assert.equal(loadFixture<Fixture>('inception-v4.json').parameters, total);
@@ -115,7 +115,7 @@ test('Inception-ResNet-v2 has 32,433,928 parameters: the sum over the layer shap
   const total =
     stem + 5 * blockA + reductionA(256, 256, 384, 384) + 10 * blockB + reductionB + 5 * blockC + fc;
   assert.equal(total, 32_433_928);
-  assert.equal(meta(() => inceptionResnetV2()).numParameters(), total);
+  assert.equal(meta(() => inception_resnet_v2()).numParameters(), total);
   assert.equal(inceptionResNetV2Info.parameters, total);
   assert.equal(loadFixture<Fixture>('inception-resnet-v2.json').parameters, total);
 });
@@ -124,7 +124,7 @@ for (const [name, file, build, stages] of [
   [
     'inception_v4',
     'inception-v4.json',
-    inceptionV4,
+    inception_v4,
     [
       ['stem', [384, 35]],
       ['inception_a', [384, 35]],
@@ -137,7 +137,7 @@ for (const [name, file, build, stages] of [
   [
     'inception_resnet_v2',
     'inception-resnet-v2.json',
-    inceptionResnetV2,
+    inception_resnet_v2,
     [
       ['stem', [384, 35]],
       ['inception_resnet_a', [384, 35]],
