@@ -1,7 +1,13 @@
 /** Small helpers the family files share (not re-exported by index.ts: they are not part of the models API). */
 import type { Module } from '../nn/index.js';
 import { add, concat, manualSeed, mul, slice, type Tensor } from '../tensor/index.js';
-import { IMAGENET_PREPROCESSING, register, type Builder, type ModelInfo, type ModelOptions } from './registry.js';
+import {
+  IMAGENET_PREPROCESSING,
+  register,
+  type Builder,
+  type ModelInfo,
+  type ModelOptions,
+} from './registry.js';
 
 /** Reseeds the global generator when a builder is given a seed, so a build is repeatable (DESIGN.md decision 9). */
 export function seedFrom(options: ModelOptions): void {

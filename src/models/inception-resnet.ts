@@ -194,7 +194,8 @@ export const inceptionResNetV2Info: ModelInfo = {
   reportedAccuracy: {
     top1: 80.1,
     dataset: 'ImageNet-1k validation',
-    source: 'paper, table 2: single model, single crop, top-1 error 19.9 % (non-blacklisted validation subset)',
+    source:
+      'paper, table 2: single model, single crop, top-1 error 19.9 % (non-blacklisted validation subset)',
   },
 };
 

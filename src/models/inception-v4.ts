@@ -28,11 +28,17 @@ export type BranchStep = ConvStep | 'avg pool' | 'max pool stride 2 V';
 function convFor(inChannels: number, [outChannels, kernel, marks]: ConvStep): BasicConv2d {
   const [kh, kw] = typeof kernel === 'number' ? [kernel, kernel] : kernel;
   const padding: Pair = marks === undefined ? [(kh - 1) / 2, (kw - 1) / 2] : 0;
-  return new BasicConv2d(inChannels, outChannels, kernel, { padding, stride: marks === 'stride 2 V' ? 2 : 1 });
+  return new BasicConv2d(inChannels, outChannels, kernel, {
+    padding,
+    stride: marks === 'stride 2 V' ? 2 : 1,
+  });
 }
 
 /** A branch as a Sequential, and its output channels (a pooling passes its input's through). */
-function branch(inChannels: number, steps: readonly BranchStep[]): { module: Sequential; outChannels: number } {
+function branch(
+  inChannels: number,
+  steps: readonly BranchStep[],
+): { module: Sequential; outChannels: number } {
   let channels = inChannels;
   const layers = steps.map((step) => {
     if (step === 'avg pool') return new AvgPool2d(3, { stride: 1, padding: 1, countIncludePad: false });
@@ -312,7 +318,8 @@ export const inceptionV4Info: ModelInfo = {
   reportedAccuracy: {
     top1: 80.0,
     dataset: 'ImageNet-1k validation',
-    source: 'paper, table 2: single model, single crop, top-1 error 20.0 % (non-blacklisted validation subset)',
+    source:
+      'paper, table 2: single model, single crop, top-1 error 20.0 % (non-blacklisted validation subset)',
   },
 };
 

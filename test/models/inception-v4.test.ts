@@ -101,8 +101,7 @@ test('Inception-v4 has 42,679,816 parameters: the sum over the layer shapes of f
 });
 
 test('Inception-ResNet-v2 has 32,433,928 parameters: the sum over the layer shapes of figures 3, 7 and 16–19', () => {
-  const blockA =
-    conv(384, 32, 1) * 3 + conv(32, 32, 3) + conv(32, 48, 3) + conv(48, 64, 3) + join(128, 384);
+  const blockA = conv(384, 32, 1) * 3 + conv(32, 32, 3) + conv(32, 48, 3) + conv(48, 64, 3) + join(128, 384);
   const blockB =
     conv(1152, 192, 1) + conv(1152, 128, 1) + conv(128, 160, 1, 7) + conv(160, 192, 7, 1) + join(384, 1152);
   const reductionB = conv(1152, 256, 1) * 3 + conv(256, 384, 3) + conv(256, 288, 3) * 2 + conv(288, 320, 3);
