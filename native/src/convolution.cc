@@ -6,6 +6,7 @@
 #include "binding.h"
 #include "execution.h"
 #include "layout.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -17,6 +18,10 @@ using ConvForward = Compiled<dnnl::convolution_forward::primitive_desc, dnnl::co
 using ConvBackwardData = Compiled<dnnl::convolution_backward_data::primitive_desc, dnnl::convolution_backward_data>;
 using ConvBackwardWeights =
     Compiled<dnnl::convolution_backward_weights::primitive_desc, dnnl::convolution_backward_weights>;
+
+// Whether conv2dBackwardFilter sums a batch's weight gradient image by image in float64
+// (backwardWeightsImageByImage); off by default, since it runs oneDNN once per image on one thread.
+bool batchInvariantGradients = false;
 
 memory::desc anyLayout(const Dims& dims) { return memory::desc(dims, DataType::f32, memory::format_tag::any); }
 
@@ -162,21 +167,92 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
+std::shared_ptr<ConvBackwardWeights> compileBackwardWeights(const Geometry& g) {
+  return g.compile<ConvBackwardWeights>(g.key("convBackwardWeights"), [&] {
+    dnnl::convolution_forward::primitive_desc hint(forwardDesc(g, false), engine());
+    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
+                                               anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR);
+    return new ConvBackwardWeights({d, userScratchpad(), engine(), hint});
+  });
+}
+
+/** `oneImage` in the layout of a batch of `batch` images, or a zero desc when the batch is not outermost. */
+memory::desc batchOf(const memory::desc& oneImage, int64_t batch) {
+  Dims dims = oneImage.dims();
+  dims[0] = batch;
+  const memory::desc batched = sameLayout(oneImage, dims);
+  if (sameLayout(batched, oneImage.dims()) != oneImage ||
+      batched.get_size() != static_cast<size_t>(batch) * oneImage.get_size()) {
+    return {};
+  }
+  return batched;
+}
+
+/**
+ * The weight gradient as the sum over the batch of each image's own, computed by oneDNN image by image and added
+ * in float64 in the batch's order, rounded to float32 once. oneDNN's batched kernel sums every image and position
+ * in one float32 running sum, whose rounding (about 1e-5 of the gradient's largest value for a CIFAR ResNet-20
+ * layer at batch 128) depends on which images share the batch: one process at batch 2B and two at B then drift
+ * apart by 2.4e-4 in 50 SGD steps, as much as one process does with its batch merely reordered. Summed this way,
+ * batch 2B and the average of two batches of B differ by about one float32 rounding. False when the layouts do not
+ * split by image.
+ */
+bool backwardWeightsImageByImage(const Geometry& g, Storage* x, Storage* dy, const memory& out, Temps& temps) {
+  Geometry single = g;
+  single.x[0] = 1;
+  single.y[0] = 1;
+  std::shared_ptr<ConvBackwardWeights> c = compileBackwardWeights(single);
+  const int64_t batch = g.x[0];
+  const memory::desc srcImage = c->pd.src_desc(), dyImage = c->pd.diff_dst_desc();
+  const memory::desc srcBatch = batchOf(srcImage, batch), dyBatch = batchOf(dyImage, batch);
+  if (srcBatch.is_zero() || dyBatch.is_zero() || c->pd.diff_weights_desc() != out.get_desc()) return false;
+  const memory xs = viewAs(x, srcBatch, temps), dys = viewAs(dy, dyBatch, temps);
+  const memory imageGradient = temps.make(out.get_desc());
+  const size_t values = out.get_desc().get_size() / sizeof(float);
+  // float64 accumulators, as a memory of twice as many float32 so that a recording keeps them.
+  const memory sum = temps.make(plainDesc({static_cast<int64_t>(2 * values)}));
+  for (int64_t n = 0; n < batch; n++) {
+    execute(c->primitive, c->pd.scratchpad_desc(),
+            {{DNNL_ARG_SRC, memory(srcImage, engine(), static_cast<char*>(xs.get_data_handle()) + n * srcImage.get_size())},
+             {DNNL_ARG_DIFF_DST,
+              memory(dyImage, engine(), static_cast<char*>(dys.get_data_handle()) + n * dyImage.get_size())},
+             {DNNL_ARG_DIFF_WEIGHTS, imageGradient}});
+    const bool first = n == 0;
+    runHandWritten(
+        [values, first](const Args& args) {
+          const float* image = dataOf<float>(args, DNNL_ARG_SRC);
+          double* total = dataOf<double>(args, DNNL_ARG_DST);
+          if (first) {
+            for (size_t i = 0; i < values; i++) total[i] = image[i];
+          } else {
+            for (size_t i = 0; i < values; i++) total[i] += image[i];
+          }
+        },
+        {{DNNL_ARG_SRC, imageGradient}, {DNNL_ARG_DST, sum}});
+  }
+  runHandWritten(
+      [values](const Args& args) {
+        const double* total = dataOf<double>(args, DNNL_ARG_SRC);
+        float* rounded = dataOf<float>(args, DNNL_ARG_DST);
+        for (size_t i = 0; i < values; i++) rounded[i] = static_cast<float>(total[i]);
+      },
+      {{DNNL_ARG_SRC, sum}, {DNNL_ARG_DST, out}});
+  return true;
+}
+
 /** conv2dBackwardFilter(x, dy, geometry) → dw, always plain. */
 Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Geometry g = geometry(info[2], "conv2dBackwardFilter");
   Storage* x = unwrap(info[0], g.x, "conv2dBackwardFilter");
   Storage* dy = unwrap(info[1], g.y, "conv2dBackwardFilter");
-  auto c = g.compile<ConvBackwardWeights>(g.key("convBackwardWeights"), [&] {
-    dnnl::convolution_forward::primitive_desc hint(forwardDesc(g, false), engine());
-    dnnl::convolution_backward_weights::desc d(algorithm::convolution_direct, anyLayout(g.x), anyLayout(g.w),
-                                               anyLayout(g.y), g.stride, g.dilationGaps, g.padL, g.padR);
-    return new ConvBackwardWeights({d, userScratchpad(), engine(), hint});
-  });
+  std::shared_ptr<ConvBackwardWeights> c = compileBackwardWeights(g);
   Temps temps;
   // Weight gradients feed optimizers, which work on plain values.
   Output out(env, c->pd.diff_weights_desc(), g.wLogical, temps, true);
+  if (batchInvariantGradients && g.x[0] > 1 && backwardWeightsImageByImage(g, x, dy, out.mem(), temps)) {
+    return out.finish();
+  }
   execute(c->primitive, c->pd.scratchpad_desc(),
           {{DNNL_ARG_SRC, viewAs(x, c->pd.src_desc(), temps)},
            {DNNL_ARG_DIFF_DST, viewAs(dy, c->pd.diff_dst_desc(), temps)},
@@ -184,9 +260,16 @@ Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
+/** setBatchInvariantGradients(on): whether weight gradients are summed image by image in float64. */
+Napi::Value SetBatchInvariantGradients(const Napi::CallbackInfo& info) {
+  batchInvariantGradients = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void registerConvolution(Napi::Env env, Napi::Object exports) {
+  CONVNETS_EXPORT(exports, "setBatchInvariantGradients", SetBatchInvariantGradients);
   CONVNETS_EXPORT(exports, "conv2d", Conv2d);
   CONVNETS_EXPORT(exports, "conv2dBackwardData", Conv2dBackwardData);
   CONVNETS_EXPORT(exports, "conv2dBackwardFilter", Conv2dBackwardFilter);

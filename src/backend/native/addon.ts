@@ -91,6 +91,7 @@ export interface Addon {
   info(): LibraryInfo;
   setThreads(threads: number): number;
   setBlockedLayouts(blocked: boolean): void;
+  setBatchInvariantGradients(on: boolean): void;
   isBlocked(x: Handle): boolean;
 
   startRecording(): void;

@@ -70,6 +70,13 @@ function blockedLayoutsFromEnvironment(): boolean {
   return raw === 'blocked';
 }
 
+/** CONVNETS_BATCH_INVARIANT=1 sums convolution weight gradients image by image (setBatchInvariantGradients). */
+function batchInvariantFromEnvironment(): boolean {
+  const raw = process.env.CONVNETS_BATCH_INVARIANT ?? '0';
+  if (raw !== '0' && raw !== '1') throw new ValueError(`CONVNETS_BATCH_INVARIANT=${raw}: expected 0 or 1`);
+  return raw === '1';
+}
+
 const dtypeCode = (dtype: DType) => (dtype === 'int32' ? 1 : 0);
 
 function convGeometry(xShape: Shape, wShape: Shape, yShape: Shape, attrs: Conv2dAttrs): ConvGeometry {
@@ -134,6 +141,7 @@ export class NativeBackend implements Backend {
     this.addon = loadAddon();
     this.threads = this.addon.setThreads(threadCount());
     this.addon.setBlockedLayouts(blockedLayoutsFromEnvironment());
+    this.addon.setBatchInvariantGradients(batchInvariantFromEnvironment());
   }
 
   readonly recorder: Recorder = {
@@ -177,6 +185,17 @@ export class NativeBackend implements Backend {
   /** Lets outputs stay in oneDNN's blocked layouts (the default), or keeps every output plain. */
   setBlockedLayouts(blocked: boolean): void {
     this.addon.setBlockedLayouts(blocked);
+  }
+
+  /**
+   * Sums each convolution's weight gradient over the batch image by image, in float64 and in the batch's order,
+   * instead of in oneDNN's one float32 running sum over the whole batch, whose rounding depends on which images
+   * share it. Then a batch of 2B and the average of two batches of B (two data-parallel processes) give the same
+   * gradient to about one float32 rounding, not 1e-5 of its largest value. Off by default: it runs oneDNN once per
+   * image, on one thread (docs/distributed.md has the cost).
+   */
+  setBatchInvariantGradients(on: boolean): void {
+    this.addon.setBatchInvariantGradients(on);
   }
 
   /** Whether a storage is held in one of oneDNN's blocked layouts (tests check that layouts flow). */
