@@ -15,6 +15,17 @@ export {
   type LoadWeightsOptions,
   type WeightsFormat,
 } from './weights.js';
+export {
+  decodeCaffe,
+  decodeCaffemodel,
+  loadCaffe,
+  parsePrototxt,
+  type CaffeBlob,
+  type CaffeLayerBlobs,
+  type CaffeWeights,
+  type TextMessage,
+  type TextValue,
+} from './caffe/index.js';
 export type { Source } from './common.js';
 export {
   OnnxModel,
