@@ -16,8 +16,12 @@ export {
   type WeightsFormat,
 } from './weights.js';
 export {
+  caffeStateDict,
   decodeCaffe,
+  decodeCaffeZooWeights,
   decodeCaffemodel,
+  resnet50CaffeTable,
+  type CaffeModuleSource,
   loadCaffe,
   parsePrototxt,
   type CaffeBlob,

@@ -3,13 +3,14 @@ import { FormatError, ValueError } from '../errors.js';
 import type { LoadStateDictResult, Module } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { inFile, readSource, type Source } from './common.js';
+import { decodeCaffeZooWeights } from './caffe/index.js';
 import { decodeOnnxInitialisers } from './onnx/initialisers.js';
 import { decodePth } from './pth/index.js';
 import { decodeSafetensors, saveSafetensors } from './safetensors.js';
 import { checkOptions } from '../options.js';
 
 /** The weight file formats convnets reads. */
-export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx';
+export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx' | 'caffemodel';
 
 /**
  * The format of a weights file, from its first bytes, else from its extension: a zip archive or legacy pickle is
@@ -42,12 +43,17 @@ export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null
       return 'npy';
     case '.onnx':
       return 'onnx';
+    case '.caffemodel':
+      return 'caffemodel';
     default:
       return null;
   }
 }
 
-/** Every tensor of a weights file (`.pth`/`.pt`, safetensors, or an .onnx model's float initialisers) by its key. */
+/**
+ * Every tensor of a weights file (`.pth`/`.pt`, safetensors, an .onnx model's float initialisers, or Kaiming He's
+ * ResNet-50 .caffemodel under torchvision's resnet50 keys) by its key.
+ */
 export async function readWeights(file: Source): Promise<Map<string, Tensor>> {
   return (await readWeightsAndFormat(file)).tensors;
 }
@@ -67,6 +73,8 @@ async function readWeightsAndFormat(
         throw new FormatError('a .npy file holds one array, not named weights; use readNpy');
       case 'onnx':
         return decodeOnnxInitialisers(bytes);
+      case 'caffemodel':
+        return decodeCaffeZooWeights(bytes);
       case null:
         throw new FormatError('not a weights file convnets reads (PyTorch .pth/.pt or .safetensors)');
     }
@@ -120,7 +128,8 @@ export async function loadWeights(
   const mapKey = options.mapKey;
   try {
     const state = mapKey === undefined ? loaded : mapKeys(loaded, mapKey);
-    const optional = format === 'onnx' ? (key: string) => STEP_COUNTER.test(key) : undefined;
+    const optional =
+      format === 'onnx' || format === 'caffemodel' ? (key: string) => STEP_COUNTER.test(key) : undefined;
     return model.loadStateDict(state, { strict: options.strict ?? true, optional });
   } finally {
     // The model holds copies; the file's tensors are done with.

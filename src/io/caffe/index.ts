@@ -1,4 +1,6 @@
 /** Caffe's files: the text prototxt (a network) and the binary .caffemodel (its learned blobs). */
+import { FormatError } from '../../errors.js';
+import type { Tensor } from '../../tensor/index.js';
 import { OnnxModel, importOnnxOptionKeys, type ImportOnnxOptions } from '../../graph/model.js';
 import { optimizeGraph } from '../../graph/optimize.js';
 import { checkOptions } from '../../options.js';
@@ -6,6 +8,7 @@ import { inFile, readSource, type Source } from '../common.js';
 import { buildCaffeModel } from './build.js';
 import { decodeCaffemodel } from './caffemodel.js';
 import { parsePrototxt } from './prototxt.js';
+import { caffeStateDict, resnet50CaffeTable } from './resnet50.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -45,5 +48,23 @@ export async function loadCaffe(
   return new OnnxModel(options.optimize ? optimizeGraph(model) : model, options);
 }
 
+/**
+ * A .caffemodel's blobs under torchvision's keys, for loading into a zoo model: Kaiming He's ResNet-50 release onto
+ * resnet50 (resnet50CaffeTable). A caffemodel with other layer names is a FormatError pointing to loadCaffe, which
+ * builds any network from its prototxt.
+ */
+export function decodeCaffeZooWeights(bytes: Uint8Array): Map<string, Tensor> {
+  const weights = decodeCaffemodel(bytes);
+  const names = new Set(weights.layers.map((layer) => layer.name));
+  if (!names.has('res2a_branch2a') || !names.has('fc1000')) {
+    throw new FormatError(
+      "a .caffemodel loads into a zoo model only with Kaiming He's ResNet-50 layer names (conv1, res2a_branch2a, …, " +
+        'fc1000); build other Caffe networks from their .prototxt (io.loadCaffe, or convnets predict model.caffemodel)',
+    );
+  }
+  return caffeStateDict(weights, resnet50CaffeTable());
+}
+
+export { caffeStateDict, resnet50CaffeTable, type CaffeModuleSource } from './resnet50.js';
 export { parsePrototxt, type TextMessage, type TextValue } from './prototxt.js';
 export { decodeCaffemodel, type CaffeBlob, type CaffeLayerBlobs, type CaffeWeights } from './caffemodel.js';
