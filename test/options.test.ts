@@ -176,6 +176,7 @@ const calls: Record<string, Call> = {
   'data.splitValidation #1': (extra) =>
     data.splitValidation(fakeLoader().dataset, { validation: 0, seed: 1, ...extra }),
   'data.transforms.colorShift #0': (extra) => data.transforms.colorShift({ scale: 0.1, ...extra }),
+  'data.transforms.randomErasing #0': (extra) => data.transforms.randomErasing(extra),
   'data.transforms.elasticTransform #0': (extra) =>
     data.transforms.elasticTransform({ alpha: 1, sigma: 1, ...extra }),
   'data.transforms.functional.pad #2': (extra) =>
