@@ -51,7 +51,7 @@ export interface Subject {
 /** The options that name a model, shared with `convnets show`. */
 export const modelOptions = {
   arch: { value: 'MODEL', help: 'a zoo model instead of a checkpoint (with --weights)' },
-  weights: { value: 'FILE', help: 'with --arch: its weights (.pth, .safetensors, .onnx)' },
+  weights: { value: 'FILE', help: 'with --arch: its weights (.pth, .safetensors, .onnx, Keras .h5)' },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
 } as const;
 

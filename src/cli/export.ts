@@ -26,7 +26,7 @@ const options = {
   },
   weights: {
     value: 'FILE',
-    help: 'with --arch: weights to load (.pth, .safetensors, .onnx)',
+    help: 'with --arch: weights to load (.pth, .safetensors, .onnx, Keras .h5)',
     default: 'initialised',
   },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },

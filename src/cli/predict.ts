@@ -29,7 +29,7 @@ const options = {
   arch: { value: 'MODEL', help: 'a zoo model to run instead of a checkpoint (with --weights)' },
   weights: {
     value: 'W',
-    help: "with --arch: its weights (.pth, .safetensors, .onnx, ResNet-50's .caffemodel, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)",
+    help: "with --arch: its weights (.pth, .safetensors, .onnx, Keras .h5, ResNet-50's .caffemodel, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)",
   },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
   input: {

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ValueError } from '../errors.js';
 import type { Dataset, TransformSpec } from '../data/index.js';
-import { cachedDownload, readWeights } from '../io/index.js';
+import { cachedDownload, readWeightsFile, type WeightsFile } from '../io/index.js';
 import * as models from '../models/index.js';
 import type { Module } from '../nn/index.js';
 import {
@@ -28,7 +28,7 @@ import { choiceOption, numberOption } from './train-setup.js';
 export const transferOptions = {
   weights: {
     value: 'W',
-    help: 'start from these weights: a .pth, .safetensors or .onnx file, a checkpoint directory, or a registry name (resnet18:IMAGENET1K_V1)',
+    help: 'start from these weights: a .pth, .safetensors, .onnx or Keras .h5 file, a checkpoint directory, or a registry name (resnet18:IMAGENET1K_V1)',
   },
   freeze: {
     value: 'all-but-head|none|PATH',
@@ -92,6 +92,16 @@ export async function resolveWeights(spec: string): Promise<WeightsSource> {
   return { file: spec, published: null };
 }
 
+/** The builder options a file that names its model (Keras .h5) asks for; an error when it names another model. */
+export function builderOptionsFor(file: WeightsFile, arch: string, path: string): Record<string, unknown> {
+  if (file.model === null) return {};
+  if (file.model.name !== arch)
+    throw new ValueError(
+      `${path}: holds the weights of ${file.model.name}, not ${arch}; use --arch ${file.model.name}`,
+    );
+  return file.model.options;
+}
+
 /**
  * The model with the weights loaded: built with as many classes as the weights' head has (read from the file), so
  * every key loads strictly; the head is replaced afterwards.
@@ -101,12 +111,14 @@ export async function modelWithWeights(
   modelOptions: Record<string, unknown>,
   source: WeightsSource,
 ): Promise<Module> {
-  const state = await readWeights(source.file);
+  const file = await readWeightsFile(source.file);
+  const state = file.tensors;
   try {
-    const head = headPath(models.get(name, { ...modelOptions, numClasses: 2 }), models.info(name).head);
+    const options = { ...modelOptions, ...builderOptionsFor(file, name, source.file) };
+    const head = headPath(models.get(name, { ...options, numClasses: 2 }), models.info(name).head);
     const headWeight = state.get(`${head}.weight`);
     const numClasses = headWeight?.shape[0] ?? models.info(name).numClasses;
-    const model = models.get(name, { ...modelOptions, numClasses });
+    const model = models.get(name, { ...options, numClasses });
     model.loadStateDict(state, { strict: true, optional: (key) => key.endsWith('num_batches_tracked') });
     return model;
   } catch (error) {

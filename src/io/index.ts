@@ -11,8 +11,10 @@ export {
   detectFormat,
   loadWeights,
   readWeights,
+  readWeightsFile,
   saveWeights,
   type LoadWeightsOptions,
+  type WeightsFile,
   type WeightsFormat,
 } from './weights.js';
 export {
@@ -30,6 +32,8 @@ export {
   type TextMessage,
   type TextValue,
 } from './caffe/index.js';
+export { decodeKeras, loadKeras, type KerasWeights } from './keras/index.js';
+export { Hdf5Dataset, Hdf5File, Hdf5Group, type AttributeValue } from './hdf5/index.js';
 export type { Source } from './common.js';
 export {
   OnnxModel,

@@ -4,19 +4,23 @@ import type { LoadStateDictResult, Module } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { inFile, readSource, type Source } from './common.js';
 import { decodeCaffeZooWeights } from './caffe/index.js';
+import { isHdf5 } from './hdf5/index.js';
+import { decodeKeras } from './keras/index.js';
 import { decodeOnnxInitialisers } from './onnx/initialisers.js';
 import { decodePth } from './pth/index.js';
 import { decodeSafetensors, saveSafetensors } from './safetensors.js';
 import { checkOptions } from '../options.js';
 
 /** The weight file formats convnets reads. */
-export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx' | 'caffemodel';
+export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx' | 'keras' | 'caffemodel';
 
 /**
  * The format of a weights file, from its first bytes, else from its extension: a zip archive or legacy pickle is
- * PyTorch's; an 8-byte length followed by '{' is safetensors. null when neither says.
+ * PyTorch's; an 8-byte length followed by '{' is safetensors; HDF5's signature is Keras's `.h5`. null when neither
+ * says.
  */
 export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null {
+  if (isHdf5(bytes)) return 'keras';
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04) {
     return 'pth';
   }
@@ -45,45 +49,81 @@ export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null
       return 'onnx';
     case '.caffemodel':
       return 'caffemodel';
+    case '.h5':
+    case '.hdf5':
+      return 'keras';
     default:
       return null;
   }
 }
 
 /**
- * Every tensor of a weights file (`.pth`/`.pt`, safetensors, an .onnx model's float initialisers, or Kaiming He's
- * ResNet-50 .caffemodel under torchvision's resnet50 keys) by its key.
+ * Every tensor of a weights file (`.pth`/`.pt`, safetensors, an .onnx model's float initialisers, a Keras
+ * application's `.h5` under convnets' keys, or Kaiming He's ResNet-50 .caffemodel under torchvision's resnet50 keys)
+ * by its key.
  */
 export async function readWeights(file: Source): Promise<Map<string, Tensor>> {
-  return (await readWeightsAndFormat(file)).tensors;
+  return (await readWeightsFile(file)).tensors;
 }
 
-async function readWeightsAndFormat(
-  file: Source,
-): Promise<{ tensors: Map<string, Tensor>; format: WeightsFormat | null }> {
+/** BatchNorm's step counter: training keeps it, evaluation never reads it, and ONNX, Keras and Caffe files do not hold it. */
+const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
+
+/** A weights file read: its tensors, its format, and what it says about the model it belongs to. */
+export interface WeightsFile {
+  tensors: Map<string, Tensor>;
+  format: WeightsFormat | null;
+  /**
+   * The registered model and builder options a file that names its architecture belongs to (a Keras `.h5`:
+   * `{ name: 'resnet50', options: { strideOn: '1x1', batchNormEps: 1.001e-5 } }`); null for other formats.
+   */
+  model: { name: string; options: Record<string, unknown> } | null;
+  /** Keys of the model the file cannot hold, which a load should not ask for (BatchNorm's step counters). */
+  optional: ((key: string) => boolean) | undefined;
+}
+
+/** Reads a weights file (see readWeights), with its format and the model a Keras file names. */
+export async function readWeightsFile(file: Source): Promise<WeightsFile> {
   const { bytes, name } = await readSource(file);
   const format = detectFormat(bytes, name);
-  const tensors = inFile(name, () => {
+  const optional =
+    format === 'onnx' || format === 'keras' || format === 'caffemodel'
+      ? (key: string) => STEP_COUNTER.test(key)
+      : undefined;
+  return inFile(name, (): WeightsFile => {
     switch (format) {
       case 'pth':
-        return decodePth(bytes);
+        return { tensors: decodePth(bytes), format, model: null, optional };
       case 'safetensors':
-        return decodeSafetensors(bytes).tensors;
+        return { tensors: decodeSafetensors(bytes).tensors, format, model: null, optional };
       case 'npy':
         throw new FormatError('a .npy file holds one array, not named weights; use readNpy');
       case 'onnx':
-        return decodeOnnxInitialisers(bytes);
+        return { tensors: decodeOnnxInitialisers(bytes), format, model: null, optional };
+      case 'keras': {
+        const keras = decodeKeras(bytes);
+        return {
+          tensors: keras.tensors,
+          format,
+          model: { name: keras.model, options: keras.modelOptions },
+          optional,
+        };
+      }
       case 'caffemodel':
-        return decodeCaffeZooWeights(bytes);
+        // The original ResNet-50: its stride-2 blocks stride in the first 1×1 convolution.
+        return {
+          tensors: decodeCaffeZooWeights(bytes),
+          format,
+          model: { name: 'resnet50', options: { strideOn: '1x1' } },
+          optional,
+        };
       case null:
-        throw new FormatError('not a weights file convnets reads (PyTorch .pth/.pt or .safetensors)');
+        throw new FormatError(
+          'not a weights file convnets reads (PyTorch .pth/.pt, .safetensors, .onnx or Keras .h5)',
+        );
     }
   });
-  return { tensors, format };
 }
-
-/** BatchNorm's step counter: training keeps it, evaluation never reads it, and an ONNX file has no initialiser for it. */
-const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
 
 /** How loadWeights maps and matches the file's keys. */
 export interface LoadWeightsOptions {
@@ -124,12 +164,10 @@ export async function loadWeights(
   options: LoadWeightsOptions = {},
 ): Promise<LoadStateDictResult> {
   checkOptions('io.loadWeights', options, { strict: true, mapKey: true });
-  const { tensors: loaded, format } = await readWeightsAndFormat(file);
+  const { tensors: loaded, optional } = await readWeightsFile(file);
   const mapKey = options.mapKey;
   try {
     const state = mapKey === undefined ? loaded : mapKeys(loaded, mapKey);
-    const optional =
-      format === 'onnx' || format === 'caffemodel' ? (key: string) => STEP_COUNTER.test(key) : undefined;
     return model.loadStateDict(state, { strict: options.strict ?? true, optional });
   } finally {
     // The model holds copies; the file's tensors are done with.

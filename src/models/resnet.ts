@@ -38,6 +38,13 @@ export interface BlockOptions {
   downsample?: Module | null;
   /** false: a plain block, no shortcut at all (then downsample must be null). */
   residual?: boolean;
+  /**
+   * Which convolution of a bottleneck takes the stride: '3x3' (torchvision's v1.5, the default) or '1x1' (the
+   * first 1×1: the paper's v1, Caffe's and Keras's ResNets). A basic block has only 3×3 convolutions.
+   */
+  strideOn?: '3x3' | '1x1';
+  /** BatchNorm's epsilon; default 1e-5 (Keras's ResNets use 1.001e-5). */
+  batchNormEps?: number;
 }
 
 /** What ResNet needs of a block type: its constructor and how many times `planes` it outputs. */
@@ -58,6 +65,14 @@ function blockSettings(options: BlockOptions): {
   return { stride: options.stride ?? 1, downsample, residual };
 }
 
+const blockOptionKeys = {
+  stride: true,
+  downsample: true,
+  residual: true,
+  strideOn: true,
+  batchNormEps: true,
+} as const;
+
 /** Two 3×3 convolutions (ResNet-18/34, and the CIFAR nets): relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). */
 export class BasicBlock extends Module {
   static readonly expansion = 1;
@@ -72,13 +87,16 @@ export class BasicBlock extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
-    checkOptions('models.BasicBlock', options, { stride: true, downsample: true, residual: true });
+    checkOptions('models.BasicBlock', options, blockOptionKeys);
     const { stride, downsample, residual } = blockSettings(options);
+    if (options.strideOn === '1x1')
+      throw new ValueError('a basic block has no 1×1 convolution for the stride');
+    const eps = options.batchNormEps;
     this.conv1 = conv3x3(inPlanes, planes, stride);
-    this.bn1 = new BatchNorm2d(planes);
+    this.bn1 = new BatchNorm2d(planes, { eps });
     this.relu = new ReLU();
     this.conv2 = conv3x3(planes, planes);
-    this.bn2 = new BatchNorm2d(planes);
+    this.bn2 = new BatchNorm2d(planes, { eps });
     this.downsample = downsample;
     this.stride = stride;
     this.residual = residual;
@@ -115,14 +133,16 @@ export class Bottleneck extends Module {
 
   constructor(inPlanes: number, planes: number, options: BlockOptions = {}) {
     super();
-    checkOptions('models.Bottleneck', options, { stride: true, downsample: true, residual: true });
+    checkOptions('models.Bottleneck', options, blockOptionKeys);
     const { stride, downsample, residual } = blockSettings(options);
-    this.conv1 = conv1x1(inPlanes, planes);
-    this.bn1 = new BatchNorm2d(planes);
-    this.conv2 = conv3x3(planes, planes, stride);
-    this.bn2 = new BatchNorm2d(planes);
+    const onFirst = options.strideOn === '1x1';
+    const eps = options.batchNormEps;
+    this.conv1 = conv1x1(inPlanes, planes, onFirst ? stride : 1);
+    this.bn1 = new BatchNorm2d(planes, { eps });
+    this.conv2 = conv3x3(planes, planes, onFirst ? 1 : stride);
+    this.bn2 = new BatchNorm2d(planes, { eps });
     this.conv3 = conv1x1(planes, planes * Bottleneck.expansion);
-    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion);
+    this.bn3 = new BatchNorm2d(planes * Bottleneck.expansion, { eps });
     this.relu = new ReLU();
     this.downsample = downsample;
     this.stride = stride;
@@ -167,6 +187,10 @@ export interface ResNetOptions extends ModelOptions {
   zeroInitResidual?: boolean;
   /** Channels of the input image; default 3. */
   inChannels?: number;
+  /** Which bottleneck convolution takes a stage's stride: '3x3' (torchvision, default) or '1x1' (Keras, Caffe). */
+  strideOn?: '3x3' | '1x1';
+  /** BatchNorm's epsilon everywhere; default 1e-5 (Keras's ResNets: 1.001e-5). */
+  batchNormEps?: number;
 }
 
 /**
@@ -187,6 +211,8 @@ export class ResNet extends Module {
   readonly avgpool: AdaptiveAvgPool2d;
   readonly fc: Linear;
   readonly residual: boolean;
+  readonly strideOn: '3x3' | '1x1';
+  readonly batchNormEps: number | undefined;
   private inPlanes = 64;
 
   constructor(
@@ -201,10 +227,18 @@ export class ResNet extends Module {
       zeroInitResidual: true,
       inChannels: true,
       residual: true,
+      strideOn: true,
+      batchNormEps: true,
     });
+    this.strideOn = options.strideOn ?? '3x3';
+    if (this.strideOn !== '3x3' && this.strideOn !== '1x1')
+      throw new ValueError(
+        `models.ResNet: strideOn must be '3x3' or '1x1', got ${JSON.stringify(options.strideOn)}`,
+      );
+    this.batchNormEps = options.batchNormEps;
     this.residual = options.residual ?? true;
     this.conv1 = new Conv2d(options.inChannels ?? 3, 64, 7, { stride: 2, padding: 3, bias: false });
-    this.bn1 = new BatchNorm2d(64);
+    this.bn1 = new BatchNorm2d(64, { eps: this.batchNormEps });
     this.relu = new ReLU();
     this.maxpool = new MaxPool2d(3, { stride: 2, padding: 1 });
     this.layer1 = this.makeLayer(64, layers[0], 1);
@@ -219,14 +253,18 @@ export class ResNet extends Module {
   private makeLayer(planes: number, blocks: number, stride: number): Sequential {
     const { block, residual } = this;
     const outPlanes = planes * block.expansion;
+    const eps = this.batchNormEps;
     // A projection (1×1 conv + BN: torchvision's option B) only where the identity does not fit.
     const downsample =
       residual && (stride !== 1 || this.inPlanes !== outPlanes)
-        ? new Sequential(conv1x1(this.inPlanes, outPlanes, stride), new BatchNorm2d(outPlanes))
+        ? new Sequential(conv1x1(this.inPlanes, outPlanes, stride), new BatchNorm2d(outPlanes, { eps }))
         : null;
-    const first = new block(this.inPlanes, planes, { stride, downsample, residual });
+    // Only a bottleneck has a 1×1 for the stride: a basic block is told nothing, so it keeps refusing '1x1'.
+    const variant = this.strideOn === '1x1' ? { strideOn: this.strideOn } : {};
+    const common = { residual, batchNormEps: eps, ...variant };
+    const first = new block(this.inPlanes, planes, { stride, downsample, ...common });
     this.inPlanes = outPlanes;
-    const rest = Array.from({ length: blocks - 1 }, () => new block(outPlanes, planes, { residual }));
+    const rest = Array.from({ length: blocks - 1 }, () => new block(outPlanes, planes, common));
     return new Sequential(first, ...rest);
   }
 

@@ -47,6 +47,18 @@ test('mutated .npy, safetensors and .pth files (zip and legacy) give a value or 
   assertClean(report, [...readers], FIXTURES.length * MUTATIONS_PER_FIXTURE);
 });
 
+test('mutated HDF5 files (Keras layout: symbol tables, link messages; chunked datasets) give a value or a FormatError', async () => {
+  const seeds = ['small.h5', 'small-latest.h5', 'chunked.h5'];
+  const report = await runIsolated({
+    kind: 'files',
+    seeds,
+    readers: ['hdf5'],
+    mutations: MUTATIONS_PER_FIXTURE,
+    seed: SEED + 2,
+  });
+  assertClean(report, ['hdf5'], seeds.length * MUTATIONS_PER_FIXTURE);
+});
+
 test('mutated pickles inside well-formed archives (their CRCs right) give a value or a FormatError', async () => {
   // The zip's CRC-32 check refuses most mutations of data.pkl before the pickle reader sees them; here it sees them.
   const seeds = ['sequential.pth', 'sequential-protocol4.pth', 'mixed.pth'];

@@ -2,7 +2,7 @@
 // ONNX models (imported and run once: mutated files, attributes at boundary values, one hostile model), and reports
 // each case on stdout, one JSON line when it starts and one when it ends, with the process's peak resident set so far.
 // It does nothing unless started by runIsolated (the test runner also loads every file under test/).
-import { mkdtempSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -19,6 +19,8 @@ import {
   parsePrototxt,
 } from '../../src/io/index.js';
 import { ZipArchive } from '../../src/io/pth/zip.js';
+import { Hdf5Dataset, Hdf5File, Hdf5Group } from '../../src/io/hdf5/index.js';
+import { kerasLayers } from '../../src/io/keras/layout.js';
 import { fixture, seeded, storedZip } from './helpers.js';
 import { HOSTILE_FILES } from './hostile.js';
 import { mutate } from './mutate.js';
@@ -97,7 +99,25 @@ const caffeFixture = (name: string) => () => fixture(`../caffe/${name}`);
 const tinyPrototxt = caffeFixture('tiny.prototxt');
 const tinyCaffemodel = caffeFixture('tiny.caffemodel');
 
+/** Every attribute and dataset of an HDF5 file, a few levels deep (a mutated group may contain itself). */
+function readHdf5Tree(group: Hdf5Group, depth = 0): void {
+  for (const name of group.attributeNames()) group.attribute(name);
+  if (depth > 4) return;
+  for (const name of group.members().keys()) {
+    const member = group.get(name);
+    if (member instanceof Hdf5Group) readHdf5Tree(member, depth + 1);
+    else if (member instanceof Hdf5Dataset) member.read();
+  }
+}
+
+function readKerasHdf5(bytes: Uint8Array): void {
+  const file = new Hdf5File(bytes);
+  readHdf5Tree(file.root);
+  for (const weights of kerasLayers(file).values()) for (const dataset of weights.values()) dataset.read();
+}
+
 const READERS = {
+  hdf5: readKerasHdf5,
   npy: (bytes: Uint8Array) => decodeNpy(bytes).dispose(),
   safetensors: (bytes: Uint8Array) => disposeAll(decodeSafetensors(bytes).tensors.values()),
   pth: (bytes: Uint8Array) => disposeAll(decodePth(bytes).values()),
@@ -145,6 +165,8 @@ const DATASET_SEEDS: Record<string, () => Uint8Array> = {
 };
 
 function seedBytes(name: string): Uint8Array {
+  if (name.endsWith('.h5'))
+    return new Uint8Array(readFileSync(new URL(`../../../test/fixtures/keras/${name}`, import.meta.url)));
   return name in DATASET_SEEDS ? new Uint8Array(DATASET_SEEDS[name]()) : fixture(name);
 }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { caffeStateDict, readWeights, resnet50CaffeTable } from '../../../src/io/index.js';
+import { caffeStateDict, readWeightsFile, resnet50CaffeTable } from '../../../src/io/index.js';
 import { ProtoWriter } from '../../../src/io/protobuf.js';
 import { tensor, type Tensor } from '../../../src/tensor/index.js';
 
@@ -128,7 +128,10 @@ test("a ResNet-50 .caffemodel reads as torchvision's resnet50 state dict: every 
     const file = join(dir, 'ResNet-50-model.caffemodel');
     writeFileSync(file, resnet50Caffemodel(written));
     // Keys and shapes exactly torchvision's: what loadWeights' strict load into resnet50 requires.
-    const read = await readWeights(file);
+    const weightsFile = await readWeightsFile(file);
+    // The original ResNet's layout, which zoo commands build for the file.
+    assert.deepEqual(weightsFile.model, { name: 'resnet50', options: { strideOn: '1x1' } });
+    const read = weightsFile.tensors;
     assert.deepEqual(
       [...read].map(([key, t]) => [key, t.shape]),
       torchvision,

@@ -1,0 +1,1 @@
+export { Hdf5Dataset, Hdf5File, Hdf5Group, isHdf5, type AttributeValue } from './file.js';
