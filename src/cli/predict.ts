@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { FormatError, ShapeError, ValueError, formatShape } from '../errors.js';
 import { chwImage, readImageFile, sharpDecoder, transforms, type ChwImage } from '../data/index.js';
-import { importOnnx, readNpy, writeNpy } from '../io/index.js';
+import { importOnnx, loadCaffe, readNpy, writeNpy } from '../io/index.js';
 import type { Module } from '../nn/index.js';
 import { Generator, concat, noGrad, slice, softmax, tensor, type Tensor } from '../tensor/index.js';
 import {
@@ -29,7 +29,7 @@ const options = {
   arch: { value: 'MODEL', help: 'a zoo model to run instead of a checkpoint (with --weights)' },
   weights: {
     value: 'W',
-    help: 'with --arch: its weights (.pth, .safetensors, .onnx, Keras .h5, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)',
+    help: "with --arch: its weights (.pth, .safetensors, .onnx, Keras .h5, ResNet-50's .caffemodel, a checkpoint directory, or a registry name such as resnet18:IMAGENET1K_V1, which prints ImageNet class names)",
   },
   'num-classes': { value: 'N', help: "with --arch: the classifier's outputs", default: "the model's" },
   input: {
@@ -50,12 +50,14 @@ export const predictCommand = defineCommand({
   synopsis: [
     '<checkpoint-dir>... <image-or-.npy>... [--tta MODE] [--top K] [--output y.npy]',
     '<model.onnx> <.npy-or-image>... [--top K] [--output y.npy]',
+    '<model.caffemodel> <.npy-or-image>... [--top K] [--output y.npy]',
     '--arch <model> --weights FILE --input x.npy [--output y.npy]',
   ],
   description:
     "A checkpoint's model gets its preprocessing applied to images (said on stderr: 'RGB 100×80 → grey, resized to\n" +
     "28×28 …'); a .npy at the model's input shape is fed as it is. An .onnx file exported by convnets from a\n" +
-    'checkpoint prepares images and names classes as the checkpoint does; any other .onnx runs as it is;\n' +
+    'checkpoint prepares images and names classes as the checkpoint does; any other .onnx runs as it is, and so\n' +
+    'does a Caffe .caffemodel with its network beside it (model.prototxt, or X-deploy.prototxt for X-model);\n' +
     'a zoo model with --arch takes its input as given, except with registry weights (resnet18:IMAGENET1K_V1):\n' +
     'images are then resized, centre-cropped and normalised as the weights expect, and classes printed by name.\n' +
     'Several checkpoint directories are an ensemble averaging their softmax outputs (--output then writes the\n' +
@@ -106,7 +108,7 @@ async function runPredict({ values, positionals }: Parsed<typeof options>): Prom
   if ((!viaArch && positionals.length === 0) || inputs.length === 0)
     throw new UsageError('name a model and inputs');
   const tta = choiceOption('tta', values.tta, 'none', TTA_MODES);
-  if (tta !== 'none' && (viaArch || extname(positionals[0]).toLowerCase() === '.onnx'))
+  if (tta !== 'none' && (viaArch || ['.onnx', '.caffemodel'].includes(extname(positionals[0]).toLowerCase())))
     throw new UsageError('--tta applies to checkpoints of convnets train, not to --arch or .onnx models');
   if (typeof values.output === 'string') await requireParentDirectory(values.output, '--output');
   const predictor = viaArch
@@ -131,11 +133,30 @@ async function runPredict({ values, positionals }: Parsed<typeof options>): Prom
   );
 }
 
-/** A file ending in .onnx is a graph to run; anything else names a `convnets train` checkpoint. */
+/** The network definition a .caffemodel's release puts beside it: model.prototxt, or X-deploy.prototxt for X-model. */
+async function prototxtBeside(caffemodel: string): Promise<string> {
+  const stem = basename(caffemodel, extname(caffemodel));
+  const candidates = [
+    `${stem}.prototxt`,
+    `${stem.replace(/-model$/, '')}-deploy.prototxt`,
+    'deploy.prototxt',
+  ];
+  for (const name of candidates) {
+    const path = join(dirname(caffemodel), name);
+    if ((await stat(path).catch(() => null))?.isFile()) return path;
+  }
+  throw new ValueError(
+    `${caffemodel}: no network definition beside it (looked for ${candidates.join(', ')})`,
+  );
+}
+
+/** A file ending in .onnx or .caffemodel is a graph to run; anything else names a `convnets train` checkpoint. */
 async function fromModelFile(path: string): Promise<Predictor> {
-  if (extname(path).toLowerCase() !== '.onnx' || !(await stat(path).catch(() => null))?.isFile())
+  const extension = extname(path).toLowerCase();
+  if (!['.onnx', '.caffemodel'].includes(extension) || !(await stat(path).catch(() => null))?.isFile())
     return fromCheckpoint(path);
-  const model = await importOnnx(path);
+  const model =
+    extension === '.onnx' ? await importOnnx(path) : await loadCaffe(await prototxtBeside(path), path);
   if (model.inputs.length !== 1) {
     const names = model.inputs.map((input) => `'${input.name}'`).join(', ');
     throw new ValueError(

@@ -17,6 +17,21 @@ export {
   type WeightsFile,
   type WeightsFormat,
 } from './weights.js';
+export {
+  caffeStateDict,
+  decodeCaffe,
+  decodeCaffeZooWeights,
+  decodeCaffemodel,
+  resnet50CaffeTable,
+  type CaffeModuleSource,
+  loadCaffe,
+  parsePrototxt,
+  type CaffeBlob,
+  type CaffeLayerBlobs,
+  type CaffeWeights,
+  type TextMessage,
+  type TextValue,
+} from './caffe/index.js';
 export { decodeKeras, loadKeras, type KerasWeights } from './keras/index.js';
 export { Hdf5Dataset, Hdf5File, Hdf5Group, type AttributeValue } from './hdf5/index.js';
 export type { Source } from './common.js';

@@ -3,6 +3,7 @@ import { FormatError, ValueError } from '../errors.js';
 import type { LoadStateDictResult, Module } from '../nn/index.js';
 import type { Tensor } from '../tensor/index.js';
 import { inFile, readSource, type Source } from './common.js';
+import { decodeCaffeZooWeights } from './caffe/index.js';
 import { isHdf5 } from './hdf5/index.js';
 import { decodeKeras } from './keras/index.js';
 import { decodeOnnxInitialisers } from './onnx/initialisers.js';
@@ -11,7 +12,7 @@ import { decodeSafetensors, saveSafetensors } from './safetensors.js';
 import { checkOptions } from '../options.js';
 
 /** The weight file formats convnets reads. */
-export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx' | 'keras';
+export type WeightsFormat = 'pth' | 'safetensors' | 'npy' | 'onnx' | 'keras' | 'caffemodel';
 
 /**
  * The format of a weights file, from its first bytes, else from its extension: a zip archive or legacy pickle is
@@ -46,6 +47,8 @@ export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null
       return 'npy';
     case '.onnx':
       return 'onnx';
+    case '.caffemodel':
+      return 'caffemodel';
     case '.h5':
     case '.hdf5':
       return 'keras';
@@ -55,14 +58,15 @@ export function detectFormat(bytes: Uint8Array, name = ''): WeightsFormat | null
 }
 
 /**
- * Every tensor of a weights file (`.pth`/`.pt`, safetensors, an .onnx model's float initialisers, or a Keras
- * application's `.h5` under convnets' keys) by its key.
+ * Every tensor of a weights file (`.pth`/`.pt`, safetensors, an .onnx model's float initialisers, a Keras
+ * application's `.h5` under convnets' keys, or Kaiming He's ResNet-50 .caffemodel under torchvision's resnet50 keys)
+ * by its key.
  */
 export async function readWeights(file: Source): Promise<Map<string, Tensor>> {
   return (await readWeightsFile(file)).tensors;
 }
 
-/** BatchNorm's step counter: training keeps it, evaluation never reads it, and ONNX and Keras files do not hold it. */
+/** BatchNorm's step counter: training keeps it, evaluation never reads it, and ONNX, Keras and Caffe files do not hold it. */
 const STEP_COUNTER = /(^|\.)num_batches_tracked$/;
 
 /** A weights file read: its tensors, its format, and what it says about the model it belongs to. */
@@ -83,7 +87,9 @@ export async function readWeightsFile(file: Source): Promise<WeightsFile> {
   const { bytes, name } = await readSource(file);
   const format = detectFormat(bytes, name);
   const optional =
-    format === 'onnx' || format === 'keras' ? (key: string) => STEP_COUNTER.test(key) : undefined;
+    format === 'onnx' || format === 'keras' || format === 'caffemodel'
+      ? (key: string) => STEP_COUNTER.test(key)
+      : undefined;
   return inFile(name, (): WeightsFile => {
     switch (format) {
       case 'pth':
@@ -103,6 +109,14 @@ export async function readWeightsFile(file: Source): Promise<WeightsFile> {
           optional,
         };
       }
+      case 'caffemodel':
+        // The original ResNet-50: its stride-2 blocks stride in the first 1×1 convolution.
+        return {
+          tensors: decodeCaffeZooWeights(bytes),
+          format,
+          model: { name: 'resnet50', options: { strideOn: '1x1' } },
+          optional,
+        };
       case null:
         throw new FormatError(
           'not a weights file convnets reads (PyTorch .pth/.pt, .safetensors, .onnx or Keras .h5)',

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FASHION_MNIST_DIR } from '../../src/data/index.js';
 import { exportOnnx, readNpy, saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
-import { Generator, noGrad, rand, randn } from '../../src/tensor/index.js';
+import { Generator, noGrad, rand, randn, tensor } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
 import { assertClose, randomiseBatchNorms } from '../graph/helpers.js';
 import { assertOneLineFailure, cli, withTempDir } from './helpers.js';
@@ -171,6 +171,30 @@ test('predict model.onnx: a file that is not ONNX, an input it does not take, a 
     assertOneLineFailure(
       ['predict', '--arch', 'resnet20', '--weights', pairs, '--input', join(dir, 'colour.npy')],
       /.*pairs\.onnx: not the weights of resnet20: \d+ missing keys \('conv1\.weight', .*, and \d+ more\); \d+ unexpected keys \('features\.0\.weight', /,
+    );
+  });
+});
+
+test("predict model.caffemodel builds the network from the prototxt beside it and writes PyTorch's output", async () => {
+  await withTempDir(async (dir) => {
+    const fixtures = new URL('../../../test/fixtures/caffe/', import.meta.url).pathname;
+    const expected = JSON.parse(await readFile(join(fixtures, 'tiny.json'), 'utf8'));
+    await writeNpy(join(dir, 'x.npy'), tensor(Float32Array.from(expected.input.data), expected.input.shape));
+    const run = cli([
+      'predict',
+      join(fixtures, 'tiny.caffemodel'),
+      join(dir, 'x.npy'),
+      '--output',
+      join(dir, 'y.npy'),
+    ]);
+    assert.equal(run.status, 0, run.stderr);
+    const written = await readNpy(join(dir, 'y.npy'));
+    assert.deepEqual(written.shape, expected.outputs.prob.shape);
+    assertClose(written.data(), expected.outputs.prob.data, 1e-5, 'prob');
+    await copyFile(join(fixtures, 'tiny.caffemodel'), join(dir, 'alone.caffemodel'));
+    assertOneLineFailure(
+      ['predict', join(dir, 'alone.caffemodel'), join(dir, 'x.npy')],
+      /.*alone\.caffemodel: no network definition beside it \(looked for alone\.prototxt, alone-deploy\.prototxt, deploy\.prototxt\)$/,
     );
   });
 });

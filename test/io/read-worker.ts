@@ -10,7 +10,14 @@ import { decodeCifarBatch } from '../../src/data/datasets/cifar.js';
 import { decodeIdx } from '../../src/data/datasets/idx.js';
 import { FormatError, ShapeError } from '../../src/errors.js';
 import { OnnxModel } from '../../src/graph/model.js';
-import { decodeNpy, decodePth, decodeSafetensors } from '../../src/io/index.js';
+import {
+  decodeCaffe,
+  decodeCaffemodel,
+  decodeNpy,
+  decodePth,
+  decodeSafetensors,
+  parsePrototxt,
+} from '../../src/io/index.js';
 import { ZipArchive } from '../../src/io/pth/zip.js';
 import { Hdf5Dataset, Hdf5File, Hdf5Group } from '../../src/io/hdf5/index.js';
 import { kerasLayers } from '../../src/io/keras/layout.js';
@@ -86,6 +93,12 @@ const disposeAll = (tensors: Iterable<{ dispose(): void }>): void => {
 const CIFAR10 = { labelBytes: 1, labelIndex: 0, numClasses: 10 } as const;
 const CIFAR100 = { labelBytes: 2, labelIndex: 1, numClasses: 100 } as const;
 
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+/** The Caffe fixture's two files, each read with a mutation of the other (test/fixtures/caffe/). */
+const caffeFixture = (name: string) => () => fixture(`../caffe/${name}`);
+const tinyPrototxt = caffeFixture('tiny.prototxt');
+const tinyCaffemodel = caffeFixture('tiny.caffemodel');
+
 /** Every attribute and dataset of an HDF5 file, a few levels deep (a mutated group may contain itself). */
 function readHdf5Tree(group: Hdf5Group, depth = 0): void {
   for (const name of group.attributeNames()) group.attribute(name);
@@ -112,6 +125,10 @@ const READERS = {
   'idx labels': (bytes: Uint8Array) => decodeIdx(bytes, 'fuzz', 1),
   'cifar-10': (bytes: Uint8Array) => decodeCifarBatch(bytes, 'fuzz', CIFAR10),
   'cifar-100': (bytes: Uint8Array) => decodeCifarBatch(bytes, 'fuzz', CIFAR100),
+  caffemodel: (bytes: Uint8Array) => decodeCaffemodel(bytes),
+  prototxt: (bytes: Uint8Array) => parsePrototxt(text(bytes)),
+  'caffe net': (bytes: Uint8Array) => decodeCaffe(text(bytes), tinyCaffemodel()),
+  'caffe weights': (bytes: Uint8Array) => decodeCaffe(text(tinyPrototxt()), bytes),
 };
 export type ReaderName = keyof typeof READERS;
 

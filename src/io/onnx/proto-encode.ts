@@ -9,7 +9,7 @@ import {
   type TypeProto,
   type ValueInfoProto,
 } from '../../graph/onnx-ir.js';
-import { ProtoWriter } from './protobuf.js';
+import { ProtoWriter } from '../protobuf.js';
 import { recordOf, type TensorRecord } from './tensor-data.js';
 
 export function writeTensor(w: ProtoWriter, t: TensorRecord): void {

@@ -16,7 +16,7 @@ import {
   type TypeProto,
   type ValueInfoProto,
 } from '../../graph/onnx-ir.js';
-import { ProtoReader } from './protobuf.js';
+import { ProtoReader } from '../protobuf.js';
 import { emptyTensor, tensorFromRecord, type TensorRecord } from './tensor-data.js';
 
 // ---- reading ----
@@ -307,7 +307,7 @@ export function decodeModelProto(bytes: Uint8Array): ModelProto {
 }
 
 function readModelProto(bytes: Uint8Array): ModelProto {
-  const r = new ProtoReader(bytes, 'ModelProto');
+  const r = new ProtoReader(bytes, 'ONNX', 'ModelProto');
   let graph: GraphProto | null = null;
   const model: Omit<ModelProto, 'graph'> = {
     irVersion: 0,
@@ -372,5 +372,5 @@ function readModelProto(bytes: Uint8Array): ModelProto {
 
 /** Decodes a serialised TensorProto (the input_K.pb / output_K.pb files of ONNX's backend tests). */
 export function decodeTensorProto(bytes: Uint8Array): TensorRecord {
-  return readTensor(new ProtoReader(bytes, 'TensorProto'));
+  return readTensor(new ProtoReader(bytes, 'ONNX', 'TensorProto'));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FormatError } from '../../../src/errors.js';
-import { ProtoReader, ProtoWriter } from '../../../src/io/onnx/protobuf.js';
+import { ProtoReader, ProtoWriter } from '../../../src/io/protobuf.js';
 import { DataType } from '../../../src/graph/onnx-ir.js';
 import { decodeModelProto, decodeTensorProto } from '../../../src/io/onnx/proto.js';
 import { encodeModelProto, encodeTensorProto } from '../../../src/io/onnx/proto-encode.js';
@@ -16,7 +16,7 @@ function bytesOf(build: (w: ProtoWriter) => void): Uint8Array {
 }
 
 function int64s(bytes: Uint8Array): number[] {
-  const r = new ProtoReader(bytes, 'Test');
+  const r = new ProtoReader(bytes, 'ONNX', 'Test');
   const out: number[] = [];
   while (r.next()) r.repeatedInt64('values', out);
   return out;

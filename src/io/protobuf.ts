@@ -1,10 +1,10 @@
 /**
- * The protocol-buffer wire format (https://protobuf.dev/programming-guides/encoding/), only what ONNX's messages
- * use: varints, 32- and 64-bit fixed fields, length-delimited fields and packed repeated scalars. Every length and
+ * The protocol-buffer wire format (https://protobuf.dev/programming-guides/encoding/), only what ONNX's and Caffe's
+ * messages use: varints, 32- and 64-bit fixed fields, length-delimited fields and packed repeated scalars. Every length and
  * offset is checked against the bytes that remain, so a malformed file is a FormatError naming the message and
  * field, and every loop advances by at least one byte (no hang on any input).
  */
-import { FormatError } from '../../errors.js';
+import { FormatError } from '../errors.js';
 
 export enum WireType {
   Varint = 0,
@@ -24,7 +24,10 @@ const wireTypeNames: Record<number, string> = {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
-/** Reads the fields of one message, in order, from `bytes[start, end)`. `path` names the message in errors. */
+/**
+ * Reads the fields of one message, in order, from `bytes[start, end)`. `format` ('ONNX', 'Caffe') and `path` name
+ * the message in errors.
+ */
 export class ProtoReader {
   private pos: number;
   private readonly view: DataView;
@@ -34,6 +37,7 @@ export class ProtoReader {
 
   constructor(
     private readonly bytes: Uint8Array,
+    readonly format: string,
     readonly path: string,
     start = 0,
     private readonly end = bytes.length,
@@ -43,7 +47,7 @@ export class ProtoReader {
   }
 
   fail(what: string): never {
-    throw new FormatError(`ONNX ${this.path}: ${what}`);
+    throw new FormatError(`${this.format} ${this.path}: ${what}`);
   }
 
   /** Advances to the next field; false at the end of the message. */
@@ -167,7 +171,7 @@ export class ProtoReader {
   /** A reader over an embedded message; `path` names it in errors ('GraphProto.node[3]'). */
   message(name: string, path: string): ProtoReader {
     const [start, end] = this.delimited(name);
-    return new ProtoReader(this.bytes, path, start, end);
+    return new ProtoReader(this.bytes, this.format, path, start, end);
   }
 
   /** Appends a repeated int64 field's values: packed (length-delimited) or one varint. */
@@ -177,7 +181,7 @@ export class ProtoReader {
       return;
     }
     const [start, end] = this.delimited(name);
-    const packed = new ProtoReader(this.bytes, this.path, start, end);
+    const packed = new ProtoReader(this.bytes, this.format, this.path, start, end);
     while (packed.pos < end) out.push(packed.signedVarint(this.describe(name)));
   }
 
@@ -212,7 +216,7 @@ export class ProtoReader {
       return;
     }
     const [start, end] = this.delimited(name);
-    const packed = new ProtoReader(this.bytes, this.path, start, end);
+    const packed = new ProtoReader(this.bytes, this.format, this.path, start, end);
     while (packed.pos < end) out.push(packed.varint(this.describe(name)));
   }
 
