@@ -155,17 +155,17 @@ static void tile(int kc, const float *a, const float *b, float *c, int ldc, int 
   for (int k = 0; k < kc; k++) {
     const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
     v128_t a0 = wasm_f32x4_splat(a[0]);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+    c00 = madd_f32x4(c00, a0, b0);
+    c01 = madd_f32x4(c01, a0, b1);
     a0 = wasm_f32x4_splat(a[1]);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a0, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a0, b1));
+    c10 = madd_f32x4(c10, a0, b0);
+    c11 = madd_f32x4(c11, a0, b1);
     a0 = wasm_f32x4_splat(a[2]);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a0, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a0, b1));
+    c20 = madd_f32x4(c20, a0, b0);
+    c21 = madd_f32x4(c21, a0, b1);
     a0 = wasm_f32x4_splat(a[3]);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a0, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a0, b1));
+    c30 = madd_f32x4(c30, a0, b0);
+    c31 = madd_f32x4(c31, a0, b1);
     a += MR;
     b += NR;
   }
