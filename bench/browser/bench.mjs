@@ -8,7 +8,8 @@
 //
 // Workloads (issue 19): ResNet-18 inference at 224×224, batch 1 (ms); LeNet-5 and ResNet-20 training steps at batch
 // 64 (images/s); one 3×3 64→64 convolution on 128×64×32×32 (GFLOP/s and % of the WebAssembly SIMD peak that
-// simd-peak.c measures as bench/peak measures the CPU's, with and without relaxed SIMD's FMA); the bundles' sizes. Needs `make build` and the peers
+// simd-peak.c measures as bench/peak measures the CPU's: the relaxed-SIMD FMA one where convnets runs its relaxed
+// kernels, else the mul + add one); the bundles' sizes. Needs `make build` and the peers
 // (cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci).
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
