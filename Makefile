@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SOURCES := $(shell find src test bench -name '*.ts' -not -path '*/node_modules/*') tsconfig.json
 NATIVE_SOURCES := $(wildcard native/src/*.cc native/src/*.h native/gloo/*.cc) native/build.mjs binding.gyp native/gloo/binding.gyp
-WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs
+WASM_SOURCES := $(wildcard wasm/src/*.c wasm/src/*.h) wasm/build.mjs wasm/relaxed-simd.mjs
 # oneDNN and a C++ toolchain for the native backend; Fashion-MNIST for the main job and the data tests; strace for
 # the test that kills a training process at each file system call of a checkpoint save; ONNX's own operator tests;
 # clang's wasm32 target and wasm-ld for the wasm backend; Chromium for the page's tests (test/web/); Gloo for training

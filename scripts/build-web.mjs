@@ -54,8 +54,9 @@ for (const file of readdirSync(source).filter((name) => name.endsWith('.safetens
   copyFileSync(join(source, file), join(out, 'weights', file));
 const wasm = join(root, 'dist/wasm/convnets.wasm');
 // The threaded kernels too: the training worker runs them on a pool of workers where the page is cross-origin isolated.
-const threadedWasm = join(root, 'dist/wasm/convnets-threads.wasm');
-if (existsSync(threadedWasm)) copyFileSync(threadedWasm, join(out, 'convnets-threads.wasm'));
+// The relaxed-SIMD builds, which the page loads instead where the browser validates relaxed SIMD.
+for (const file of ['convnets-threads.wasm', 'convnets-relaxed.wasm', 'convnets-relaxed-threads.wasm'])
+  if (existsSync(join(root, 'dist/wasm', file))) copyFileSync(join(root, 'dist/wasm', file), join(out, file));
 if (existsSync(wasm)) copyFileSync(wasm, join(out, 'convnets.wasm'));
 else
   console.log(

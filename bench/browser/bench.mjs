@@ -8,7 +8,8 @@
 //
 // Workloads (issue 19): ResNet-18 inference at 224×224, batch 1 (ms); LeNet-5 and ResNet-20 training steps at batch
 // 64 (images/s); one 3×3 64→64 convolution on 128×64×32×32 (GFLOP/s and % of the WebAssembly SIMD peak that
-// simd-peak.c measures as bench/peak measures the CPU's); the bundles' sizes. Needs `make build` and the peers
+// simd-peak.c measures as bench/peak measures the CPU's: the relaxed-SIMD FMA one where convnets runs its relaxed
+// kernels, else the mul + add one); the bundles' sizes. Needs `make build` and the peers
 // (cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci).
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -125,8 +126,8 @@ async function bundleSize(entry) {
 const sizes = (bytes) => ({ bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length });
 const fileSize = (path) => sizes(readFileSync(path));
 
-/** The bundles a page loads: each library's JavaScript (its browser entry alone) and its wasm. */
-async function bundles() {
+/** The bundles a page loads: each library's JavaScript (its browser entry alone) and the wasm it runs. */
+async function bundles(relaxed) {
   const app = join(root, 'dist/web/app.js');
   let page;
   try {
@@ -138,7 +139,7 @@ async function bundles() {
     convnets: {
       page,
       browserEntry: await bundleSize(`export * from ${JSON.stringify(join(root, 'dist/src/browser.js'))};`),
-      wasm: fileSize(join(root, 'dist/wasm/convnets.wasm')),
+      wasm: fileSize(join(root, `dist/wasm/${relaxed ? 'convnets-relaxed.wasm' : 'convnets.wasm'}`)),
     },
     'onnxruntime-web': {
       javascript: sizes(
@@ -208,10 +209,17 @@ async function main() {
       tfjs: { ...runtimes.tfjs, conv: {}, train: {}, infer: {} },
     };
     if (only.includes('conv')) {
-      log('measuring the WebAssembly SIMD peak…');
-      const { wasm } = await measureWorkload(page, { wasm: 'peak.simd:wasm' });
       // simd-peak.c runs on one thread; the limit of N threads is N times it (bench/peak scales the same way).
-      results.peak = { ...wasm, gflopsOneThread: wasm.gflops, gflops: wasm.gflops * threads };
+      const peakOf = (figure) => ({
+        ...figure,
+        gflopsOneThread: figure.gflops,
+        gflops: figure.gflops * threads,
+      });
+      log('measuring the WebAssembly SIMD peaks (mul + add, and relaxed SIMD FMA)…');
+      const peaks = await measureWorkload(page, { simd: 'peak.simd:wasm', relaxed: 'peak.relaxed:wasm' });
+      results.peaks = { simd128: peakOf(peaks.simd), relaxedSimd: peakOf(peaks.relaxed) };
+      // "% of peak" is against the peak of the instructions convnets' kernels run here.
+      results.peak = results.peaks[relaxedKernels(results) ? 'relaxedSimd' : 'simd128'];
     }
     const macs = convnets.models.info('resnet18').macs;
     for (const kind of WORKLOADS.filter((w) => only.includes(w))) {
@@ -229,7 +237,7 @@ async function main() {
     if (only.includes('infer'))
       results.checks = { resnet18Logits: await page.evaluate(() => window.bench.agreement()) };
     results.checks = { ...results.checks, parameters: checkParameters(results) };
-    results.bundle = await bundles();
+    results.bundle = await bundles(relaxedKernels(results));
     if (problems.length > 0) throw new Error(`the page reported: ${problems.join('; ')}`);
     if (asJson) console.log(JSON.stringify(results, null, 2));
     else printTable(results);
@@ -237,6 +245,9 @@ async function main() {
     await close();
   }
 }
+
+/** Whether convnets runs its relaxed-SIMD kernels (fused multiply-adds) on the page, as its backend says. */
+const relaxedKernels = (results) => /relaxed SIMD/.test(results.convnets.kernels ?? '');
 
 function describe(kind, figure) {
   if (kind === 'infer') return `${figure.batch1.ms.toFixed(1)} ms`;
@@ -344,10 +355,14 @@ function printTable(results) {
   console.log(
     `convnets ${results.convnets.version} (${results.convnets.backend}, ${results.convnets.threads} thread), onnxruntime-web ${o.version}, TensorFlow.js ${t.version}`,
   );
-  if (results.peak)
+  console.log(`convnets' kernels: ${results.convnets.kernels}`);
+  if (results.peaks) {
+    const peak = (figure) =>
+      `${figure.gflopsOneThread.toFixed(1)} GFLOP/s on 1 thread${threads > 1 ? `, ${figure.gflops.toFixed(1)} on ${threads}` : ''}`;
     console.log(
-      `WebAssembly SIMD peak (bench/browser/simd-peak.c, mul + add): ${results.peak.gflopsOneThread.toFixed(1)} GFLOP/s on 1 thread${threads > 1 ? `, ${results.peak.gflops.toFixed(1)} on ${threads}` : ''}`,
+      `WebAssembly SIMD peaks (bench/browser/simd-peak.c): mul + add ${peak(results.peaks.simd128)}; relaxed SIMD FMA ${peak(results.peaks.relaxedSimd)}; % of peak is against the ${relaxedKernels(results) ? 'relaxed SIMD FMA' : 'mul + add'} one, what convnets runs`,
     );
+  }
   for (const [name, figure] of Object.entries(t.train))
     if (figure.wasmFailure)
       console.log(

@@ -15,10 +15,17 @@ const operations = {
       threads,
       threadedSource: new URL('convnets-threads.wasm', base),
       workerUrl: new URL('wasm-thread.js', base),
+      relaxedSource: new URL('convnets-relaxed.wasm', base),
+      relaxedThreadedSource: new URL('convnets-relaxed-threads.wasm', base),
     });
     convnets.setBackend('wasm');
     const described = convnets.getBackend().describe();
-    return { version: convnets.version, backend: described.name, threads: described.threads };
+    return {
+      version: convnets.version,
+      backend: described.name,
+      threads: described.threads,
+      kernels: described.details.kernels,
+    };
   },
   prepare({ id }) {
     const runner = convnetsBuilders[id](convnets);

@@ -163,11 +163,11 @@ async function tfjsConvolution() {
   };
 }
 
-// ---- the WebAssembly SIMD peak (simd-peak.c) ----
+// ---- the WebAssembly SIMD peaks (simd-peak.c, built with and without relaxed SIMD) ----
 
-async function simdPeak() {
+async function simdPeak(relaxed) {
   const { instance } = await WebAssembly.instantiate(
-    await (await fetch(new URL('simd-peak.wasm', base))).arrayBuffer(),
+    await (await fetch(new URL(relaxed ? 'simd-peak-relaxed.wasm' : 'simd-peak.wasm', base))).arrayBuffer(),
   );
   const { run, multiplyAddsPerRound } = instance.exports;
   let rounds = 100000;
@@ -183,7 +183,10 @@ async function simdPeak() {
       }
     },
     flopsOfRun: () => 2 * multiplyAddsPerRound() * rounds,
-    about: { isa: 'wasm-simd128 (f32x4.mul + f32x4.add)', threads: 1 },
+    about: {
+      isa: relaxed ? 'wasm relaxed SIMD (f32x4.relaxed_madd)' : 'wasm-simd128 (f32x4.mul + f32x4.add)',
+      threads: 1,
+    },
     dispose: () => undefined,
   };
 }
@@ -196,7 +199,8 @@ const builders = {
   'train.resnet20:tfjs': () => tfjsTraining('resnet20'),
   'conv.forward:onnxruntime-web': () => ortSession('onnx/conv.onnx', CONV.x, CONV_FLOPS),
   'conv.forward:tfjs': tfjsConvolution,
-  'peak.simd:wasm': simdPeak,
+  'peak.simd:wasm': () => simdPeak(false),
+  'peak.relaxed:wasm': () => simdPeak(true),
 };
 
 /**

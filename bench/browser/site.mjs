@@ -4,9 +4,10 @@
 // (COOP/COEP, so the page is cross-origin isolated and peers may start threads) and opened in headless Chromium by
 // puppeteer-core, as test/web/page.test.ts does. Used by bench.mjs and by test/bench/browser-bench.test.ts.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rewriteDraftFma } from '../../wasm/relaxed-simd.mjs';
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const siteDir = join(root, 'build/bench-browser');
@@ -18,6 +19,12 @@ const TFJS_FILES = [
   'tfjs-backend-wasm-simd.wasm',
   'tfjs-backend-wasm-threaded-simd.wasm',
 ];
+const WASM_FILES = [
+  'convnets.wasm',
+  'convnets-threads.wasm',
+  'convnets-relaxed.wasm',
+  'convnets-relaxed-threads.wasm',
+];
 export const ortFile = (file) => join(peers, 'onnxruntime-web/dist', file);
 export const tfjsFile = (file) => join(peers, '@tensorflow/tfjs-backend-wasm/dist', file);
 
@@ -26,7 +33,7 @@ export async function whyNot() {
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`;
   if (!existsSync(join(root, 'dist/src/browser.js')))
     return 'the library is not built (npx tsc, or make build)';
-  for (const file of ['convnets.wasm', 'convnets-threads.wasm'])
+  for (const file of WASM_FILES)
     if (!existsSync(join(root, 'dist/wasm', file))) return `dist/wasm/${file} is not built (make build)`;
   for (const file of [...ORT_FILES.map(ortFile), ...TFJS_FILES.map(tfjsFile)])
     if (!existsSync(file))
@@ -39,11 +46,21 @@ export async function whyNot() {
   );
 }
 
-/** bench/browser/simd-peak.c, with the flags of the library's own kernels (wasm/build.mjs). */
-function buildPeak(output) {
+/**
+ * bench/browser/simd-peak.c, with the flags of the library's own kernels (wasm/build.mjs): baseline SIMD128, or
+ * relaxed SIMD (its draft fused multiply-add rewritten into the standard opcode, as the kernels' is).
+ */
+function buildPeak(output, relaxed) {
   const args = ['--target=wasm32', '-O3', '-msimd128', '-nostdlib', '-Wl,--no-entry', '-o', output];
+  if (relaxed) args.push('-mrelaxed-simd');
   const result = spawnSync('clang', [...args, join(root, 'bench/browser/simd-peak.c')], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`clang could not build simd-peak.c: ${result.stderr.trim()}`);
+  if (relaxed) {
+    const bytes = readFileSync(output);
+    if (rewriteDraftFma(bytes) === 0)
+      throw new Error('simd-peak.c: no fused multiply-add in the relaxed build');
+    writeFileSync(output, bytes);
+  }
 }
 
 /**
@@ -73,9 +90,9 @@ export async function buildSite({ exports = null } = {}) {
     '<!doctype html>\n<meta charset="utf-8">\n<title>convnets: browser benchmark</title>\n<link rel="icon" href="data:,">\n' +
       '<body>The benchmark runs from node bench/browser/bench.mjs.</body>\n<script type="module" src="page.js"></script>\n',
   );
-  for (const file of ['convnets.wasm', 'convnets-threads.wasm'])
-    copyFileSync(join(root, 'dist/wasm', file), join(siteDir, file));
-  buildPeak(join(siteDir, 'simd-peak.wasm'));
+  for (const file of WASM_FILES) copyFileSync(join(root, 'dist/wasm', file), join(siteDir, file));
+  buildPeak(join(siteDir, 'simd-peak.wasm'), false);
+  buildPeak(join(siteDir, 'simd-peak-relaxed.wasm'), true);
   for (const file of ORT_FILES) copyFileSync(ortFile(file), join(siteDir, 'ort', file));
   for (const file of TFJS_FILES) copyFileSync(tfjsFile(file), join(siteDir, 'tfjs', file));
   if (exports !== null) {

@@ -15,9 +15,12 @@ const base = new URL('./', import.meta.url);
 async function chooseBackend(): Promise<void> {
   const line = byId('backend');
   try {
-    await loadWasmBackend(new URL('convnets.wasm', base));
-    setBackend('wasm');
-    line.textContent = `backend: wasm (WebAssembly SIMD), 1 thread`;
+    await loadWasmBackend(new URL('convnets.wasm', base), {
+      relaxedSource: new URL('convnets-relaxed.wasm', base),
+    });
+    // "WebAssembly relaxed SIMD, FMA" where the browser runs the relaxed-SIMD kernels, else "WebAssembly SIMD128".
+    const kernels = setBackend('wasm').describe().details.kernels.split(' (')[0];
+    line.textContent = `backend: wasm (${kernels}), 1 thread`;
   } catch (error) {
     setBackend('reference');
     line.textContent = `backend: reference (plain JavaScript), 1 thread — the wasm backend did not load: ${(error as Error).message}`;

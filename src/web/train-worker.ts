@@ -39,10 +39,13 @@ async function chooseBackend(): Promise<string> {
       threads: Math.min(4, Math.max(1, navigator.hardwareConcurrency || 1)),
       threadedSource: new URL('convnets-threads.wasm', base),
       workerUrl: new URL('wasm-thread.js', base),
+      relaxedSource: new URL('convnets-relaxed.wasm', base),
+      relaxedThreadedSource: new URL('convnets-relaxed-threads.wasm', base),
     });
-    const { threads } = setBackend('wasm');
-    if (threads > 1) return `WebAssembly SIMD, ${threads} threads`;
-    return `WebAssembly SIMD, one thread (${wasmThreadsUnavailableReason() ?? 'one core'})`;
+    const backend = setBackend('wasm');
+    const kernels = backend.describe().details.kernels.split(' (')[0];
+    if (backend.threads > 1) return `${kernels}, ${backend.threads} threads`;
+    return `${kernels}, one thread (${wasmThreadsUnavailableReason() ?? 'one core'})`;
   } catch (error) {
     setBackend('reference');
     return `the wasm backend did not load (${(error as Error).message}); plain JavaScript instead`;

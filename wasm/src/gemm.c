@@ -36,49 +36,79 @@ static inline float image_value(const Conv *g, const float *x, int c, int ih, in
   return x[(c * g->height + ih) * g->width + iw];
 }
 
-// Right operand, rows [k0, k0+kc) and columns [j0, j0+nc), into panels of NR columns (zero past the edge).
-static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *out) {
+// im2col rows [k0, k0+kc) and columns [j0, j0+nc) into panels of NR columns (zero past the edge). Eight outputs of
+// one row read eight inputs of one image row, at stride 1 two vector loads, at stride 2 four and two shuffles, where
+// they lie inside the image; elsewhere value by value.
+static void pack_right_image(const Source *s, int k0, int kc, int j0, int nc, float *out) {
+  const Conv *g = s->conv;
+  const int window = g->kernelH * g->kernelW;
+  // Per row k of the block: the kernel tap's offsets (dilated) and its channel's plane, worked out once per block
+  // rather than once per panel (divisions cost more than the copying).
+  int tapRow[KC], tapColumn[KC], plane[KC];
+  for (int k = 0; k < kc; k++) {
+    const int r = (k0 + k) % window;
+    tapRow[k] = (r / g->kernelW) * g->dilationH;
+    tapColumn[k] = (r % g->kernelW) * g->dilationW;
+    plane[k] = (k0 + k) / window * g->height * g->width;
+  }
+  const int stride = g->strideW, span = (NR - 1) * stride + 1;
   for (int jp = 0; jp < nc; jp += NR) {
     const int width = min_int(NR, nc - jp);
     float *panel = out + jp * kc;
-    if (s->kind == SOURCE_MATRIX) {
-      for (int k = 0; k < kc; k++) {
-        const float *row = s->data + (k0 + k) * s->row + (j0 + jp) * s->col;
-        for (int j = 0; j < width; j++) panel[k * NR + j] = row[j * s->col];
-        for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
-      }
-    } else {
-      const Conv *g = s->conv;
-      int top[NR], left[NR];
-      for (int j = 0; j < NR; j++) {
-        const int p = j0 + jp + min_int(j, width - 1);
-        top[j] = (p / g->outW) * g->strideH - g->padTop;
-        left[j] = (p % g->outW) * g->strideW - g->padLeft;
-      }
-      const int window = g->kernelH * g->kernelW;
-      // Eight neighbours of one output row at stride 1 read eight neighbouring inputs: two vector loads where the
-      // row lies inside the image.
-      const int oneRow = width == NR && g->strideW == 1 && top[0] == top[NR - 1];
-      for (int k = 0; k < kc; k++) {
-        const int c = (k0 + k) / window, r = (k0 + k) % window;
-        const int di = (r / g->kernelW) * g->dilationH, dj = (r % g->kernelW) * g->dilationW;
-        if (oneRow) {
-          const int ih = top[0] + di, iw = left[0] + dj;
-          if ((u32)ih >= (u32)g->height) {
-            wasm_v128_store(panel + k * NR, wasm_f32x4_splat(0.0f));
-            wasm_v128_store(panel + k * NR + 4, wasm_f32x4_splat(0.0f));
-            continue;
-          }
-          if (iw >= 0 && iw + NR <= g->width) {
-            const float *source = s->data + (c * g->height + ih) * g->width + iw;
+    int top[NR], left[NR];
+    for (int j = 0; j < NR; j++) {
+      const int p = j0 + jp + min_int(j, width - 1);
+      top[j] = (p / g->outW) * g->strideH - g->padTop;
+      left[j] = (p % g->outW) * stride - g->padLeft;
+    }
+    const int oneRow = width == NR && (stride == 1 || stride == 2) && top[0] == top[NR - 1];
+    for (int k = 0; k < kc; k++) {
+      if (oneRow) {
+        const int ih = top[0] + tapRow[k], iw = left[0] + tapColumn[k];
+        if ((u32)ih >= (u32)g->height) {
+          wasm_v128_store(panel + k * NR, wasm_f32x4_splat(0.0f));
+          wasm_v128_store(panel + k * NR + 4, wasm_f32x4_splat(0.0f));
+          continue;
+        }
+        // Stride 2 loads 16 values for 15 it uses: the 16th must lie in the row too.
+        if (iw >= 0 && iw + (stride == 1 ? NR : span + 1) <= g->width) {
+          const float *source = s->data + plane[k] + ih * g->width + iw;
+          if (stride == 1) {
             wasm_v128_store(panel + k * NR, wasm_v128_load(source));
             wasm_v128_store(panel + k * NR + 4, wasm_v128_load(source + 4));
-            continue;
+          } else {
+            const v128_t v0 = wasm_v128_load(source), v1 = wasm_v128_load(source + 4);
+            const v128_t v2 = wasm_v128_load(source + 8), v3 = wasm_v128_load(source + 12);
+            wasm_v128_store(panel + k * NR, wasm_i32x4_shuffle(v0, v1, 0, 2, 4, 6));
+            wasm_v128_store(panel + k * NR + 4, wasm_i32x4_shuffle(v2, v3, 0, 2, 4, 6));
           }
+          continue;
         }
-        for (int j = 0; j < width; j++) panel[k * NR + j] = image_value(g, s->data, c, top[j] + di, left[j] + dj);
-        for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
       }
+      const float *source = s->data + plane[k];
+      for (int j = 0; j < width; j++) {
+        const int ih = top[j] + tapRow[k], iw = left[j] + tapColumn[k];
+        panel[k * NR + j] =
+            (u32)ih < (u32)g->height && (u32)iw < (u32)g->width ? source[ih * g->width + iw] : 0.0f;
+      }
+      for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
+    }
+  }
+}
+
+// Right operand rows [k0, k0+kc) and columns [j0, j0+nc) into panels of NR columns (zero past the edge).
+static void pack_right(const Source *s, int k0, int kc, int j0, int nc, float *out) {
+  if (s->kind == SOURCE_IMAGE) {
+    pack_right_image(s, k0, kc, j0, nc, out);
+    return;
+  }
+  for (int jp = 0; jp < nc; jp += NR) {
+    const int width = min_int(NR, nc - jp);
+    float *panel = out + jp * kc;
+    for (int k = 0; k < kc; k++) {
+      const float *row = s->data + (k0 + k) * s->row + (j0 + jp) * s->col;
+      for (int j = 0; j < width; j++) panel[k * NR + j] = row[j * s->col];
+      for (int j = width; j < NR; j++) panel[k * NR + j] = 0.0f;
     }
   }
 }
@@ -141,7 +171,26 @@ static void pack_left(const Source *s, int i0, int mc, int k0, int kc, float *ou
   for (int ip = 0; ip < mc; ip += MR) {
     const int height = min_int(MR, mc - ip);
     float *panel = out + ip * kc;
-    for (int k = 0; k < kc; k++) {
+    int k = 0;
+    if (height == MR && s->col == 1) {
+      // Row-major (the weights of the forward): four values of each of the MR rows, transposed in registers.
+      const float *r0 = s->data + (i0 + ip) * s->row + k0, *r1 = r0 + s->row, *r2 = r1 + s->row, *r3 = r2 + s->row;
+      for (; k + 4 <= kc; k += 4) {
+        const v128_t v0 = wasm_v128_load(r0 + k), v1 = wasm_v128_load(r1 + k);
+        const v128_t v2 = wasm_v128_load(r2 + k), v3 = wasm_v128_load(r3 + k);
+        const v128_t t0 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(v0, v1, 2, 6, 3, 7);
+        const v128_t t2 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(v2, v3, 2, 6, 3, 7);
+        wasm_v128_store(panel + k * MR, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+        wasm_v128_store(panel + (k + 1) * MR, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+        wasm_v128_store(panel + (k + 2) * MR, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+        wasm_v128_store(panel + (k + 3) * MR, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+      }
+    } else if (height == MR && s->row == 1) {
+      // Column-major (transposed: the weights of backward-data): the MR rows of one column are one vector.
+      for (; k < kc; k++)
+        wasm_v128_store(panel + k * MR, wasm_v128_load(s->data + (i0 + ip) + (k0 + k) * s->col));
+    }
+    for (; k < kc; k++) {
       const float *column = s->data + (i0 + ip) * s->row + (k0 + k) * s->col;
       for (int i = 0; i < height; i++) panel[k * MR + i] = column[i * s->row];
       for (int i = height; i < MR; i++) panel[k * MR + i] = 0.0f;
@@ -155,17 +204,17 @@ static void tile(int kc, const float *a, const float *b, float *c, int ldc, int 
   for (int k = 0; k < kc; k++) {
     const v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
     v128_t a0 = wasm_f32x4_splat(a[0]);
-    c00 = wasm_f32x4_add(c00, wasm_f32x4_mul(a0, b0));
-    c01 = wasm_f32x4_add(c01, wasm_f32x4_mul(a0, b1));
+    c00 = madd_f32x4(c00, a0, b0);
+    c01 = madd_f32x4(c01, a0, b1);
     a0 = wasm_f32x4_splat(a[1]);
-    c10 = wasm_f32x4_add(c10, wasm_f32x4_mul(a0, b0));
-    c11 = wasm_f32x4_add(c11, wasm_f32x4_mul(a0, b1));
+    c10 = madd_f32x4(c10, a0, b0);
+    c11 = madd_f32x4(c11, a0, b1);
     a0 = wasm_f32x4_splat(a[2]);
-    c20 = wasm_f32x4_add(c20, wasm_f32x4_mul(a0, b0));
-    c21 = wasm_f32x4_add(c21, wasm_f32x4_mul(a0, b1));
+    c20 = madd_f32x4(c20, a0, b0);
+    c21 = madd_f32x4(c21, a0, b1);
     a0 = wasm_f32x4_splat(a[3]);
-    c30 = wasm_f32x4_add(c30, wasm_f32x4_mul(a0, b0));
-    c31 = wasm_f32x4_add(c31, wasm_f32x4_mul(a0, b1));
+    c30 = madd_f32x4(c30, a0, b0);
+    c31 = madd_f32x4(c31, a0, b1);
     a += MR;
     b += NR;
   }

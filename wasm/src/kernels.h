@@ -11,6 +11,20 @@ typedef unsigned int u32;
 static inline int min_int(int a, int b) { return a < b ? a : b; }
 static inline int max_int(int a, int b) { return a > b ? a : b; }
 
+// acc + a·b on four lanes. In the relaxed-SIMD build (wasm/build.mjs, -mrelaxed-simd) one f32x4.relaxed_madd, which
+// a runtime may fuse (one FMA instruction where the CPU has one: x86 with FMA3, ARM) or not; elsewhere a multiply
+// then an add, as baseline WebAssembly SIMD has no fused multiply-add. clang 14 knows the instruction only by its
+// draft name, f32x4.fma; the build rewrites its opcode into the standard one (wasm/relaxed-simd.mjs).
+static inline v128_t madd_f32x4(v128_t acc, v128_t a, v128_t b) {
+#if defined(__wasm_relaxed_simd__) && __has_builtin(__builtin_wasm_relaxed_madd_f32x4)
+  return (v128_t)__builtin_wasm_relaxed_madd_f32x4((__f32x4)a, (__f32x4)b, (__f32x4)acc);
+#elif defined(__wasm_relaxed_simd__)
+  return (v128_t)__builtin_wasm_fma_f32x4((__f32x4)a, (__f32x4)b, (__f32x4)acc);
+#else
+  return wasm_f32x4_add(acc, wasm_f32x4_mul(a, b));
+#endif
+}
+
 // e^x for float32 lanes: Cody-Waite range reduction x = n·ln2 + r and a degree-6 polynomial for e^r (relative
 // error about 2e-7); saturates to 0 and +inf outside [-104, 89]. NaN stays NaN.
 static inline v128_t exp_f32x4(v128_t x) {

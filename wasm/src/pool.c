@@ -29,13 +29,46 @@ static float divisor(const Pool *g, Window r, Window c) {
   return g->countIncludePad ? (float)(r.padded * c.padded) : (float)((r.end - r.start) * (c.end - c.start));
 }
 
+// Four neighbouring inputs at stride 1, or every other one of eight at stride 2.
+static inline v128_t four_inputs(const float *p, int stride) {
+  if (stride == 1) return wasm_v128_load(p);
+  return wasm_i32x4_shuffle(wasm_v128_load(p), wasm_v128_load(p + 4), 0, 2, 4, 6);
+}
+
+// Outputs ow..ow+3 of row window r, whose column windows lie whole inside the input (at stride 2 one input more: the
+// eighth value loaded), in four lanes: lane by lane the comparisons of one output, in the same order, so the same
+// values and indices.
+static void max_pool_four(const Pool *g, const float *in, Window r, int ow, float *y, int *argmax) {
+  const int first = ow * g->strideW - g->left, stride = g->strideW;
+  const v128_t lanes = wasm_i32x4_make(0, stride, 2 * stride, 3 * stride);
+  v128_t value = four_inputs(in + r.start * g->width + first, stride);
+  v128_t best = wasm_i32x4_add(wasm_i32x4_splat(r.start * g->width + first), lanes);
+  for (int ih = r.start; ih < r.end; ih++)
+    for (int iw = first; iw < first + g->kernelW; iw++) {
+      const v128_t v = four_inputs(in + ih * g->width + iw, stride);
+      const v128_t wins = wasm_v128_or(wasm_f32x4_gt(v, value), wasm_f32x4_ne(v, v));
+      value = wasm_v128_bitselect(v, value, wins);
+      best = wasm_v128_bitselect(wasm_i32x4_add(wasm_i32x4_splat(ih * g->width + iw), lanes), best, wins);
+    }
+  wasm_v128_store(y, value);
+  if (argmax) wasm_v128_store(argmax, best);
+}
+
 // argmax (null for inference) gets the flat index ih·W + iw within the plane, −1 for a window of padding only.
 EXPORT(max_pool2d) void max_pool2d(const Pool *g, const float *x, float *y, int *argmax) {
+  const int stride = g->strideW;
   for (int plane = 0; plane < g->planes; plane++) {
     const float *in = x + plane * g->height * g->width;
     for (int oh = 0; oh < g->outH; oh++) {
       const Window r = row_window(g, oh);
-      for (int ow = 0; ow < g->outW; ow++) {
+      for (int ow = 0; ow < g->outW;) {
+        const int o = (plane * g->outH + oh) * g->outW + ow, first = ow * stride - g->left;
+        if ((stride == 1 || stride == 2) && r.start < r.end && ow + 4 <= g->outW && first >= 0 &&
+            first + 3 * stride + g->kernelW + (stride - 1) <= g->width) {
+          max_pool_four(g, in, r, ow, y + o, argmax ? argmax + o : 0);
+          ow += 4;
+          continue;
+        }
         const Window c = column_window(g, ow);
         const int empty = r.start >= r.end || c.start >= c.end;
         int best = empty ? -1 : r.start * g->width + c.start;
@@ -45,9 +78,9 @@ EXPORT(max_pool2d) void max_pool2d(const Pool *g, const float *x, float *y, int 
             const float v = in[ih * g->width + iw];
             if (v > value || v != v) value = v, best = ih * g->width + iw;
           }
-        const int o = (plane * g->outH + oh) * g->outW + ow;
         y[o] = value;
         if (argmax) argmax[o] = best;
+        ow++;
       }
     }
   }

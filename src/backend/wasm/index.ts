@@ -33,12 +33,16 @@ import { around, broadcastGeometry, channelLayout, evenBins, reduceGeometry } fr
 import { type KernelExports, activationCodes, binaryCodes, reduceCodes, unaryCodes } from './exports.js';
 import { Heap } from './heap.js';
 import { type ReferenceKernel, referenceKernels } from './reference-kernels.js';
-import { type WasmModule, webAssembly } from './webassembly.js';
+import { type WasmKernels, type WasmModule, webAssembly } from './webassembly.js';
 import { CONTROL_BYTES, type ParallelKernel, STACK_BYTES, type ThreadStarter, ThreadPool } from './pool.js';
 
-/** How a backend runs threads: the threaded kernels (convnets-threads.wasm), how many threads, how to start one. */
+/**
+ * How a backend runs threads: the threaded kernels (convnets-threads.wasm, or convnets-relaxed-threads.wasm where
+ * `relaxedSimd`), how many threads, how to start one.
+ */
 export interface WasmThreading {
   module: WasmModule;
+  relaxedSimd: boolean;
   threads: number;
   startThread: ThreadStarter;
 }
@@ -76,6 +80,8 @@ const ARGUMENT_BYTES = 3 * MAX_BROADCAST_RANK * 4;
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly threads: number;
+  /** Whether the kernels running are the relaxed-SIMD build (fused multiply-adds), not baseline SIMD128. */
+  readonly relaxedSimd: boolean;
   private readonly pool: ThreadPool | null = null;
   private readonly kernels: KernelExports;
   private readonly heap: Heap;
@@ -89,15 +95,16 @@ export class WasmBackend implements Backend {
   /** Kernel calls handed to the reference backend since this instance started (tests read it). */
   referenceCalls = 0;
 
-  constructor(module: WasmModule, threading: WasmThreading | null = null) {
+  constructor(kernels: WasmKernels, threading: WasmThreading | null = null) {
     const api = webAssembly();
     if (api === null) throw new BackendError('wasm backend: this JavaScript runtime has no WebAssembly');
     this.threads = threading === null ? 1 : threading.threads;
+    this.relaxedSimd = this.threads > 1 ? threading!.relaxedSimd : kernels.relaxedSimd;
     if (this.threads > 1) {
       const memory = new api.Memory({ initial: INITIAL_PAGES, maximum: MAXIMUM_PAGES, shared: true });
       const exports = new api.Instance(threading!.module, { env: { memory } }).exports;
       this.kernels = { ...exports, memory } as unknown as KernelExports;
-    } else this.kernels = new api.Instance(module, {}).exports as unknown as KernelExports;
+    } else this.kernels = new api.Instance(kernels.module, {}).exports as unknown as KernelExports;
     this.heap = new Heap(this.kernels.memory, this.kernels.__heap_base.value);
     this.scratch = this.heap.allocate(this.threads * this.kernels.gemm_scratch_floats() * 4);
     this.argumentBlock = this.heap.allocate(ARGUMENT_BYTES);
@@ -133,14 +140,15 @@ export class WasmBackend implements Backend {
     const onReference = Object.entries(referenceKernels).map(([kernel, when]) =>
       when.startsWith('always') ? kernel : `${kernel} (${when.split(' (')[0]})`,
     );
+    const isa = this.relaxedSimd ? 'WebAssembly relaxed SIMD, FMA' : 'WebAssembly SIMD128';
     return {
       name: this.name,
       threads: this.threads,
       details: {
         kernels:
           this.threads === 1
-            ? 'WebAssembly SIMD128 (clang wasm32), one thread'
-            : `WebAssembly SIMD128 (clang wasm32), ${this.threads} threads over shared memory`,
+            ? `${isa} (clang wasm32), one thread`
+            : `${isa} (clang wasm32), ${this.threads} threads over shared memory`,
         memory: `${(this.reservedBytes() / 2 ** 20).toFixed(1)} MiB of WebAssembly.Memory`,
         fallback: `reference backend for ${onReference.join(', ')}`,
       },

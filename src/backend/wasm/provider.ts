@@ -7,9 +7,9 @@ import type { BackendProvider } from '../registry.js';
 import { BackendError, ValueError } from '../../errors.js';
 import { type OptionKeys, checkOptions } from '../../options.js';
 import { WasmBackend, type WasmThreading } from './index.js';
-import { type WasmModule, fetchFunction, webAssembly } from './webassembly.js';
+import { type WasmKernels, fetchFunction, relaxedSimdValidates, webAssembly } from './webassembly.js';
 
-let compiled: WasmModule | null = null;
+let compiled: WasmKernels | null = null;
 let threading: WasmThreading | null = null; // set by loadWasmBackend
 
 type WasmSource = string | URL | ArrayBuffer | ArrayBufferView;
@@ -22,9 +22,22 @@ export interface WasmLoadOptions {
   threadedSource?: WasmSource;
   /** A module worker script that passes the first message it gets to runWasmPoolThread; needed for threads > 1. */
   workerUrl?: string | URL;
+  /**
+   * convnets-relaxed.wasm (its URL or bytes): the kernels built with relaxed SIMD's fused multiply-add, loaded
+   * instead of `source` where the runtime validates relaxed SIMD (Chromium 114 on); `source` is never fetched then.
+   */
+  relaxedSource?: WasmSource;
+  /** convnets-relaxed-threads.wasm: the same for `threadedSource`. */
+  relaxedThreadedSource?: WasmSource;
 }
 
-const loadOptionKeys: OptionKeys<WasmLoadOptions> = { threads: true, threadedSource: true, workerUrl: true };
+const loadOptionKeys: OptionKeys<WasmLoadOptions> = {
+  threads: true,
+  threadedSource: true,
+  workerUrl: true,
+  relaxedSource: true,
+  relaxedThreadedSource: true,
+};
 
 async function bytesOf(source: WasmSource): Promise<ArrayBuffer | ArrayBufferView> {
   if (!(typeof source === 'string' || source instanceof URL)) return source;
@@ -59,7 +72,9 @@ export function wasmThreadsUnavailableReason(): string | null {
 /**
  * Compiles the kernels from the URL of convnets.wasm, or its bytes; setBackend('wasm') works after it. With
  * `threads` above 1 it compiles the threaded kernels too, and each backend made afterwards runs on that many threads
- * where wasmThreadsUnavailableReason() is null, on one otherwise (`getBackend().threads` says which).
+ * where wasmThreadsUnavailableReason() is null, on one otherwise (`getBackend().threads` says which). Given the
+ * relaxed-SIMD builds, it compiles those instead where the runtime validates relaxed SIMD
+ * (`getBackend().describe()` says which kernels run).
  */
 export async function loadWasmBackend(source: WasmSource, options: WasmLoadOptions = {}): Promise<void> {
   checkOptions('loadWasmBackend', options, loadOptionKeys);
@@ -70,14 +85,28 @@ export async function loadWasmBackend(source: WasmSource, options: WasmLoadOptio
     throw new ValueError('loadWasmBackend: threads above 1 need threadedSource and workerUrl');
   const api = webAssembly();
   if (api === null) throw new BackendError('wasm backend: this JavaScript runtime has no WebAssembly');
-  compiled = await api.compile(await bytesOf(source));
+  const relaxed = relaxedSimdValidates();
+  // The relaxed build where the runtime validates relaxed SIMD; the baseline one where it does not, and where the
+  // relaxed one cannot be had (a build without it: the page then runs as it would without relaxed SIMD).
+  const compile = async (plain: WasmSource, relaxedSource: WasmSource | undefined): Promise<WasmKernels> => {
+    if (relaxed && relaxedSource !== undefined) {
+      try {
+        return { module: await api.compile(await bytesOf(relaxedSource)), relaxedSimd: true };
+      } catch {
+        // fall through to the baseline build
+      }
+    }
+    return { module: await api.compile(await bytesOf(plain)), relaxedSimd: false };
+  };
+  compiled = await compile(source, options.relaxedSource);
   threading = null;
   if (threads === 1 || wasmThreadsUnavailableReason() !== null) return;
-  const module = await api.compile(await bytesOf(options.threadedSource!));
+  const { module, relaxedSimd } = await compile(options.threadedSource!, options.relaxedThreadedSource);
   const Worker = (globalThis as ThreadingScope).Worker!;
   const workerUrl = options.workerUrl!;
   threading = {
     module,
+    relaxedSimd,
     threads,
     startThread: (data) => new Worker(workerUrl, { type: 'module' }).postMessage(data),
   };
@@ -85,7 +114,7 @@ export async function loadWasmBackend(source: WasmSource, options: WasmLoadOptio
 
 /** `load` compiles the kernels synchronously or throws a BackendError saying in one line why it cannot. */
 export function wasmProvider(
-  load?: () => WasmModule,
+  load?: () => WasmKernels,
   loadThreading?: () => WasmThreading | null,
 ): BackendProvider {
   return {

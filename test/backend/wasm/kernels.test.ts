@@ -66,6 +66,8 @@ const blockedConvs: ConvCase[] = [
   { xShape: [2, 16, 16, 16], wShape: [32, 16, 3, 3], attrs: dense(2, 1) },
   { xShape: [2, 32, 8, 8], wShape: [64, 32, 1, 1], attrs: dense(2, 0) },
   { xShape: [1, 3, 32, 32], wShape: [16, 3, 5, 5], attrs: dense(1, 2) },
+  // ResNet's stem: 7×7 at stride 2, whose rows of eight outputs pack by vector loads and shuffles inside the image.
+  { xShape: [1, 3, 40, 40], wShape: [8, 3, 7, 7], attrs: dense(2, 3) },
 ];
 
 function checkConv(c: ConvCase, random: Random, what: string): void {
@@ -175,6 +177,40 @@ test(
           { onWasm: true },
         );
       }
+    }
+  },
+);
+
+test(
+  "max pooling four outputs at a time (ResNet's 3×3 stride 2, and stride 1) picks the reference's values and indices, ties and NaN included",
+  { skip: skipWasm },
+  () => {
+    const random = generator(13);
+    const xShape = [1, 2, 24, 27];
+    for (const stride of [1, 2]) {
+      const attrs: Pool2dAttrs = {
+        kernel: [3, 3],
+        stride: [stride, stride],
+        padding: [1, 1, 1, 1],
+        ceilMode: false,
+        countIncludePad: false,
+      };
+      const yShape = pool2dOutputShape(xShape, attrs);
+      const x = floats(random, xShape);
+      // Runs of equal values (the first in window order wins) and NaN (which wins: the last in window order).
+      for (let i = 0; i < x.values.length; i += 7) x.values[i + 1] = x.values[i];
+      for (const at of [30, 31, 100, 333, 600, 1000]) x.values[at] = NaN;
+      agree(
+        `max pool stride ${stride} with ties and NaN`,
+        [x, floats(random, yShape)],
+        (b, [input, dy]) => {
+          const { y, workspace } = b.pool2d('max', input, xShape, attrs);
+          const dx = b.pool2dBackward('max', dy, yShape, xShape, attrs, workspace);
+          if (workspace !== null) b.release(workspace);
+          return [y, dx, b.pool2d('max', input, xShape, attrs, false).y];
+        },
+        { onWasm: true },
+      );
     }
   },
 );
