@@ -176,6 +176,7 @@ const calls: Record<string, Call> = {
   'data.splitValidation #1': (extra) =>
     data.splitValidation(fakeLoader().dataset, { validation: 0, seed: 1, ...extra }),
   'data.transforms.colorShift #0': (extra) => data.transforms.colorShift({ scale: 0.1, ...extra }),
+  'data.transforms.randomErasing #0': (extra) => data.transforms.randomErasing(extra),
   'data.transforms.elasticTransform #0': (extra) =>
     data.transforms.elasticTransform({ alpha: 1, sigma: 1, ...extra }),
   'data.transforms.functional.pad #2': (extra) =>
@@ -258,6 +259,9 @@ const calls: Record<string, Call> = {
   'new models.GoogLeNet #0': (extra) => new models.GoogLeNet(extra),
   'new models.Inception #7': (extra) => new models.Inception(4, 1, 1, 1, 1, 1, 1, extra),
   'new models.InceptionAux #2': (extra) => new models.InceptionAux(4, 2, extra),
+  'new models.InceptionResNetV2 #0': (extra) => new models.InceptionResNetV2(extra),
+  'new models.InceptionV3 #0': (extra) => new models.InceptionV3(extra),
+  'new models.InceptionV4 #0': (extra) => new models.InceptionV4(extra),
   'new models.LeNet1998 #0': (extra) => new models.LeNet1998(extra),
   'new models.LeNet5 #0': (extra) => new models.LeNet5(extra),
   'new models.NaiveInception #4': (extra) => new models.NaiveInception(4, 1, 1, 1, extra),

@@ -1,4 +1,4 @@
-/* global window, document, fetch, performance, navigator, URL, WebAssembly */
+/* global window, document, fetch, performance, navigator, URL, WebAssembly, Worker */
 // The benchmark page (docs: bench/browser/README.md): every runner of every runtime on one page, driven by
 // bench/browser/bench.mjs through `window.bench`. A runner is one workload on one runtime ('infer.resnet18:tfjs');
 // `prepare` builds it and runs it once untimed, `measure` times it for a block of seconds, so that the driver can
@@ -10,20 +10,15 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { tfjsResnet18, tfjsTrainingModel } from './tfjs-models.mjs';
+import { CONV, CONV_FLOPS, convnetsBuilders, random, size, TRAIN_BATCH } from './convnets-runners.mjs';
 
 const base = new URL('./', document.baseURI);
-const TRAIN_BATCH = 64;
-/** Workload 3, as bench/bench.mjs: 3×3, 64→64, padding 1 on 128×64×32×32. */
-export const CONV = { x: [128, 64, 32, 32], w: [64, 64, 3, 3] };
 const PAD_1 = [
   [0, 0],
   [1, 1],
   [1, 1],
   [0, 0],
 ];
-const CONV_FLOPS = 2 * 128 * 64 * 32 * 32 * 64 * 9;
-const random = (n) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
-const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
 let ort = null;
 let settings = null;
@@ -33,9 +28,10 @@ const runners = new Map();
 /** Loads every runtime at `threads` threads; returns their versions and what each runs on. */
 async function setup(options) {
   settings = options;
+  // convnets on this thread (one thread) only for agreement(); its runners run in the worker, at options.threads.
   await convnets.loadWasmBackend(new URL('convnets.wasm', base));
   convnets.setBackend('wasm');
-  const described = convnets.getBackend().describe();
+  const inWorker = await callWorker('setup', { threads: options.threads });
   ort = await import(/* @vite-ignore */ new URL('ort/ort.wasm.min.mjs', base).href);
   ort.env.wasm.wasmPaths = new URL('ort/', base).href;
   ort.env.wasm.numThreads = options.threads;
@@ -45,70 +41,45 @@ async function setup(options) {
   return {
     userAgent: navigator.userAgent,
     crossOriginIsolated: window.crossOriginIsolated,
-    convnets: { version: convnets.version, backend: described.name, threads: described.threads },
+    convnets: inWorker,
     'onnxruntime-web': { version: ort.env.versions?.web ?? 'unknown', threads: options.threads },
     tfjs: { version: tf.version_core, threads: options.threads },
   };
 }
 
-// ---- convnets ----
+// ---- convnets, in its module worker (convnets-worker.mjs) ----
 
-function convnetsInference(name) {
-  const shape = [1, 3, 224, 224];
-  const net = convnets.models.get(name, { seed: 1 }).eval();
-  // What a user runs for inference, as bench/inference.mjs: BatchNorm folded, sums and ReLUs fused.
-  const model = convnets.graph.optimizeForInference(net, shape);
-  const x = convnets.randn(shape);
-  return {
-    run: () => convnets.noGrad(() => convnets.scope(() => model.call(x).data())),
-    about: { parameters: parameterTotal(net) },
-    dispose: () => [...net.parameters(), ...net.buffers(), x].forEach((t) => t.dispose()),
-  };
+let worker = null;
+let calls = 0;
+const pending = new Map();
+
+/** Posts operation `op` to the worker; resolves with its answer, rejects with its error message. */
+function callWorker(op, fields = {}) {
+  if (worker === null) {
+    worker = new Worker(new URL('convnets-worker.js', base), { type: 'module' });
+    worker.onmessage = ({ data }) => {
+      const { resolve, reject } = pending.get(data.call);
+      pending.delete(data.call);
+      if ('error' in data) reject(new Error(`convnets worker: ${data.error}`));
+      else resolve(data.value);
+    };
+  }
+  const call = ++calls;
+  return new Promise((resolve, reject) => {
+    pending.set(call, { resolve, reject });
+    worker.postMessage({ call, op, ...fields });
+  });
 }
 
-const parameterTotal = (net) => net.parameters().reduce((n, p) => n + size(p.shape), 0);
-
-function convnetsTraining(name) {
-  const net = convnets.models.get(name, { seed: 1 });
-  const channels = name === 'lenet5' ? 1 : 3;
-  const x = convnets.randn([TRAIN_BATCH, channels, 32, 32]);
-  const labels = convnets.tensor(
-    Int32Array.from({ length: TRAIN_BATCH }, (_, i) => i % 10),
-    [TRAIN_BATCH],
-    { dtype: 'int32' },
-  );
-  const optimizer = convnets.optim.sgd(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+/** A runner whose calls run in the worker: each timed call includes the message there and back. */
+async function inConvnetsWorker(id) {
+  const { about, images, flops } = await callWorker('prepare', { id });
   return {
-    run: () =>
-      convnets.scope(() => {
-        optimizer.zeroGrad();
-        const loss = convnets.crossEntropy(net.call(x), labels);
-        loss.backward();
-        optimizer.step();
-        return loss.item();
-      }),
-    images: TRAIN_BATCH,
-    about: { parameters: parameterTotal(net), batch: TRAIN_BATCH },
-    dispose: () => [...net.parameters(), ...net.buffers(), x, labels].forEach((t) => t.dispose()),
-  };
-}
-
-/** The wasm backend's convolution kernels alone, as bench/bench.mjs times the native ones. */
-function convnetsConvolution(direction) {
-  const backend = convnets.getBackend();
-  const attrs = { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 };
-  const x = backend.upload(random(size(CONV.x)), CONV.x);
-  const w = backend.upload(random(size(CONV.w)), CONV.w);
-  const dy = backend.upload(random(size(CONV.x)), CONV.x);
-  const cases = {
-    forward: () => backend.conv2d(x, CONV.x, w, CONV.w, null, attrs),
-    'backward-data': () => backend.conv2dBackwardData(dy, CONV.x, w, CONV.w, CONV.x, attrs),
-    'backward-weights': () => backend.conv2dBackwardFilter(x, CONV.x, dy, CONV.x, CONV.w, attrs),
-  };
-  return {
-    run: () => backend.release(cases[direction]()),
-    flops: CONV_FLOPS,
-    dispose: () => [x, w, dy].forEach((s) => backend.release(s)),
+    run: () => callWorker('run', { id }),
+    images,
+    flops,
+    about,
+    dispose: () => callWorker('dispose', { id }),
   };
 }
 
@@ -218,16 +189,11 @@ async function simdPeak() {
 }
 
 const builders = {
-  'infer.resnet18:convnets': () => convnetsInference('resnet18'),
+  ...Object.fromEntries(Object.keys(convnetsBuilders).map((id) => [id, () => inConvnetsWorker(id)])),
   'infer.resnet18:onnxruntime-web': () => ortSession('onnx/resnet18-batch1.onnx', [1, 3, 224, 224]),
   'infer.resnet18:tfjs': tfjsInference,
-  'train.lenet5:convnets': () => convnetsTraining('lenet5'),
   'train.lenet5:tfjs': () => tfjsTraining('lenet5'),
-  'train.resnet20:convnets': () => convnetsTraining('resnet20'),
   'train.resnet20:tfjs': () => tfjsTraining('resnet20'),
-  'conv.forward:convnets': () => convnetsConvolution('forward'),
-  'conv.backward-data:convnets': () => convnetsConvolution('backward-data'),
-  'conv.backward-weights:convnets': () => convnetsConvolution('backward-weights'),
   'conv.forward:onnxruntime-web': () => ortSession('onnx/conv.onnx', CONV.x, CONV_FLOPS),
   'conv.forward:tfjs': tfjsConvolution,
   'peak.simd:wasm': simdPeak,

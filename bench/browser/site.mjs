@@ -26,8 +26,8 @@ export async function whyNot() {
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`;
   if (!existsSync(join(root, 'dist/src/browser.js')))
     return 'the library is not built (npx tsc, or make build)';
-  if (!existsSync(join(root, 'dist/wasm/convnets.wasm')))
-    return 'dist/wasm/convnets.wasm is not built (make build)';
+  for (const file of ['convnets.wasm', 'convnets-threads.wasm'])
+    if (!existsSync(join(root, 'dist/wasm', file))) return `dist/wasm/${file} is not built (make build)`;
   for (const file of [...ORT_FILES.map(ortFile), ...TFJS_FILES.map(tfjsFile)])
     if (!existsSync(file))
       return `the peers are not installed (no ${file}): cd bench && ONNXRUNTIME_NODE_INSTALL=skip npm ci`;
@@ -55,7 +55,11 @@ export async function buildSite({ exports = null } = {}) {
   rmSync(siteDir, { recursive: true, force: true });
   for (const dir of ['ort', 'tfjs', 'onnx']) mkdirSync(join(siteDir, dir), { recursive: true });
   await build({
-    entryPoints: { page: join(root, 'bench/browser/page.mjs') },
+    entryPoints: {
+      page: join(root, 'bench/browser/page.mjs'),
+      'convnets-worker': join(root, 'bench/browser/convnets-worker.mjs'),
+      'wasm-thread': join(root, 'src/web/wasm-thread.ts'),
+    },
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -69,7 +73,8 @@ export async function buildSite({ exports = null } = {}) {
     '<!doctype html>\n<meta charset="utf-8">\n<title>convnets: browser benchmark</title>\n<link rel="icon" href="data:,">\n' +
       '<body>The benchmark runs from node bench/browser/bench.mjs.</body>\n<script type="module" src="page.js"></script>\n',
   );
-  copyFileSync(join(root, 'dist/wasm/convnets.wasm'), join(siteDir, 'convnets.wasm'));
+  for (const file of ['convnets.wasm', 'convnets-threads.wasm'])
+    copyFileSync(join(root, 'dist/wasm', file), join(siteDir, file));
   buildPeak(join(siteDir, 'simd-peak.wasm'));
   for (const file of ORT_FILES) copyFileSync(ortFile(file), join(siteDir, 'ort', file));
   for (const file of TFJS_FILES) copyFileSync(tfjsFile(file), join(siteDir, 'tfjs', file));

@@ -28,7 +28,7 @@ const options = {
   limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
   tta: {
     value: TTA_MODES.join('|'),
-    help: `test-time augmentation: softmax averaged over the mirror image, or over crops of the model's input size cut from the image padded by ${TTA_PADDING}`,
+    help: `test-time augmentation: softmax averaged over the mirror image, or over crops of the model's input size cut from the image padded by ${TTA_PADDING} with black (zeros before normalisation, as --augment crop pads)`,
     default: 'none',
   },
   json: { help: 'print the results as JSON' },
@@ -75,11 +75,14 @@ export async function loadMembers(dirs: readonly string[]): Promise<Trained[]> {
 
 /**
  * The test-time transform for `tta`: five-crop and ten-crop cut the model's input from the prepared image padded by
- * TTA_PADDING (zeros after normalisation: the mean image).
+ * TTA_PADDING with zeros before the normalisation, as `--augment crop` pads in training (black, not the mean image).
  */
 export function ttaTransform(transform: TransformSpec, tta: TtaMode): TransformSpec {
-  const cropping = tta === 'five-crop' || tta === 'ten-crop';
-  return cropping ? transforms.compose([transform, transforms.pad(TTA_PADDING)]) : transform;
+  if (tta !== 'five-crop' && tta !== 'ten-crop') return transform;
+  const steps = transform.kind === 'compose' ? transform.transforms : [transform];
+  const last = steps.length - 1;
+  if (steps[last].kind !== 'normalize') return transforms.compose([...steps, transforms.pad(TTA_PADDING)]);
+  return transforms.compose([...steps.slice(0, last), transforms.pad(TTA_PADDING), steps[last]]);
 }
 
 /** One evaluation pass and what it cost. */

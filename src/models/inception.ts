@@ -21,24 +21,23 @@ import {
   type WithAuxiliaryOutputs,
 } from '../nn/index.js';
 import {
-  add,
   adaptiveAvgPool2d,
   concat,
   crossEntropy,
   flatten,
-  mul,
   relu,
-  slice,
+  type Pair,
   type Tensor,
 } from '../tensor/index.js';
-import { registered, seeded, torchvisionAccuracy } from './builder.js';
+import { imagenetToInceptionRange, registered, seeded, torchvisionAccuracy } from './builder.js';
 import { IMAGENET_PREPROCESSING, type ModelInfo, type ModelOptions } from './registry.js';
 import { checkOptions } from '../options.js';
 
 /** Convolution settings of a BasicConv2d. */
 export interface BasicConv2dOptions {
-  stride?: number;
-  padding?: number;
+  stride?: Pair;
+  /** A number or [padH, padW] (Inception v3's 1×7 and 7×1 convolutions). */
+  padding?: Pair;
 }
 
 /** torchvision's conv block: convolution without bias, batch norm (eps 0.001, as the ported weights), ReLU. */
@@ -46,7 +45,7 @@ export class BasicConv2d extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: number, options: BasicConv2dOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: BasicConv2dOptions = {}) {
     super();
     checkOptions('models.BasicConv2d', options, { stride: true, padding: true });
     this.conv = new Conv2d(inChannels, outChannels, kernelSize, { ...options, bias: false });
@@ -316,16 +315,6 @@ export class GoogLeNet extends Module implements WithAuxiliaryOutputs {
     }
   }
 
-  /** torchvision's _transform_input: ImageNet's mean/std normalisation → (x − 0.5)/0.5 per channel. */
-  private renormalise(x: Tensor): Tensor {
-    const { mean, std } = IMAGENET_PREPROCESSING;
-    const [n, , h, w] = x.shape;
-    const channels = mean.map((m, c) =>
-      add(mul(slice(x, [0, c, 0, 0], [n, 1, h, w]), std[c] / 0.5), (m - 0.5) / 0.5),
-    );
-    return concat(channels, 1);
-  }
-
   /** Runs an aux head when forwardWithAux asked for it, in training, if the model has it. */
   private auxiliary(head: InceptionAux | null, x: Tensor): Tensor | null {
     if (this.#auxOutputs === null || !this.training || head === null) return null;
@@ -333,7 +322,7 @@ export class GoogLeNet extends Module implements WithAuxiliaryOutputs {
   }
 
   forward(input: Tensor): Tensor {
-    let x = this.transformInput ? this.renormalise(input) : input;
+    let x = this.transformInput ? imagenetToInceptionRange(input) : input;
     for (const stem of [this.conv1, this.maxpool1, this.conv2, this.conv3, this.maxpool2]) x = stem.call(x);
     for (const stage of [this.inception3a, this.inception3b, this.maxpool3, this.inception4a])
       x = stage.call(x);

@@ -40,6 +40,11 @@ const RULES: Record<string, AugmentRule> = {
     build: ([minScale], { inputShape }) =>
       transforms.randomResizedCrop([inputShape[1], inputShape[2]], { scale: [minScale, 1] }),
   },
+  erase: {
+    parameters: [{ name: 'p', default: 0.5, check: (v) => v >= 0 && v <= 1, range: 'in [0, 1]' }],
+    help: 'random erasing, p 0.5: a box of 2–40 % of the area filled with random values (Zhong et al. 2017)',
+    build: ([p]) => transforms.randomErasing({ p }),
+  },
   rotate: {
     parameters: [{ name: 'degrees', default: 15, ...nonNegative }],
     help: 'rotate by up to ±D degrees',

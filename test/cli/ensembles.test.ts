@@ -66,11 +66,19 @@ test(
       const plain = loader(testSet, { batchSize: 20, transform });
       const alone: number[] = [];
       for (const member of members) alone.push((await evaluate(member.model, plain)).top1);
-      // Ten crops of 32×32 from the prepared image padded to 40×40.
-      const padded = loader(testSet, {
-        batchSize: 20,
-        transform: transforms.compose([transform, transforms.pad(4)]),
-      });
+      // Ten crops of 32×32 from the image padded to 40×40 with black, as crop:4 pads in training: the padding
+      // goes before the normalisation, so the border is (0 − mean) / std, not the mean image's 0.
+      assert.ok(transform.kind === 'compose' && transform.transforms.at(-1)!.kind === 'normalize');
+      const steps = transform.transforms;
+      const paddedTransform = transforms.compose([...steps.slice(0, -1), transforms.pad(4), steps.at(-1)!]);
+      const normalize = steps.at(-1) as transforms.TransformSpecOf<'normalize'>;
+      const corner = transforms.makeTransform(paddedTransform)(
+        { data: new Float32Array(28 * 28).fill(1), channels: 1, height: 28, width: 28 },
+        new Generator(0),
+      )[0];
+      assert.equal(corner.width, 40);
+      assert.ok(Math.abs(corner.data[0] - -normalize.mean[0] / normalize.std[0]) < 1e-6);
+      const padded = loader(testSet, { batchSize: 20, transform: paddedTransform });
       const ensemble = await evaluate(new Ensemble(members.map((m) => m.model)), padded, {
         tta: 'ten-crop',
         cropSize: 32,

@@ -1,7 +1,7 @@
-// The browser benchmark's page (bench/browser/) in headless Chromium, at a tiny budget: it loads with every runtime,
-// TensorFlow.js builds LeNet-5 with convnets' parameter count, and a convnets training step, the wasm SIMD peak and
-// a TensorFlow.js training step each return a positive rate. Never a time. Skipped, with a line saying why, where
-// Chromium, the peers (bench/package.json) or the built library is missing.
+// The browser benchmark's page (bench/browser/) in headless Chromium, at a tiny budget: it loads with every runtime
+// (convnets on two threads, in its worker), TensorFlow.js builds LeNet-5 with convnets' parameter count, and a
+// convnets training step, the wasm SIMD peak and a TensorFlow.js training step each return a positive rate. Never
+// a time. Skipped, with a line saying why, where Chromium, the peers (bench/package.json) or the library is not built.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -66,9 +66,10 @@ test(
   async () => {
     const { page, problems } = opened;
     const runtimes = await page.evaluate(() =>
-      (globalThis as unknown as BenchWindow).bench.setup({ threads: 1 }),
+      (globalThis as unknown as BenchWindow).bench.setup({ threads: 2 }),
     );
-    assert.deepEqual(runtimes.convnets, { ...runtimes.convnets, backend: 'wasm', threads: 1 });
+    // Two threads: convnets' runners run in the page's module worker, on the wasm backend's pool.
+    assert.deepEqual(runtimes.convnets, { ...runtimes.convnets, backend: 'wasm', threads: 2 });
     const { prepare, measure, release } = bench(page);
     // convnets' registry: LeNet-5 has 61,706 parameters (models/lenet.ts).
     assert.equal((await prepare('train.lenet5:convnets')).about.parameters, 61_706);

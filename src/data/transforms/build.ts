@@ -72,6 +72,45 @@ export function randomResizedCropWindow(
   return [Math.floor((height - h) / 2), Math.floor((width - w) / 2), h, w];
 }
 
+/**
+ * torchvision's RandomErasing.get_params: up to 10 tries of (area fraction, log aspect ratio) until the window
+ * fits strictly inside the image, then top and left. Returns [top, left, h, w], or null when no try fits.
+ */
+export function randomErasingWindow(
+  height: number,
+  width: number,
+  scale: readonly [number, number],
+  ratio: readonly [number, number],
+  generator: Generator,
+): [number, number, number, number] | null {
+  const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const erasedArea = height * width * uniform(generator, scale[0], scale[1]);
+    const aspect = Math.exp(uniform(generator, logRatio[0], logRatio[1]));
+    const h = F.roundHalfEven(Math.sqrt(erasedArea * aspect));
+    const w = F.roundHalfEven(Math.sqrt(erasedArea / aspect));
+    if (h < height && w < width) return [generator.int(height - h + 1), generator.int(width - w + 1), h, w];
+  }
+  return null;
+}
+
+/** The image with the window [top, left, h, w] of every channel set to `value`, or to uniform draws in row order. */
+function erase(
+  image: ChwImage,
+  [top, left, h, w]: readonly number[],
+  value: number | 'uniform',
+  generator: Generator,
+): ChwImage {
+  const data = Float32Array.from(image.data);
+  for (let c = 0; c < image.channels; c++) {
+    for (let y = top; y < top + h; y++) {
+      const row = (c * image.height + y) * image.width;
+      for (let x = left; x < left + w; x++) data[row + x] = value === 'uniform' ? generator.uniform() : value;
+    }
+  }
+  return { ...image, data };
+}
+
 /** torchvision's RandomAffine.get_params: angle, then tx, ty (if translate), scale (if set), shear x, shear y. */
 export function randomAffineParameters(
   spec: TransformSpecOf<'randomAffine'>,
@@ -133,6 +172,13 @@ const builders: { [K in TransformKind]: (spec: TransformSpecOf<K>) => ListTransf
         generator,
       );
       return F.resizedCrop(image, top, left, h, w, spec.size);
+    }),
+  // One uniform draw against p; if erasing, the window's draws, then one uniform per erased value ('uniform').
+  randomErasing: (spec) =>
+    each((image, generator) => {
+      if (!(generator.uniform() < spec.p)) return image;
+      const window = randomErasingWindow(image.height, image.width, spec.scale, spec.ratio, generator);
+      return window === null ? image : erase(image, window, spec.value, generator);
     }),
   // One uniform draw for the angle.
   randomRotation: (spec) =>

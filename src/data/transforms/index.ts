@@ -1,5 +1,11 @@
 export * from './spec.js';
-export { makeTransform, randomCropOffset, randomResizedCropWindow, randomAffineParameters } from './build.js';
+export {
+  makeTransform,
+  randomCropOffset,
+  randomResizedCropWindow,
+  randomErasingWindow,
+  randomAffineParameters,
+} from './build.js';
 export {
   computePcaLighting,
   pcaOffset,

@@ -30,6 +30,7 @@ export type TransformSpec =
       mode: PaddingMode;
     }
   | { kind: 'randomResizedCrop'; size: Pair; scale: Pair; ratio: Pair }
+  | { kind: 'randomErasing'; p: number; scale: Pair; ratio: Pair; value: number | 'uniform' }
   | { kind: 'randomRotation'; degrees: Pair; fill: number | number[] }
   | {
       kind: 'randomAffine';
@@ -283,6 +284,33 @@ export function pcaLighting(
     eigenvectors: pca.eigenvectors.map((v) => [...v]),
     alphaStd,
   };
+}
+
+/**
+ * Random erasing (Zhong et al. 2017; torchvision's RandomErasing): with probability `p`, a rectangle of `scale` of
+ * the area (default 0.02–0.4, the paper's) and aspect ratio in `ratio` (default 0.3–1/0.3, log-uniform) is filled
+ * with `value`, or with values drawn uniformly from [0, 1) per pixel (`'uniform'`, the default: the paper's random
+ * values, for images in [0, 1] before normalisation). When no window fits in 10 tries the image is left unchanged.
+ */
+export function randomErasing(
+  options: {
+    p?: number;
+    scale?: readonly number[];
+    ratio?: readonly number[];
+    value?: number | 'uniform';
+  } = {},
+): TransformSpecOf<'randomErasing'> {
+  checkOptions('data.transforms.randomErasing', options, { p: true, scale: true, ratio: true, value: true });
+  const scale = range('randomErasing scale', options.scale ?? [0.02, 0.4]);
+  const ratio = range('randomErasing ratio', options.ratio ?? [0.3, 1 / 0.3]);
+  if (!(scale[0] > 0 && scale[1] <= 1))
+    throw new ValueError(`randomErasing: scale must lie in (0, 1], got [${scale.join(', ')}]`);
+  if (!(ratio[0] > 0))
+    throw new ValueError(`randomErasing: ratio must be positive, got [${ratio.join(', ')}]`);
+  const value = options.value ?? 'uniform';
+  if (value !== 'uniform' && !Number.isFinite(value))
+    throw new ValueError(`randomErasing: value must be a finite number or 'uniform', got ${String(value)}`);
+  return { kind: 'randomErasing', p: probability('randomErasing', options.p ?? 0.5), scale, ratio, value };
 }
 
 /** Bilinear resize (align_corners=False, no antialias): one number sets the smaller edge, [h, w] the size. */
