@@ -15,6 +15,7 @@ import {
   Sequential,
   init,
 } from '../nn/index.js';
+import { callInTurn, releaseConsumed } from '../nn/release.js';
 import { add, flatten, type Tensor } from '../tensor/index.js';
 import { ValueError } from '../errors.js';
 import { registered, seeded, torchvisionAccuracy } from './builder.js';
@@ -73,8 +74,22 @@ const blockOptionKeys = {
   batchNormEps: true,
 } as const;
 
+/**
+ * A residual block's sum: its branch's output plus x, or downsample(x) where the identity does not fit. The
+ * addends go as soon as the sum is made where no gradient is recorded (a frozen block), and the sum itself once
+ * the block's last ReLU has read it (the block's call releases it).
+ */
+function addShortcut(branch: Tensor, x: Tensor, downsample: Module | null): Tensor {
+  const shortcut = downsample === null ? x : downsample.call(x);
+  const sum = add(branch, shortcut);
+  releaseConsumed(branch, sum);
+  if (shortcut !== x) releaseConsumed(shortcut, sum);
+  return sum;
+}
+
 /** Two 3×3 convolutions (ResNet-18/34, and the CIFAR nets): relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). */
 export class BasicBlock extends Module {
+  static override readonly forwardKeepsNothing = true;
   static readonly expansion = 1;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
@@ -103,10 +118,8 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.call(this.bn1.call(this.conv1.call(x)));
-    out = this.bn2.call(this.conv2.call(out));
-    if (this.residual) out = add(out, this.downsample === null ? x : this.downsample.call(x));
-    return this.relu.call(out);
+    const out = callInTurn(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]);
+    return this.relu.call(this.residual ? addShortcut(out, x, this.downsample) : out);
   }
 
   override extraRepr(): string {
@@ -119,6 +132,7 @@ export class BasicBlock extends Module {
  * ResNet v1.5 (the paper put it in the first 1×1), about 0.5 % more top-1 for the same parameters.
  */
 export class Bottleneck extends Module {
+  static override readonly forwardKeepsNothing = true;
   static readonly expansion = 4;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
@@ -150,11 +164,9 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.call(this.bn1.call(this.conv1.call(x)));
-    out = this.relu.call(this.bn2.call(this.conv2.call(out)));
-    out = this.bn3.call(this.conv3.call(out));
-    if (this.residual) out = add(out, this.downsample === null ? x : this.downsample.call(x));
-    return this.relu.call(out);
+    const branch = [this.conv1, this.bn1, this.relu, this.conv2, this.bn2, this.relu, this.conv3, this.bn3];
+    const out = callInTurn(x, branch);
+    return this.relu.call(this.residual ? addShortcut(out, x, this.downsample) : out);
   }
 
   override extraRepr(): string {
@@ -200,6 +212,7 @@ export interface ResNetOptions extends ModelOptions {
  * downsample projections either.
  */
 export class ResNet extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly relu: ReLU;
@@ -269,9 +282,17 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = this.maxpool.call(this.relu.call(this.bn1.call(this.conv1.call(x))));
-    y = this.layer4.call(this.layer3.call(this.layer2.call(this.layer1.call(y))));
-    return this.fc.call(flatten(this.avgpool.call(y), 1));
+    const stages = [
+      this.conv1,
+      this.bn1,
+      this.relu,
+      this.maxpool,
+      this.layer1,
+      this.layer2,
+      this.layer3,
+      this.layer4,
+    ];
+    return this.fc.call(flatten(callInTurn(x, [...stages, this.avgpool]), 1));
   }
 }
 

@@ -1,5 +1,6 @@
 import { ConvnetsError, ValueError } from '../errors.js';
 import { keep, type Tensor } from '../tensor/index.js';
+import { callScope, outsideCallScopes } from '../tensor/scope.js';
 import {
   loadStateDictInto,
   type LoadStateDictOptions,
@@ -52,6 +53,17 @@ const observers: CallObserver[] = [];
 let callsStarted = 0;
 
 /**
+ * Inputs and outputs of module calls that something beyond the calling forward may hold: forward hooks and call
+ * observers see them, and a module that does not declare forwardKeepsNothing may store them.
+ */
+const exposed = new WeakSet<Tensor>();
+
+/** Whether anything but the forward that made `t` may hold it (see exposed). */
+export function isExposed(t: Tensor): boolean {
+  return exposed.has(t);
+}
+
+/**
  * Notifies fn after every Module.call returns (children before their parent); returns a function that stops it.
  * The hook behind analysis/summary: it sees shapes without each layer having to report them.
  */
@@ -78,6 +90,15 @@ function checkName(kind: string, name: string): void {
  * registered by name, under torchvision's state_dict names.
  */
 export abstract class Module {
+  /**
+   * True on a class whose forward() keeps no tensor it makes or is given (stores none on the module or elsewhere),
+   * returning only its output. A call of such a module that records no gradient (under noGrad, or frozen weights on
+   * an input needing none) then releases every other tensor it made as it returns, as PyTorch frees what nothing
+   * references; a fine-tuned network keeps nothing of its frozen layers. The library's layers and blocks declare it;
+   * a subclass that keeps an activation must set it back to false.
+   */
+  static readonly forwardKeepsNothing: boolean = false;
+
   training = true;
   #frozen = false;
   /** The mode train() or eval() last asked for, which a frozen module does not take until unfrozen. */
@@ -108,13 +129,21 @@ export abstract class Module {
     const index = callsStarted++;
     callStack.push({ module: this, path });
     try {
-      let output = this.forward(x);
-      for (const hook of [...this.#forwardHooks]) output = hook(this, x, output) ?? output;
-      if (observers.length > 0) {
-        const call = { module: this, path, depth: callStack.length - 1, index, input: x, output };
-        for (const observer of [...observers]) observer(call);
-      }
-      return output;
+      const keepsNothing = (this.constructor as typeof Module).forwardKeepsNothing;
+      if (keepsNothing && this.#forwardHooks.length === 0 && observers.length === 0)
+        return callScope(() => this.forward(x));
+      // Hooks, observers or the module itself may hold what the call makes: no module call's scope releases it.
+      return outsideCallScopes(() => {
+        let output = this.forward(x);
+        for (const hook of [...this.#forwardHooks]) output = hook(this, x, output) ?? output;
+        if (observers.length > 0) {
+          const call = { module: this, path, depth: callStack.length - 1, index, input: x, output };
+          for (const observer of [...observers]) observer(call);
+        }
+        exposed.add(x);
+        exposed.add(output);
+        return output;
+      });
     } catch (error) {
       if (error instanceof ConvnetsError) {
         if (path !== '') error.atLayer(path, this.typeName);

@@ -10,7 +10,10 @@ interface Disposable {
   readonly node?: GradNode | null;
 }
 
+/** What each open scope made, innermost last. */
 const stack: Set<Disposable>[] = [];
+/** The entries of `stack` that module calls opened (callScope), as opposed to a caller's scope(). */
+const callScopes = new WeakSet<Set<Disposable>>();
 
 /** Called by every new tensor. */
 export function track(t: Disposable): void {
@@ -50,6 +53,50 @@ export function scope<T>(fn: () => T): T {
     else t.dispose();
   }
   return result;
+}
+
+/**
+ * A module call's scope: when fn's result has no recorded graph (the call ran under noGrad, or on frozen weights and
+ * an input needing no gradient), everything else fn made is released as it returns, as PyTorch frees what nothing
+ * references any more; otherwise all of it goes on to the enclosing scope, as if this one were not there. Only for
+ * code that stores no tensor it makes anywhere but in its result.
+ */
+export function callScope<T extends Disposable>(fn: () => T): T {
+  const tracked = new Set<Disposable>();
+  callScopes.add(tracked);
+  stack.push(tracked);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    for (const t of tracked) t.dispose();
+    throw error;
+  } finally {
+    stack.pop();
+  }
+  const releaseRest = result.node === null || result.node === undefined;
+  for (const t of tracked) {
+    if (t === result || !releaseRest) track(t);
+    else t.dispose();
+  }
+  return result;
+}
+
+/**
+ * Runs fn with what it makes tracked by the innermost scope a caller opened, outside every module call's scope:
+ * for code that may keep a tensor it makes (a forward hook's capture, a layer storing an activation), which a
+ * callScope around it must not release.
+ */
+export function outsideCallScopes<T>(fn: () => T): T {
+  if (stack.length === 0 || !callScopes.has(stack[stack.length - 1])) return fn();
+  const callers = stack.filter((tracked) => !callScopes.has(tracked));
+  // No scope of a caller's: what fn makes is left to garbage collection, as it would be without module calls.
+  stack.push(callers[callers.length - 1] ?? new Set());
+  try {
+    return fn();
+  } finally {
+    stack.pop();
+  }
 }
 
 /** Finds the tensors in a result: the value itself, arrays, and plain objects' values. */

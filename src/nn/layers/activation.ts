@@ -4,18 +4,21 @@ import { Module } from '../module.js';
 import { checkOptions } from '../../options.js';
 
 export class ReLU extends Module {
+  static override readonly forwardKeepsNothing = true;
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
 export class Sigmoid extends Module {
+  static override readonly forwardKeepsNothing = true;
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
 }
 
 export class Tanh extends Module {
+  static override readonly forwardKeepsNothing = true;
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
@@ -23,6 +26,7 @@ export class Tanh extends Module {
 
 /** LeCun et al. 1998, appendix A: 1.7159 · tanh(2x/3), LeNet-5's squashing function. */
 export class ScaledTanh extends Module {
+  static override readonly forwardKeepsNothing = true;
   forward(x: Tensor): Tensor {
     return scaledTanh(x);
   }
@@ -36,6 +40,7 @@ export interface DropoutLayerOptions {
 
 /** Zeroes each value with probability p in training and scales the rest by 1/(1 − p); the identity in evaluation. */
 export class Dropout extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly generator: Generator | undefined;
 
   constructor(

@@ -1,6 +1,7 @@
 import { ValueError } from '../../errors.js';
 import type { Tensor } from '../../tensor/index.js';
 import { Module } from '../module.js';
+import { callInTurn } from '../release.js';
 
 /**
  * Runs its children in order, each on the previous one's output. Children are named "0", "1", … as in PyTorch
@@ -8,6 +9,7 @@ import { Module } from '../module.js';
  * Map, whose order holds even for integer-like names (a record lists those first, by JavaScript's property order).
  */
 export class Sequential extends Module {
+  static override readonly forwardKeepsNothing = true;
   /** `seq[6] = new Linear(4096, 10)` replaces a child, as `model.classifier[6] = …` does in PyTorch. */
   [index: number]: Module;
 
@@ -51,8 +53,6 @@ export class Sequential extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let y = x;
-    for (const module of this.children()) y = module.call(y);
-    return y;
+    return callInTurn(x, this.children());
   }
 }

@@ -32,6 +32,7 @@ function checkPositiveInteger(what: string, value: number): void {
 
 /** 2-D convolution over [N, C, H, W] with weight [outChannels, inChannels/groups, kH, kW], as torch.nn.Conv2d. */
 export class Conv2d extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number] | 'valid' | 'same';

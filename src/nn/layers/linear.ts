@@ -13,6 +13,7 @@ export interface LinearOptions {
 
 /** y = x·Wᵀ + b over the last axis of [*, inFeatures], weight [outFeatures, inFeatures], as torch.nn.Linear. */
 export class Linear extends Module {
+  static override readonly forwardKeepsNothing = true;
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -79,6 +80,7 @@ export class Linear extends Module {
 
 /** Passes its input through; a placeholder when removing a layer (e.g. `net.fc = new Identity()`). */
 export class Identity extends Module {
+  static override readonly forwardKeepsNothing = true;
   forward(x: Tensor): Tensor {
     return x;
   }
@@ -86,6 +88,7 @@ export class Identity extends Module {
 
 /** Collapses axes startDim…endDim into one; the default keeps the batch axis, [N, C, H, W] → [N, C·H·W]. */
 export class Flatten extends Module {
+  static override readonly forwardKeepsNothing = true;
   constructor(
     readonly startDim = 1,
     readonly endDim = -1,

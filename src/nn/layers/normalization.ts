@@ -30,6 +30,7 @@ export interface BatchNormLayerOptions {
  * weight, bias, running_mean, running_var, num_batches_tracked.
  */
 abstract class BatchNorm extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly eps: number;
   readonly momentum: number | null;
   readonly affine: boolean;
@@ -150,6 +151,7 @@ export class BatchNorm1d extends BatchNorm {
  * b = a / (k + alpha/size · Σ a²)^beta. AlexNet used size 5, alpha 1e-4, beta 0.75, k 2.
  */
 export class LocalResponseNorm extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly alpha: number;
   readonly beta: number;
   readonly k: number;

@@ -37,6 +37,7 @@ function describePool(kernelSize: Pair, options: AvgPool2dOptions): string {
 }
 
 export class MaxPool2d extends Module {
+  static override readonly forwardKeepsNothing = true;
   constructor(
     readonly kernelSize: Pair,
     readonly options: MaxPool2dOptions = {},
@@ -57,6 +58,7 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
+  static override readonly forwardKeepsNothing = true;
   constructor(
     readonly kernelSize: Pair,
     readonly options: AvgPool2dOptions = {},
@@ -83,6 +85,7 @@ export class AvgPool2d extends Module {
 
 /** Averages over PyTorch's adaptive bins to a fixed outH × outW whatever the input size ([1, 1]: global pooling). */
 export class AdaptiveAvgPool2d extends Module {
+  static override readonly forwardKeepsNothing = true;
   readonly outputSize: [number, number];
 
   constructor(outputSize: Pair) {

@@ -5,6 +5,7 @@ import { checkOptions } from '../../options.js';
 
 /** PyTorch's nn.Upsample: resamples [N, C, H, W] to a size or by a scale factor, nearest or bilinear. */
 export class Upsample extends Module {
+  static override readonly forwardKeepsNothing = true;
   constructor(readonly options: InterpolateOptions) {
     super();
     checkOptions('nn.Upsample', options, { size: true, scaleFactor: true, mode: true });

@@ -1,6 +1,7 @@
 import type { LrnAttrs } from '../../backend/backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { noGrad, record } from '../autograd.js';
+import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { add, div, mul, sqrt, sub } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
@@ -91,12 +92,15 @@ export function batchNorm(
   const variance = wrap(result.variance, [channels], backend);
   if (runningMean !== null && runningVar !== null) {
     const momentum = options.momentum ?? 0.1;
-    noGrad(() => {
-      runningMean.assign(add(mul(runningMean, 1 - momentum), mul(mean, momentum)));
-      runningVar.assign(
-        add(mul(runningVar, 1 - momentum), mul(variance, (momentum * perChannel) / (perChannel - 1))),
-      );
-    });
+    // In a scope: the products and their scalars go now, not when the caller's scope ends.
+    noGrad(() =>
+      scope(() => {
+        runningMean.assign(add(mul(runningMean, 1 - momentum), mul(mean, momentum)));
+        runningVar.assign(
+          add(mul(runningVar, 1 - momentum), mul(variance, (momentum * perChannel) / (perChannel - 1))),
+        );
+      }),
+    );
   }
   const y = record(
     'batchNorm',

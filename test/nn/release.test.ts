@@ -1,0 +1,95 @@
+// A module call that records no gradient releases what it made but its output, and a chain of modules each
+// intermediate once the next has read it; what a hook, an observer or a module keeping tensors holds stays.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Linear, Module, ReLU, Sequential, observeCalls } from '../../src/nn/index.js';
+import { Generator, add, mul, noGrad, sum, tensor, type Tensor } from '../../src/tensor/index.js';
+import { unreleased } from '../memory.js';
+
+/** y = relu(W₂ relu(W₁ x)) with fixed weights, so that values can be checked by hand. */
+function twoLayers(): Sequential {
+  const first = new Linear(2, 2, { bias: false });
+  first.weight.assign(tensor([1, -1, 2, 1], [2, 2]));
+  const second = new Linear(2, 1, { bias: false });
+  second.weight.assign(tensor([1, 3], [1, 2]));
+  return new Sequential(first, new ReLU(), second, new ReLU());
+}
+
+/** A layer that keeps its last activation: it does not declare forwardKeepsNothing. */
+class KeepsActivation extends Module {
+  last: Tensor | null = null;
+  forward(x: Tensor): Tensor {
+    this.last = mul(x, 2);
+    return add(this.last, 1);
+  }
+}
+
+// x = [3, 1]: W₁x = [2, 7], relu [2, 7], W₂ · that = 2 + 21 = 23, relu 23.
+const x = () => tensor([3, 1], [1, 2]);
+
+test('under noGrad a chain of layers leaves only its output: each intermediate released once read', () => {
+  const net = twoLayers();
+  const input = x();
+  const before = unreleased();
+  const y = noGrad(() => net.call(input));
+  assert.deepEqual(y.toArray(), [23]);
+  assert.equal(unreleased(), before + 1, 'the output, nothing of the three intermediates');
+  assert.ok(!input.disposed, 'the caller’s input stays');
+});
+
+test('with gradients recorded nothing is released early and backward gives the gradient', () => {
+  const net = twoLayers();
+  const input = x().requireGrad();
+  const before = unreleased();
+  const y = net.call(input);
+  assert.equal(unreleased(), before + 4, 'the three intermediates the graph holds and the output');
+  sum(y).backward();
+  // dy/dx = W₂ᵀ ⊙ relu′ through W₁: [1, 3] · W₁ = [1 + 6, −1 + 3] = [7, 2].
+  assert.deepEqual(input.grad!.toArray(), [7, 2]);
+});
+
+test('a forward hook’s capture, an observer’s and a keeping layer’s activation survive the call', () => {
+  const net = twoLayers();
+  const keeping = new KeepsActivation();
+  net.append(keeping);
+  let hooked: Tensor | null = null;
+  const removeHook = net.get('1').registerForwardHook((_m, _input, output) => {
+    hooked = output;
+  });
+  const y = noGrad(() => net.call(x()));
+  // 23 from the ReLU, doubled and kept by the last layer, plus 1.
+  assert.deepEqual(y.toArray(), [47]);
+  assert.deepEqual(hooked!.toArray(), [2, 7], 'the first ReLU’s output, as the hook captured it');
+  assert.deepEqual(keeping.last!.toArray(), [46]);
+  removeHook();
+  const observed: Tensor[] = [];
+  const stop = observeCalls((call) => void observed.push(call.output));
+  noGrad(() => net.call(x()));
+  stop();
+  assert.deepEqual(
+    observed.map((t) => t.toArray()),
+    [[2, 7], [2, 7], [23], [23], [47], [47]],
+    'every call’s output, readable after the call',
+  );
+});
+
+test('a frozen chain is released like one under noGrad; its trainable tail keeps what backward needs', () => {
+  const net = twoLayers();
+  net.get('0').freeze();
+  const input = x();
+  const before = unreleased();
+  const y = net.call(input);
+  // The frozen Linear's output went once the ReLU had read it; the ReLU's output is the trainable Linear's input.
+  assert.equal(unreleased(), before + 3);
+  sum(y).backward();
+  // dy/dW₂ = relu(W₁x) = [2, 7].
+  assert.deepEqual(net.getParameter('2.weight')!.grad!.toArray(), [2, 7]);
+  assert.equal(net.getParameter('0.weight')!.grad, null);
+});
+
+test('a layer that throws releases what its call made', () => {
+  const net = new Sequential(new Linear(2, 3, { generator: new Generator(1) }), new Linear(2, 1));
+  const before = unreleased();
+  assert.throws(() => noGrad(() => net.call(x())), /expected input with 2 features/);
+  assert.equal(unreleased(), before + 1, 'the input alone');
+});
