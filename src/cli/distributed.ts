@@ -2,7 +2,7 @@
  * `convnets train`'s distributed options (torchrun's conventions: --world-size, --rank, --master host:port, or
  * WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT) and joining the group they describe.
  */
-import { initProcessGroup, type ProcessGroup } from '../distributed/index.js';
+import { initProcessGroup, type AllreduceStats, type ProcessGroup } from '../distributed/index.js';
 import { UsageError } from './command.js';
 import { numberOption } from './train-setup.js';
 
@@ -65,4 +65,19 @@ export async function joinGroup(values: DistributedValues): Promise<ProcessGroup
         ? undefined
         : numberOption('dist-timeout', values['dist-timeout'], 1800, { min: 0.001 }),
   });
+}
+
+/**
+ * Rank 0's last word on the gradient averaging: the allreduce time per step, and how much of it the training thread
+ * still waited for after backward (what the overlap with backward did not hide).
+ */
+export function allreduceLine(stats: AllreduceStats, worldSize: number): string {
+  const { steps, allreduceSeconds, waitSeconds, buckets } = stats;
+  const perStep = (seconds: number) => `${((1000 * seconds) / Math.max(steps, 1)).toFixed(1)} ms`;
+  const hidden = allreduceSeconds > 0 ? Math.max(0, 1 - waitSeconds / allreduceSeconds) : 1;
+  return (
+    `gradients averaged over ${worldSize} processes in ${buckets} bucket(s), ${steps} steps: allreduce ` +
+    `${perStep(allreduceSeconds)} per step, waited for ${perStep(waitSeconds)} after backward ` +
+    `(${(100 * hidden).toFixed(0)} % hidden by the overlap)`
+  );
 }

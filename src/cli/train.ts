@@ -28,7 +28,7 @@ import {
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { distributedDataParallel, distributedSampler } from '../distributed/index.js';
-import { distributedOptions, joinGroup, wantsDistributed } from './distributed.js';
+import { allreduceLine, distributedOptions, joinGroup, wantsDistributed } from './distributed.js';
 import { ensureDirectory, writeSvgAsPng } from './files.js';
 import { writeRunReport } from './report.js';
 import { abortOnSignals, commandLine, signalExitCode } from './signals.js';
@@ -538,6 +538,7 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
         ],
       });
     if (!leader) return 0;
+    if (dataParallel !== null) progress.message(allreduceLine(dataParallel.stats(), group.worldSize));
     const seconds = previousSeconds + (performance.now() - started) / 1000;
     const test =
       testLoader === null ? null : await evaluate(model, testLoader, { lossFn, signal: stop.signal });
