@@ -13,10 +13,16 @@ import {
   type TtaMode,
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
-import { checkpointTestSet, choiceOption, limited, numberOption } from './train-setup.js';
+import {
+  checkpointData,
+  checkpointValidationSet,
+  choiceOption,
+  limited,
+  numberOption,
+} from './train-setup.js';
 
 /** Pixels added on each side before five-crop and ten-crop cut the model's input: the shifts crop-flip trains with. */
-export const TTA_PADDING = 4;
+const TTA_PADDING = 4;
 
 const options = {
   data: {
@@ -24,12 +30,22 @@ const options = {
     help: 'the data whose test set to use (fashion-mnist, an IDX, CIFAR or image-folder directory, x.npy)',
     default: 'the one it was trained on',
   },
+  split: {
+    value: 'test|val',
+    help: "the images to test on: the data's test set, or the validation images the run held out (to choose settings such as --tta-padding without the test set)",
+    default: 'test',
+  },
   'batch-size': { value: 'N', help: 'images per forward pass', default: '500' },
   limit: { value: 'N', help: 'test on the first N images only', default: 'all' },
   tta: {
     value: TTA_MODES.join('|'),
-    help: `test-time augmentation: softmax averaged over the mirror image, or over crops of the model's input size cut from the image padded by ${TTA_PADDING} with black (zeros before normalisation, as --augment crop pads)`,
+    help: "test-time augmentation: softmax averaged over the mirror image, or over crops of the model's input size cut from the image padded by --tta-padding pixels of black (zeros before normalisation, as --augment crop pads)",
     default: 'none',
+  },
+  'tta-padding': {
+    value: 'P',
+    help: 'pixels of padding on each side before five-crop and ten-crop: the crops are shifted by up to P',
+    default: String(TTA_PADDING),
   },
   json: { help: 'print the results as JSON' },
 };
@@ -38,7 +54,7 @@ export const evalCommand = defineCommand({
   name: 'eval',
   summary: 'test accuracy of a training run, or of an ensemble of runs, with test-time augmentation',
   synopsis: [
-    '<run-dir | checkpoint-dir>... [--tta MODE] [--data NAME] [--batch-size N] [--limit N] [--json]',
+    '<run-dir | checkpoint-dir>... [--tta MODE] [--split test|val] [--data NAME] [--batch-size N] [--limit N] [--json]',
   ],
   description:
     'Rebuilds the model a checkpoint names (written by convnets train or train.fit), loads its weights and tests it\n' +
@@ -77,12 +93,17 @@ export async function loadMembers(dirs: readonly string[]): Promise<Trained[]> {
  * The test-time transform for `tta`: five-crop and ten-crop cut the model's input from the prepared image padded by
  * TTA_PADDING with zeros before the normalisation, as `--augment crop` pads in training (black, not the mean image).
  */
-export function ttaTransform(transform: TransformSpec, tta: TtaMode): TransformSpec {
+export function ttaTransform(transform: TransformSpec, tta: TtaMode, padding = TTA_PADDING): TransformSpec {
   if (tta !== 'five-crop' && tta !== 'ten-crop') return transform;
   const steps = transform.kind === 'compose' ? transform.transforms : [transform];
   const last = steps.length - 1;
-  if (steps[last].kind !== 'normalize') return transforms.compose([...steps, transforms.pad(TTA_PADDING)]);
-  return transforms.compose([...steps.slice(0, last), transforms.pad(TTA_PADDING), steps[last]]);
+  if (steps[last].kind !== 'normalize') return transforms.compose([...steps, transforms.pad(padding)]);
+  return transforms.compose([...steps.slice(0, last), transforms.pad(padding), steps[last]]);
+}
+
+/** --tta-padding: whole pixels, 0 or more. */
+export function ttaPaddingOption(value: string | boolean | undefined): number {
+  return numberOption('tta-padding', value, TTA_PADDING, { integer: true, min: 0 });
 }
 
 /** One evaluation pass and what it cost. */
@@ -133,17 +154,29 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
       ? undefined
       : numberOption('limit', values.limit, 0, { integer: true, min: 1 });
   const batchSize = numberOption('batch-size', values['batch-size'], 500, { integer: true, min: 1 });
-  const { test, transform } = checkpointTestSet(members[0], data);
-  const testSet = limited(test, limit);
+  const split = choiceOption('split', values.split, 'test', ['test', 'val']);
+  const padding = ttaPaddingOption(values['tta-padding']);
+  const { source, transform } = checkpointData(members[0], data);
+  let images = source.test;
+  if (split === 'val') {
+    const { validation, assumed } = checkpointValidationSet(members[0], source);
+    if (assumed)
+      console.error(
+        `${members[0].dir} does not record its validation split: testing on train's default, a seeded tenth of all training images`,
+      );
+    images = validation;
+  } else if (images === null) throw new UsageError(`${data} has no test set; try --split val`);
+  const testSet = limited(images, limit);
   const cropSize = members[0].inputShape[1];
   const testLoader = (mode: TtaMode) =>
-    loader(testSet, { batchSize, transform: ttaTransform(transform, mode) });
+    loader(testSet, { batchSize, transform: ttaTransform(transform, mode, padding) });
 
   if (members.length === 1 && tta === 'none') {
     const [{ model, epoch }] = members;
     const result = await evaluate(model, testLoader('none'));
-    if (values.json) console.log(JSON.stringify({ model: meta.model, epoch, data, ...result }, null, 2));
-    else printDetails(members[0], data, result, testSet.classNames);
+    if (values.json)
+      console.log(JSON.stringify({ model: meta.model, epoch, data, split, ...result }, null, 2));
+    else printDetails(members[0], `${data} ${split}`, result, testSet.classNames);
     return;
   }
 
@@ -165,6 +198,7 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
   });
   const report = {
     data,
+    split,
     images: ensemblePass.result.samples,
     members: members.map((member, i) => ({
       dir: positionals[i],
@@ -190,7 +224,7 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
     console.log(JSON.stringify(report, null, 2));
     return;
   }
-  console.log(`${data} test, ${report.images} images\n`);
+  console.log(`${data} ${split}, ${report.images} images\n`);
   for (const member of report.members)
     console.log(
       `  ${percent(member.accuracy).padStart(7)}  ${member.dir} (${member.model}, epoch ${member.epoch})`,
@@ -209,11 +243,12 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
 
 function printDetails(
   trained: Trained,
-  data: string,
+  /** The data and its split: 'fashion-mnist test'. */
+  images: string,
   result: EvaluationResult,
   names: readonly string[],
 ): void {
-  console.log(`${trained.meta.model} (epoch ${trained.epoch}) on ${data} test, ${result.samples} images`);
+  console.log(`${trained.meta.model} (epoch ${trained.epoch}) on ${images}, ${result.samples} images`);
   console.log(
     `accuracy ${percent(result.top1)}  top-5 ${percent(result.top5)}  loss ${result.loss.toFixed(4)}\n`,
   );

@@ -18,7 +18,7 @@ import {
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
-import { loadMembers, ttaTransform } from './eval.js';
+import { loadMembers, ttaPaddingOption, ttaTransform } from './eval.js';
 import { choiceOption, numberOption } from './train-setup.js';
 import { exportedInputs } from './onnx-metadata.js';
 import { zooModel } from './zoo.js';
@@ -41,6 +41,11 @@ const options = {
     value: TTA_MODES.join('|'),
     help: "checkpoints: softmax averaged over the mirror image or over crops (as convnets eval's --tta)",
     default: 'none',
+  },
+  'tta-padding': {
+    value: 'P',
+    help: "pixels of black padding on each side before five-crop and ten-crop (as convnets eval's)",
+    default: '4',
   },
 };
 
@@ -114,7 +119,7 @@ async function runPredict({ values, positionals }: Parsed<typeof options>): Prom
   const predictor = viaArch
     ? await fromArchitecture(values.arch as string, values.weights as string, values['num-classes'])
     : models > 1 || tta !== 'none'
-      ? await fromCheckpoints(positionals.slice(0, models), tta)
+      ? await fromCheckpoints(positionals.slice(0, models), tta, ttaPaddingOption(values['tta-padding']))
       : await fromModelFile(positionals[0]);
   const batch = await loadInputs(inputs, predictor);
   predictor.model.eval();
@@ -244,9 +249,9 @@ async function leadingDirectories(paths: readonly string[]): Promise<number> {
 }
 
 /** An ensemble of `convnets train` runs (or one run) seen through the views of `tta`. */
-async function fromCheckpoints(paths: readonly string[], tta: TtaMode): Promise<Predictor> {
+async function fromCheckpoints(paths: readonly string[], tta: TtaMode, padding: number): Promise<Predictor> {
   const members = await loadMembers(paths);
-  const transform = transforms.makeTransform(ttaTransform(members[0].transform, tta));
+  const transform = transforms.makeTransform(ttaTransform(members[0].transform, tta, padding));
   const generator = new Generator(0);
   return {
     model: members.length === 1 ? members[0].model : new Ensemble(members.map((member) => member.model)),

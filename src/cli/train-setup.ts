@@ -95,6 +95,12 @@ export interface PlanOptions {
   normalisation?: { mean: readonly number[]; std: readonly number[] };
 }
 
+/** A seeded validation split: `valSplit` of the first `limit` training images (all where null), by the run's seed. */
+export interface ValidationSplit {
+  valSplit: number;
+  limit: number | null;
+}
+
 /** Everything a training run is made of, decided before anything is built. */
 export interface TrainingPlan {
   name: string;
@@ -109,6 +115,8 @@ export interface TrainingPlan {
   validation: Dataset | null;
   /** Where validation came from: the data's own, or a seeded split. */
   validationOrigin: 'data' | 'split' | 'none';
+  /** The seeded split's rule, recorded in the checkpoint so that `eval --split val` can cut it again. */
+  validationSplit: ValidationSplit | null;
   test: Dataset | null;
   trainTransform: TransformSpec;
   testTransform: TransformSpec;
@@ -195,6 +203,8 @@ export async function planTraining(name: string, options: PlanOptions): Promise<
     train,
     validation,
     validationOrigin,
+    validationSplit:
+      validationOrigin === 'split' ? { valSplit: options.valSplit, limit: options.limit ?? null } : null,
     test,
     trainTransform: trainTransform(preprocessing, augmentSpecs),
     testTransform: testTransform(preprocessing),
@@ -265,20 +275,46 @@ export function trainedMeta(plan: TrainingPlan, seed: number): TrainedMeta {
     preprocessing: plan.preprocessing,
     transform: plan.testTransform,
     augment: formatAugment(plan.augment),
+    validation: plan.validationSplit ?? plan.validationOrigin,
     ...(plan.pca === undefined ? {} : { pca: plan.pca }),
   };
 }
 
+/** The split a checkpoint of train's held out, when it did not record it: the default, a seeded tenth of all. */
+const UNRECORDED_SPLIT: ValidationSplit = { valSplit: 0.1, limit: null };
+
 /**
- * The test set of `data` and the transform to the model's input: the checkpoint's own where the images come as in
- * training, else the same channel, size and normalisation rules from this data's image shape.
+ * The validation images a checkpoint's run held out of `source`: the data's own, or its seeded split cut again
+ * by the rule the checkpoint records (for one that records none, train's default, and `assumed` says so).
  */
-export function checkpointTestSet(trained: Trained, data: string) {
+export function checkpointValidationSet(
+  trained: Trained,
+  source: DataSource,
+): { validation: Dataset; assumed: boolean } {
+  const recorded = trained.meta.validation as ValidationSplit | 'data' | 'none' | undefined;
+  if (recorded === 'none')
+    throw new ValueError(`${trained.dir} was trained with no validation split (--val-split 0)`);
+  if (recorded === 'data') {
+    if (source.validation === null)
+      throw new ValueError(
+        `${trained.dir} was validated on its data's own set, and ${describeData(source)} has none`,
+      );
+    return { validation: source.validation, assumed: false };
+  }
+  const { valSplit, limit } = recorded ?? UNRECORDED_SPLIT;
+  const seed = typeof trained.meta.seed === 'number' ? trained.meta.seed : 1;
+  const split = splitValidation(limited(source.train, limit ?? undefined), { validation: valSplit, seed });
+  return { validation: split.validation, assumed: recorded === undefined };
+}
+
+/**
+ * `data` and the transform to the model's input: the checkpoint's own where the images come as in training, else
+ * the same channel, size and normalisation rules from this data's image shape.
+ */
+export function checkpointData(trained: Trained, data: string) {
   const source = resolveData(data, { folderShape: trained.imageShape });
-  if (source.test === null)
-    throw new ValueError(`${describeData(source)} has no test set (eval measures a model on test data)`);
   const same = source.imageShape.join() === trained.imageShape.join();
-  if (same) return { source, test: source.test, transform: trained.transform };
+  if (same) return { source, transform: trained.transform };
   if (trained.preprocessing === null)
     throw new ValueError(
       `${trained.dir} was trained on ${trained.imageShape.join('×')} images, ${data}'s are ${source.imageShape.join('×')}, and the checkpoint does not record its normalisation`,
@@ -286,9 +322,16 @@ export function checkpointTestSet(trained: Trained, data: string) {
   const { inputShape, mean, std } = trained.preprocessing;
   return {
     source,
-    test: source.test,
     transform: testTransform(planPreprocessing(source.imageShape, inputShape, { mean, std })),
   };
+}
+
+/** checkpointData with the data's test set, which it must have. */
+export function checkpointTestSet(trained: Trained, data: string) {
+  const { source, transform } = checkpointData(trained, data);
+  if (source.test === null)
+    throw new ValueError(`${describeData(source)} has no test set (eval measures a model on test data)`);
+  return { source, test: source.test, transform };
 }
 
 /** Strict number parsing for options: `--epochs 3x` is an error, not 3. */

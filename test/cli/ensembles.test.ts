@@ -229,3 +229,73 @@ test(
       );
     }),
 );
+
+test(
+  'convnets eval --split val tests on the images the run held out, and --tta-padding 0 makes five crops of one view',
+  { skip },
+  () =>
+    withTempDir(async (root) => {
+      const run = join(root, 'run');
+      const budget = ['--limit', '200', '--test-limit', '20', '--epochs', '1', '--quiet'];
+      const trained = cli([
+        'train',
+        'lenet5',
+        '--data',
+        'fashion-mnist',
+        '--val-split',
+        '0.25',
+        ...budget,
+        '--out',
+        run,
+      ]);
+      assert.equal(trained.status, 0, trained.stderr);
+      const [epoch] = JSON.parse(await readFile(join(run, 'history.json'), 'utf8')) as {
+        valTop1: number;
+        valLoss: number;
+      }[];
+      // The checkpoint records its split (a quarter of the first 200 images, by its seed): eval cuts it again, and
+      // the model's accuracy and loss there are those training reported for its last epoch.
+      const validation = cli(['eval', run, '--split', 'val', '--json']);
+      assert.equal(validation.status, 0, validation.stderr);
+      const report = JSON.parse(validation.stdout);
+      assert.equal(report.split, 'val');
+      assert.equal(report.samples, 50);
+      assert.equal(report.top1, epoch.valTop1);
+      assert.ok(Math.abs(report.loss - epoch.valLoss) < 1e-5, `${report.loss} against ${epoch.valLoss}`);
+      // Unpadded, each of the five crops is the whole image: the average is the plain softmax.
+      const crops = cli([
+        'eval',
+        run,
+        '--split',
+        'val',
+        '--tta',
+        'five-crop',
+        '--tta-padding',
+        '0',
+        '--json',
+      ]);
+      assert.equal(crops.status, 0, crops.stderr);
+      const averaged = JSON.parse(crops.stdout);
+      assert.equal(averaged.ensemble.accuracy, epoch.valTop1);
+      assert.ok(Math.abs(averaged.ensemble.loss - epoch.valLoss) < 1e-5);
+
+      const none = join(root, 'none');
+      const unsplit = cli([
+        'train',
+        'lenet5',
+        '--data',
+        'fashion-mnist',
+        '--val-split',
+        '0',
+        ...budget,
+        '--out',
+        none,
+      ]);
+      assert.equal(unsplit.status, 0, unsplit.stderr);
+      assertOneLineFailure(
+        ['eval', none, '--split', 'val'],
+        /.*none.* was trained with no validation split \(--val-split 0\)$/,
+      );
+      assertUsageFailure(['eval', run, '--tta-padding', '-1'], /--tta-padding/);
+    }),
+);
