@@ -159,6 +159,12 @@ async function runEval({ values, positionals }: Parsed<typeof options>): Promise
   const { source, transform } = checkpointData(members[0], data);
   let images = source.test;
   if (split === 'val') {
+    const heldOut = (member: Trained) => JSON.stringify([member.meta.seed, member.meta.validation]);
+    const other = members.find((member) => heldOut(member) !== heldOut(members[0]));
+    if (other !== undefined)
+      throw new UsageError(
+        `--split val: ${other.dir} held out other images than ${members[0].dir} (seed ${String(other.meta.seed)} against ${String(members[0].meta.seed)}), so one's validation images are another's training images`,
+      );
     const { validation, assumed } = checkpointValidationSet(members[0], source);
     if (assumed)
       console.error(

@@ -297,5 +297,24 @@ test(
         /.*none.* was trained with no validation split \(--val-split 0\)$/,
       );
       assertUsageFailure(['eval', run, '--tta-padding', '-1'], /--tta-padding/);
+      const seed2 = join(root, 'seed2');
+      const other = cli([
+        'train',
+        'lenet5',
+        '--data',
+        'fashion-mnist',
+        '--val-split',
+        '0.25',
+        '--seed',
+        '2',
+        ...budget,
+        '--out',
+        seed2,
+      ]);
+      assert.equal(other.status, 0, other.stderr);
+      assertUsageFailure(
+        ['eval', run, seed2, '--split', 'val'],
+        /--split val: .*seed2.* held out other images than .*run.* \(seed 2 against 1\), so one's validation images are another's training images/,
+      );
     }),
 );
