@@ -238,25 +238,27 @@ static void tile(int kc, const float *a, const float *b, float *c, int ldc, int 
     for (int j = 0; j < cols; j++) c[i * ldc + j] = accumulate ? c[i * ldc + j] + t[i * NR + j] : t[i * NR + j];
 }
 
-// Rows [first, last) of C (row stride ldc) = A·B, or += when accumulate. Each value's sum runs over k in the same
-// KC blocks whichever rows a call covers, so splitting the rows among threads changes no result.
-static void gemm_rows(int first, int last, int n, int k, const Source *a, const Source *b, float *c, int ldc,
-                      int accumulate, float *scratch) {
+// Rows [firstRow, lastRow) × columns [firstColumn, lastColumn) of C (row stride ldc) = A·B, or += when accumulate.
+// Each value's sum runs over k in the same KC blocks whichever block a call covers, so splitting the rows or the
+// columns among threads changes no result.
+static void gemm_block(int firstRow, int lastRow, int firstColumn, int lastColumn, int k, const Source *a,
+                       const Source *b, float *c, int ldc, int accumulate, float *scratch) {
   float *packedA = scratch, *packedB = scratch + MC * KC;
+  if (firstRow >= lastRow || firstColumn >= lastColumn) return;
   if (k == 0) {
     if (!accumulate)
-      for (int i = first; i < last; i++) __builtin_memset(c + i * ldc, 0, sizeof(float) * n);
+      for (int i = firstRow; i < lastRow; i++)
+        __builtin_memset(c + i * ldc + firstColumn, 0, sizeof(float) * (lastColumn - firstColumn));
     return;
   }
-  if (first >= last) return;
-  for (int j0 = 0; j0 < n; j0 += NC) {
-    const int nc = min_int(NC, n - j0);
+  for (int j0 = firstColumn; j0 < lastColumn; j0 += NC) {
+    const int nc = min_int(NC, lastColumn - j0);
     for (int k0 = 0; k0 < k; k0 += KC) {
       const int kc = min_int(KC, k - k0);
       pack_right(b, k0, kc, j0, nc, packedB);
       const int add = accumulate || k0 > 0;
-      for (int i0 = first; i0 < last; i0 += MC) {
-        const int mc = min_int(MC, last - i0);
+      for (int i0 = firstRow; i0 < lastRow; i0 += MC) {
+        const int mc = min_int(MC, lastRow - i0);
         pack_left(a, i0, mc, k0, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
           for (int ir = 0; ir < mc; ir += MR)
@@ -267,9 +269,14 @@ static void gemm_rows(int first, int last, int n, int k, const Source *a, const 
   }
 }
 
+static void gemm_rows(int first, int last, int n, int k, const Source *a, const Source *b, float *c, int ldc,
+                      int accumulate, float *scratch) {
+  gemm_block(first, last, 0, n, k, a, b, c, ldc, accumulate, scratch);
+}
+
 static void gemm(int m, int n, int k, const Source *a, const Source *b, float *c, int ldc, int accumulate,
                  float *scratch) {
-  gemm_rows(0, m, n, k, a, b, c, ldc, accumulate, scratch);
+  gemm_block(0, m, 0, n, k, a, b, c, ldc, accumulate, scratch);
 }
 
 static Source matrix(const float *data, int row, int col) {
@@ -300,25 +307,31 @@ EXPORT(matmul) void matmul(const float *a, const float *b, float *c, int batch, 
 }
 
 // y = conv(x, w) + bias, then + add, then ReLU, as ConvPostOps orders them. Per image and group: W_g · im2col(x).
-// Parts split the images.
+// Parts split the images; a batch smaller than the parts (inference on one image) splits each image's output
+// positions instead, in whole panels of NR.
 EXPORT(conv2d) void conv2d(const Conv *g, const float *x, const float *w, const float *bias, const float *add,
                             int relu, float *y, float *scratch, int thread, int part, int parts) {
   const int inPerGroup = g->channels / g->groups, outPerGroup = g->outChannels / g->groups;
   const int depth = inPerGroup * g->kernelH * g->kernelW, positions = g->outH * g->outW;
   float *mine = scratch_of(scratch, thread);
-  for (int n = share(g->batch, part, parts); n < share(g->batch, part + 1, parts); n++) {
+  const int byImage = g->batch >= parts, panels = (positions + NR - 1) / NR;
+  const int firstImage = byImage ? share(g->batch, part, parts) : 0;
+  const int lastImage = byImage ? share(g->batch, part + 1, parts) : g->batch;
+  const int first = byImage ? 0 : min_int(positions, share(panels, part, parts) * NR);
+  const int last = byImage ? positions : min_int(positions, share(panels, part + 1, parts) * NR);
+  for (int n = firstImage; n < lastImage; n++) {
     for (int group = 0; group < g->groups; group++) {
       const Source weights = matrix(w + group * outPerGroup * depth, depth, 1);
       const float *image = x + (n * g->channels + group * inPerGroup) * g->height * g->width;
       const Source columns = {SOURCE_IMAGE, image, 0, 0, g};
       float *out = y + (n * g->outChannels + group * outPerGroup) * positions;
-      gemm(outPerGroup, positions, depth, &weights, &columns, out, positions, 0, mine);
+      gemm_block(0, outPerGroup, first, last, depth, &weights, &columns, out, positions, 0, mine);
     }
     for (int o = 0; o < g->outChannels; o++) {
       float *row = y + (n * g->outChannels + o) * positions;
       const float *sum = add ? add + (n * g->outChannels + o) * positions : 0;
       const float shift = bias ? bias[o] : 0.0f;
-      for (int p = 0; p < positions; p++) {
+      for (int p = first; p < last; p++) {
         float v = row[p] + shift;
         if (sum) v += sum[p];
         row[p] = relu ? (v > 0.0f ? v : 0.0f) : v;

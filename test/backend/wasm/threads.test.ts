@@ -75,6 +75,17 @@ test(
         w: [6, 1, 5, 5],
         attrs: { stride: [1, 1], padding: [0, 0, 0, 0], dilation: [1, 1], groups: 1 },
       },
+      // Fewer images than parts: the forward splits each image's 100 and 49 output positions instead.
+      {
+        x: [1, 3, 20, 19],
+        w: [8, 3, 7, 7],
+        attrs: { stride: [2, 2], padding: [3, 3, 3, 3], dilation: [1, 1], groups: 1 },
+      },
+      {
+        x: [2, 16, 7, 7],
+        w: [32, 16, 3, 3],
+        attrs: { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
+      },
     ];
     for (const { x: xShape, w: wShape, attrs } of cases) {
       const [x, w] = [values(generator, xShape), values(generator, wShape)];
