@@ -226,8 +226,11 @@ async function killEverySaveCall(
       const where = `kill ${index + 1} of ${targets.length}, at ${target.name}(${target.args}) #${target.nth}`;
       assert.equal(run.signal, 'SIGKILL', `${where}: the process was killed (${run.stderr})`);
       const killed = parseLog(await readFile(log, 'utf8'), dir).filter((c) => c.result === '?');
+      // Every call in flight at the kill is the targeted one: another thread may be inside the very same call at
+      // that instant (seen once in seven runs, two reads of checkpoint.json), but no other call may be.
+      assert.ok(killed.length >= 1, `${where}: a call was in flight at the kill`);
       assert.deepEqual(
-        killed.map((c) => `${c.name}(${c.args})`),
+        [...new Set(killed.map((c) => `${c.name}(${c.args})`))],
         [`${target.name}(${target.args})`],
         `${where}: the kill came at that call`,
       );
