@@ -49,43 +49,31 @@ export class Hdf5File {
     if (!isHdf5(bytes)) throw hdf5Error('no HDF5 signature at the start of the file');
     const head = new Cursor(bytes, 8);
     const version = head.u8('superblock version');
-    let rootAddress: number;
-    let offsetSize: number;
-    let lengthSize: number;
-    if (version === 0 || version === 1) {
+    // Versions 0 and 1 share one layout, 2 and 3 another; both then give the sizes, the base address and the root.
+    const legacy = version === 0 || version === 1;
+    if (!legacy && version !== 2 && version !== 3)
+      throw hdf5Error(`superblock version ${version} is not supported`);
+    if (legacy) {
       head.skip(3, 'superblock free-space, root group and reserved versions');
       head.u8('superblock shared header version');
-      offsetSize = head.u8('superblock size of offsets');
-      lengthSize = head.u8('superblock size of lengths');
-      head.skip(1 + 2 + 2 + 4 + (version === 1 ? 4 : 0), 'superblock B-tree parameters and flags');
-      const sized = new Cursor(
-        bytes,
-        head.position,
-        checkWidth(offsetSize, 'offsets'),
-        checkWidth(lengthSize, 'lengths'),
-      );
-      const base = sized.address('superblock base address');
-      if (base !== 0) throw hdf5Error(`superblock base address ${base} is not supported (a user block)`);
+    }
+    const offsetSize = head.u8('superblock size of offsets');
+    const lengthSize = head.u8('superblock size of lengths');
+    if (legacy) head.skip(1 + 2 + 2 + 4 + (version === 1 ? 4 : 0), 'superblock B-tree parameters and flags');
+    else head.u8('superblock file consistency flags');
+    const sized = new Cursor(
+      bytes,
+      head.position,
+      checkWidth(offsetSize, 'offsets'),
+      checkWidth(lengthSize, 'lengths'),
+    );
+    const base = sized.address('superblock base address');
+    if (base !== 0) throw hdf5Error(`superblock base address ${base} is not supported (a user block)`);
+    if (legacy) {
       sized.skip(3 * offsetSize, 'superblock addresses');
       sized.address('root group link name offset');
-      rootAddress = sized.address('root group object header address');
-    } else if (version === 2 || version === 3) {
-      offsetSize = head.u8('superblock size of offsets');
-      lengthSize = head.u8('superblock size of lengths');
-      head.u8('superblock file consistency flags');
-      const sized = new Cursor(
-        bytes,
-        head.position,
-        checkWidth(offsetSize, 'offsets'),
-        checkWidth(lengthSize, 'lengths'),
-      );
-      const base = sized.address('superblock base address');
-      if (base !== 0) throw hdf5Error(`superblock base address ${base} is not supported (a user block)`);
-      sized.skip(2 * offsetSize, 'superblock extension and end-of-file addresses');
-      rootAddress = sized.address('root group object header address');
-    } else {
-      throw hdf5Error(`superblock version ${version} is not supported`);
-    }
+    } else sized.skip(2 * offsetSize, 'superblock extension and end-of-file addresses');
+    const rootAddress = sized.address('root group object header address');
     this.cursor = new Cursor(bytes, 0, offsetSize, lengthSize);
     this.root = new Hdf5Group(this, '/', readObjectHeader(this.cursor, rootAddress, 'group /'));
   }
