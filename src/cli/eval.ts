@@ -22,7 +22,7 @@ import {
 } from './train-setup.js';
 
 /** Pixels added on each side before five-crop and ten-crop cut the model's input: the shifts crop-flip trains with. */
-const TTA_PADDING = 4;
+export const TTA_PADDING = 4;
 
 const options = {
   data: {

@@ -18,7 +18,7 @@ import {
 } from '../train/index.js';
 import { UsageError, defineCommand, type Parsed } from './command.js';
 import { requireFile, requireParentDirectory } from './files.js';
-import { loadMembers, ttaPaddingOption, ttaTransform } from './eval.js';
+import { TTA_PADDING, loadMembers, ttaPaddingOption, ttaTransform } from './eval.js';
 import { choiceOption, numberOption } from './train-setup.js';
 import { exportedInputs } from './onnx-metadata.js';
 import { zooModel } from './zoo.js';
@@ -45,7 +45,7 @@ const options = {
   'tta-padding': {
     value: 'P',
     help: "pixels of black padding on each side before five-crop and ten-crop (as convnets eval's)",
-    default: '4',
+    default: String(TTA_PADDING),
   },
 };
 
