@@ -114,6 +114,16 @@ export interface MemoryInfo {
    * what a program made and never released, whenever the collector ran: a count the collector's timing cannot move.
    */
   collected: number;
+  /**
+   * Bytes of freed storages kept for reuse (the native backend's pool: a training step allocates the same sizes each
+   * time). Backends without a pool leave it out.
+   */
+  pooledBytes?: number;
+  /**
+   * Everything the backend holds from the system: live storages, kernels' temporaries and the pool; the part of the
+   * process's resident memory that is the backend's. Backends that do not know leave it out.
+   */
+  heldBytes?: number;
 }
 
 /** Kernel calls captured as they ran, to run again on the same memory (Recorder). */

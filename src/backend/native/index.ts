@@ -253,8 +253,8 @@ export class NativeBackend implements Backend {
 
   /** Live storages and bytes of every native backend in this process (they share the addon's memory). */
   memory(): MemoryInfo {
-    const [storages, bytes, collected] = this.addon.memory();
-    return { storages, bytes, collected };
+    const [storages, bytes, collected, pooledBytes, heldBytes] = this.addon.memory();
+    return { storages, bytes, collected, pooledBytes, heldBytes };
   }
 
   cast(x: Storage, shape: Shape, dtype: DType): Storage {
