@@ -75,16 +75,21 @@ const blockOptionKeys = {
 } as const;
 
 /**
- * A residual block's sum: its branch's output plus x, or downsample(x) where the identity does not fit. The
- * addends go as soon as the sum is made where no gradient is recorded (a frozen block), and the sum itself once
- * the block's last ReLU has read it (the block's call releases it).
+ * A block's output: relu of its branch's output plus x, or downsample(x) where the identity does not fit (a plain
+ * block: of the branch's output alone). The addends go as soon as the sum is made (an addition's gradient reads
+ * neither), the sum once the ReLU has read it (which reads its own output), unless a recorded rule reads them.
  */
-function addShortcut(branch: Tensor, x: Tensor, downsample: Module | null): Tensor {
-  const shortcut = downsample === null ? x : downsample.call(x);
-  const sum = add(branch, shortcut);
-  releaseConsumed(branch, sum);
-  if (shortcut !== x) releaseConsumed(shortcut, sum);
-  return sum;
+function blockOutput(branch: Tensor, x: Tensor, block: BasicBlock | Bottleneck): Tensor {
+  let sum = branch;
+  if (block.residual) {
+    const shortcut = block.downsample === null ? x : block.downsample.call(x);
+    sum = add(branch, shortcut);
+    releaseConsumed(branch, sum);
+    if (shortcut !== x) releaseConsumed(shortcut, sum);
+  }
+  const y = block.relu.call(sum);
+  releaseConsumed(sum, y);
+  return y;
 }
 
 /** Two 3×3 convolutions (ResNet-18/34, and the CIFAR nets): relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)). */
@@ -119,7 +124,7 @@ export class BasicBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const out = callInTurn(x, [this.conv1, this.bn1, this.relu, this.conv2, this.bn2]);
-    return this.relu.call(this.residual ? addShortcut(out, x, this.downsample) : out);
+    return blockOutput(out, x, this);
   }
 
   override extraRepr(): string {
@@ -166,7 +171,7 @@ export class Bottleneck extends Module {
   forward(x: Tensor): Tensor {
     const branch = [this.conv1, this.bn1, this.relu, this.conv2, this.bn2, this.relu, this.conv3, this.bn3];
     const out = callInTurn(x, branch);
-    return this.relu.call(this.residual ? addShortcut(out, x, this.downsample) : out);
+    return blockOutput(out, x, this);
   }
 
   override extraRepr(): string {

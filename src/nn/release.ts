@@ -1,18 +1,23 @@
 /**
- * Releasing a forward's intermediate tensors as soon as they are consumed, where no recorded graph needs them (a
- * frozen stage, a call under noGrad): PyTorch frees them once nothing references them, while a caller's scope()
- * would hold them all until it ends. Where gradients are recorded nothing is released early: backward reads them.
+ * Releasing a forward's intermediate tensors as soon as they are consumed, where nothing will read them again: PyTorch
+ * frees what nothing references, while a caller's scope() would hold them all until it ends. Under noGrad or in a
+ * frozen stage that is every intermediate; where gradients are recorded, those no gradient rule reads (a BatchNorm's
+ * output feeding a ReLU, which reads its own output; an addition's operands), so training keeps what PyTorch's graph
+ * keeps with its in-place ReLUs and additions.
  */
+import { isReadByBackward } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/index.js';
 import { isExposed, type Module } from './module.js';
 
 /**
  * Releases `t`, an intermediate the calling forward made and reads no more, which `consumer` was computed from,
- * unless a graph may need it (either records one) or a hook, an observer or a module may hold it.
+ * unless a recorded gradient rule reads it, it is a leaf of the graph, or a hook, an observer or a module may hold it.
  */
 export function releaseConsumed(t: Tensor, consumer: Tensor): void {
-  if (t === consumer || t.requiresGrad || t.node !== null || consumer.node !== null || isExposed(t)) return;
-  t.dispose();
+  if (t === consumer || isExposed(t)) return;
+  const isLeaf = t.requiresGrad && t.node === null;
+  if (isLeaf || isReadByBackward(t)) return;
+  t.releaseValues();
 }
 
 /** Calls the modules in turn, each on the previous one's output, releasing each output (never x) once consumed. */

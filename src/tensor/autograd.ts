@@ -9,6 +9,14 @@ let gradEnabled = true;
 /** Outputs whose node a backward() without retainGraph freed, with the op that made them: not leaves. */
 const freed = new WeakMap<Tensor, string>();
 
+/** Tensors whose values some recorded rule reads (GradNode.reads and .saved): they must live until backward. */
+const readByBackward = new WeakSet<Tensor>();
+
+/** Whether a recorded gradient rule reads this tensor's values, so releasing them would break backward(). */
+export function isReadByBackward(t: Tensor): boolean {
+  return readByBackward.has(t);
+}
+
 /** What to call once backward() has accumulated a leaf's gradient, by leaf. */
 const gradientHooks = new WeakMap<Tensor, Set<(leaf: Tensor) => void>>();
 
@@ -52,7 +60,8 @@ export function willRecord(inputs: readonly Tensor[]): boolean {
 /**
  * Attaches the op's gradient rule to its output when gradients are being recorded and any input needs one.
  * `backward` maps dL/d(output) to dL/d(each input), null where an input needs none; `saved` lists the other
- * tensors it reads, so that a scope returning the output keeps them too.
+ * tensors it reads, so that a scope returning the output keeps them too. `reads` names the inputs, and the output,
+ * whose values `backward` reads (default: all of them); the others' values may be released before backward runs.
  */
 export function record(
   op: string,
@@ -60,11 +69,13 @@ export function record(
   inputs: readonly Tensor[],
   backward: GradNode['backward'],
   saved: readonly Tensor[] = [],
+  reads: readonly Tensor[] = [...inputs, output],
 ): Tensor {
   if (willRecord(inputs)) {
     output.requiresGrad = true;
     // Copied: a caller may reuse its array (DenseNet grows one list of features), and the graph must not change.
-    output.node = { op, inputs: [...inputs], backward, saved: [...saved] };
+    output.node = { op, inputs: [...inputs], backward, saved: [...saved], reads: [...reads] };
+    for (const t of [...reads, ...saved]) readByBackward.add(t);
   }
   return output;
 }
@@ -104,9 +115,12 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
   const order = reverseTopologicalOrder(root);
   // Checked before anything accumulates, so a refused call leaves every .grad as it was.
   for (const t of order) {
-    if (t.disposed) {
+    // An intermediate may have given up values no rule reads (releaseValues): its place in the graph suffices. A
+    // disposed one has lost its place too, and stands as a leaf.
+    const gone = t.node === null ? (t.disposed ? t : undefined) : t.node.reads.find((r) => r.disposed);
+    if (gone !== undefined) {
       throw new BackendError(
-        `backward(): tensor ${formatShape(t.shape)} in the graph was disposed before backward() reached it`,
+        `backward(): tensor ${formatShape(gone.shape)} in the graph was disposed before backward() reached it`,
       );
     }
     const op = t.node === null ? freed.get(t) : undefined;

@@ -13,6 +13,11 @@ export interface GradNode {
   readonly backward: (dy: Tensor) => readonly (Tensor | null)[];
   /** Tensors the rule reads besides its inputs and output (max pooling's argmax), kept with the graph. */
   readonly saved: readonly Tensor[];
+  /**
+   * The inputs, and the output, whose values the rule reads: the others it needs only the shape of (an addition's
+   * operands, the input of a ReLU, which reads its output), so a forward may release them once consumed.
+   */
+  readonly reads: readonly Tensor[];
 }
 
 /**
@@ -78,6 +83,17 @@ export class Tensor {
     this.backend.release(this.held);
     this.held = null;
     this.node = null;
+  }
+
+  /**
+   * Releases the values but keeps the tensor's place in the recorded graph, for an intermediate no gradient rule
+   * reads (a BatchNorm's output that only a ReLU consumed): backward() passes gradients through it by its shape.
+   * Reading it afterwards is an error, as after dispose().
+   */
+  releaseValues(): void {
+    if (this.held === null) return;
+    this.backend.release(this.held);
+    this.held = null;
   }
 
   /**

@@ -2,8 +2,21 @@
 // intermediate once the next has read it; what a hook, an observer or a module keeping tensors holds stays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { BasicBlock } from '../../src/models/resnet.js';
 import { Linear, Module, ReLU, Sequential, observeCalls } from '../../src/nn/index.js';
-import { Generator, add, mul, noGrad, sum, tensor, type Tensor } from '../../src/tensor/index.js';
+import {
+  Generator,
+  add,
+  batchNorm,
+  conv2d,
+  mul,
+  noGrad,
+  randn,
+  relu,
+  sum,
+  tensor,
+  type Tensor,
+} from '../../src/tensor/index.js';
 import { unreleased } from '../memory.js';
 
 /** y = relu(W₂ relu(W₁ x)) with fixed weights, so that values can be checked by hand. */
@@ -37,12 +50,14 @@ test('under noGrad a chain of layers leaves only its output: each intermediate r
   assert.ok(!input.disposed, 'the caller’s input stays');
 });
 
-test('with gradients recorded nothing is released early and backward gives the gradient', () => {
+test('with gradients recorded, what no gradient rule reads goes once consumed; backward gives the gradient', () => {
   const net = twoLayers();
   const input = x().requireGrad();
   const before = unreleased();
   const y = net.call(input);
-  assert.equal(unreleased(), before + 4, 'the three intermediates the graph holds and the output');
+  // Each Linear's output only fed a ReLU, whose rule reads its own output: the first ReLU's output (the second
+  // Linear's input, which its weight's gradient reads) and the output stay, as PyTorch's in-place ReLUs keep.
+  assert.equal(unreleased(), before + 2, 'the first ReLU’s output and the output');
   sum(y).backward();
   // dy/dx = W₂ᵀ ⊙ relu′ through W₁: [1, 3] · W₁ = [1 + 6, −1 + 3] = [7, 2].
   assert.deepEqual(input.grad!.toArray(), [7, 2]);
@@ -79,8 +94,9 @@ test('a frozen chain is released like one under noGrad; its trainable tail keeps
   const input = x();
   const before = unreleased();
   const y = net.call(input);
-  // The frozen Linear's output went once the ReLU had read it; the ReLU's output is the trainable Linear's input.
-  assert.equal(unreleased(), before + 3);
+  // The frozen Linear's output went once the ReLU had read it; the ReLU's output is the trainable Linear's input;
+  // that Linear's output went once the last ReLU had read it.
+  assert.equal(unreleased(), before + 2);
   sum(y).backward();
   // dy/dW₂ = relu(W₁x) = [2, 7].
   assert.deepEqual(net.getParameter('2.weight')!.grad!.toArray(), [2, 7]);
@@ -92,4 +108,42 @@ test('a layer that throws releases what its call made', () => {
   const before = unreleased();
   assert.throws(() => noGrad(() => net.call(x())), /expected input with 2 features/);
   assert.equal(unreleased(), before + 1, 'the input alone');
+});
+
+test('a training ResNet block keeps what PyTorch’s in-place block keeps; its gradients are the full graph’s', () => {
+  const block = new BasicBlock(3, 3);
+  const x = randn([2, 3, 5, 5], { generator: new Generator(7) }).requireGrad();
+  const before = unreleased();
+  const y = block.call(x);
+  // Kept: conv1's output (bn1 reads it), relu1's (conv2 reads it), conv2's, the output, and each BatchNorm's batch
+  // mean and variance. Released: bn1's and bn2's outputs (only ReLU and the addition read them, neither's rule
+  // reads its input) and the sum (the last ReLU reads its own output).
+  assert.equal(unreleased(), before + 4 + 4);
+  sum(mul(y, y)).backward();
+
+  // The same computation in plain ops, nothing released, on copies of the block's parameters.
+  const copy = (name: string) =>
+    tensor(block.getParameter(name)!.toArray(), block.getParameter(name)!.shape).requireGrad();
+  const [w1, g1, b1, w2, g2, b2] = [
+    'conv1.weight',
+    'bn1.weight',
+    'bn1.bias',
+    'conv2.weight',
+    'bn2.weight',
+    'bn2.bias',
+  ].map(copy);
+  const x2 = tensor(x.toArray(), x.shape).requireGrad();
+  const train = { training: true };
+  const h = relu(batchNorm(conv2d(x2, w1, null, { padding: 1 }), g1, b1, null, null, train));
+  const y2 = relu(add(batchNorm(conv2d(h, w2, null, { padding: 1 }), g2, b2, null, null, train), x2));
+  sum(mul(y2, y2)).backward();
+  assert.deepEqual(y.toArray(), y2.toArray());
+  assert.deepEqual(x.grad!.toArray(), x2.grad!.toArray());
+  for (const [name, twin] of [
+    ['conv1.weight', w1],
+    ['bn1.weight', g1],
+    ['conv2.weight', w2],
+    ['bn2.bias', b2],
+  ] as const)
+    assert.deepEqual(block.getParameter(name)!.grad!.toArray(), twin.grad!.toArray(), name);
 });

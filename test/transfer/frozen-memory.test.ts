@@ -92,13 +92,16 @@ test('a frozen prefix keeps no activation: the forward holds only what the graph
       assert.equal(live[0], 2 * 1024 * 2 * 2, `largest live storage: ${live[0]} values`);
       // Every storage still live is one the graph holds (an input or saved tensor of a node), the logits, or
       // layer4's BatchNorm statistics, which the forward pass updated.
+      // (A tensor in the graph whose values no gradient rule reads has released them: it holds no storage.)
       const held = new Set<Storage>([logits.storage, ...net.buffers().map((t) => t.storage)]);
+      const visited = new Set<Tensor>([logits]);
       const pending: Tensor[] = [logits];
       while (pending.length > 0) {
         const node = pending.pop()!.node;
         for (const t of [...(node?.inputs ?? []), ...(node?.saved ?? [])]) {
-          if (held.has(t.storage)) continue;
-          held.add(t.storage);
+          if (visited.has(t)) continue;
+          visited.add(t);
+          if (!t.disposed) held.add(t.storage);
           pending.push(t);
         }
       }

@@ -38,12 +38,22 @@ const unaryGradients: Record<UnaryOp, UnaryRule | null> = {
   sqrt: (_x, y, dy) => div(dy, mul(y, 2)),
   square: (x, _y, dy) => mul(dy, mul(x, 2)),
   reciprocal: (_x, y, dy) => neg(mul(dy, square(y))),
-  relu: (x, y, dy) => activationGradient('relu', x, y, dy),
+  // Where the output is positive is where the input was: the rule reads the output only (see unaryReads).
+  relu: (_x, y, dy) => activationGradient('relu', y, y, dy),
   sigmoid: (x, y, dy) => activationGradient('sigmoid', x, y, dy),
   tanh: (x, y, dy) => activationGradient('tanh', x, y, dy),
   scaledTanh: (x, y, dy) => activationGradient('scaledTanh', x, y, dy),
   sign: null,
 };
+
+/** The values a unary rule reads, where not both its input and output: a forward may release the others. */
+const unaryReads: Partial<Record<UnaryOp, (x: Tensor, y: Tensor) => Tensor[]>> = {
+  neg: () => [],
+  relu: (_x, y) => [y],
+};
+
+/** Binary rules that read none of their operands' values, only their shapes. */
+const shapeOnlyBinary: ReadonlySet<BinaryOp> = new Set(['add', 'sub']);
 
 /** 1 where a > b, ½ where a = b, 0 where a < b. */
 function winShare(a: Tensor, b: Tensor): Tensor {
@@ -76,10 +86,17 @@ export function binaryOp(op: BinaryOp, left: Operand, right: Operand): Tensor {
   const y = wrap(backend.binary(op, a.storage, a.shape, b.storage, b.shape, outShape), outShape, backend);
   const rule = binaryGradients[op];
   if (rule === null) return y;
-  return record(op, y, [a, b], (dy) => {
-    const [da, db] = rule(a, b, y, dy);
-    return [sumToShape(da, a.shape), sumToShape(db, b.shape)];
-  });
+  return record(
+    op,
+    y,
+    [a, b],
+    (dy) => {
+      const [da, db] = rule(a, b, y, dy);
+      return [sumToShape(da, a.shape), sumToShape(db, b.shape)];
+    },
+    [],
+    shapeOnlyBinary.has(op) ? [] : [a, b, y],
+  );
 }
 
 /** A unary elementwise op by name; records its gradient. */
@@ -88,7 +105,7 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   const y = wrap(backend.unary(op, x.storage, x.shape), x.shape, backend);
   const rule = unaryGradients[op];
   if (rule === null) return y;
-  return record(op, y, [x], (dy) => [rule(x, y, dy)]);
+  return record(op, y, [x], (dy) => [rule(x, y, dy)], [], unaryReads[op]?.(x, y) ?? [x, y]);
 }
 
 /**

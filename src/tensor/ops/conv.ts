@@ -117,16 +117,23 @@ export function conv2dFused(
     backend,
   );
   if (consumeAdd) add.dispose();
-  return record(relu || add !== null ? 'conv2dFused' : 'conv2d', y, inputs, (dy) => {
-    // ReLU's gradient passes where its output is positive, which is where its input was.
-    const dz = relu ? activationGradient('relu', y, y, dy) : dy;
-    return [
-      x.requiresGrad ? conv2dBackwardData(dz, weight, x.shape, attrs) : null,
-      weight.requiresGrad ? conv2dBackwardFilter(x, dz, weight.shape, attrs) : null,
-      ...(bias === null ? [] : [bias.requiresGrad ? sum(dz, [0, 2, 3]) : null]),
-      ...(add === null ? [] : [add.requiresGrad ? dz : null]),
-    ];
-  });
+  return record(
+    relu || add !== null ? 'conv2dFused' : 'conv2d',
+    y,
+    inputs,
+    (dy) => {
+      // ReLU's gradient passes where its output is positive, which is where its input was.
+      const dz = relu ? activationGradient('relu', y, y, dy) : dy;
+      return [
+        x.requiresGrad ? conv2dBackwardData(dz, weight, x.shape, attrs) : null,
+        weight.requiresGrad ? conv2dBackwardFilter(x, dz, weight.shape, attrs) : null,
+        ...(bias === null ? [] : [bias.requiresGrad ? sum(dz, [0, 2, 3]) : null]),
+        ...(add === null ? [] : [add.requiresGrad ? dz : null]),
+      ];
+    },
+    [],
+    relu ? [x, weight, y] : [x, weight],
+  );
 }
 
 /** dL/dx of a convolution (a transposed convolution of dy); not itself differentiable. */

@@ -45,18 +45,25 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   );
   // For C = op(A)·op(B): dA = dC·op(B)ᵀ (transposed back when A was), dB likewise; none for an input that needs
   // none (a classifier head trained on frozen features needs no gradient of the features).
-  return record('matmul', y, [a, b], (dy) => [
-    !a.requiresGrad
-      ? null
-      : transposeA
-        ? matmul(b, dy, { transposeA: transposeB, transposeB: true })
-        : matmul(dy, b, { transposeB: !transposeB }),
-    !b.requiresGrad
-      ? null
-      : transposeB
-        ? matmul(dy, a, { transposeA: true, transposeB: transposeA })
-        : matmul(a, dy, { transposeA: !transposeA }),
-  ]);
+  return record(
+    'matmul',
+    y,
+    [a, b],
+    (dy) => [
+      !a.requiresGrad
+        ? null
+        : transposeA
+          ? matmul(b, dy, { transposeA: transposeB, transposeB: true })
+          : matmul(dy, b, { transposeB: !transposeB }),
+      !b.requiresGrad
+        ? null
+        : transposeB
+          ? matmul(dy, a, { transposeA: true, transposeB: transposeA })
+          : matmul(a, dy, { transposeA: !transposeA }),
+    ],
+    [],
+    [a, b],
+  );
 }
 
 /** y = x·Wᵀ + b with PyTorch's weight layout [outFeatures, inFeatures]; x is [N, inFeatures]. */

@@ -123,6 +123,7 @@ export function batchNorm(
       ];
     },
     [mean, variance],
+    [x, gamma],
   );
   if (y.node === null) [mean, variance].forEach((t) => t.dispose());
   return y;

@@ -67,6 +67,7 @@ function pool2d(kind: PoolKind, x: Tensor, kernelSize: Pair, options: Pool2dOpti
       ),
     ],
     argmax === null ? [] : [argmax],
+    [],
   );
 }
 
