@@ -10,6 +10,7 @@ import { kerasLayers } from '../../src/io/keras/layout.js';
 import * as models from '../../src/models/index.js';
 import { InceptionA, type InceptionV3 } from '../../src/models/inception-v3.js';
 import { noGrad, tensor } from '../../src/tensor/index.js';
+import { builderOptionsFor } from '../../src/cli/transfer.js';
 import { kerasFormula } from './keras-formula.js';
 
 const fixturePath = (name: string) =>
@@ -159,7 +160,20 @@ test("InceptionV3 on Keras-layout weights computes torchvision's logits with Ker
       ?.data()
       .every((v) => v === 1),
   );
-  const net = models.get(weights.model, { ...weights.modelOptions }) as InceptionV3;
+  // As the CLI builds it (readWeightsFile names the file's model): inception_v3 with the Keras options only.
+  const file = {
+    tensors: weights.tensors,
+    format: 'keras',
+    model: { name: weights.model, options: weights.modelOptions },
+    optional: undefined,
+  } as const;
+  assert.throws(() => builderOptionsFor(file, 'resnet50', 'x.h5'), {
+    message: 'x.h5: holds the weights of inception_v3, not resnet50; use --arch inception_v3',
+  });
+  const net = models.get('inception_v3', {
+    numClasses: 1000,
+    ...builderOptionsFor(file, 'inception_v3', 'x.h5'),
+  });
   net.loadStateDict(weights.tensors, { optional: (key) => key.endsWith('num_batches_tracked') });
   net.eval();
   const input = tensor(kerasFormula(expected.input.name, expected.input.shape), expected.input.shape);
