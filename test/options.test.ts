@@ -143,6 +143,7 @@ const calls: Record<string, Call> = {
   'analysis.heatMap #1': (extra) => analysis.heatMap(zeros([2, 2]), extra),
   'analysis.occlusion #2': (extra) => analysis.occlusion(convNet(), x4(), { patch: 2, ...extra }),
   'analysis.saliency #2': (extra) => analysis.saliency(convNet(), x4(), extra),
+  'analysis.summary #2': (extra) => analysis.summary(convNet(), [1, 4, 4], extra),
   'analysis.topActivations #5': (extra) =>
     analysis.topActivations(
       convNet(),

@@ -2,13 +2,17 @@ import { withBackend } from '../backend/registry.js';
 import { sizeOf } from '../backend/shapes.js';
 import { BackendError, ValueError, formatShape } from '../errors.js';
 import { observeCalls, type Module, type ModuleCall } from '../nn/index.js';
+import { checkOptions } from '../options.js';
 import { noGrad, scope, zeros, type Tensor } from '../tensor/index.js';
 import { withStandIns } from './stand-ins.js';
 
 /** Activations are counted as float32, whatever a backend keeps. */
 const BYTES_PER_VALUE = 4;
 
-/** One call of a module that has parameters of its own, does multiply-accumulates itself, or has no children. */
+/**
+ * One call of a module that has parameters of its own, does multiply-accumulates itself, or has no children; with
+ * `depth`, one call at that depth (its whole subtree folded in) or a childless call above it.
+ */
 export interface SummaryRow {
   /** torchvision's dotted path ('layer1.0.conv1'); '' for the model itself. */
   path: string;
@@ -16,10 +20,13 @@ export interface SummaryRow {
   /** Calls running around this one: 0 for the model itself. */
   depth: number;
   outputShape: number[];
-  /** The module's own parameters, not its children's; 0 on a repeated call (see `repeated`). */
+  /**
+   * The module's own parameters, not its children's (with `depth`, a row at that depth counts its subtree's); 0 on a
+   * repeated call (see `repeated`).
+   */
   trainableParameters: number;
   frozenParameters: number;
-  /** Multiply-accumulates the module does itself in this call, batch included. */
+  /** Multiply-accumulates the module does itself in this call (with `depth`, its subtree's), batch included. */
   macs: number;
   /** A second or later call of a shared module: its parameters are listed at its first call only. */
   repeated: boolean;
@@ -122,6 +129,16 @@ function countOwn(module: Module): { trainable: number; frozen: number } {
   return { trainable, frozen };
 }
 
+/** What `summary` lists. */
+export interface SummaryOptions {
+  /**
+   * Rows for module calls down to this depth only (1: the model's children), each call at the depth counting the
+   * parameters and MACs of every call inside it, as torchinfo's `depth` does: a network's modules with their output
+   * shapes (Inception-v4's stem, each Inception-A, …). Default: every layer.
+   */
+  depth?: number;
+}
+
 interface Observed {
   call: Omit<ModuleCall, 'input' | 'output'>;
   outputShape: number[];
@@ -135,7 +152,15 @@ interface Observed {
  * its parameters and buffers are stood in for by shape-only tensors during the run and put back afterwards,
  * never read, and every module's training flag is restored, so the model is left exactly as it was.
  */
-export function summary(model: Module, inputShape: readonly number[]): ModelSummary {
+export function summary(
+  model: Module,
+  inputShape: readonly number[],
+  options: SummaryOptions = {},
+): ModelSummary {
+  checkOptions('summary', options, { depth: true });
+  const { depth } = options;
+  if (depth !== undefined && !(Number.isInteger(depth) && depth >= 1))
+    throw new ValueError(`summary: depth must be a positive integer, got ${depth}`);
   const shape = batchedInputShape(inputShape);
   const observed: Observed[] = [];
   const outputs = new Set<Tensor>();
@@ -181,7 +206,73 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
     for (const [module, training] of modes) module.training = training;
     outputs.clear();
   }
-  return assemble(model, shape, outputShape, observed, activationValues);
+  observed.sort((a, b) => a.call.index - b.call.index);
+  const rows = depth === undefined ? layerRows(observed) : foldedRows(observed, depth);
+  return assemble(model, shape, outputShape, observed, rows, activationValues);
+}
+
+function row(call: Observed['call'], outputShape: number[], repeated: boolean, macs: number): SummaryRow {
+  const counts = repeated ? { trainable: 0, frozen: 0 } : countOwn(call.module);
+  return {
+    path: call.path,
+    type: call.module.typeName,
+    depth: call.depth,
+    outputShape,
+    trainableParameters: counts.trainable,
+    frozenParameters: counts.frozen,
+    macs,
+    repeated,
+  };
+}
+
+/** A row per call that has parameters of its own, does MACs itself, or has no children. */
+function layerRows(observed: Observed[]): SummaryRow[] {
+  const seen = new Set<Module>();
+  const rows: SummaryRow[] = [];
+  for (const { call, outputShape, macs } of observed) {
+    const repeated = seen.has(call.module);
+    seen.add(call.module);
+    const counts = countOwn(call.module);
+    const isLeaf = call.module.children().length === 0;
+    if (counts.trainable + counts.frozen === 0 && macs === 0 && !isLeaf) continue;
+    rows.push(row(call, outputShape, repeated, macs));
+  }
+  return rows;
+}
+
+/**
+ * A row per call at `depth`, counting every call inside it (the calls after it in start order that run deeper),
+ * and per childless call above it. Each module's parameters count at its first call only.
+ */
+function foldedRows(observed: Observed[], depth: number): SummaryRow[] {
+  const seen = new Set<Module>();
+  const rows: SummaryRow[] = [];
+  for (let i = 0; i < observed.length; i++) {
+    const { call, outputShape, macs } = observed[i];
+    if (call.depth > depth) continue;
+    let end = i + 1;
+    while (end < observed.length && observed[end].call.depth > call.depth) end++;
+    const isLeaf = end === i + 1;
+    if (call.depth < depth && !isLeaf) {
+      const counts = countOwn(call.module);
+      if (counts.trainable + counts.frozen > 0 || macs > 0)
+        rows.push(row(call, outputShape, seen.has(call.module), macs));
+      seen.add(call.module);
+      continue;
+    }
+    const folded = row(call, outputShape, seen.has(call.module), macs);
+    seen.add(call.module);
+    for (const inner of observed.slice(i + 1, end)) {
+      folded.macs += inner.macs;
+      if (seen.has(inner.call.module)) continue;
+      seen.add(inner.call.module);
+      const counts = countOwn(inner.call.module);
+      folded.trainableParameters += counts.trainable;
+      folded.frozenParameters += counts.frozen;
+    }
+    rows.push(folded);
+  }
+  return rows;
 }
 
 function assemble(
@@ -189,31 +280,11 @@ function assemble(
   inputShape: number[],
   outputShape: number[],
   observed: Observed[],
+  rows: SummaryRow[],
   activationValues: number,
 ): ModelSummary {
-  observed.sort((a, b) => a.call.index - b.call.index);
-  const seen = new Set<Module>();
-  const rows: SummaryRow[] = [];
-  let macs = 0;
-  for (const { call, outputShape: shape, macs: own } of observed) {
-    const { module } = call;
-    macs += own;
-    const repeated = seen.has(module);
-    seen.add(module);
-    const counts = countOwn(module);
-    const isLeaf = module.children().length === 0;
-    if (counts.trainable + counts.frozen === 0 && own === 0 && !isLeaf) continue;
-    rows.push({
-      path: call.path,
-      type: module.typeName,
-      depth: call.depth,
-      outputShape: shape,
-      trainableParameters: repeated ? 0 : counts.trainable,
-      frozenParameters: repeated ? 0 : counts.frozen,
-      macs: own,
-      repeated,
-    });
-  }
+  const seen = new Set(observed.map(({ call }) => call.module));
+  const macs = observed.reduce((n, o) => n + o.macs, 0);
   const uncalled = model
     .namedModules()
     .filter(([, module]) => !seen.has(module))

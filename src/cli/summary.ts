@@ -3,6 +3,7 @@ import { withBackend } from '../backend/registry.js';
 import * as models from '../models/index.js';
 import { Conv2d, Sequential, type Module } from '../nn/index.js';
 import { UsageError, defineCommand } from './command.js';
+import { numberOption } from './train-setup.js';
 
 /** A single module to cost on its own: its builder from --options, and the input it is costed at by default. */
 interface SingleModule {
@@ -96,25 +97,31 @@ export const summaryCommand = defineCommand({
   options: {
     input: { value: 'C,H,W', help: 'the input shape (N,C,H,W gives the batch too)', default: "the model's" },
     options: { value: 'JSON', help: "the builder's options, a JSON object", default: '{}' },
+    depth: {
+      value: 'N',
+      help: 'one row per module down to depth N (1: the top-level blocks), each counting everything inside it',
+      default: 'every layer',
+    },
     json: { help: 'print the table as JSON' },
   },
   examples: [
     'convnets summary resnet18',
     'convnets summary lenet5 --input 1,32,32',
     'convnets summary vgg16 --json',
+    'convnets summary inception_v4 --depth 2',
     `convnets summary resnet50 --options '{"numClasses":3}'`,
     'convnets summary inception-module',
     `convnets summary conv2d --options '{"inChannels":192,"outChannels":32,"kernelSize":5,"bottleneck":16}'`,
   ],
   run: ({ values, positionals }) => {
     if (positionals.length !== 1) throw new UsageError('name one model or module');
-    const result = summarize(positionals[0], values.options, values.input);
+    const result = summarize(positionals[0], values.options, values.input, values.depth);
     console.log(values.json ? JSON.stringify(result, null, 2) : formatSummary(result));
   },
 });
 
 /** What `convnets summary <name> [--options JSON] [--input C,H,W]` reports, as a value (docs' tests use it). */
-export function summarize(name: string, options?: string, input?: string): ModelSummary {
+export function summarize(name: string, options?: string, input?: string, depth?: string): ModelSummary {
   const builderOptions = parseOptions(options);
   const single = SINGLE_MODULES[name];
   const defaultShape =
@@ -123,5 +130,6 @@ export function summarize(name: string, options?: string, input?: string): Model
   const net = withBackend('meta', () =>
     single === undefined ? models.get(name, builderOptions) : single.build(builderOptions),
   );
-  return summary(net, inputShape);
+  if (depth === undefined) return summary(net, inputShape);
+  return summary(net, inputShape, { depth: numberOption('depth', depth, 0, { integer: true, min: 1 }) });
 }

@@ -255,3 +255,36 @@ test('summary of a partly frozen model in training leaves what unfreeze() restor
     'the BatchNorm takes back the training mode asked for',
   );
 });
+
+test('depth: a row per call at that depth counting everything inside it, childless calls above it as they are', () => {
+  const net = new Net();
+  // A block: two 3×3 convolutions 8 → 8 without bias (2 · 576) and two BatchNorms (2 · 16); at 8×8 each
+  // convolution does 8 · 8 · 8 outputs × 8 · 9 inputs = 36,864 MACs.
+  const block = { parameters: 2 * 576 + 2 * 16, macs: 2 * 36_864 };
+  const top = summary(net, [3, 32, 32], { depth: 1 });
+  assert.deepEqual(
+    top.rows.map((r) => [r.path, r.outputShape, r.trainableParameters, r.macs]),
+    [
+      ['conv1', [1, 8, 16, 16], 8 * 3 * 49 + 8, 8 * 16 * 16 * 3 * 49],
+      ['maxpool', [1, 8, 8, 8], 0, 0],
+      ['layer1', [1, 8, 8, 8], 2 * block.parameters, 2 * block.macs],
+      ['avgpool', [1, 8, 1, 1], 0, 0],
+      ['Flatten', [1, 8], 0, 0], // made in forward, unregistered: named by its type
+      ['fc', [1, 10], 90, 80],
+    ],
+  );
+  const sum = (rows: typeof top.rows, key: 'trainableParameters' | 'macs') =>
+    rows.reduce((n, r) => n + r[key], 0);
+  assert.equal(sum(top.rows, 'trainableParameters'), top.totals.parameters);
+  assert.equal(sum(top.rows, 'macs'), top.totals.macs);
+  const blocks = summary(net, [3, 32, 32], { depth: 2 }).rows.filter((r) => r.path.startsWith('layer1'));
+  assert.deepEqual(
+    blocks.map((r) => [r.path, r.type, r.depth, r.trainableParameters, r.macs]),
+    [
+      ['layer1.0', 'Block', 2, block.parameters, block.macs],
+      ['layer1.1', 'Block', 2, block.parameters, block.macs],
+    ],
+  );
+  assert.deepEqual(summary(net, [3, 32, 32], { depth: 9 }).rows, summary(net, [3, 32, 32]).rows);
+  assert.throws(() => summary(net, [3, 32, 32], { depth: 0 }), /depth must be a positive integer, got 0/);
+});

@@ -28,6 +28,14 @@ test('convnets summary --input sets the input; the text names MACs and FLOPs', (
   assert.match(text, /Total FLOPs \(2 × MACs\):\s+324,408,320/);
 });
 
+test("convnets summary --depth 1 lists a network's modules with their shapes, costing everything inside them", () => {
+  const text = convnets('summary', 'inception_v4', '--depth', '1');
+  assert.match(text, /^stem\s+InceptionStem\s+\[1, 384, 35, 35\]\s+605,728\s+2,289,943,648$/m);
+  assert.match(text, /^reduction_b\s+ReductionV4B\s+\[1, 1536, 8, 8\]/m);
+  assert.doesNotMatch(text, /^stem\.conv1/m);
+  assertUsageFailure(['summary', 'lenet5', '--depth', '0'], /--depth must be an integer ≥ 1, got '0'/);
+});
+
 test('convnets summary: a bad model is a one-line error and exit status 1, a bad command line status 2', () => {
   for (const [status, args] of [
     [1, ['nope']],

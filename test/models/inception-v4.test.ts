@@ -159,6 +159,16 @@ for (const [name, file, build, stages] of [
     );
     const s = summary(net, [3, 299, 299]);
     assert.equal(s.totals.macs, fixture.macs299);
+    // `convnets summary NAME --depth 1` lists the same modules with the same shapes, costing all of the network.
+    const modules = summary(net, [3, 299, 299], { depth: 1 }).rows;
+    assert.deepEqual(
+      stages.map(([path]) => modules.find((row) => row.path === path)?.outputShape),
+      stages.map(([, [channels, side]]) => [1, channels, side, side]),
+    );
+    assert.equal(
+      modules.reduce((n, row) => n + row.macs, 0),
+      fixture.macs299,
+    );
     assert.equal(registry.info(name).macs, fixture.macs299);
   });
 
