@@ -161,7 +161,8 @@ export function kerasInceptionV3(layerNames: readonly string[]): KerasArchitectu
   const norms = numbered(layerNames, 'batch_normalization', 'BatchNormalization');
   const layers = new Map<string, LayerKind>();
   CONVS.forEach(({ path, weight }, i) => {
-    layers.set(convs[i], { kind: 'conv', module: `${path}.conv`, weight });
+    // Keras's Conv2D here has no bias (use_bias=False); one saved anyway would fold into the BatchNorm.
+    layers.set(convs[i], { kind: 'conv', module: `${path}.conv`, foldBiasInto: `${path}.bn`, weight });
     layers.set(norms[i], { kind: 'batchnorm', module: `${path}.bn`, scale: false, channels: weight[0] });
   });
   // GlobalAveragePooling2D of Mixed_7c's 2048 channels, then Dense 'predictions' (softmax in Keras).

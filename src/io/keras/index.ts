@@ -126,7 +126,7 @@ function convertLayer(
       }
       if (target.scale === false) {
         // BatchNormalization(scale=False) multiplies by nothing: PyTorch's weight of ones.
-        const { shape } = take('beta', 1);
+        const { shape } = out.get(`${module}.bias`) as Converted;
         out.set(`${module}.weight`, { shape, values: read ? new Float32Array(shape[0]).fill(1) : null });
       }
       return;
