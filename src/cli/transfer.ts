@@ -104,7 +104,8 @@ export function builderOptionsFor(file: WeightsFile, arch: string, path: string)
 
 /**
  * The model with the weights loaded: built with as many classes as the weights' head has (read from the file), so
- * every key loads strictly; the head is replaced afterwards.
+ * every key loads strictly; the head is replaced afterwards. A file without the head (Keras's `include_top=False`)
+ * loads everything below it, and the head starts from its initialisation.
  */
 export async function modelWithWeights(
   name: string,
@@ -119,7 +120,11 @@ export async function modelWithWeights(
     const headWeight = state.get(`${head}.weight`);
     const numClasses = headWeight?.shape[0] ?? models.info(name).numClasses;
     const model = models.get(name, { ...options, numClasses });
-    model.loadStateDict(state, { strict: true, optional: (key) => key.endsWith('num_batches_tracked') });
+    const headless = ![...state.keys()].some((key) => key.startsWith(`${head}.`));
+    model.loadStateDict(state, {
+      strict: true,
+      optional: (key) => key.endsWith('num_batches_tracked') || (headless && key.startsWith(`${head}.`)),
+    });
     return model;
   } catch (error) {
     if (error instanceof ValueError || (error as Error).name === 'ShapeError')

@@ -32,7 +32,14 @@ export {
   type TextMessage,
   type TextValue,
 } from './caffe/index.js';
-export { decodeKeras, loadKeras, type KerasWeights } from './keras/index.js';
+export {
+  decodeKeras,
+  decodeKerasLayers,
+  loadKeras,
+  type KerasLayerWeights,
+  type KerasWeight,
+  type KerasWeights,
+} from './keras/index.js';
 export { Hdf5Dataset, Hdf5File, Hdf5Group, type AttributeValue } from './hdf5/index.js';
 export type { Source } from './common.js';
 export {

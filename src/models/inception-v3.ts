@@ -51,9 +51,13 @@ function reduce(inChannels: number, outChannels: number): BasicConv2d {
   return new BasicConv2d(inChannels, outChannels, 3, { stride: 2 });
 }
 
-/** torchvision's pooling branch: 3×3 stride-1 average pooling, padding counted (F.avg_pool2d's default). */
-function averageSameSize(x: Tensor): Tensor {
-  return avgPool2d(x, 3, { stride: 1, padding: 1 });
+/**
+ * The pooling branch: 3×3 stride-1 average pooling. torchvision counts the zero padding in each window
+ * (F.avg_pool2d's default); Keras's AveragePooling2D(padding='same') averages over the window's pixels inside the
+ * image only (countIncludePad false), which changes the border values.
+ */
+function averageSameSize(x: Tensor, countIncludePad: boolean): Tensor {
+  return avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad });
 }
 
 function chain(x: Tensor, convs: readonly Module[]): Tensor {
@@ -72,9 +76,12 @@ export class InceptionA extends Module {
   readonly branch3x3dbl_2: BasicConv2d;
   readonly branch3x3dbl_3: BasicConv2d;
   readonly branch_pool: BasicConv2d;
+  /** Whether the pooling branch's averages count the padding (torchvision's true, Keras's false). */
+  readonly poolCountIncludePad: boolean;
 
-  constructor(inChannels: number, poolFeatures: number) {
+  constructor(inChannels: number, poolFeatures: number, poolCountIncludePad = true) {
     super();
+    this.poolCountIncludePad = poolCountIncludePad;
     this.branch1x1 = conv(inChannels, 64, 1);
     this.branch5x5_1 = conv(inChannels, 48, 1);
     this.branch5x5_2 = conv(48, 64, 5, 2);
@@ -90,7 +97,7 @@ export class InceptionA extends Module {
         this.branch1x1.call(x),
         chain(x, [this.branch5x5_1, this.branch5x5_2]),
         chain(x, [this.branch3x3dbl_1, this.branch3x3dbl_2, this.branch3x3dbl_3]),
-        this.branch_pool.call(averageSameSize(x)),
+        this.branch_pool.call(averageSameSize(x, this.poolCountIncludePad)),
       ],
       1,
     );
@@ -140,8 +147,12 @@ export class InceptionC extends Module {
   readonly branch7x7dbl_5: BasicConv2d;
   readonly branch_pool: BasicConv2d;
 
-  constructor(inChannels: number, channels7x7: number) {
+  /** Whether the pooling branch's averages count the padding (torchvision's true, Keras's false). */
+  readonly poolCountIncludePad: boolean;
+
+  constructor(inChannels: number, channels7x7: number, poolCountIncludePad = true) {
     super();
+    this.poolCountIncludePad = poolCountIncludePad;
     const c7 = channels7x7;
     this.branch1x1 = conv(inChannels, 192, 1);
     this.branch7x7_1 = conv(inChannels, c7, 1);
@@ -167,7 +178,7 @@ export class InceptionC extends Module {
           this.branch7x7dbl_4,
           this.branch7x7dbl_5,
         ]),
-        this.branch_pool.call(averageSameSize(x)),
+        this.branch_pool.call(averageSameSize(x, this.poolCountIncludePad)),
       ],
       1,
     );
@@ -219,9 +230,12 @@ export class InceptionE extends Module {
   readonly branch3x3dbl_3a: BasicConv2d;
   readonly branch3x3dbl_3b: BasicConv2d;
   readonly branch_pool: BasicConv2d;
+  /** Whether the pooling branch's averages count the padding (torchvision's true, Keras's false). */
+  readonly poolCountIncludePad: boolean;
 
-  constructor(inChannels: number) {
+  constructor(inChannels: number, poolCountIncludePad = true) {
     super();
+    this.poolCountIncludePad = poolCountIncludePad;
     this.branch1x1 = conv(inChannels, 320, 1);
     this.branch3x3_1 = conv(inChannels, 384, 1);
     this.branch3x3_2a = row(384, 384, 3);
@@ -241,7 +255,7 @@ export class InceptionE extends Module {
         this.branch1x1.call(x),
         concat([this.branch3x3_2a.call(narrow), this.branch3x3_2b.call(narrow)], 1),
         concat([this.branch3x3dbl_3a.call(deep), this.branch3x3dbl_3b.call(deep)], 1),
-        this.branch_pool.call(averageSameSize(x)),
+        this.branch_pool.call(averageSameSize(x, this.poolCountIncludePad)),
       ],
       1,
     );
@@ -288,6 +302,12 @@ export interface InceptionV3Options extends ModelOptions {
   transformInput?: boolean;
   /** Before the classifier; torchvision's 0.5. */
   dropout?: number;
+  /**
+   * Whether the 3×3 average pooling branches of Mixed_5b … 5d, 6b … 6e, 7b and 7c count the zero padding in their
+   * border windows: true as torchvision (its weights were trained so), false as Keras's InceptionV3 (TensorFlow's
+   * 'same' pooling averages over the pixels inside the image), which its weights need.
+   */
+  poolCountIncludePad?: boolean;
 }
 
 /**
@@ -339,10 +359,12 @@ export class InceptionV3 extends Module implements WithAuxiliaryOutputs {
       auxLogits: true,
       transformInput: true,
       dropout: true,
+      poolCountIncludePad: true,
     });
     const numClasses = options.numClasses ?? 1000;
     this.auxLogits = options.auxLogits ?? true;
     this.transformInput = options.transformInput ?? false;
+    const countPad = options.poolCountIncludePad ?? true;
     this.Conv2d_1a_3x3 = new BasicConv2d(3, 32, 3, { stride: 2 });
     this.Conv2d_2a_3x3 = conv(32, 32, 3);
     this.Conv2d_2b_3x3 = conv(32, 64, 3, 1);
@@ -350,18 +372,18 @@ export class InceptionV3 extends Module implements WithAuxiliaryOutputs {
     this.Conv2d_3b_1x1 = conv(64, 80, 1);
     this.Conv2d_4a_3x3 = conv(80, 192, 3);
     this.maxpool2 = new MaxPool2d(3, { stride: 2 });
-    this.Mixed_5b = new InceptionA(192, 32);
-    this.Mixed_5c = new InceptionA(256, 64);
-    this.Mixed_5d = new InceptionA(288, 64);
+    this.Mixed_5b = new InceptionA(192, 32, countPad);
+    this.Mixed_5c = new InceptionA(256, 64, countPad);
+    this.Mixed_5d = new InceptionA(288, 64, countPad);
     this.Mixed_6a = new InceptionB(288);
-    this.Mixed_6b = new InceptionC(768, 128);
-    this.Mixed_6c = new InceptionC(768, 160);
-    this.Mixed_6d = new InceptionC(768, 160);
-    this.Mixed_6e = new InceptionC(768, 192);
+    this.Mixed_6b = new InceptionC(768, 128, countPad);
+    this.Mixed_6c = new InceptionC(768, 160, countPad);
+    this.Mixed_6d = new InceptionC(768, 160, countPad);
+    this.Mixed_6e = new InceptionC(768, 192, countPad);
     this.AuxLogits = this.auxLogits ? new InceptionV3Aux(768, numClasses) : null;
     this.Mixed_7a = new InceptionD(768);
-    this.Mixed_7b = new InceptionE(1280);
-    this.Mixed_7c = new InceptionE(2048);
+    this.Mixed_7b = new InceptionE(1280, countPad);
+    this.Mixed_7c = new InceptionE(2048, countPad);
     this.avgpool = new AdaptiveAvgPool2d([1, 1]);
     this.dropout = new Dropout(options.dropout ?? 0.5);
     this.fc = new Linear(2048, numClasses);

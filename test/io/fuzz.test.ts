@@ -59,6 +59,18 @@ test('mutated HDF5 files (Keras layout: symbol tables, link messages; chunked da
   assertClean(report, ['hdf5'], seeds.length * MUTATIONS_PER_FIXTURE);
 });
 
+test("mutated Keras application layouts (InceptionV3's numbered layers, ResNet50's) map or give a FormatError", async () => {
+  const seeds = ['inception_v3-layout.h5', 'resnet50-layout.h5'];
+  const report = await runIsolated({
+    kind: 'files',
+    seeds,
+    readers: ['keras shapes'],
+    mutations: MUTATIONS_PER_FIXTURE,
+    seed: SEED + 3,
+  });
+  assertClean(report, ['keras shapes'], seeds.length * MUTATIONS_PER_FIXTURE);
+});
+
 test('mutated pickles inside well-formed archives (their CRCs right) give a value or a FormatError', async () => {
   // The zip's CRC-32 check refuses most mutations of data.pkl before the pickle reader sees them; here it sees them.
   const seeds = ['sequential.pth', 'sequential-protocol4.pth', 'mixed.pth'];

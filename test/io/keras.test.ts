@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { withBackend } from '../../src/backend/registry.js';
 import { Hdf5Dataset, Hdf5File, decodeKeras, readWeightsFile } from '../../src/io/index.js';
 import { KERAS_RESNET_OPTIONS, denseToLinear, hwioToOihw, kerasShapes } from '../../src/io/keras/index.js';
@@ -9,7 +11,9 @@ import * as models from '../../src/models/index.js';
 import { Bottleneck } from '../../src/models/resnet.js';
 import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '../../src/nn/index.js';
 import { noGrad, tensor } from '../../src/tensor/index.js';
-import { builderOptionsFor } from '../../src/cli/transfer.js';
+import { builderOptionsFor, modelWithWeights } from '../../src/cli/transfer.js';
+import { saveSafetensors } from '../../src/io/safetensors.js';
+import { headPath } from '../../src/train/transfer.js';
 
 /** Files written by scripts/fixtures/keras_fixtures.py with h5py, in Keras 2's layout; expected values by PyTorch. */
 const fixturePath = (name: string) =>
@@ -169,4 +173,27 @@ test('a Keras file names its model: the CLI builds it with Keras options, and re
   const net = withBackend('meta', () => models.get('resnet50', { numClasses: 3, ...KERAS_RESNET_OPTIONS }));
   const first = net.get('layer2.0') as Bottleneck;
   assert.deepEqual([first.conv1.stride[0], first.conv2.stride[0], first.bn1.eps], [2, 1, 1.001e-5]);
+});
+
+test('a file without the head (include_top=False) loads for transfer: the rest by key, the head fresh', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'convnets-notop-'));
+  try {
+    const source = models.get('lenet5', { seed: 1 });
+    const head = headPath(source, models.info('lenet5').head);
+    const body = new Map([...source.stateDict()].filter(([key]) => !key.startsWith(`${head}.`)));
+    const file = join(dir, 'notop.safetensors');
+    await saveSafetensors(file, body);
+    const model = await modelWithWeights('lenet5', {}, { file, published: null });
+    for (const [key, t] of body) assert.deepEqual(model.stateDict().get(key)?.data(), t.data(), key);
+    assert.ok(model.stateDict().has(`${head}.weight`));
+    // Any other key missing is still an error.
+    const [first] = body.keys();
+    body.delete(first);
+    await saveSafetensors(file, body);
+    await assert.rejects(modelWithWeights('lenet5', {}, { file, published: null }), {
+      message: new RegExp(`notop.safetensors: not the weights of lenet5: .*missing key.*'${first}'`),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -21,6 +21,7 @@ import {
 import { ZipArchive } from '../../src/io/pth/zip.js';
 import { Hdf5Dataset, Hdf5File, Hdf5Group } from '../../src/io/hdf5/index.js';
 import { kerasLayers } from '../../src/io/keras/layout.js';
+import { kerasShapes } from '../../src/io/keras/index.js';
 import { fixture, seeded, storedZip } from './helpers.js';
 import { HOSTILE_FILES } from './hostile.js';
 import { mutate } from './mutate.js';
@@ -118,6 +119,8 @@ function readKerasHdf5(bytes: Uint8Array): void {
 
 const READERS = {
   hdf5: readKerasHdf5,
+  // The mapping onto convnets' keys, names and shapes only (the layout fixtures' storage was never written).
+  'keras shapes': (bytes: Uint8Array) => kerasShapes(bytes),
   npy: (bytes: Uint8Array) => decodeNpy(bytes).dispose(),
   safetensors: (bytes: Uint8Array) => disposeAll(decodeSafetensors(bytes).tensors.values()),
   pth: (bytes: Uint8Array) => disposeAll(decodePth(bytes).values()),

@@ -6,13 +6,13 @@ import type { Module } from '../../src/nn/index.js';
 import { mul, sum, tensor, type Tensor } from '../../src/tensor/index.js';
 import { mismatch } from '../pytorch/helpers.js';
 
-function fnv1a32(text: string): number {
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
   return hash;
 }
 
-function lowbias32(value: number): number {
+export function lowbias32(value: number): number {
   let x = value >>> 0;
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);

@@ -1,18 +1,29 @@
 /**
  * Keras applications' layer names mapped onto convnets' models (torchvision's keys): ResNet-50/101/152
- * (`keras.applications.resnet`) and VGG-16/19 (`keras.applications.vgg16`, `vgg19`). Which one a file holds is read
- * from its layer names.
+ * (`keras.applications.resnet`), VGG-16/19 (`keras.applications.vgg16`, `vgg19`) and InceptionV3
+ * (`keras.applications.inception_v3`). Which one a file holds is read from its layer names.
  */
 import { FormatError } from '../../errors.js';
+import { hasNumberedConvolutions, kerasInceptionV3 } from './inception-v3.js';
 
 /** How a Keras layer's weights become a module's parameters. */
 export type LayerKind =
-  /** Conv2D: kernel HWIO → OIHW; its bias, if the module has none, goes into the next BatchNorm (`foldBiasInto`). */
-  | { kind: 'conv'; module: string; foldBiasInto?: string }
-  /** BatchNormalization: gamma, beta, moving_mean, moving_variance → weight, bias, running_mean, running_var. */
-  | { kind: 'batchnorm'; module: string }
-  /** Dense: kernel (in, out) → weight (out, in); after a Flatten of [C, H, W], its inputs go from HWC to CHW order. */
-  | { kind: 'dense'; module: string; flattened?: [number, number, number] };
+  /**
+   * Conv2D: kernel HWIO → OIHW; its bias, if the module has none, goes into the next BatchNorm (`foldBiasInto`).
+   * `weight`, when given, is the OIHW shape the module's weight has, which the kernel must fit.
+   */
+  | { kind: 'conv'; module: string; foldBiasInto?: string; weight?: readonly number[] }
+  /**
+   * BatchNormalization: gamma, beta, moving_mean, moving_variance → weight, bias, running_mean, running_var. With
+   * `scale: false` (Keras's `BatchNormalization(scale=False)`) the layer has no gamma and the weight is ones;
+   * `channels`, when given, is the module's width, which every vector must have.
+   */
+  | { kind: 'batchnorm'; module: string; scale?: false; channels?: number }
+  /**
+   * Dense: kernel (in, out) → weight (out, in); after a Flatten of [C, H, W], its inputs go from HWC to CHW order.
+   * `inputs`, when given, is the module's input width, which the kernel must have.
+   */
+  | { kind: 'dense'; module: string; flattened?: [number, number, number]; inputs?: number };
 
 /** A Keras architecture: the convnets model it loads into, with the builder options that make it Keras's. */
 export interface KerasArchitecture {
@@ -105,6 +116,8 @@ export function kerasArchitecture(layerNames: readonly string[]): KerasArchitect
           layerNames.filter((n) => /^block\d_conv\d$/.test(n)).length ===
             VGG_BLOCKS[candidate.keras].reduce((a, b) => a + b),
       );
+  } else if (hasNumberedConvolutions(layerNames)) {
+    found = kerasInceptionV3(layerNames);
   }
   if (found === undefined) {
     const shown = layerNames
@@ -112,7 +125,7 @@ export function kerasArchitecture(layerNames: readonly string[]): KerasArchitect
       .map((n) => `'${n}'`)
       .join(', ');
     throw new FormatError(
-      `Keras: layers ${shown}… are not those of a Keras application convnets maps (ResNet50/101/152, VGG16/19)`,
+      `Keras: layers ${shown}… are not those of a Keras application convnets maps (ResNet50/101/152, VGG16/19, InceptionV3)`,
     );
   }
   const unknown = layerNames.find((name) => !found.layers.has(name));

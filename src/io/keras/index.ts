@@ -5,11 +5,23 @@
 import { FormatError, formatShape } from '../../errors.js';
 import { tensor, type Tensor } from '../../tensor/index.js';
 import { inFile, readSource, type Source } from '../common.js';
-import { Hdf5File, type Hdf5Dataset } from '../hdf5/index.js';
+import { Hdf5File } from '../hdf5/index.js';
 import { kerasArchitecture, type KerasArchitecture, type LayerKind } from './architectures.js';
 import { kerasLayers } from './layout.js';
 
 export { KERAS_RESNET_OPTIONS } from './architectures.js';
+export { KERAS_INCEPTION_V3_OPTIONS } from './inception-v3.js';
+
+/** One weight of a Keras layer: its shape and, on demand, its values (an HDF5 dataset is one). */
+export interface KerasWeight {
+  /** In Keras's layout: a Conv2D kernel [kh, kw, in, out], a Dense kernel [in, out], a vector [n]. */
+  readonly shape: readonly number[];
+  /** The values, row-major in that layout; read only when the values are asked for. */
+  read(): Float32Array | Int32Array;
+}
+
+/** A file's layers that have weights, by layer name, each with its weights by short name (`kernel`, `beta`, …). */
+export type KerasLayerWeights = ReadonlyMap<string, ReadonlyMap<string, KerasWeight>>;
 
 /** A Keras application's weights under convnets' keys, with the model and builder options they belong to. */
 export interface KerasWeights {
@@ -25,7 +37,7 @@ export interface KerasWeights {
 
 /** A converted weight: its convnets key and shape, and its values unless only shapes were asked for. */
 interface Converted {
-  shape: number[];
+  shape: readonly number[];
   values: Float32Array | null;
 }
 
@@ -37,7 +49,7 @@ const BATCHNORM_KEYS: Record<string, string> = {
 };
 
 /** Kernel [kh, kw, in, out] (Keras's HWIO) → [out, in, kh, kw] (PyTorch's OIHW). */
-export function hwioToOihw(values: Float32Array, [kh, kw, ci, co]: number[]): Float32Array {
+export function hwioToOihw(values: Float32Array, [kh, kw, ci, co]: readonly number[]): Float32Array {
   const out = new Float32Array(values.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
@@ -53,8 +65,8 @@ export function hwioToOihw(values: Float32Array, [kh, kw, ci, co]: number[]): Fl
  */
 export function denseToLinear(
   values: Float32Array,
-  [inputs, outputs]: number[],
-  flattened?: number[],
+  [inputs, outputs]: readonly number[],
+  flattened?: readonly number[],
 ): Float32Array {
   const out = new Float32Array(values.length);
   const column = (row: number): number => {
@@ -71,8 +83,8 @@ export function denseToLinear(
   return out;
 }
 
-function floats(dataset: Hdf5Dataset, what: string): Float32Array {
-  const values = dataset.read();
+function floats(weight: KerasWeight, what: string): Float32Array {
+  const values = weight.read();
   if (!(values instanceof Float32Array)) throw new FormatError(`Keras: ${what} holds integers, not floats`);
   return values;
 }
@@ -80,20 +92,22 @@ function floats(dataset: Hdf5Dataset, what: string): Float32Array {
 function convertLayer(
   layer: string,
   target: LayerKind,
-  weights: Map<string, Hdf5Dataset>,
+  weights: ReadonlyMap<string, KerasWeight>,
   read: boolean,
   out: Map<string, Converted>,
   folds: { bias: Converted; into: string; layer: string }[],
 ): void {
-  const take = (name: string, rank: number): { shape: number[]; values: Float32Array | null } => {
-    const dataset = weights.get(name);
-    if (dataset === undefined) throw new FormatError(`Keras: layer '${layer}' has no ${name}`);
-    if (dataset.shape.length !== rank)
+  const take = (name: string, rank: number): Converted => {
+    const weight = weights.get(name);
+    if (weight === undefined) throw new FormatError(`Keras: layer '${layer}' has no ${name}`);
+    if (weight.shape.length !== rank)
       throw new FormatError(
-        `Keras: ${layer} ${name} has shape ${formatShape(dataset.shape)}, not rank ${rank}`,
+        `Keras: ${layer} ${name} has shape ${formatShape(weight.shape)}, not rank ${rank}`,
       );
-    return { shape: dataset.shape, values: read ? floats(dataset, `${layer} ${name}`) : null };
+    return { shape: weight.shape, values: read ? floats(weight, `${layer} ${name}`) : null };
   };
+  const misfit = (what: string, expected: string) =>
+    new FormatError(`Keras: ${layer} ${what} does not fit ${target.module}, which has ${expected}`);
   const expect = (names: string[]) => {
     const extra = [...weights.keys()].find((name) => !names.includes(name));
     if (extra !== undefined)
@@ -101,14 +115,31 @@ function convertLayer(
   };
   const { module } = target;
   switch (target.kind) {
-    case 'batchnorm':
-      expect(Object.keys(BATCHNORM_KEYS));
-      for (const [name, key] of Object.entries(BATCHNORM_KEYS)) out.set(`${module}.${key}`, take(name, 1));
+    case 'batchnorm': {
+      const names = Object.keys(BATCHNORM_KEYS).filter((name) => target.scale !== false || name !== 'gamma');
+      expect(names);
+      for (const name of names) {
+        const vector = take(name, 1);
+        if (target.channels !== undefined && vector.shape[0] !== target.channels)
+          throw misfit(`${name} ${formatShape(vector.shape)}`, `${target.channels} channels`);
+        out.set(`${module}.${BATCHNORM_KEYS[name]}`, vector);
+      }
+      if (target.scale === false) {
+        // BatchNormalization(scale=False) multiplies by nothing: PyTorch's weight of ones.
+        const { shape } = out.get(`${module}.bias`) as Converted;
+        out.set(`${module}.weight`, { shape, values: read ? new Float32Array(shape[0]).fill(1) : null });
+      }
       return;
+    }
     case 'conv': {
       expect(['kernel', 'bias']);
       const kernel = take('kernel', 4);
       const [kh, kw, ci, co] = kernel.shape;
+      if (target.weight !== undefined && formatShape([co, ci, kh, kw]) !== formatShape(target.weight))
+        throw misfit(
+          `kernel ${formatShape(kernel.shape)} (${kh}×${kw}, ${ci} → ${co} channels)`,
+          `${target.weight[2]}×${target.weight[3]}, ${target.weight[1]} → ${target.weight[0]} channels`,
+        );
       out.set(`${module}.weight`, {
         shape: [co, ci, kh, kw],
         values: kernel.values && hwioToOihw(kernel.values, kernel.shape),
@@ -124,6 +155,8 @@ function convertLayer(
       expect(['kernel', 'bias']);
       const kernel = take('kernel', 2);
       const [inputs, outputs] = kernel.shape;
+      if (target.inputs !== undefined && inputs !== target.inputs)
+        throw misfit(`kernel ${formatShape(kernel.shape)}`, `${target.inputs} inputs`);
       if (target.flattened !== undefined && target.flattened.reduce((a, b) => a * b) !== inputs)
         throw new FormatError(
           `Keras: ${layer} kernel has ${inputs} inputs, not the ${target.flattened.join('×')} of the map it flattens`,
@@ -143,10 +176,9 @@ function convertLayer(
  * BN(Wx) with mean μ − b, exactly.
  */
 function convert(
-  bytes: Uint8Array,
+  layers: KerasLayerWeights,
   read: boolean,
 ): { architecture: KerasArchitecture; weights: Map<string, Converted> } {
-  const layers = kerasLayers(new Hdf5File(bytes));
   const architecture = kerasArchitecture([...layers.keys()]);
   const weights = new Map<string, Converted>();
   const folds: { bias: Converted; into: string; layer: string }[] = [];
@@ -168,11 +200,15 @@ function convert(
   return { architecture, weights };
 }
 
-/** A Keras application's `.h5` weights, from the file's bytes, under convnets' keys. */
-export function decodeKeras(bytes: Uint8Array): KerasWeights {
-  const { architecture, weights } = convert(bytes, true);
+/**
+ * A Keras application's weights under convnets' keys, from its layers: the layers of an `.h5` file (decodeKeras
+ * reads them so) or any other source of named weights with shapes and values.
+ */
+export function decodeKerasLayers(layers: KerasLayerWeights): KerasWeights {
+  const { architecture, weights } = convert(layers, true);
   const tensors = new Map<string, Tensor>();
-  for (const [key, { shape, values }] of weights) tensors.set(key, tensor(values as Float32Array, shape));
+  for (const [key, { shape, values }] of weights)
+    tensors.set(key, tensor(values as Float32Array, [...shape]));
   return {
     keras: architecture.keras,
     model: architecture.model,
@@ -181,17 +217,23 @@ export function decodeKeras(bytes: Uint8Array): KerasWeights {
   };
 }
 
+/** A Keras application's `.h5` weights, from the file's bytes, under convnets' keys. */
+export function decodeKeras(bytes: Uint8Array): KerasWeights {
+  return decodeKerasLayers(kerasLayers(new Hdf5File(bytes)));
+}
+
 /**
- * The keys and shapes a Keras `.h5` file maps to, and its architecture, without reading a single weight: a file
- * whose datasets were never written still answers.
+ * The keys and shapes a Keras `.h5` file (its bytes, or its layers) maps to, and its architecture, without reading a
+ * single weight: a file whose datasets were never written still answers.
  */
-export function kerasShapes(bytes: Uint8Array): {
+export function kerasShapes(file: Uint8Array | KerasLayerWeights): {
   keras: string;
   model: string;
   shapes: Map<string, number[]>;
 } {
-  const { architecture, weights } = convert(bytes, false);
-  const shapes = new Map([...weights].map(([key, { shape }]) => [key, shape]));
+  const layers = file instanceof Uint8Array ? kerasLayers(new Hdf5File(file)) : file;
+  const { architecture, weights } = convert(layers, false);
+  const shapes = new Map([...weights].map(([key, { shape }]) => [key, [...shape]]));
   return { keras: architecture.keras, model: architecture.model, shapes };
 }
 
