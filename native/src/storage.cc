@@ -59,8 +59,12 @@ void reportHeld(int64_t delta) {
 // 1.2 GB of fresh blocks per step: 300,000 faults with 4 KB pages), and unmapping a freed one gives its memory back
 // at once, where glibc's heap kept freed blocks resident.
 constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kPage = 4096;
 
 bool mapped(size_t size) { return size >= kHugePage; }
+
+/** What a mapping of `size` bytes spans: whole pages. */
+size_t mappedSpan(size_t size) { return (size + kPage - 1) / kPage * kPage; }
 
 void* mapBlock(size_t size) {
   const size_t span = size + kHugePage;
@@ -68,15 +72,14 @@ void* mapBlock(size_t size) {
   if (region == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t start = reinterpret_cast<uintptr_t>(region);
   const uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
-  const size_t pageSize = size_t(4096);
-  const uintptr_t end = aligned + (size + pageSize - 1) / pageSize * pageSize;
+  const uintptr_t end = aligned + mappedSpan(size);
   if (aligned > start) munmap(region, aligned - start);
   if (start + span > end) munmap(reinterpret_cast<void*>(end), start + span - end);
   madvise(reinterpret_cast<void*>(aligned), end - aligned, MADV_HUGEPAGE);
   return reinterpret_cast<void*>(aligned);
 }
 
-void unmapBlock(void* p, size_t size) { munmap(p, (size + 4095) / 4096 * 4096); }
+void unmapBlock(void* p, size_t size) { munmap(p, mappedSpan(size)); }
 #else
 bool mapped(size_t) { return false; }
 void* mapBlock(size_t) { return nullptr; }

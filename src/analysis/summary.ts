@@ -225,6 +225,12 @@ function row(call: Observed['call'], outputShape: number[], repeated: boolean, m
   };
 }
 
+/** Whether a call costs anything itself: parameters of its module's own, or MACs of its own. */
+function hasOwnCost(module: Module, macs: number): boolean {
+  const counts = countOwn(module);
+  return counts.trainable + counts.frozen > 0 || macs > 0;
+}
+
 /** A row per call that has parameters of its own, does MACs itself, or has no children. */
 function layerRows(observed: Observed[]): SummaryRow[] {
   const seen = new Set<Module>();
@@ -232,10 +238,8 @@ function layerRows(observed: Observed[]): SummaryRow[] {
   for (const { call, outputShape, macs } of observed) {
     const repeated = seen.has(call.module);
     seen.add(call.module);
-    const counts = countOwn(call.module);
     const isLeaf = call.module.children().length === 0;
-    if (counts.trainable + counts.frozen === 0 && macs === 0 && !isLeaf) continue;
-    rows.push(row(call, outputShape, repeated, macs));
+    if (isLeaf || hasOwnCost(call.module, macs)) rows.push(row(call, outputShape, repeated, macs));
   }
   return rows;
 }
@@ -254,9 +258,7 @@ function foldedRows(observed: Observed[], depth: number): SummaryRow[] {
     while (end < observed.length && observed[end].call.depth > call.depth) end++;
     const isLeaf = end === i + 1;
     if (call.depth < depth && !isLeaf) {
-      const counts = countOwn(call.module);
-      if (counts.trainable + counts.frozen > 0 || macs > 0)
-        rows.push(row(call, outputShape, seen.has(call.module), macs));
+      if (hasOwnCost(call.module, macs)) rows.push(row(call, outputShape, seen.has(call.module), macs));
       seen.add(call.module);
       continue;
     }
