@@ -6,13 +6,13 @@
 //                        [--models resnet18,...] [--train-size SIDE] [--train-batch N]
 //   node bench/bench.mjs --table saved.json   (the table of a saved --json run)
 //
-// Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s;
-// 2. inference at 224×224×3 of ResNet-18/50, VGG-16 and GoogLeNet, batch 1 latency (ms) and batch 8 images/s
+// Workloads (issue 3): 1. training steps at batch 128, LeNet-5 (1×32×32) and CIFAR ResNet-20 (3×32×32), images/s
+// and peak memory; 2. inference at 224×224×3 of ResNet-18/50, VGG-16 and GoogLeNet, batch 1 latency (ms) and batch 8 images/s
 // (bench/inference.mjs); 3. one 3×3 64→64 convolution on 128×64×32×32, forward, backward-data and backward-weights,
 // GFLOP/s and % of the FMA peak that bench/peak/fma-peak.c measures; 4. training steps at 224×224 of ResNet-18/50,
-// VGG-16 and GoogLeNet and fine-tuning ResNet-50's layer4 and fc, images/s and peak memory (bench/train224.mjs). Peers on the same threads: PyTorch (Debian's
-// python3-torch and python3-torchvision) and, for workload 2, onnxruntime-node (bench/package.json) on convnets' own
-// ONNX exports. Needs `make build` first (it reads dist/ and the addon).
+// VGG-16 and GoogLeNet and fine-tuning ResNet-50's layer4 and fc, images/s and peak memory (bench/train224.mjs).
+// Peers on the same threads: PyTorch (Debian's python3-torch and python3-torchvision) and, for workload 2,
+// onnxruntime-node (bench/package.json) on convnets' own ONNX exports. Needs `make build` first (it reads dist/ and the addon).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -31,7 +31,7 @@ import {
   timed,
 } from './common.mjs';
 import { BATCHES, inference } from './inference.mjs';
-import { train224 } from './train224.mjs';
+import { convnetsPeakBytes, train224 } from './train224.mjs';
 
 /** bench/peak/fma-peak.c, compiled on first use. */
 function fmaPeak() {
@@ -202,6 +202,27 @@ async function stepRounds(macsOf) {
   };
 }
 
+/**
+ * Workload 1's peak memory: each model's training step at batch 128 in a process doing only that, convnets then
+ * PyTorch (bench/train-peak.mjs and torch_peer.py's peak:), added to the steps' figures as `peakBytes`.
+ */
+function addTrainPeaks(steps) {
+  for (const [model, figures] of Object.entries(steps.convnets.train)) {
+    const workload = { model, size: 32, batch: 128 };
+    Object.assign(figures, convnetsPeakBytes(workload));
+    log(
+      `  convnets ${model} peak resident memory: ${figures.peakSkipped ?? `${mebibytes(figures.peakBytes).toFixed(0)} MiB`}`,
+    );
+    const theirs = steps.pytorch?.train?.[model];
+    if (theirs === undefined) continue;
+    const peer = pytorch([`peak:${model}:${model}:32:128:`]);
+    Object.assign(
+      theirs,
+      peer.skipped ? { peakSkipped: peer.skipped } : { peakBytes: peer.peak[model].peakBytes },
+    );
+  }
+}
+
 const ratio = (a, b) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
 const fixed = (v, digits) => (v === undefined ? '—' : v.toFixed(digits));
 const percentOf = (v, peak) => (v === undefined || !peak ? '—' : `${((100 * v) / peak).toFixed(0)} %`);
@@ -226,12 +247,19 @@ function tableRows(results) {
       percentOf(c.gflops, peak),
     ]);
   }
+  // Memory, as latency: lower is better, so the ratio is peer ÷ convnets.
+  const memoryRow = (label, c, p) => {
+    const [cm, pm] = [mebibytes(c.peakBytes), mebibytes(p?.peakBytes)];
+    return [`${label}, peak resident memory (MiB)`, fixed(cm, 0), '—', fixed(pm, 0), '—', ratio(pm, cm), '—'];
+  };
   const atSide = ([name]) => /^\w+-\d+(-finetune)?$/.test(name);
   const train = Object.entries(results.convnets.train);
   for (const [name, c] of train.filter((entry) => !atSide(entry))) {
-    const p = torch.train?.[name]?.imagesPerSecond;
-    const label = `training step, ${name}, batch 128 (images/s)`;
-    rows.push([label, fixed(c.imagesPerSecond, 0), '—', fixed(p, 0), '—', ratio(c.imagesPerSecond, p), '—']);
+    const p = torch.train?.[name];
+    const label = `training step, ${name}, batch 128`;
+    const [cv, pv] = [c.imagesPerSecond, p?.imagesPerSecond];
+    rows.push([`${label} (images/s)`, fixed(cv, 0), '—', fixed(pv, 0), '—', ratio(cv, pv), '—']);
+    if (c.peakBytes !== undefined) rows.push(memoryRow(label, c, p));
   }
   for (const [name, c] of train.filter(atSide)) {
     const p = torch.train?.[name];
@@ -248,17 +276,7 @@ function tableRows(results) {
       ratio(cv, pv),
       percentOf(c.gflops, peak),
     ]);
-    // Memory, as latency: lower is better, so the ratio is peer ÷ convnets.
-    const [cm, pm] = [mebibytes(c.peakBytes), mebibytes(p?.peakBytes)];
-    rows.push([
-      `${label}, peak resident memory (MiB)`,
-      fixed(cm, 0),
-      '—',
-      fixed(pm, 0),
-      '—',
-      ratio(pm, cm),
-      '—',
-    ]);
+    rows.push(memoryRow(label, c, p));
   }
   for (const [name, figures] of Object.entries(results.convnets.infer)) {
     for (const batch of BATCHES) {
@@ -355,6 +373,7 @@ async function main() {
   const macsOf = (name) => convnets.models.info(name).macs;
   results.convnets = { conv: {}, train: {}, infer: {} };
   const steps = await stepRounds(macsOf);
+  addTrainPeaks(steps);
   results.convnets.conv = steps.convnets.conv;
   results.convnets.train = steps.convnets.train;
   let inferenceByTorch = { infer: {} };

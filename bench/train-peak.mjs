@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /* global process, console */
-// The peak resident memory of workload 4's training step in a process doing nothing else (docs: bench/README.md):
+// The peak resident memory of a training step of workload 1 or 4 in a process doing nothing else (bench/README.md):
 //
 //   node bench/train-peak.mjs <model> <side> <batch> [<first trainable stage>]
 //

@@ -43,7 +43,8 @@ const STAGE_BEFORE = { layer4: 'layer3' };
 
 /**
  * One training step of a workload: forward (with GoogLeNet's aux heads, whose losses count 0.3 each, as torchvision
- * trains it), cross-entropy, backward and SGD (momentum 0.9, weight decay 5e-4) over the trainable parameters.
+ * trains it), cross-entropy, backward and SGD (momentum 0.9, weight decay 5e-4) over the trainable parameters. The
+ * input has the model's channels (LeNet-5's one) and the labels its classes (the CIFAR ResNets' ten).
  */
 export async function trainingStep(workload) {
   const convnets = await import(join(root, 'dist/src/index.js'));
@@ -54,9 +55,10 @@ export async function trainingStep(workload) {
   if (workload.trainFrom !== undefined) convnets.train.freezeModel(net, STAGE_BEFORE[workload.trainFrom]);
   const parameters = net.parameters().filter((p) => p.requiresGrad);
   const { batch, size } = workload;
-  const x = convnets.randn([batch, 3, size, size], { generator: new convnets.Generator(1) });
+  const { inputShape, numClasses } = convnets.models.info(workload.model);
+  const x = convnets.randn([batch, inputShape[0], size, size], { generator: new convnets.Generator(1) });
   const labels = convnets.tensor(
-    Int32Array.from({ length: batch }, (_, i) => (i * 37) % 1000),
+    Int32Array.from({ length: batch }, (_, i) => (i * 37) % numClasses),
     [batch],
     { dtype: 'int32' },
   );

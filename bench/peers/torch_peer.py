@@ -5,7 +5,8 @@ does not recognise this CPU): bench.mjs sets them. Usage: torch_peer.py <threads
 workload is conv (one 3x3 64->64 convolution on 128x64x32x32), train:lenet5 / train:resnet20 (training steps at batch
 128), infer:<torchvision model> (inference at 224x224, batch 1 and 8; Debian's python3-torchvision),
 train224:<name>:<torchvision model>:<side>:<batch>:<first trainable stage or nothing> (training steps of torchvision's
-model at side x side) or peak:<same> (a few such steps, then the process's peak resident memory; alone in its process).
+model at side x side; lenet5 and resnet20 are workload 1's models) or peak:<same> (a few such steps, then the
+process's peak resident memory; alone in its process).
 """
 import gc
 import json
@@ -137,19 +138,28 @@ def infer_workload(model_name, seconds):
     gc.collect()
 
 
+# Workload 1's models, which torchvision does not have: the same layers as convnets' lenet5 and resnet20.
+SMALL_MODELS = {"lenet5": LeNet5, "resnet20": ResNet20}
+
+
 def training_step(spec):
     """One training step of torchvision's model with SGD as convnets' workload 4 (bench/train224.mjs), and its name.
 
     GoogLeNet trains with its aux heads, each loss weighted 0.3 (Szegedy et al. 2015, as convnets' googlenetLoss); a first
     trainable stage freezes every child before it, parameters and BatchNorm (evaluation mode) alike.
     """
-    import torchvision
-
     name, model_name, side, batch, train_from = spec.split(":")
     side, batch = int(side), int(batch)
     torch.manual_seed(1)
-    options = {"aux_logits": True, "init_weights": True} if model_name == "googlenet" else {}
-    model = getattr(torchvision.models, model_name)(weights=None, **options)
+    if model_name in SMALL_MODELS:
+        model = SMALL_MODELS[model_name]()
+        channels, classes = (1 if model_name == "lenet5" else 3), 10
+    else:
+        import torchvision
+
+        options = {"aux_logits": True, "init_weights": True} if model_name == "googlenet" else {}
+        model = getattr(torchvision.models, model_name)(weights=None, **options)
+        channels, classes = 3, 1000
     frozen = []
     if train_from:
         for child_name, child in model.named_children():
@@ -160,8 +170,8 @@ def training_step(spec):
     model.train()
     for child in frozen:
         child.eval()
-    x = torch.randn(batch, 3, side, side)
-    labels = torch.tensor([(i * 37) % 1000 for i in range(batch)])
+    x = torch.randn(batch, channels, side, side)
+    labels = torch.tensor([(i * 37) % classes for i in range(batch)])
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(trainable, lr=0.01, momentum=0.9, weight_decay=5e-4)
 

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -161,4 +162,52 @@ test("bench's 224×224 training figures count the MACs a step does: 3 × forward
   const trainable = [...block0, ...block, ...block, 2048 * 1000].reduce((a, b) => a + b, 0);
   const readingFrozen = conv(1024, 512, 1, 14) + conv(1024, 2048, 1, 7);
   assert.equal(macs('resnet50', 'layer4'), 4_089_184_256 + 2 * trainable - readingFrozen);
+});
+
+test("bench's table prints each training step's peak memory below its speed, with PyTorch ÷ convnets", async () => {
+  await withTempDir(async (dir) => {
+    const mebibyte = 2 ** 20;
+    const step = (imagesPerSecond: number, peakMiB: number) => ({
+      imagesPerSecond,
+      peakBytes: peakMiB * mebibyte,
+    });
+    const saved = {
+      date: '2026-12-06T00:00:00.000Z',
+      machine: 'test machine',
+      threads: 2,
+      convnets: {
+        conv: {},
+        train: { resnet20: step(900, 345), lenet5: { imagesPerSecond: 9000 } },
+        infer: {},
+      },
+      pytorch: { version: '1.13', threads: 2, conv: {}, infer: {}, train: { resnet20: step(600, 540) } },
+    };
+    const file = join(dir, 'saved.json');
+    await writeFile(file, JSON.stringify(saved));
+    const run = spawnSync(process.execPath, [join(repoRoot, 'bench', 'bench.mjs'), '--table', file], {
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const row = (label: string) => {
+      const line = run.stdout.split('\n').find((l) => l.startsWith(`| ${label} `));
+      assert.ok(line !== undefined, `no row "${label}" in:\n${run.stdout}`);
+      return line.split('|').map((cell) => cell.trim());
+    };
+    assert.deepEqual(row('training step, resnet20, batch 128 (images/s)').slice(2, 7), [
+      '900',
+      '—',
+      '600',
+      '—',
+      '1.50×',
+    ]);
+    assert.deepEqual(row('training step, resnet20, batch 128, peak resident memory (MiB)').slice(2, 7), [
+      '345',
+      '—',
+      '540',
+      '—',
+      '1.57×',
+    ]);
+    // A step measured without its peak (an older saved run) has no memory row.
+    assert.ok(!run.stdout.includes('lenet5, batch 128, peak'));
+  });
 });
