@@ -17,6 +17,32 @@ export function isReadByBackward(t: Tensor): boolean {
   return readByBackward.has(t);
 }
 
+/** How to compute again the values of a tensor that rules read, by tensor (recordRecompute). */
+const recipes = new WeakMap<Tensor, () => Tensor>();
+
+/**
+ * Registers how to compute t's values again from what the graph keeps anyway (a BatchNorm's output from its input and
+ * batch statistics; a ReLU's from that): a forward may then release them although recorded rules read them, and
+ * backward() computes them just before the first rule that reads them and releases them after the last. Activation
+ * checkpointing for what is cheap to recompute; while the values are held, nothing changes.
+ */
+export function recordRecompute(t: Tensor, recompute: () => Tensor): void {
+  if (t.node !== null) recipes.set(t, recompute);
+}
+
+/**
+ * Whether backward() can compute t's values again (recordRecompute), so that a forward may release them: not once
+ * t is disposed, or its node freed by a backward().
+ */
+export function isRecomputable(t: Tensor): boolean {
+  return t.node !== null && recipes.has(t);
+}
+
+/** t itself where it holds its values, else a new tensor of them computed again (the caller disposes it). */
+export function valuesOf(t: Tensor): Tensor {
+  return t.disposed && isRecomputable(t) ? recipes.get(t)!() : t;
+}
+
 /** What to call once backward() has accumulated a leaf's gradient, by leaf. */
 const gradientHooks = new WeakMap<Tensor, Set<(leaf: Tensor) => void>>();
 
@@ -115,9 +141,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
   const order = reverseTopologicalOrder(root);
   // Checked before anything accumulates, so a refused call leaves every .grad as it was.
   for (const t of order) {
-    // An intermediate may have given up values no rule reads (releaseValues): its place in the graph suffices. A
-    // disposed one has lost its place too, and stands as a leaf.
-    const gone = t.node === null ? (t.disposed ? t : undefined) : t.node.reads.find((r) => r.disposed);
+    const gone = missingValues(t);
     if (gone !== undefined) {
       throw new BackendError(
         `backward(): tensor ${formatShape(gone.shape)} in the graph was disposed before backward() reached it`,
@@ -131,20 +155,26 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       );
     }
   }
+  const recomputed = new Recomputed(order);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     grads.set(root, grad ?? onesLike(root));
     for (const t of order) {
       const g = grads.get(t);
-      if (g === undefined) continue;
-      grads.delete(t);
       const node = t.node;
+      if (g === undefined) {
+        recomputed.passed(node);
+        continue;
+      }
+      grads.delete(t);
       if (node === null) {
         accumulateLeafGradient(t, g === grad ? g.detach() : g);
         continue;
       }
+      recomputed.restore(node);
       // The scope releases the rule's temporaries; the gradients it returns survive.
       const inputGrads = scope(() => node.backward(g));
+      recomputed.passed(node);
       // A rule may hand dy straight through, or one tensor to several inputs: each input gets its own.
       const handedOut = new Set<Tensor>(g === grad ? [g] : []);
       const unused = new Set<Tensor>();
@@ -167,6 +197,52 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       }
     }
   });
+}
+
+/**
+ * What backward() would need of t and no longer has: t itself, disposed, where it stands as a leaf; else a value its
+ * rule reads that was released and cannot be computed again. An intermediate may have given up values no rule reads
+ * (releaseValues): its place in the graph suffices. A disposed one has lost its place too, and stands as a leaf.
+ */
+function missingValues(t: Tensor): Tensor | undefined {
+  if (t.node === null) return t.disposed ? t : undefined;
+  return t.node.reads.find((r) => r.disposed && !isRecomputable(r));
+}
+
+/**
+ * The released values one backward() pass computes again (recordRecompute): each just before the first rule that
+ * reads it, released again once the pass is past the last.
+ */
+class Recomputed {
+  /** Rules still to come that read each recomputable tensor. */
+  readonly #readersLeft = new Map<Tensor, number>();
+  /** The tensors this pass computed again and holds now. */
+  readonly #held = new Set<Tensor>();
+
+  constructor(order: readonly Tensor[]) {
+    for (const t of order)
+      for (const r of t.node?.reads ?? [])
+        if (recipes.has(r)) this.#readersLeft.set(r, (this.#readersLeft.get(r) ?? 0) + 1);
+  }
+
+  /** Computes again the released values the rule of `node` reads. */
+  restore(node: GradNode): void {
+    for (const r of node.reads) {
+      if (!r.disposed || !isRecomputable(r)) continue;
+      r.assign(scope(recipes.get(r)!));
+      this.#held.add(r);
+    }
+  }
+
+  /** The pass is past `node` (its rule ran or had no gradient to run on): releases what no later rule reads. */
+  passed(node: GradNode | null): void {
+    for (const r of node?.reads ?? []) {
+      const left = this.#readersLeft.get(r);
+      if (left === undefined) continue;
+      this.#readersLeft.set(r, left - 1);
+      if (left === 1 && this.#held.delete(r)) r.releaseValues();
+    }
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
 import { ShapeError, formatShape } from '../../errors.js';
-import { record } from '../autograd.js';
+import { isRecomputable, record, recordRecompute, valuesOf } from '../autograd.js';
 import { full, scalar } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, wrap } from './common.js';
@@ -105,7 +105,17 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   const y = wrap(backend.unary(op, x.storage, x.shape), x.shape, backend);
   const rule = unaryGradients[op];
   if (rule === null) return y;
-  return record(op, y, [x], (dy) => [rule(x, y, dy)], [], unaryReads[op]?.(x, y) ?? [x, y]);
+  record(op, y, [x], (dy) => [rule(x, y, dy)], [], unaryReads[op]?.(x, y) ?? [x, y]);
+  // An elementwise function of values backward() can compute again can be computed again too (a ReLU after a
+  // BatchNorm).
+  if (isRecomputable(x))
+    recordRecompute(y, () => {
+      const input = valuesOf(x);
+      const values = wrap(backend.unary(op, input.storage, x.shape), x.shape, backend);
+      if (input !== x) input.dispose();
+      return values;
+    });
+  return y;
 }
 
 /**

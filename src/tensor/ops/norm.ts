@@ -1,6 +1,6 @@
 import type { LrnAttrs } from '../../backend/backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { noGrad, record } from '../autograd.js';
+import { noGrad, record, recordRecompute, valuesOf } from '../autograd.js';
 import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { add, div, mul, sqrt, sub } from './arithmetic.js';
@@ -126,6 +126,18 @@ export function batchNorm(
     [x, gamma],
   );
   if (y.node === null) [mean, variance].forEach((t) => t.dispose());
+  // The same normalisation again from the input, which the rule keeps anyway: the training kernel once more, whose
+  // statistics come out the same, as its output does bit for bit (evaluation's kernel with the stored statistics
+  // need not round alike).
+  else
+    recordRecompute(y, () => {
+      const input = valuesOf(x);
+      const again = backend.batchNormTraining(input.storage, x.shape, gamma.storage, beta.storage, eps);
+      backend.release(again.mean);
+      backend.release(again.variance);
+      if (input !== x) input.dispose();
+      return wrap(again.y, x.shape, backend);
+    });
   return y;
 }
 
