@@ -2,8 +2,9 @@
 /* global process, console */
 // The peak resident memory of a training step of workload 1 or 4 in a process doing nothing else (bench/README.md):
 //
-//   node bench/train-peak.mjs <model> <side> <batch> [<first trainable stage>]
+//   node bench/train-peak.mjs <model> <side> <batch> [<first trainable stage>] [--recompute]
 //
+// (--recompute: with convnets.setRecompute(true), what backward() can compute again is not kept; docs/performance.md)
 // builds the model, runs STEPS steps (the first allocates the gradients, the second the momentum buffers, from the
 // third on the step is in its steady state) and prints {"peakBytes": …}, its resident-set high-water mark.
 import { readFileSync } from 'node:fs';
@@ -26,7 +27,9 @@ function peakResidentBytes() {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-const [model, side, batch, trainFrom] = process.argv.slice(2);
-const { step } = await trainingStep({ model, size: Number(side), batch: Number(batch), trainFrom });
+const recompute = process.argv.includes('--recompute');
+const [model, side, batch, trainFrom] = process.argv.slice(2).filter((arg) => arg !== '--recompute');
+const { convnets, step } = await trainingStep({ model, size: Number(side), batch: Number(batch), trainFrom });
+convnets.setRecompute(recompute);
 for (let i = 0; i < STEPS; i++) step();
 console.log(JSON.stringify({ peakBytes: peakResidentBytes(), steps: STEPS }));

@@ -20,14 +20,28 @@ export function isReadByBackward(t: Tensor): boolean {
 /** How to compute again the values of a tensor that rules read, by tensor (recordRecompute). */
 const recipes = new WeakMap<Tensor, () => Tensor>();
 
+/** Whether ops register what backward() may compute again (setRecompute). */
+let recomputing = false;
+
 /**
- * Registers how to compute t's values again from what the graph keeps anyway (a BatchNorm's output from its input and
- * batch statistics; a ReLU's from that): a forward may then release them although recorded rules read them, and
- * backward() computes them just before the first rule that reads them and releases them after the last. Activation
- * checkpointing for what is cheap to recompute; while the values are held, nothing changes.
+ * Turns on (or off) computing again in backward() what is cheap to compute rather than keeping it through the
+ * forward: a ReLU's output after a training BatchNorm. Less memory for more time (docs/performance.md, "Memory");
+ * off by default, as PyTorch's checkpointing is. Returns the previous setting.
+ */
+export function setRecompute(on: boolean): boolean {
+  const previous = recomputing;
+  recomputing = on;
+  return previous;
+}
+
+/**
+ * Registers how to compute t's values again from what the graph keeps anyway (a BatchNorm's output from its input; a
+ * ReLU's from that), where setRecompute is on: a forward may then release them although recorded rules read them,
+ * and backward() computes them just before the first rule that reads them and releases them after the last.
+ * Activation checkpointing for what is cheap to recompute; while the values are held, nothing changes.
  */
 export function recordRecompute(t: Tensor, recompute: () => Tensor): void {
-  if (t.node !== null) recipes.set(t, recompute);
+  if (recomputing && t.node !== null) recipes.set(t, recompute);
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   mul,
   noGrad,
   randn,
+  setRecompute,
   relu,
   sum,
   tensor,
@@ -110,46 +111,49 @@ test('a layer that throws releases what its call made', () => {
   assert.equal(unreleased(), before + 1, 'the input alone');
 });
 
-test('a training ResNet block keeps less than PyTorch’s in-place block; its gradients are the full graph’s', () => {
-  const block = new BasicBlock(3, 3);
-  const x = randn([2, 3, 5, 5], { generator: new Generator(7) }).requireGrad();
-  const before = unreleased();
-  const y = block.call(x);
-  // Kept: conv1's output (bn1 reads it), conv2's, the output, and each BatchNorm's batch mean and variance.
-  // Released: bn1's and bn2's outputs (only ReLU and the addition read them, neither's rule reads its input), the
-  // sum (the last ReLU reads its own output) and relu1's output, which conv2's rule and relu1's read but backward()
-  // computes again from conv1's output and bn1's statistics (PyTorch keeps it).
-  assert.equal(unreleased(), before + 3 + 4);
-  const loss = sum(mul(y, y));
-  const beforeBackward = unreleased();
-  loss.backward();
-  // New: the gradients of x and of the six parameters; relu1's output, computed again for conv2's rule and relu1's,
-  // went once they had read it.
-  assert.equal(unreleased(), beforeBackward + 7);
+for (const recompute of [false, true])
+  test(`a training ResNet block keeps what PyTorch’s in-place block keeps${recompute ? ', less relu1’s output when recomputing' : ''}; its gradients are the full graph’s`, () => {
+    const block = new BasicBlock(3, 3);
+    const x = randn([2, 3, 5, 5], { generator: new Generator(7) }).requireGrad();
+    const before = unreleased();
+    const previous = setRecompute(recompute);
+    const y = block.call(x);
+    setRecompute(previous);
+    // Kept: conv1's output (bn1 reads it), relu1's (conv2 reads it) unless backward() computes it again from conv1's
+    // output, conv2's, the output, and each BatchNorm's batch mean and variance. Released: bn1's and bn2's outputs
+    // (only ReLU and the addition read them, neither's rule reads its input) and the sum (the last ReLU reads its own
+    // output).
+    assert.equal(unreleased(), before + (recompute ? 3 : 4) + 4);
+    const loss = sum(mul(y, y));
+    const beforeBackward = unreleased();
+    loss.backward();
+    // New: the gradients of x and of the six parameters; relu1's output, if computed again for conv2's rule and
+    // relu1's, went once they had read it.
+    assert.equal(unreleased(), beforeBackward + 7);
 
-  // The same computation in plain ops, nothing released, on copies of the block's parameters.
-  const copy = (name: string) =>
-    tensor(block.getParameter(name)!.toArray(), block.getParameter(name)!.shape).requireGrad();
-  const [w1, g1, b1, w2, g2, b2] = [
-    'conv1.weight',
-    'bn1.weight',
-    'bn1.bias',
-    'conv2.weight',
-    'bn2.weight',
-    'bn2.bias',
-  ].map(copy);
-  const x2 = tensor(x.toArray(), x.shape).requireGrad();
-  const train = { training: true };
-  const h = relu(batchNorm(conv2d(x2, w1, null, { padding: 1 }), g1, b1, null, null, train));
-  const y2 = relu(add(batchNorm(conv2d(h, w2, null, { padding: 1 }), g2, b2, null, null, train), x2));
-  sum(mul(y2, y2)).backward();
-  assert.deepEqual(y.toArray(), y2.toArray());
-  assert.deepEqual(x.grad!.toArray(), x2.grad!.toArray());
-  for (const [name, twin] of [
-    ['conv1.weight', w1],
-    ['bn1.weight', g1],
-    ['conv2.weight', w2],
-    ['bn2.bias', b2],
-  ] as const)
-    assert.deepEqual(block.getParameter(name)!.grad!.toArray(), twin.grad!.toArray(), name);
-});
+    // The same computation in plain ops, nothing released, on copies of the block's parameters.
+    const copy = (name: string) =>
+      tensor(block.getParameter(name)!.toArray(), block.getParameter(name)!.shape).requireGrad();
+    const [w1, g1, b1, w2, g2, b2] = [
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'conv2.weight',
+      'bn2.weight',
+      'bn2.bias',
+    ].map(copy);
+    const x2 = tensor(x.toArray(), x.shape).requireGrad();
+    const train = { training: true };
+    const h = relu(batchNorm(conv2d(x2, w1, null, { padding: 1 }), g1, b1, null, null, train));
+    const y2 = relu(add(batchNorm(conv2d(h, w2, null, { padding: 1 }), g2, b2, null, null, train), x2));
+    sum(mul(y2, y2)).backward();
+    assert.deepEqual(y.toArray(), y2.toArray());
+    assert.deepEqual(x.grad!.toArray(), x2.grad!.toArray());
+    for (const [name, twin] of [
+      ['conv1.weight', w1],
+      ['bn1.weight', g1],
+      ['conv2.weight', w2],
+      ['bn2.bias', b2],
+    ] as const)
+      assert.deepEqual(block.getParameter(name)!.grad!.toArray(), twin.grad!.toArray(), name);
+  });

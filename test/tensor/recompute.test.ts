@@ -1,8 +1,8 @@
 // Values a forward released though gradient rules read them, which backward() computes again (recordRecompute): a
 // BatchNorm's output in training, and a ReLU's after it.
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRecomputable, valuesOf } from '../../src/tensor/autograd.js';
+import { isRecomputable, setRecompute, valuesOf } from '../../src/tensor/autograd.js';
 import {
   Generator,
   batchNorm,
@@ -15,6 +15,9 @@ import {
   type Tensor,
 } from '../../src/tensor/index.js';
 import { unreleased } from '../memory.js';
+
+before(() => setRecompute(true));
+after(() => setRecompute(false));
 
 /** conv → BatchNorm (training) → ReLU → conv, on fixed random values; what the first ReLU made is `hidden`. */
 function convBnReluConv(seed: number) {
@@ -51,6 +54,11 @@ test('a BatchNorm output in training and the ReLU after it can be computed again
   const held = forward().hidden;
   assert.equal(valuesOf(held), held);
   assert.ok(!isRecomputable(noGrad(() => forward().hidden)));
+  // Nor where recomputing is off, the default.
+  setRecompute(false);
+  const off = forward();
+  setRecompute(true);
+  assert.ok(!isRecomputable(off.normalised) && !isRecomputable(off.hidden));
 });
 
 test('released values are computed again for backward(): the same gradients, bit for bit, and released again', () => {
