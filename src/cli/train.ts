@@ -4,7 +4,7 @@ import { loader, type Dataset } from '../data/index.js';
 import * as models from '../models/index.js';
 import * as optim from '../optim/index.js';
 import { getBackend } from '../backend/registry.js';
-import { crossEntropy, manualSeed, type Tensor } from '../tensor/index.js';
+import { crossEntropy, manualSeed, setRecompute, type Tensor } from '../tensor/index.js';
 import {
   GradNormLogger,
   ProgressDisplay,
@@ -99,6 +99,9 @@ const options = {
   'log-grad-norms': {
     value: 'N',
     help: 'record the gradient norm of every weight layer at step 1 and every N steps, in grad-norms.json',
+  },
+  recompute: {
+    help: "less memory for a little time: backward computes a ReLU's output after a BatchNorm again instead of keeping it",
   },
   quiet: { help: 'no progress lines, only epoch summaries' },
   ...transferOptions,
@@ -235,6 +238,8 @@ interface TrainOptions {
   out: string;
   resume: boolean;
   quiet: boolean;
+  /** Compute again in backward what is cheap to compute rather than keep it (setRecompute). */
+  recompute: boolean;
   epochs?: number;
   batchSize?: number;
   lr?: number;
@@ -311,6 +316,7 @@ async function trainOnce({ values, positionals, args }: Parsed<typeof options>):
     out: values.out ?? join('runs', name),
     resume: values.resume === true,
     quiet: values.quiet === true,
+    recompute: values.recompute === true,
     epochs: optional('epochs', values.epochs, true, 1),
     batchSize: optional('batch-size', values['batch-size'], true, 1),
     lr: optional('lr', values.lr, false, 0),
@@ -456,7 +462,10 @@ async function train(args: readonly string[], options: TrainOptions): Promise<nu
     valSplit: plan.validationOrigin === 'split' ? options.valSplit : plan.validationOrigin,
     seed,
     limit: options.limit ?? 'all',
+    ...(options.recompute ? { recompute: true } : {}),
   };
+  // For every training step of the run, the transfer phases' included.
+  if (options.recompute) setRecompute(true);
 
   const title = `${name} on ${describeData(plan.source)}`;
   progress.message(

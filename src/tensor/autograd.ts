@@ -34,6 +34,17 @@ export function setRecompute(on: boolean): boolean {
   return previous;
 }
 
+/** f() with recomputing set to `on` (setRecompute), then as it was; f() as it stands where `on` is undefined. */
+export function withRecompute<T>(on: boolean | undefined, f: () => T): T {
+  if (on === undefined) return f();
+  const previous = setRecompute(on);
+  try {
+    return f();
+  } finally {
+    setRecompute(previous);
+  }
+}
+
 /**
  * Registers how to compute t's values again from what the graph keeps anyway (a BatchNorm's output from its input; a
  * ReLU's from that), where setRecompute is on: a forward may then release them although recorded rules read them,
@@ -52,9 +63,18 @@ export function isRecomputable(t: Tensor): boolean {
   return t.node !== null && recipes.has(t);
 }
 
-/** t itself where it holds its values, else a new tensor of them computed again (the caller disposes it). */
-export function valuesOf(t: Tensor): Tensor {
-  return t.disposed && isRecomputable(t) ? recipes.get(t)!() : t;
+/**
+ * f of t's values: t itself where it holds them, else a copy computed again (recordRecompute), released once f has
+ * returned. How a recipe reads what it computes from, which may itself have been released.
+ */
+export function withValuesOf<T>(t: Tensor, f: (values: Tensor) => T): T {
+  if (!t.disposed || !isRecomputable(t)) return f(t);
+  const values = recipes.get(t)!();
+  try {
+    return f(values);
+  } finally {
+    values.dispose();
+  }
 }
 
 /** What to call once backward() has accumulated a leaf's gradient, by leaf. */

@@ -1,5 +1,5 @@
 export { Tensor, type GradNode } from './tensor.js';
-export { noGrad, isGradEnabled, onGradientAccumulated, setRecompute } from './autograd.js';
+export { noGrad, isGradEnabled, onGradientAccumulated, setRecompute, withRecompute } from './autograd.js';
 export { scope, keep } from './scope.js';
 export { Generator, manualSeed, globalGenerator } from './random.js';
 export * from './creation.js';

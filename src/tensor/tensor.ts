@@ -80,8 +80,7 @@ export class Tensor {
   /** Releases the storage now instead of at garbage collection. Safe to call twice. */
   dispose(): void {
     if (this.held === null) return;
-    this.backend.release(this.held);
-    this.held = null;
+    this.releaseValues();
     this.node = null;
   }
 

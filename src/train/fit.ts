@@ -17,6 +17,7 @@ import {
   sqrt,
   square,
   sum,
+  withRecompute,
   type Tensor,
 } from '../tensor/index.js';
 import { loadCheckpoint, readCheckpointState, saveCheckpoint } from './checkpoint.js';
@@ -79,6 +80,12 @@ export interface FitOptions {
    * TrainingStopped; the last complete checkpoint stays the current one.
    */
   signal?: AbortSignal;
+  /**
+   * Computes again in backward() what is cheap to compute rather than keeping it through the forward (a ReLU's
+   * output after a BatchNorm; setRecompute): less memory for a little more time. Default: the process-wide setting,
+   * off unless setRecompute turned it on.
+   */
+  recompute?: boolean;
 }
 
 /**
@@ -232,6 +239,7 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     resumeFrom: true,
     meta: true,
     signal: true,
+    recompute: true,
   });
   checkLoader('the training loader', loader);
   if (options.validation !== undefined) checkLoader('validation', options.validation);
@@ -240,6 +248,8 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     throw new ValueError(`fit: epochs must be an integer ≥ 1, got ${epochs}`);
   if (clipGradNorm !== undefined && !(clipGradNorm > 0))
     throw new ValueError(`fit: clipGradNorm must be > 0, got ${clipGradNorm}`);
+  if (options.recompute !== undefined && typeof options.recompute !== 'boolean')
+    throw new ValueError(`fit: recompute must be true or false, got ${String(options.recompute)}`);
   const lossFn = options.lossFn ?? ((logits, labels) => crossEntropy(logits, labels));
   const callbacks = options.callbacks ?? [];
   const params = model.parameters();
@@ -260,20 +270,22 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
   }
 
   const trainStep = (batch: Batch, position: StepPosition): StepResult =>
-    scope(() => {
-      optimizer.zeroGrad();
-      // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
-      const outputs = callWithAuxiliary(model, batch.images);
-      const logits = outputs.logits;
-      const loss = lossWithAuxiliary(outputs, batch.labels, lossFn);
-      const value = loss.item();
-      if (!Number.isFinite(value)) return { loss: value, logits: null };
-      loss.backward();
-      for (const callback of callbacks) callback.onGradients?.(position);
-      if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
-      optimizer.step();
-      return { loss: value, logits: Float32Array.from(logits.data()) };
-    });
+    withRecompute(options.recompute, () =>
+      scope(() => {
+        optimizer.zeroGrad();
+        // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
+        const outputs = callWithAuxiliary(model, batch.images);
+        const logits = outputs.logits;
+        const loss = lossWithAuxiliary(outputs, batch.labels, lossFn);
+        const value = loss.item();
+        if (!Number.isFinite(value)) return { loss: value, logits: null };
+        loss.backward();
+        for (const callback of callbacks) callback.onGradients?.(position);
+        if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
+        optimizer.step();
+        return { loss: value, logits: Float32Array.from(logits.data()) };
+      }),
+    );
 
   const { signal, checkpointDir } = options;
   const kept = () =>

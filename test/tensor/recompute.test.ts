@@ -2,7 +2,7 @@
 // BatchNorm's output in training, and a ReLU's after it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isRecomputable, setRecompute, valuesOf } from '../../src/tensor/autograd.js';
+import { isRecomputable, setRecompute, withValuesOf } from '../../src/tensor/autograd.js';
 import {
   Generator,
   batchNorm,
@@ -47,12 +47,20 @@ test('a BatchNorm output in training and the ReLU after it can be computed again
   const expected = hidden.toArray();
   normalised.releaseValues();
   hidden.releaseValues();
-  const again = valuesOf(hidden);
-  assert.notEqual(again, hidden, 'a new tensor: the released one stays released');
-  assert.deepEqual(again.toArray(), expected);
+  let copy: Tensor | undefined;
+  const again = withValuesOf(hidden, (values) => {
+    copy = values;
+    return values.toArray();
+  });
+  assert.notEqual(copy, hidden, 'a new tensor: the released one stays released');
+  assert.ok(copy!.disposed && hidden.disposed, 'the copy is released once read');
+  assert.deepEqual(again, expected);
   // Nothing to compute again where the values are held, or without a recorded graph.
   const held = forward().hidden;
-  assert.equal(valuesOf(held), held);
+  assert.equal(
+    withValuesOf(held, (values) => values),
+    held,
+  );
   assert.ok(!isRecomputable(noGrad(() => forward().hidden)));
   // Nor where recomputing is off, the default.
   setRecompute(false);

@@ -64,6 +64,7 @@ test(
         '0',
         '--out',
         out,
+        '--recompute',
       ]);
       assert.equal(train.status, 0, train.stderr);
       assert.match(train.stderr, /epoch 1\/1 \| loss [\d.]+ top-1 [\d.]+% \| val loss/);
@@ -87,6 +88,7 @@ test(
       const report = await readFile(join(out, 'report.md'), 'utf8');
       assert.match(report, /# lenet5 on fashion-mnist/);
       assert.match(report, /61,706 parameters/);
+      assert.match(report, /- settings: .*, recompute true/);
       assert.match(report, /final test accuracy: [\d.]+%/);
       assert.match(report, /\| 9 \| Ankle boot \| [\d.]+% \|/);
 

@@ -7,7 +7,9 @@ import { setBackend } from '../../src/backend/registry.js';
 import { loader } from '../../src/data/index.js';
 import { ValueError } from '../../src/errors.js';
 import * as optim from '../../src/optim/index.js';
-import { crossEntropy, mul } from '../../src/tensor/index.js';
+import * as nn from '../../src/nn/index.js';
+import { isRecomputable } from '../../src/tensor/autograd.js';
+import { Generator, crossEntropy, mul, setRecompute, type Tensor } from '../../src/tensor/index.js';
 import { TrainingStopped, evaluate, fit, readCheckpointState } from '../../src/train/index.js';
 import { halvesDataset, tinyNet, weights } from './helpers.js';
 
@@ -168,4 +170,48 @@ test('a signal aborted after an epoch’s last step stops before its validation 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('fit({ recompute }) computes the released ReLU outputs again in backward: the same weights, bit for bit', async () => {
+  /** Notes, at each training forward, whether backward could compute the ReLU's output again. */
+  class Probe extends nn.Module {
+    readonly seen: boolean[] = [];
+    forward(x: Tensor): Tensor {
+      if (this.training) this.seen.push(isRecomputable(x));
+      return x;
+    }
+  }
+  const run = async (recompute: boolean | undefined) => {
+    const generator = new Generator(7);
+    const probe = new Probe();
+    const model = new nn.Sequential(
+      new nn.Conv2d(1, 2, 3, { padding: 1, generator }),
+      new nn.BatchNorm2d(2),
+      new nn.ReLU(),
+      probe,
+      new nn.Conv2d(2, 2, 3, { padding: 1, generator }),
+      new nn.Flatten(),
+      new nn.Linear(32, 2, { generator }),
+    );
+    await fit(model, loader(halvesDataset(16), { batchSize: 8, shuffle: true, seed: 3 }), {
+      epochs: 2,
+      optimizer: optim.sgd(model.parameters(), { lr: 0.1, momentum: 0.9 }),
+      recompute,
+    });
+    return { weights: weights(model), seen: probe.seen };
+  };
+  const kept = await run(undefined);
+  const recomputed = await run(true);
+  assert.deepEqual(kept.seen, [false, false, false, false], 'off by default');
+  assert.deepEqual(recomputed.seen, [true, true, true, true]);
+  assert.deepEqual(recomputed.weights, kept.weights);
+  assert.equal(setRecompute(false), false, 'the process-wide setting is as it was');
+  await assert.rejects(
+    fit(tinyNet(), loader(halvesDataset(8), { batchSize: 8 }), {
+      epochs: 1,
+      optimizer: optim.sgd(tinyNet().parameters(), { lr: 0.1 }),
+      recompute: 'yes' as unknown as boolean,
+    }),
+    /fit: recompute must be true or false, got yes/,
+  );
 });

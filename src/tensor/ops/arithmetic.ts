@@ -1,7 +1,7 @@
 import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
 import { ShapeError, formatShape } from '../../errors.js';
-import { isRecomputable, record, recordRecompute, valuesOf } from '../autograd.js';
+import { isRecomputable, record, recordRecompute, withValuesOf } from '../autograd.js';
 import { full, scalar } from '../creation.js';
 import { Tensor } from '../tensor.js';
 import { backendOf, wrap } from './common.js';
@@ -109,12 +109,9 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   // An elementwise function of values backward() can compute again can be computed again too (a ReLU after a
   // BatchNorm).
   if (isRecomputable(x))
-    recordRecompute(y, () => {
-      const input = valuesOf(x);
-      const values = wrap(backend.unary(op, input.storage, x.shape), x.shape, backend);
-      if (input !== x) input.dispose();
-      return values;
-    });
+    recordRecompute(y, () =>
+      withValuesOf(x, (input) => wrap(backend.unary(op, input.storage, x.shape), x.shape, backend)),
+    );
   return y;
 }
 

@@ -1,6 +1,6 @@
 import type { LrnAttrs } from '../../backend/backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { noGrad, record, recordRecompute, valuesOf } from '../autograd.js';
+import { noGrad, record, recordRecompute, withValuesOf } from '../autograd.js';
 import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { add, div, mul, sqrt, sub } from './arithmetic.js';
@@ -130,14 +130,14 @@ export function batchNorm(
   // statistics come out the same, as its output does bit for bit (evaluation's kernel with the stored statistics
   // need not round alike).
   else
-    recordRecompute(y, () => {
-      const input = valuesOf(x);
-      const again = backend.batchNormTraining(input.storage, x.shape, gamma.storage, beta.storage, eps);
-      backend.release(again.mean);
-      backend.release(again.variance);
-      if (input !== x) input.dispose();
-      return wrap(again.y, x.shape, backend);
-    });
+    recordRecompute(y, () =>
+      withValuesOf(x, (input) => {
+        const again = backend.batchNormTraining(input.storage, x.shape, gamma.storage, beta.storage, eps);
+        backend.release(again.mean);
+        backend.release(again.variance);
+        return wrap(again.y, x.shape, backend);
+      }),
+    );
   return y;
 }
 
