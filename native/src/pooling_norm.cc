@@ -256,7 +256,16 @@ dnnl::batch_normalization_forward::desc bnDesc(prop_kind kind, const memory::des
   return {kind, md, eps, flags};
 }
 
-/** batchNormTraining(x, dims, gamma, beta, eps) → [y, mean, biased variance]. */
+/** Training's flags: scale and shift, and the ReLU fused after the normalisation where asked for. */
+Flags trainingFlags(bool relu) {
+  const Flags flags = Flags::use_scale | Flags::use_shift;
+  return relu ? flags | Flags::fuse_norm_relu : flags;
+}
+
+/**
+ * batchNormTraining(x, dims, gamma, beta, eps, relu) → [y, mean, biased variance, workspace | null, its elements].
+ * With relu, y is the ReLU of the normalised values, and the workspace (the ReLU's mask) goes to the backward pass.
+ */
 Napi::Value BatchNormTraining(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Dims dims = toDims(info[1]);
@@ -265,26 +274,37 @@ Napi::Value BatchNormTraining(const Napi::CallbackInfo& info) {
   Storage* gamma = unwrap(info[2], channels, "batchNormTraining");
   Storage* beta = unwrap(info[3], channels, "batchNormTraining");
   const float eps = static_cast<float>(toDouble(info[4]));
+  const bool relu = info[5].ToBoolean();
   const memory::desc md = channelLayout(x, dims);
-  const Flags flags = Flags::use_scale | Flags::use_shift;
-  auto b = cached<BnForward>(Key("bnTraining").add(md).add(double(eps)), [&] {
+  const Flags flags = trainingFlags(relu);
+  auto b = cached<BnForward>(Key("bnTraining").add(md).add(double(eps)).add(int64_t(relu)), [&] {
     return new BnForward({bnDesc(prop_kind::forward_training, md, eps, flags), userScratchpad(), engine()});
   });
   Temps temps;
   Output out(env, b->pd.dst_desc(), dims, temps);
   Storage* mean = allocate(plainDesc(channels), channels[0]);
   Storage* variance = allocate(plainDesc(channels), channels[0]);
-  auto result = Napi::Array::New(env, 3);
+  auto result = Napi::Array::New(env, 5);
   // Wrapped at once so the finalizer frees them even if execution throws.
   result.Set(1u, wrap(env, mean));
   result.Set(2u, wrap(env, variance));
-  execute(b->primitive, b->pd.scratchpad_desc(),
-          {{DNNL_ARG_SRC, viewAs(x, md, temps)},
-           {DNNL_ARG_SCALE, viewPlain(gamma, channels, temps)},
-           {DNNL_ARG_SHIFT, viewPlain(beta, channels, temps)},
-           {DNNL_ARG_MEAN, memory(plainDesc(channels), engine(), mean->data)},
-           {DNNL_ARG_VARIANCE, memory(plainDesc(channels), engine(), variance->data)},
-           {DNNL_ARG_DST, out.mem()}});
+  result.Set(3u, env.Null());
+  result.Set(4u, Napi::Number::New(env, 0));
+  Args args{{DNNL_ARG_SRC, viewAs(x, md, temps)},
+            {DNNL_ARG_SCALE, viewPlain(gamma, channels, temps)},
+            {DNNL_ARG_SHIFT, viewPlain(beta, channels, temps)},
+            {DNNL_ARG_MEAN, memory(plainDesc(channels), engine(), mean->data)},
+            {DNNL_ARG_VARIANCE, memory(plainDesc(channels), engine(), variance->data)},
+            {DNNL_ARG_DST, out.mem()}};
+  if (relu) {
+    const memory::desc wsMd = b->pd.workspace_desc();
+    Storage* workspace = allocate(wsMd, product(wsMd.dims()));
+    result.Set(3u, wrap(env, workspace));
+    // Counted as 32-bit elements, as JavaScript counts a storage's bytes: the mask's bytes, rounded up.
+    result.Set(4u, Napi::Number::New(env, static_cast<double>((wsMd.get_size() + 3) / 4)));
+    args[DNNL_ARG_WORKSPACE] = memory(wsMd, engine(), workspace->data);
+  }
+  execute(b->primitive, b->pd.scratchpad_desc(), args);
   result.Set(0u, out.finish());
   return result;
 }
@@ -317,7 +337,10 @@ Napi::Value BatchNormInference(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
-/** batchNormBackward(x, dy, dims, gamma, mean, variance, eps) → [dx, dgamma, dbeta]. */
+/**
+ * batchNormBackward(x, dy, dims, gamma, mean, variance, eps, workspace | null) → [dx, dgamma, dbeta]. With the
+ * workspace of a training call with relu, dy is the gradient of the ReLU's output, masked here by it.
+ */
 Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const Dims dims = toDims(info[2]);
@@ -328,13 +351,17 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   Storage* mean = unwrap(info[4], channels, "batchNormBackward");
   Storage* variance = unwrap(info[5], channels, "batchNormBackward");
   const float eps = static_cast<float>(toDouble(info[6]));
+  Storage* workspace = given(info[7]) ? unwrap(info[7]) : nullptr;
+  const bool relu = workspace != nullptr;
   const memory::desc md = channelLayout(x, dims);
-  const Flags flags = Flags::use_scale | Flags::use_shift;
-  auto b = cached<BnBackward>(Key("bnBackward").add(md).add(double(eps)), [&] {
+  const Flags flags = trainingFlags(relu);
+  auto b = cached<BnBackward>(Key("bnBackward").add(md).add(double(eps)).add(int64_t(relu)), [&] {
     dnnl::batch_normalization_forward::primitive_desc hint(bnDesc(prop_kind::forward_training, md, eps, flags),
                                                            engine());
     return new BnBackward({{prop_kind::backward, md, md, eps, flags}, userScratchpad(), engine(), hint});
   });
+  if (relu && workspace->md != b->pd.workspace_desc())
+    throw Napi::Error::New(env, "batchNormBackward: the workspace comes from a batch norm of another shape or layout");
   Temps temps;
   Output out(env, b->pd.diff_src_desc(), dims, temps);
   Storage* dgamma = allocate(plainDesc(channels), channels[0]);
@@ -342,17 +369,18 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   auto result = Napi::Array::New(env, 3);
   result.Set(1u, wrap(env, dgamma));
   result.Set(2u, wrap(env, dbeta));
-  execute(b->primitive, b->pd.scratchpad_desc(),
-          {{DNNL_ARG_SRC, viewAs(x, md, temps)},
-           {DNNL_ARG_DIFF_DST, viewAs(dy, md, temps)},
-           {DNNL_ARG_SCALE, viewPlain(gamma, channels, temps)},
-           // oneDNN 2.6 counts the shift among backward's inputs though it never reads it.
-           {DNNL_ARG_SHIFT, viewPlain(gamma, channels, temps)},
-           {DNNL_ARG_MEAN, viewPlain(mean, channels, temps)},
-           {DNNL_ARG_VARIANCE, viewPlain(variance, channels, temps)},
-           {DNNL_ARG_DIFF_SRC, out.mem()},
-           {DNNL_ARG_DIFF_SCALE, memory(plainDesc(channels), engine(), dgamma->data)},
-           {DNNL_ARG_DIFF_SHIFT, memory(plainDesc(channels), engine(), dbeta->data)}});
+  Args args{{DNNL_ARG_SRC, viewAs(x, md, temps)},
+            {DNNL_ARG_DIFF_DST, viewAs(dy, md, temps)},
+            {DNNL_ARG_SCALE, viewPlain(gamma, channels, temps)},
+            // oneDNN 2.6 counts the shift among backward's inputs though it never reads it.
+            {DNNL_ARG_SHIFT, viewPlain(gamma, channels, temps)},
+            {DNNL_ARG_MEAN, viewPlain(mean, channels, temps)},
+            {DNNL_ARG_VARIANCE, viewPlain(variance, channels, temps)},
+            {DNNL_ARG_DIFF_SRC, out.mem()},
+            {DNNL_ARG_DIFF_SCALE, memory(plainDesc(channels), engine(), dgamma->data)},
+            {DNNL_ARG_DIFF_SHIFT, memory(plainDesc(channels), engine(), dbeta->data)}};
+  if (relu) args[DNNL_ARG_WORKSPACE] = memory(workspace->md, engine(), workspace->data);
+  execute(b->primitive, b->pd.scratchpad_desc(), args);
   result.Set(0u, out.finish());
   return result;
 }

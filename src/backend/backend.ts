@@ -97,7 +97,15 @@ export interface BatchNormTrainingResult {
   /** Per-channel batch mean and biased variance, shape [C]. */
   mean: Storage;
   variance: Storage;
+  /**
+   * Where a ReLU was fused (batchNormTraining's `relu`): its mask, kept for batchNormBackward, where the backend
+   * keeps one; null where the backward pass reads the output instead, or no ReLU was fused.
+   */
+  reluMask: Storage | null;
 }
+
+/** A ReLU fused after a training BatchNorm, as batchNormBackward needs it: the mask its training call kept, else y. */
+export type FusedRelu = { readonly mask: Storage } | { readonly y: Storage };
 
 export interface BatchNormGradients {
   dx: Storage;
@@ -286,13 +294,14 @@ export interface Backend {
   lrn(x: Storage, shape: Shape, attrs: LrnAttrs): Storage;
   /** Gradient of lrn with respect to its input. */
   lrnBackward(x: Storage, dy: Storage, shape: Shape, attrs: LrnAttrs): Storage;
-  /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. */
+  /** Normalises with batch statistics over N, H, W; gamma and beta are [C]. `relu`: then a ReLU, in one pass. */
   batchNormTraining(
     x: Storage,
     shape: Shape,
     gamma: Storage,
     beta: Storage,
     eps: number,
+    relu?: boolean,
   ): BatchNormTrainingResult;
   /** Normalises with stored mean and variance (evaluation mode); gamma and beta are [C]. */
   batchNormInference(
@@ -304,7 +313,10 @@ export interface Backend {
     variance: Storage,
     eps: number,
   ): Storage;
-  /** Gradients of training-mode batch normalisation with respect to x, gamma and beta. */
+  /**
+   * Gradients of training-mode batch normalisation with respect to x, gamma and beta; with `relu` (a training call
+   * that fused one), dy is the gradient of the ReLU's output.
+   */
   batchNormBackward(
     x: Storage,
     dy: Storage,
@@ -313,6 +325,7 @@ export interface Backend {
     mean: Storage,
     variance: Storage,
     eps: number,
+    relu?: FusedRelu | null,
   ): BatchNormGradients;
 
   // Softmax

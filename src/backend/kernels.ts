@@ -163,9 +163,14 @@ const kernelShapes: { readonly [K in Kernel]: ShapeRule<K> } = {
     readAll(read, [shape[1]], gamma, beta, mean, variance);
     return shape;
   },
-  batchNormBackward: ([x, dy, shape, gamma, mean, variance], read) => {
+  batchNormBackward: ([x, dy, shape, gamma, mean, variance, , relu], read) => {
     readAll(read, shape, x, dy);
     readAll(read, [shape[1]], gamma, mean, variance);
+    // A fused ReLU's output or its mask, whichever the backend kept.
+    if (relu) {
+      if ('mask' in relu) read(relu.mask, [relu.mask.size]);
+      else read(relu.y, shape);
+    }
     return shape;
   },
   softmax: ([x, shape], read) => readAll(read, shape, x),

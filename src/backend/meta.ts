@@ -3,6 +3,7 @@ import type {
   Backend,
   BatchNormGradients,
   BatchNormTrainingResult,
+  FusedRelu,
   BinaryOp,
   Conv2dAttrs,
   ConvPostOps,
@@ -269,9 +270,10 @@ export class MetaBackend implements Backend {
     gamma: Storage,
     beta: Storage,
     eps: number,
+    relu = false,
   ): BatchNormTrainingResult {
-    const y = this.output('batchNormTraining', [x, shape, gamma, beta, eps]);
-    return { y, mean: this.floats([shape[1]]), variance: this.floats([shape[1]]) };
+    const y = this.output('batchNormTraining', [x, shape, gamma, beta, eps, relu]);
+    return { y, mean: this.floats([shape[1]]), variance: this.floats([shape[1]]), reluMask: null };
   }
 
   batchNormInference(
@@ -294,8 +296,9 @@ export class MetaBackend implements Backend {
     mean: Storage,
     variance: Storage,
     eps: number,
+    relu: FusedRelu | null = null,
   ): BatchNormGradients {
-    const dx = this.output('batchNormBackward', [x, dy, shape, gamma, mean, variance, eps]);
+    const dx = this.output('batchNormBackward', [x, dy, shape, gamma, mean, variance, eps, relu]);
     return { dx, dgamma: this.floats([shape[1]]), dbeta: this.floats([shape[1]]) };
   }
 

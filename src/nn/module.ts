@@ -130,8 +130,7 @@ export abstract class Module {
     callStack.push({ module: this, path });
     try {
       const keepsNothing = (this.constructor as typeof Module).forwardKeepsNothing;
-      if (keepsNothing && this.#forwardHooks.length === 0 && observers.length === 0)
-        return callScope(() => this.forward(x));
+      if (keepsNothing && !this.isObserved()) return callScope(() => this.forward(x));
       // Hooks, observers or the module itself may hold what the call makes: no module call's scope releases it.
       return outsideCallScopes(() => {
         let output = this.forward(x);
@@ -157,6 +156,11 @@ export abstract class Module {
     } finally {
       callStack.pop();
     }
+  }
+
+  /** Whether a forward hook of this module or a call observer sees its calls. */
+  isObserved(): boolean {
+    return this.#forwardHooks.length > 0 || observers.length > 0;
   }
 
   /** Calls hook after every forward of this module (not its children), in registration order; returns its remover. */

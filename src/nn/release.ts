@@ -9,6 +9,7 @@
 import { isReadByBackward, isRecomputable } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/index.js';
 import { isExposed, type Module } from './module.js';
+import { BatchNorm } from './layers/normalization.js';
 
 /**
  * Releases `t`, an intermediate the calling forward made and reads no more, which `consumer` was computed from,
@@ -22,11 +23,18 @@ export function releaseConsumed(t: Tensor, consumer: Tensor): void {
   t.releaseValues();
 }
 
-/** Calls the modules in turn, each on the previous one's output, releasing each output (never x) once consumed. */
+/**
+ * Calls the modules in turn, each on the previous one's output, releasing each output (never x) once consumed. A
+ * training BatchNorm and the ReLU after it run as one call (BatchNorm.callWithRelu).
+ */
 export function callInTurn(x: Tensor, modules: Iterable<Module>): Tensor {
+  const list = [...modules];
   let y = x;
-  for (const module of modules) {
-    const next = module.call(y);
+  for (let i = 0; i < list.length; i++) {
+    const module = list[i];
+    const fused = module instanceof BatchNorm && module.fusesWithRelu(list[i + 1]);
+    const next = fused ? module.callWithRelu(y) : module.call(y);
+    if (fused) i++;
     if (y !== x) releaseConsumed(y, next);
     y = next;
   }

@@ -140,7 +140,8 @@ export interface Addon {
     gamma: Handle,
     beta: Handle,
     eps: number,
-  ): [y: Handle, mean: Handle, variance: Handle];
+    relu: boolean,
+  ): [y: Handle, mean: Handle, variance: Handle, reluMask: Handle | null, maskElements: number];
   batchNormInference(
     x: Handle,
     dims: Dims,
@@ -158,6 +159,7 @@ export interface Addon {
     mean: Handle,
     variance: Handle,
     eps: number,
+    reluMask: Handle | null,
   ): [dx: Handle, dgamma: Handle, dbeta: Handle];
 }
 

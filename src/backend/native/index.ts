@@ -4,6 +4,7 @@ import type {
   Backend,
   BatchNormGradients,
   BatchNormTrainingResult,
+  FusedRelu,
   BinaryOp,
   Conv2dAttrs,
   ConvPostOps,
@@ -506,19 +507,22 @@ export class NativeBackend implements Backend {
     gamma: Storage,
     beta: Storage,
     eps: number,
+    relu = false,
   ): BatchNormTrainingResult {
-    const [y, mean, variance] = this.addon.batchNormTraining(
+    const [y, mean, variance, mask, maskElements] = this.addon.batchNormTraining(
       this.handle(x),
       shape,
       this.handle(gamma),
       this.handle(beta),
       eps,
+      relu,
     );
     const channels = [shape[1]];
     return {
       y: this.wrap(y, shape),
       mean: this.wrap(mean, channels),
       variance: this.wrap(variance, channels),
+      reluMask: mask === null ? null : this.wrap(mask, [maskElements], 'int32'),
     };
   }
 
@@ -543,7 +547,10 @@ export class NativeBackend implements Backend {
     mean: Storage,
     variance: Storage,
     eps: number,
+    relu: FusedRelu | null = null,
   ): BatchNormGradients {
+    if (relu !== null && !('mask' in relu))
+      throw new ValueError('batchNormBackward: a fused ReLU needs the mask its training call returned');
     const [hg, hm, hv] = [gamma, mean, variance].map((s) => this.handle(s));
     const [dx, dgamma, dbeta] = this.addon.batchNormBackward(
       this.handle(x),
@@ -553,6 +560,7 @@ export class NativeBackend implements Backend {
       hm,
       hv,
       eps,
+      relu === null ? null : this.handle(relu.mask),
     );
     const channels = [shape[1]];
     return {

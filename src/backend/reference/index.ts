@@ -3,6 +3,7 @@ import type {
   Backend,
   BatchNormGradients,
   BatchNormTrainingResult,
+  FusedRelu,
   BinaryOp,
   Conv2dAttrs,
   ConvPostOps,
@@ -19,6 +20,7 @@ import type {
   TypedArray,
   UnaryOp,
 } from '../backend.js';
+import { backwardThroughRelu, reluAfterBatchNorm } from '../fused-relu.js';
 import { BackendError } from '../../errors.js';
 import { sizeOf } from '../shapes.js';
 import { activationBackward, binary, unary } from './elementwise.js';
@@ -272,9 +274,15 @@ export class ReferenceBackend implements Backend {
     gamma: Storage,
     beta: Storage,
     eps: number,
+    relu = false,
   ): BatchNormTrainingResult {
     const result = batchNormTraining(this.floats(x), shape, this.floats(gamma), this.floats(beta), eps);
-    return { y: this.wrap(result.y), mean: this.wrap(result.mean), variance: this.wrap(result.variance) };
+    const wrapped = {
+      y: this.wrap(result.y),
+      mean: this.wrap(result.mean),
+      variance: this.wrap(result.variance),
+    };
+    return reluAfterBatchNorm(this, wrapped, shape, relu);
   }
 
   batchNormInference(
@@ -298,10 +306,13 @@ export class ReferenceBackend implements Backend {
     mean: Storage,
     variance: Storage,
     eps: number,
+    relu: FusedRelu | null = null,
   ): BatchNormGradients {
     const [g, m, v] = [gamma, mean, variance].map((s) => this.floats(s));
-    const result = batchNormBackward(this.floats(x), this.floats(dy), shape, g, m, v, eps);
-    return { dx: this.wrap(result.dx), dgamma: this.wrap(result.dgamma), dbeta: this.wrap(result.dbeta) };
+    return backwardThroughRelu(this, dy, shape, relu, (grad) => {
+      const result = batchNormBackward(this.floats(x), this.floats(grad), shape, g, m, v, eps);
+      return { dx: this.wrap(result.dx), dgamma: this.wrap(result.dgamma), dbeta: this.wrap(result.dbeta) };
+    });
   }
 
   softmax(x: Storage, shape: Shape, axis: number, log: boolean): Storage {

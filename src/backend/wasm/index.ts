@@ -3,6 +3,7 @@ import type {
   Backend,
   BatchNormGradients,
   BatchNormTrainingResult,
+  FusedRelu,
   BinaryOp,
   Conv2dAttrs,
   ConvPostOps,
@@ -19,6 +20,7 @@ import type {
   TypedArray,
   UnaryOp,
 } from '../backend.js';
+import { backwardThroughRelu, reluAfterBatchNorm } from '../fused-relu.js';
 import { BackendError, ShapeError, ValueError, formatShape } from '../../errors.js';
 import { LiveStorages } from '../live-storages.js';
 import { ReferenceBackend } from '../reference/index.js';
@@ -561,6 +563,7 @@ export class WasmBackend implements Backend {
     gamma: Storage,
     beta: Storage,
     eps: number,
+    relu = false,
   ): BatchNormTrainingResult {
     const { batch, channels, inner } = channelLayout('batchNormTraining', shape);
     const op = 'batchNormTraining';
@@ -582,7 +585,7 @@ export class WasmBackend implements Backend {
       mean.offset,
       variance.offset,
     );
-    return { y, mean, variance };
+    return reluAfterBatchNorm(this, { y, mean, variance }, shape, relu);
   }
 
   batchNormInference(
@@ -604,6 +607,21 @@ export class WasmBackend implements Backend {
   }
 
   batchNormBackward(
+    x: Storage,
+    dy: Storage,
+    shape: Shape,
+    gamma: Storage,
+    mean: Storage,
+    variance: Storage,
+    eps: number,
+    relu: FusedRelu | null = null,
+  ): BatchNormGradients {
+    return backwardThroughRelu(this, dy, shape, relu, (grad) =>
+      this.batchNormGradients(x, grad, shape, gamma, mean, variance, eps),
+    );
+  }
+
+  private batchNormGradients(
     x: Storage,
     dy: Storage,
     shape: Shape,

@@ -11,6 +11,7 @@ import {
   type Tensor,
 } from '../../tensor/index.js';
 import { Module } from '../module.js';
+import { ReLU } from './activation.js';
 import { checkInputShape } from './input-shape.js';
 import { checkOptions } from '../../options.js';
 
@@ -29,7 +30,7 @@ export interface BatchNormLayerOptions {
  * Batch normalisation (Ioffe & Szegedy 2015) with PyTorch's parameters, buffers and their state_dict names:
  * weight, bias, running_mean, running_var, num_batches_tracked.
  */
-abstract class BatchNorm extends Module {
+export abstract class BatchNorm extends Module {
   static override readonly forwardKeepsNothing = true;
   readonly eps: number;
   readonly momentum: number | null;
@@ -40,6 +41,8 @@ abstract class BatchNorm extends Module {
    * comes from another backend (summary runs models on the meta backend).
    */
   #fixed: { scale: Tensor; shift: Tensor } | null = null;
+  /** Whether the call under way applies a ReLU after the normalisation (callWithRelu). */
+  #reluAfter = false;
 
   protected abstract readonly inputLayout: readonly (string | number)[];
 
@@ -124,8 +127,32 @@ abstract class BatchNorm extends Module {
       this.bias ?? this.#fixed!.shift,
       runningMean,
       runningVar,
-      { training: useBatchStatistics, momentum, eps: this.eps },
+      { training: useBatchStatistics, momentum, eps: this.eps, relu: this.#reluAfter },
     );
+  }
+
+  /**
+   * call(x), then a ReLU, in the same kernels where the backend fuses them in training: how callInTurn runs a
+   * BatchNorm that a ReLU follows (fusesWithRelu), which then does not call the ReLU module.
+   */
+  callWithRelu(x: Tensor): Tensor {
+    this.#reluAfter = true;
+    try {
+      return this.call(x);
+    } finally {
+      this.#reluAfter = false;
+    }
+  }
+
+  /**
+   * Whether `next` is a ReLU that callWithRelu may stand in for: a plain ReLU after one of convnets' own BatchNorm
+   * layers in training, neither watched by a hook or an observer, which would see the calls one by one.
+   */
+  fusesWithRelu(next: Module | undefined): boolean {
+    const type: unknown = this.constructor;
+    const own = type === BatchNorm1d || type === BatchNorm2d;
+    const nextType: unknown = next?.constructor;
+    return own && this.training && nextType === ReLU && !this.isObserved() && !next!.isObserved();
   }
 
   override extraRepr(): string {

@@ -1,9 +1,10 @@
 import type { LrnAttrs } from '../../backend/backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
-import { noGrad, record, recordRecompute, withValuesOf } from '../autograd.js';
+import { isReadByBackward, noGrad, record, recordRecompute, withValuesOf } from '../autograd.js';
 import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
 import { add, div, mul, sqrt, sub } from './arithmetic.js';
+import { relu } from './activation.js';
 import { backendOf, wrap } from './common.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
@@ -45,6 +46,8 @@ export interface BatchNormOptions {
   /** Weight of the new batch statistic in the running averages (PyTorch's 0.1). */
   momentum?: number;
   eps?: number;
+  /** A ReLU on the output, in the same kernels where the backend fuses them in training (default false). */
+  relu?: boolean;
 }
 
 /**
@@ -59,7 +62,7 @@ export function batchNorm(
   runningVar: Tensor | null,
   options: BatchNormOptions,
 ): Tensor {
-  checkOptions('batchNorm', options, { training: true, momentum: true, eps: true });
+  checkOptions('batchNorm', options, { training: true, momentum: true, eps: true, relu: true });
   const eps = options.eps ?? 1e-5;
   if (x.rank !== 2 && x.rank !== 4)
     throw new ShapeError(`batchNorm expects [N, C] or [N, C, H, W] input, got ${formatShape(x.shape)}`);
@@ -80,16 +83,20 @@ export function batchNorm(
   if (!options.training) {
     if (runningMean === null || runningVar === null)
       throw new ValueError('batchNorm: evaluation needs running statistics');
-    return batchNormInference(x, gamma, beta, runningMean, runningVar, eps);
+    const y = batchNormInference(x, gamma, beta, runningMean, runningVar, eps);
+    return options.relu === true ? reluOfIntermediate(y) : y;
   }
   const perChannel = x.size / channels;
   if (perChannel < 2)
     throw new ValueError(
       `batchNorm: training needs more than one value per channel, got input ${formatShape(x.shape)}`,
     );
-  const result = backend.batchNormTraining(x.storage, x.shape, gamma.storage, beta.storage, eps);
+  const relu = options.relu === true;
+  const result = backend.batchNormTraining(x.storage, x.shape, gamma.storage, beta.storage, eps, relu);
   const mean = wrap(result.mean, [channels], backend);
   const variance = wrap(result.variance, [channels], backend);
+  const mask =
+    result.reluMask === null ? null : new Tensor(result.reluMask, [result.reluMask.size], 'int32', backend);
   if (runningMean !== null && runningVar !== null) {
     const momentum = options.momentum ?? 0.1;
     // In a scope: the products and their scalars go now, not when the caller's scope ends.
@@ -102,9 +109,12 @@ export function batchNorm(
       }),
     );
   }
+  const out = wrap(result.y, x.shape, backend);
+  // A fused ReLU's gradient reads the mask the backend kept, else the output itself.
+  const readsOutput = relu && mask === null;
   const y = record(
-    'batchNorm',
-    wrap(result.y, x.shape, backend),
+    relu ? 'batchNormRelu' : 'batchNorm',
+    out,
     [x, gamma, beta],
     (dy) => {
       const grads = backend.batchNormBackward(
@@ -115,6 +125,7 @@ export function batchNorm(
         mean.storage,
         variance.storage,
         eps,
+        !relu ? null : mask === null ? { y: out.storage } : { mask: mask.storage },
       );
       return [
         wrap(grads.dx, x.shape, backend),
@@ -122,23 +133,37 @@ export function batchNorm(
         wrap(grads.dbeta, [channels], backend),
       ];
     },
-    [mean, variance],
-    [x, gamma],
+    mask === null ? [mean, variance] : [mean, variance, mask],
+    readsOutput ? [x, gamma, out] : [x, gamma],
   );
-  if (y.node === null) [mean, variance].forEach((t) => t.dispose());
+  if (y.node === null) [mean, variance, mask].forEach((t) => t?.dispose());
   // The same normalisation again from the input, which the rule keeps anyway: the training kernel once more, whose
   // statistics come out the same, as its output does bit for bit (evaluation's kernel with the stored statistics
   // need not round alike).
   else
     recordRecompute(y, () =>
       withValuesOf(x, (input) => {
-        const again = backend.batchNormTraining(input.storage, x.shape, gamma.storage, beta.storage, eps);
-        backend.release(again.mean);
-        backend.release(again.variance);
+        const again = backend.batchNormTraining(
+          input.storage,
+          x.shape,
+          gamma.storage,
+          beta.storage,
+          eps,
+          relu,
+        );
+        for (const kept of [again.mean, again.variance, again.reluMask])
+          if (kept !== null) backend.release(kept);
         return wrap(again.y, x.shape, backend);
       }),
     );
   return y;
+}
+
+/** A ReLU of y, an intermediate the caller made, which goes once read unless a recorded rule reads it. */
+function reluOfIntermediate(y: Tensor): Tensor {
+  const activated = relu(y);
+  if (!isReadByBackward(y)) y.releaseValues();
+  return activated;
 }
 
 /** Evaluation mode: a fixed per-channel affine map, whose gradient is written with ops. */

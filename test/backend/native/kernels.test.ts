@@ -13,7 +13,7 @@ import type {
 import { conv2dOutputShape, pool2dOutputShape, sizeOf } from '../../../src/backend/shapes.js';
 import { BackendError } from '../../../src/errors.js';
 import { generator, randomArray } from '../reference/helpers.js';
-import { type Input, agree, input, layouts, native, skipNative } from './helpers.js';
+import { type Input, agree, input, layouts, native, reference, skipNative } from './helpers.js';
 
 const CASES = 12;
 type Random = () => number;
@@ -296,6 +296,35 @@ for (const layout of layouts) {
             const inferred = b.batchNormInference(x, shape, gamma, beta, mean, v, 1e-5);
             const grads = b.batchNormBackward(x, dy, shape, gamma, trained.mean, trained.variance, 1e-5);
             return [trained.y, trained.mean, trained.variance, inferred, grads.dx, grads.dgamma, grads.dbeta];
+          },
+        );
+        // A ReLU fused after it: native keeps oneDNN's mask for backward, the reference reads the output.
+        agree(
+          `batchNorm + ReLU ${shape}`,
+          layout,
+          [
+            floats(random, shape, 3),
+            floats(random, channels),
+            floats(random, channels),
+            floats(random, shape),
+          ],
+          (b, [x, gamma, beta, dy]) => {
+            const trained = b.batchNormTraining(x, shape, gamma, beta, 1e-5, true);
+            const mask = trained.reluMask;
+            assert.equal(mask === null, b === reference, 'a mask where oneDNN keeps one');
+            const relu = mask === null ? { y: trained.y } : { mask };
+            const grads = b.batchNormBackward(
+              x,
+              dy,
+              shape,
+              gamma,
+              trained.mean,
+              trained.variance,
+              1e-5,
+              relu,
+            );
+            if (mask !== null) b.release(mask);
+            return [trained.y, trained.mean, trained.variance, grads.dx, grads.dgamma, grads.dbeta];
           },
         );
       }
