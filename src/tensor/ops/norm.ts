@@ -1,9 +1,8 @@
 import type { LrnAttrs } from '../../backend/backend.js';
 import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { isReadByBackward, noGrad, record, recordRecompute, withValuesOf } from '../autograd.js';
-import { scope } from '../scope.js';
 import { Tensor } from '../tensor.js';
-import { add, div, mul, sqrt, sub } from './arithmetic.js';
+import { add, axpby, div, mul, sqrt, sub } from './arithmetic.js';
 import { relu } from './activation.js';
 import { backendOf, wrap } from './common.js';
 import { sum } from './reduce.js';
@@ -99,15 +98,13 @@ export function batchNorm(
     result.reluMask === null ? null : new Tensor(result.reluMask, [result.reluMask.size], 'int32', backend);
   if (runningMean !== null && runningVar !== null) {
     const momentum = options.momentum ?? 0.1;
-    // In a scope: the products and their scalars go now, not when the caller's scope ends.
-    noGrad(() =>
-      scope(() => {
-        runningMean.assign(add(mul(runningMean, 1 - momentum), mul(mean, momentum)));
-        runningVar.assign(
-          add(mul(runningVar, 1 - momentum), mul(variance, (momentum * perChannel) / (perChannel - 1))),
-        );
-      }),
-    );
+    // One kernel each, rounding as the two products and their sum apart would; assign takes the result over.
+    noGrad(() => {
+      runningMean.assign(axpby(1 - momentum, runningMean, momentum, mean));
+      runningVar.assign(
+        axpby(1 - momentum, runningVar, (momentum * perChannel) / (perChannel - 1), variance),
+      );
+    });
   }
   const out = wrap(result.y, x.shape, backend);
   // A fused ReLU's gradient reads the mask the backend kept, else the output itself.
