@@ -1,5 +1,6 @@
 // A training BatchNorm and the ReLU after it run as one op (batchNorm's `relu`; on native, oneDNN's fused kernels
-// with the ReLU's mask kept for backward): the same values and gradients as the two one after the other.
+// with the ReLU's mask kept for backward; elsewhere the two kernels in turn): the same values and gradients as the
+// two ops one after the other.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withBackend } from '../../src/backend/registry.js';
@@ -17,10 +18,15 @@ import {
   type Tensor,
 } from '../../src/tensor/index.js';
 import { skipNative } from '../backend/native/helpers.js';
+import { skipWasm } from '../backend/wasm/helpers.js';
 
-const backends = ['reference', ...(skipNative === false ? ['native'] : [])];
+const backends = [
+  'reference',
+  ...(skipNative === false ? ['native'] : []),
+  ...(skipWasm === false ? ['wasm'] : []),
+];
 
-/** Values and gradients as plain arrays, compared exactly on the reference backend and to 1e-5 on native. */
+/** Values and gradients as plain arrays, compared exactly on the reference backend, elsewhere to 1e-5. */
 function assertSame(actual: number[][], expected: number[][], backend: string, what: string): void {
   if (backend === 'reference') return assert.deepEqual(actual, expected, what);
   actual.forEach((values, i) =>

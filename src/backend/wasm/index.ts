@@ -616,40 +616,32 @@ export class WasmBackend implements Backend {
     eps: number,
     relu: FusedRelu | null = null,
   ): BatchNormGradients {
-    return backwardThroughRelu(this, dy, shape, relu, (grad) =>
-      this.batchNormGradients(x, grad, shape, gamma, mean, variance, eps),
-    );
-  }
-
-  private batchNormGradients(
-    x: Storage,
-    dy: Storage,
-    shape: Shape,
-    gamma: Storage,
-    mean: Storage,
-    variance: Storage,
-    eps: number,
-  ): BatchNormGradients {
     const op = 'batchNormBackward';
     const { batch, channels, inner } = channelLayout(op, shape);
-    const [px, pdy] = [this.floats(x, shape, op), this.floats(dy, shape, op)];
-    const [pg, pm, pv] = [gamma, mean, variance].map((s) => this.perChannel(s, channels, op));
-    const [dx, dgamma, dbeta] = [this.allocate(shape), this.allocate([channels]), this.allocate([channels])];
-    this.kernels.batch_norm_backward(
-      px,
-      pdy,
-      batch,
-      channels,
-      inner,
-      pg,
-      pm,
-      pv,
-      eps,
-      dx.offset,
-      dgamma.offset,
-      dbeta.offset,
-    );
-    return { dx, dgamma, dbeta };
+    return backwardThroughRelu(this, dy, shape, relu, (grad) => {
+      const [px, pdy] = [this.floats(x, shape, op), this.floats(grad, shape, op)];
+      const [pg, pm, pv] = [gamma, mean, variance].map((s) => this.perChannel(s, channels, op));
+      const [dx, dgamma, dbeta] = [
+        this.allocate(shape),
+        this.allocate([channels]),
+        this.allocate([channels]),
+      ];
+      this.kernels.batch_norm_backward(
+        px,
+        pdy,
+        batch,
+        channels,
+        inner,
+        pg,
+        pm,
+        pv,
+        eps,
+        dx.offset,
+        dgamma.offset,
+        dbeta.offset,
+      );
+      return { dx, dgamma, dbeta };
+    });
   }
 
   private perChannel(x: Storage, channels: number, op: string): number {
