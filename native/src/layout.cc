@@ -69,6 +69,30 @@ int64_t elementOffset(const memory::desc& md, const Dims& index) {
   return offset;
 }
 
+bool sameBytes(const memory::desc& a, const memory::desc& b) {
+  if (a == b) return true;
+  if (a.data.format_kind != dnnl_blocked || b.data.format_kind != dnnl_blocked || a.dims() != b.dims() ||
+      a.data_type() != b.data_type() || a.get_size() != b.get_size()) {
+    return false;
+  }
+  // A blocked layout's offset is a sum of one term per dimension: equal terms along each axis, equal layouts.
+  const Dims dims = a.dims();
+  Dims index(dims.size(), 0);
+  for (size_t d = 0; d < dims.size(); d++) {
+    for (index[d] = 0; index[d] < dims[d]; index[d]++) {
+      if (elementOffset(a, index) != elementOffset(b, index)) return false;
+    }
+    index[d] = 0;
+  }
+  return true;
+}
+
+memory::desc storedAs(const memory::desc& md) {
+  if (md.dims().size() != 4) return md;
+  const memory::desc blocked(md.dims(), md.data_type(), memory::format_tag::aBcd16b);
+  return blocked != md && sameBytes(blocked, md) ? blocked : md;
+}
+
 void reorder(const memory& from, const memory& to) {
   using R = Compiled<dnnl::reorder::primitive_desc, dnnl::reorder>;
   const memory::desc src = from.get_desc();
@@ -88,7 +112,7 @@ memory viewPlain(Storage* s, const Dims& dims, Temps& temps) {
 }
 
 memory viewAs(Storage* s, const memory::desc& md, Temps& temps) {
-  if (s->md == md) return memory(md, engine(), s->data);
+  if (sameBytes(s->md, md)) return memory(md, engine(), s->data);
   memory from = (isPlain(s->md) || s->md.dims() != md.dims()) ? viewPlain(s, md.dims(), temps)
                                                                : memory(s->md, engine(), s->data);
   if (from.get_desc() == md) return from;
@@ -118,7 +142,7 @@ memory viewKept(Storage* s, const memory::desc& md, Temps& temps) {
 Output::Output(Napi::Env env, const memory::desc& md, const Dims& logical, Temps& temps, bool plainOnly) {
   Storage* storage;
   if (isPlain(md) || (blockedLayouts() && !plainOnly)) {
-    storage = allocate(md, product(logical));
+    storage = allocate(storedAs(md), product(logical));
     mem_ = memory(md, engine(), storage->data);
   } else {
     mem_ = temps.make(md);

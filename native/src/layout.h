@@ -21,6 +21,13 @@ memory::desc sameLayout(const memory::desc& like, const Dims& dims);
 
 /** Where logical index `index` lies in layout `md`, in elements (plain, or blocked with any inner blocks). */
 int64_t elementOffset(const memory::desc& md, const Dims& index);
+/** Whether two layouts put every element at the same place (channels-last and channel-blocked with 16 channels). */
+bool sameBytes(const memory::desc& a, const memory::desc& b);
+/**
+ * How a new storage in layout `md` is labelled: channel-blocked where channels-last is the same bytes, so that the
+ * kernels after it see the layout they see elsewhere; else `md`.
+ */
+memory::desc storedAs(const memory::desc& md);
 
 void reorder(const memory& from, const memory& to);
 /** A plain view of `s` under `dims` (equal element count), reordering a blocked storage into a temporary. */

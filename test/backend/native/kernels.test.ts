@@ -59,8 +59,17 @@ function randomConv(random: Random): ConvCase {
   };
 }
 
-/** Shapes where oneDNN takes its JIT paths: channel counts of 16 and more, the 3-channel first layer, depthwise. */
+/**
+ * Shapes where oneDNN takes its JIT paths: channel counts of 16 and more, the 3-channel first layer, depthwise; and
+ * 16 channels in and out at batch 8 and 32×32, which run channels-last (native/src/convolution.cc).
+ */
 const convShapes: ConvCase[] = [
+  {
+    xShape: [8, 16, 32, 32],
+    wShape: [16, 16, 3, 3],
+    attrs: { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
+    bias: true,
+  },
   {
     xShape: [2, 32, 9, 9],
     wShape: [48, 32, 3, 3],
