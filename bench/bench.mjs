@@ -26,6 +26,7 @@ import {
   only,
   root,
   seconds,
+  stepSeconds,
   tableOf,
   threads,
   timed,
@@ -102,6 +103,8 @@ async function convnetsTrain(modelName) {
     { dtype: 'int32' },
   );
   const optimizer = convnets.optim.sgd(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  // A training step does 3 × the forward MACs (forward, backward-data, backward-weights).
+  const macsPerImage = 3 * convnets.models.info(modelName).macs;
   const step = () =>
     convnets.scope(() => {
       optimizer.zeroGrad();
@@ -113,7 +116,7 @@ async function convnetsTrain(modelName) {
   return async (blockSeconds) => {
     const { seconds: s, median, reps } = await timed(step, 5, 3, blockSeconds);
     log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);
-    return { seconds: s, median, reps, imagesPerSecond: 128 / s };
+    return { seconds: s, median, reps, imagesPerSecond: 128 / s, gflops: (2 * macsPerImage * 128) / s / 1e9 };
   };
 }
 
@@ -160,7 +163,7 @@ function pytorch(workloads, macsOf, blockSeconds = seconds) {
 /** Alternating blocks of workloads 1 and 3 (PyTorch runs in its own process): host noise falls on both alike. */
 const STEP_ROUNDS = 3;
 
-/** Workloads 3 and 1 for convnets and PyTorch, in STEP_ROUNDS turns each of `seconds / STEP_ROUNDS`, best kept. */
+/** Workloads 3 and 1 for convnets and PyTorch, in STEP_ROUNDS turns each of `stepSeconds / STEP_ROUNDS`, best kept. */
 async function stepRounds(macsOf) {
   const wanted = (w) => only.includes(w);
   const measureConv = wanted('conv') ? await convnetsConv() : null;
@@ -176,11 +179,14 @@ async function stepRounds(macsOf) {
   if (peerWorkloads.length === 0) return { convnets: { conv: {}, train: {} }, pytorch: null };
   for (let round = 1; round <= STEP_ROUNDS; round++) {
     log(`round ${round} of ${STEP_ROUNDS} (convolution and training steps)`);
-    const mine = { conv: measureConv === null ? {} : await measureConv(seconds / STEP_ROUNDS), train: {} };
+    const mine = {
+      conv: measureConv === null ? {} : await measureConv(stepSeconds / STEP_ROUNDS),
+      train: {},
+    };
     for (const [model, measure] of Object.entries(measureTrain))
-      mine.train[model] = await measure(seconds / STEP_ROUNDS);
+      mine.train[model] = await measure(stepSeconds / STEP_ROUNDS);
     convnetsRounds.push(mine);
-    torchRounds.push(pytorch(peerWorkloads, macsOf, seconds / STEP_ROUNDS));
+    torchRounds.push(pytorch(peerWorkloads, macsOf, stepSeconds / STEP_ROUNDS));
   }
   const best = (rounds, kind) => {
     const names = Object.keys(rounds[0][kind] ?? {});
@@ -258,7 +264,15 @@ function tableRows(results) {
     const p = torch.train?.[name];
     const label = `training step, ${name}, batch 128`;
     const [cv, pv] = [c.imagesPerSecond, p?.imagesPerSecond];
-    rows.push([`${label} (images/s)`, fixed(cv, 0), '—', fixed(pv, 0), '—', ratio(cv, pv), '—']);
+    rows.push([
+      `${label} (images/s)`,
+      fixed(cv, 0),
+      '—',
+      fixed(pv, 0),
+      '—',
+      ratio(cv, pv),
+      percentOf(c.gflops, peak),
+    ]);
     if (c.peakBytes !== undefined) rows.push(memoryRow(label, c, p));
   }
   for (const [name, c] of train.filter(atSide)) {
@@ -362,7 +376,7 @@ async function main() {
     threads,
   };
   // One measurement at a time, in this order: the peak, convnets (with onnxruntime-node, interleaved), PyTorch.
-  if (only.includes('conv') || only.includes('train224')) {
+  if (['conv', 'train', 'train224'].some((workload) => only.includes(workload))) {
     log('measuring the FMA peak…');
     results.peak = fmaPeak();
   }

@@ -34,7 +34,14 @@ export const asJson = process.argv.includes('--json');
 /** A saved `--json` run whose table to print instead of measuring. */
 export const tableOf = option('table', null);
 export const threads = Number(option('threads', process.env.CONVNETS_THREADS ?? availableParallelism()));
-export const seconds = Number(option('seconds', '3'));
+const secondsGiven = option('seconds', null);
+/** At least this long per measurement of workloads 2 and 4, in turns with the peers. */
+export const seconds = Number(secondsGiven ?? '3');
+/**
+ * The same for workloads 1 and 3, whose steps take milliseconds: at 3 s two runs gave PyTorch's ResNet-20 536 and 465
+ * images/s, at 12 s 500 and 498, the ratios within 1.1 % (2026-12-06, bench/RESULTS.md).
+ */
+export const stepSeconds = Number(secondsGiven ?? '12');
 export const only = list('only', WORKLOADS, WORKLOADS);
 export const inferenceModels = list('models', INFERENCE_MODELS, INFERENCE_MODELS);
 /** Workload 4's image side and, when given, one batch for all its models: smaller for a quick trial of the code. */
