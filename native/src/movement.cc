@@ -1,5 +1,5 @@
 // Matrix products and data movement on oneDNN: matmul, and permute, slice, pad and concat as reorders between
-// strided views of plain memory.
+// strided views of plain memory, or of channel-blocked memory where the box keeps whole blocks.
 #include <cstring>
 
 #include "binding.h"
@@ -115,6 +115,27 @@ Napi::Value Permute(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
+/** The channel block of a 4-D channel-blocked layout (nChw16c, nChw8c), else 0. */
+int64_t channelBlock(const memory::desc& md) {
+  using Tag = memory::format_tag;
+  if (md.dims().size() != 4) return 0;
+  for (auto [tag, block] : {std::pair{Tag::aBcd16b, 16}, std::pair{Tag::aBcd8b, 8}}) {
+    if (memory::desc(md.dims(), md.data_type(), tag) == md) return block;
+  }
+  return 0;
+}
+
+/**
+ * Whether a slice or pad of `x` may keep its channel-blocked layout: the box starts at `channelOffset` and the
+ * input and output hold `channels` and `outChannels`, all whole blocks (a CIFAR ResNet's option-A shortcut pads
+ * 16 channels to 32; its gradient takes the 16 back), so no element moves between blocks and no reorder to plain
+ * and back is needed.
+ */
+bool keepsBlocks(const Storage* x, int64_t channelOffset, int64_t outChannels) {
+  const int64_t block = blockedLayouts() ? channelBlock(x->md) : 0;
+  return block > 0 && x->md.dims()[1] % block == 0 && channelOffset % block == 0 && outChannels % block == 0;
+}
+
 /** slice(x, dims, begin, size) → the box of `size` starting at `begin`. */
 Napi::Value Slice(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -127,11 +148,12 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
     if (begin[i] + size[i] > dims[i]) throw Napi::RangeError::New(env, "slice: box exceeds the input");
   }
   const DataType type = x->md.data_type();
+  const bool blocked = dims.size() == 4 && keepsBlocks(x, begin[1], size[1]);
   Temps temps;
-  Output out(env, plainDesc(size, type), size, temps);
+  Output out(env, blocked ? sameLayout(x->md, size) : plainDesc(size, type), size, temps);
   if (product(size) > 0) {
-    memory src = viewPlain(x, dims, temps);
-    const memory::desc box = plainDesc(dims, type).submemory_desc(size, begin);
+    memory src = blocked ? memory(x->md, engine(), x->data) : viewPlain(x, dims, temps);
+    const memory::desc box = src.get_desc().submemory_desc(size, begin);
     reorder(memory(box, engine(), src.get_data_handle()), out.mem());
   }
   return out.finish();
@@ -157,10 +179,13 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   Dims outDims(dims.size());
   for (size_t i = 0; i < dims.size(); i++) outDims[i] = dims[i] + before[i] + after[i];
   const DataType type = x->md.data_type();
+  const bool blocked = dims.size() == 4 && keepsBlocks(x, before[1], outDims[1]);
   Temps temps;
-  Output out(env, plainDesc(outDims, type), outDims, temps);
+  Output out(env, blocked ? sameLayout(x->md, outDims) : plainDesc(outDims, type), outDims, temps);
   fillWith(out.mem(), value);
-  if (x->elements > 0) place(viewPlain(x, dims, temps), out.mem(), before);
+  if (x->elements > 0) {
+    place(blocked ? memory(x->md, engine(), x->data) : viewPlain(x, dims, temps), out.mem(), before);
+  }
   return out.finish();
 }
 
@@ -170,19 +195,14 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
  * convolution reads the result without a reorder.
  */
 bool joinsWholeBlocks(const std::vector<Storage*>& parts, const std::vector<Dims>& dims) {
-  using Tag = memory::format_tag;
   const memory::desc& first = parts[0]->md;
-  for (auto [tag, block] : {std::pair{Tag::aBcd16b, 16}, std::pair{Tag::aBcd8b, 8}}) {
-    if (first.dims().size() != 4 || memory::desc(first.dims(), first.data_type(), tag) != first) continue;
-    for (size_t i = 0; i < parts.size(); i++) {
-      const memory::desc& md = parts[i]->md;
-      if (md.dims() != dims[i] || dims[i][1] % block != 0 || memory::desc(dims[i], md.data_type(), tag) != md) {
-        return false;
-      }
-    }
-    return true;
+  const int64_t block = channelBlock(first);
+  if (block == 0) return false;
+  for (size_t i = 0; i < parts.size(); i++) {
+    const memory::desc& md = parts[i]->md;
+    if (md.dims() != dims[i] || dims[i][1] % block != 0 || md != sameLayout(first, dims[i])) return false;
   }
-  return false;
+  return true;
 }
 
 /** concat(handles, dimsList, axis) → the inputs joined along `axis`. */

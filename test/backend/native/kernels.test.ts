@@ -587,6 +587,33 @@ for (const layout of layouts) {
     },
   );
 
+  test(
+    `channel pad and slice by whole 16-channel blocks (option A's shortcut), and not [${layout}]`,
+    { skip: skipNative },
+    () => {
+      const random = generator(13);
+      const [narrow, wide] = [
+        [2, 16, 5, 3],
+        [2, 32, 5, 3],
+      ];
+      agree(
+        'pad and slice by blocks',
+        layout,
+        [floats(random, narrow), floats(random, wide)],
+        (backend, [x, y]) => {
+          const padded = backend.pad(x, narrow, [0, 0, 1, 0], [0, 16, 0, 2], 0);
+          return [
+            padded,
+            backend.slice(padded, [2, 32, 6, 5], [0, 0, 1, 0], narrow),
+            backend.slice(y, wide, [1, 16, 1, 1], [1, 16, 3, 2]),
+            backend.pad(x, narrow, [0, 8, 0, 0], [0, 0, 0, 0], -1),
+            backend.slice(y, wide, [0, 8, 0, 0], [2, 16, 5, 3]),
+          ];
+        },
+      );
+    },
+  );
+
   test(`oneHot and im2col agree [${layout}]`, { skip: skipNative }, () => {
     const random = generator(12);
     const labels = input(
