@@ -39,7 +39,8 @@ const secondsGiven = option('seconds', null);
 export const seconds = Number(secondsGiven ?? '3');
 /**
  * The same for workloads 1 and 3, whose steps take milliseconds: at 3 s two runs gave PyTorch's ResNet-20 536 and 465
- * images/s, at 12 s 500 and 498, the ratios within 1.1 % (2026-12-06, bench/RESULTS.md); four later runs spread 6 %.
+ * images/s, at 12 s 500 and 498, the ratios within 1.1 % (2026-12-06, bench/RESULTS.md); later runs of one build
+ * gave ratios 6 % apart, as the machine's speed drifted.
  */
 export const stepSeconds = Number(secondsGiven ?? '12');
 export const only = list('only', WORKLOADS, WORKLOADS);
