@@ -126,14 +126,14 @@ int64_t channelBlock(const memory::desc& md) {
 }
 
 /**
- * Whether a slice or pad of `x` may keep its channel-blocked layout: the box starts at `channelOffset` and the
- * input and output hold `channels` and `outChannels`, all whole blocks (a CIFAR ResNet's option-A shortcut pads
- * 16 channels to 32; its gradient takes the 16 back), so no element moves between blocks and no reorder to plain
- * and back is needed.
+ * Whether a slice or pad of `x`, seen under `dims`, may keep its channel-blocked layout: its channels, the box's
+ * first channel `channelOffset` and the output's `outChannels` all whole blocks (a CIFAR ResNet's option-A shortcut
+ * pads 16 channels to 32; its gradient takes the 16 back), so no element moves between blocks and no reorder to
+ * plain and back is needed.
  */
-bool keepsBlocks(const Storage* x, int64_t channelOffset, int64_t outChannels) {
-  const int64_t block = blockedLayouts() ? channelBlock(x->md) : 0;
-  return block > 0 && x->md.dims()[1] % block == 0 && channelOffset % block == 0 && outChannels % block == 0;
+bool keepsBlocks(const Storage* x, const Dims& dims, int64_t channelOffset, int64_t outChannels) {
+  const int64_t block = blockedLayouts() && x->md.dims() == dims ? channelBlock(x->md) : 0;
+  return block > 0 && dims[1] % block == 0 && channelOffset % block == 0 && outChannels % block == 0;
 }
 
 /** slice(x, dims, begin, size) → the box of `size` starting at `begin`. */
@@ -148,7 +148,7 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
     if (begin[i] + size[i] > dims[i]) throw Napi::RangeError::New(env, "slice: box exceeds the input");
   }
   const DataType type = x->md.data_type();
-  const bool blocked = dims.size() == 4 && keepsBlocks(x, begin[1], size[1]);
+  const bool blocked = dims.size() == 4 && keepsBlocks(x, dims, begin[1], size[1]);
   Temps temps;
   Output out(env, blocked ? sameLayout(x->md, size) : plainDesc(size, type), size, temps);
   if (product(size) > 0) {
@@ -179,7 +179,7 @@ Napi::Value Pad(const Napi::CallbackInfo& info) {
   Dims outDims(dims.size());
   for (size_t i = 0; i < dims.size(); i++) outDims[i] = dims[i] + before[i] + after[i];
   const DataType type = x->md.data_type();
-  const bool blocked = dims.size() == 4 && keepsBlocks(x, before[1], outDims[1]);
+  const bool blocked = dims.size() == 4 && keepsBlocks(x, dims, before[1], outDims[1]);
   Temps temps;
   Output out(env, blocked ? sameLayout(x->md, outDims) : plainDesc(outDims, type), outDims, temps);
   fillWith(out.mem(), value);
