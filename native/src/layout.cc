@@ -1,5 +1,7 @@
 #include "layout.h"
 
+#include <algorithm>
+
 #include "execution.h"
 
 namespace convnets {
@@ -46,13 +48,24 @@ memory::desc sameLayout(const memory::desc& like, const Dims& dims) {
   return plainDesc(dims, like.data_type());
 }
 
+namespace {
+
+/** Each dimension's inner block: the product of the blocks it is split into (1 where it is not). */
+Dims innerBlocks(const memory::desc& md) {
+  const dnnl_blocking_desc_t& b = md.data.format_desc.blocking;
+  Dims blocked(md.data.ndims, 1);
+  for (int k = 0; k < b.inner_nblks; k++) blocked[b.inner_idxs[k]] *= b.inner_blks[k];
+  return blocked;
+}
+
+}  // namespace
+
 int64_t elementOffset(const memory::desc& md, const Dims& index) {
   const dnnl_memory_desc_t& d = md.data;
   const dnnl_blocking_desc_t& b = d.format_desc.blocking;
   // Each dimension's index splits into an outer part (times the dimension's stride) and the digits of its inner
   // blocks, innermost block last.
-  Dims blocked(d.ndims, 1);
-  for (int k = 0; k < b.inner_nblks; k++) blocked[b.inner_idxs[k]] *= b.inner_blks[k];
+  const Dims blocked = innerBlocks(md);
   Dims rest(d.ndims);
   int64_t offset = d.offset0;
   for (int i = 0; i < d.ndims; i++) {
@@ -75,11 +88,15 @@ bool sameBytes(const memory::desc& a, const memory::desc& b) {
       a.data_type() != b.data_type() || a.get_size() != b.get_size()) {
     return false;
   }
-  // A blocked layout's offset is a sum of one term per dimension: equal terms along each axis, equal layouts.
-  const Dims dims = a.dims();
+  // A blocked layout's offset is a sum of one term per dimension, f(i) = i / B · stride + the place of i % B in the
+  // dimension's inner block B: f(qM + r) = q · f(M) + f(r) for any multiple M of B. So two layouts agree along an
+  // axis when they agree from 0 to the larger of their blocks there (the blocks are powers of two), and agree
+  // everywhere when they agree along every axis.
+  const Dims dims = a.dims(), blocksA = innerBlocks(a), blocksB = innerBlocks(b);
   Dims index(dims.size(), 0);
   for (size_t d = 0; d < dims.size(); d++) {
-    for (index[d] = 0; index[d] < dims[d]; index[d]++) {
+    const int64_t last = std::min(dims[d] - 1, std::max(blocksA[d], blocksB[d]));
+    for (index[d] = 0; index[d] <= last; index[d]++) {
       if (elementOffset(a, index) != elementOffset(b, index)) return false;
     }
     index[d] = 0;
@@ -88,9 +105,10 @@ bool sameBytes(const memory::desc& a, const memory::desc& b) {
 }
 
 memory::desc storedAs(const memory::desc& md) {
-  if (md.dims().size() != 4) return md;
-  const memory::desc blocked(md.dims(), md.data_type(), memory::format_tag::aBcd16b);
-  return blocked != md && sameBytes(blocked, md) ? blocked : md;
+  using Tag = memory::format_tag;
+  if (md.dims().size() != 4 || md != memory::desc(md.dims(), md.data_type(), Tag::nhwc)) return md;
+  const memory::desc blocked(md.dims(), md.data_type(), Tag::aBcd16b);
+  return sameBytes(blocked, md) ? blocked : md;
 }
 
 void reorder(const memory& from, const memory& to) {
