@@ -297,9 +297,10 @@ test('lenet5-1998 with output scores gives −distance; its loss is eq. 9 worked
     [2, 3],
   );
   const loss = lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)));
-  // Float32 kernels against float64 by hand: oneDNN's exp and log are a few ulps off (1.5e-6 here on native).
-  assert.ok(Math.abs(loss.item() - eq9(0.1)) < 1e-5, `${loss.item()} vs ${eq9(0.1)}`);
+  // Float32 kernels against float64 by hand; oneDNN's exp and log are a few ulps further off (1.5e-6 on native).
+  const tolerance = getBackend().name === 'native' ? 1e-5 : 1e-6;
+  assert.ok(Math.abs(loss.item() - eq9(0.1)) < tolerance, `${loss.item()} vs ${eq9(0.1)}`);
   const far = lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)), 5);
-  assert.ok(Math.abs(far.item() - eq9(5)) < 1e-5, `${far.item()} vs ${eq9(5)}`);
+  assert.ok(Math.abs(far.item() - eq9(5)) < tolerance, `${far.item()} vs ${eq9(5)}`);
   assert.throws(() => lenet1998Loss(scoresTensor, tensor(Int32Array.from(labels)), 0), ValueError);
 });
