@@ -32,7 +32,7 @@ import {
   timed,
 } from './common.mjs';
 import { BATCHES, inference } from './inference.mjs';
-import { convnetsPeakBytes, train224 } from './train224.mjs';
+import { convnetsPeakBytes, train224, trainingStep } from './train224.mjs';
 
 /** bench/peak/fma-peak.c, compiled on first use. */
 function fmaPeak() {
@@ -86,33 +86,9 @@ async function convnetsConv() {
  * measuring them for at least the seconds it is given.
  */
 async function convnetsTrain(modelName) {
-  const convnets = await import(join(root, 'dist/src/index.js'));
-  const models =
-    modelName === 'lenet5'
-      ? await import(join(root, 'dist/src/models/lenet.js'))
-      : await import(join(root, 'dist/src/models/cifar-resnet.js'));
-  // One native backend for both models: their steps take turns with PyTorch's.
-  if (convnets.getBackend().name !== 'native') convnets.setBackend('native');
-  const build = models[modelName];
-  const net = build({ seed: 1 });
-  const channels = modelName === 'lenet5' ? 1 : 3;
-  const x = convnets.randn([128, channels, 32, 32]);
-  const labels = convnets.tensor(
-    Int32Array.from({ length: 128 }, (_, i) => i % 10),
-    [128],
-    { dtype: 'int32' },
-  );
-  const optimizer = convnets.optim.sgd(net.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const { convnets, step } = await trainingStep({ model: modelName, batch: 128, size: 32 });
   // A training step does 3 × the forward MACs (forward, backward-data, backward-weights).
   const macsPerImage = 3 * convnets.models.info(modelName).macs;
-  const step = () =>
-    convnets.scope(() => {
-      optimizer.zeroGrad();
-      const loss = convnets.crossEntropy(net.call(x), labels);
-      loss.backward();
-      optimizer.step();
-      return loss.item();
-    });
   return async (blockSeconds) => {
     const { seconds: s, median, reps } = await timed(step, 5, 3, blockSeconds);
     log(`  convnets train ${modelName}: ${(128 / s).toFixed(0)} images/s`);

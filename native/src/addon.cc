@@ -71,17 +71,8 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
 
 Napi::Value Fill(const Napi::CallbackInfo& info) {
   const Dims dims = toDims(info[0]);
-  const double value = toDouble(info[1]);
-  const DataType type = typeOf(info[2]);
-  notRecordable();
-  Storage* s = allocate(plainDesc(dims, type), product(dims));
-  if (type == DataType::s32) {
-    auto* p = static_cast<int32_t*>(s->data);
-    std::fill(p, p + s->elements, static_cast<int32_t>(value));
-  } else {
-    auto* p = static_cast<float*>(s->data);
-    std::fill(p, p + s->elements, static_cast<float>(value));
-  }
+  Storage* s = allocate(plainDesc(dims, typeOf(info[2])), product(dims));
+  if (s->elements > 0) fillWith(memory(s->md, engine(), s->data), toDouble(info[1]));
   return wrap(info.Env(), s);
 }
 
@@ -125,26 +116,31 @@ int32_t truncateToInt32(float v) {
   return static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(wrapped < 0 ? wrapped + 4294967296.0 : wrapped)));
 }
 
+/** cast(handle, dims, dtype) → the values in a new plain storage of that dtype (int32 truncates toward zero). */
 Napi::Value Cast(const Napi::CallbackInfo& info) {
   const Dims dims = toDims(info[1]);
   Storage* s = unwrap(info[0], dims, "cast");
-  const DataType type = typeOf(info[2]);
+  const DataType from = s->md.data_type(), to = typeOf(info[2]);
   Temps temps;
-  memory plain = viewPlain(s, dims, temps);
-  Storage* out = allocate(plainDesc(dims, type), s->elements);
+  const memory plain = viewPlain(s, dims, temps);
+  Storage* out = allocate(plainDesc(dims, to), s->elements);
   const int64_t n = s->elements;
-  notRecordable();
-  if (s->md.data_type() == type) {
-    std::memcpy(out->data, plain.get_data_handle(), out->bytes);
-  } else if (type == DataType::s32) {
-    const auto* from = static_cast<const float*>(plain.get_data_handle());
-    auto* to = static_cast<int32_t*>(out->data);
-    for (int64_t i = 0; i < n; i++) to[i] = truncateToInt32(from[i]);
-  } else {
-    const auto* from = static_cast<const int32_t*>(plain.get_data_handle());
-    auto* to = static_cast<float*>(out->data);
-    for (int64_t i = 0; i < n; i++) to[i] = static_cast<float>(from[i]);
-  }
+  if (n == 0) return wrap(info.Env(), out);
+  runHandWritten(
+      [n, from, to](const Args& args) {
+        if (from == to) {
+          std::memcpy(dataOf<void>(args, DNNL_ARG_DST), dataOf<void>(args, DNNL_ARG_SRC), n * 4);
+        } else if (to == DataType::s32) {
+          const float* x = dataOf<float>(args, DNNL_ARG_SRC);
+          int32_t* y = dataOf<int32_t>(args, DNNL_ARG_DST);
+          for (int64_t i = 0; i < n; i++) y[i] = truncateToInt32(x[i]);
+        } else {
+          const int32_t* x = dataOf<int32_t>(args, DNNL_ARG_SRC);
+          float* y = dataOf<float>(args, DNNL_ARG_DST);
+          for (int64_t i = 0; i < n; i++) y[i] = static_cast<float>(x[i]);
+        }
+      },
+      {{DNNL_ARG_SRC, plain}, {DNNL_ARG_DST, memory(out->md, engine(), out->data)}}, true);
   return wrap(info.Env(), out);
 }
 

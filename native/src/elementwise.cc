@@ -193,7 +193,7 @@ Napi::Value BinaryFn(const Napi::CallbackInfo& info) {
     runBinary(op.swapped, viewPlain(b, bDims, temps), viewPlain(a, aDims, temps), out.mem(), op.swapNegates);
   } else {
     // Expand a to the output's shape (0 + a, broadcast), then combine in place.
-    std::memset(out.mem().get_data_handle(), 0, out.mem().get_desc().get_size());
+    fillWith(out.mem(), 0);
     runBinary(algorithm::binary_add, out.mem(), viewPlain(a, aDims, temps), out.mem(), false);
     runBinary(op.alg, out.mem(), viewPlain(b, bDims, temps), out.mem(), false);
   }
@@ -294,7 +294,8 @@ Napi::Value Axpby(const Napi::CallbackInfo& info) {
           o[i] = p + q;
         }
       },
-      {{DNNL_ARG_SRC, viewPlain(x, dims, temps)}, {DNNL_ARG_SRC_1, viewPlain(y, dims, temps)}, {DNNL_ARG_DST, out.mem()}});
+      {{DNNL_ARG_SRC, viewPlain(x, dims, temps)}, {DNNL_ARG_SRC_1, viewPlain(y, dims, temps)}, {DNNL_ARG_DST, out.mem()}},
+      true);
   return out.finish();
 }
 
@@ -317,7 +318,7 @@ Napi::Value Reduce(const Napi::CallbackInfo& info) {
   memory src = viewPlain(x, dims, temps);
   Output out(env, plainDesc(outDims), outDims, temps);
   if (outDims == dims) {
-    runHandWritten(copyValues, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, out.mem()}});
+    runHandWritten(copyValues, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, out.mem()}}, true);
     return out.finish();
   }
   if (alg == algorithm::reduction_sum) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "execution.h"
+#include "recording.h"
 
 namespace convnets {
 
@@ -174,6 +175,22 @@ Output::Output(Napi::Env env, const memory::desc& md, const Dims& logical, Temps
 Napi::Value Output::finish() {
   if (target_) reorder(mem_, target_);
   return handle_;
+}
+
+void fillWith(const memory& m, double value) {
+  const int64_t n = product(m.get_desc().dims());
+  const bool integers = m.get_desc().data_type() == DataType::s32;
+  runHandWritten(
+      [n, integers, value](const Args& args) {
+        if (integers) {
+          int32_t* data = dataOf<int32_t>(args, DNNL_ARG_DST);
+          std::fill(data, data + n, static_cast<int32_t>(value));
+        } else {
+          float* data = dataOf<float>(args, DNNL_ARG_DST);
+          std::fill(data, data + n, static_cast<float>(value));
+        }
+      },
+      {{DNNL_ARG_DST, m}}, true);
 }
 
 }  // namespace convnets

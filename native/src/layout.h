@@ -30,6 +30,8 @@ bool sameBytes(const memory::desc& a, const memory::desc& b);
 memory::desc storedAs(const memory::desc& md);
 
 void reorder(const memory& from, const memory& to);
+/** Sets every value of `m` (plain, float32 or int32) to `value`, as a recordable kernel. */
+void fillWith(const memory& m, double value);
 /** A plain view of `s` under `dims` (equal element count), reordering a blocked storage into a temporary. */
 memory viewPlain(Storage* s, const Dims& dims, Temps& temps);
 /** `s` in layout `md` (whose dims are the storage's logical dims), reordering into a temporary if needed. */

@@ -30,23 +30,6 @@ memory::desc matrixDesc(int64_t batch, int64_t rows, int64_t cols, bool transpos
   return memory::desc({batch, rows, cols}, DataType::f32, strides);
 }
 
-/** Sets every value of `m` (plain, float32 or int32) to `value`. */
-void fillWith(const memory& m, double value) {
-  const int64_t n = product(m.get_desc().dims());
-  const bool integers = m.get_desc().data_type() == DataType::s32;
-  runHandWritten(
-      [n, integers, value](const Args& args) {
-        if (integers) {
-          int32_t* data = dataOf<int32_t>(args, DNNL_ARG_DST);
-          std::fill(data, data + n, static_cast<int32_t>(value));
-        } else {
-          float* data = dataOf<float>(args, DNNL_ARG_DST);
-          std::fill(data, data + n, static_cast<float>(value));
-        }
-      },
-      {{DNNL_ARG_DST, m}});
-}
-
 /** matmul(a, b, {batch, m, k, n, transposeA, transposeB}) → [batch, m, n]. */
 Napi::Value MatmulFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -245,6 +228,27 @@ Napi::Value Concat(const Napi::CallbackInfo& info) {
   return out.finish();
 }
 
+/** oneHot(labels, n, numClasses) → float32 [n, numClasses] with a 1 at each int32 label (none outside the range). */
+Napi::Value OneHot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = toInt(info[1]), classes = toInt(info[2]);
+  Storage* labels = unwrap(info[0], {n}, "oneHot");
+  Temps temps;
+  const memory src = viewPlain(labels, {n}, temps);
+  Output out(env, plainDesc({n, classes}), {n, classes}, temps);
+  runHandWritten(
+      [n, classes](const Args& args) {
+        const int32_t* label = dataOf<int32_t>(args, DNNL_ARG_SRC);
+        float* rows = dataOf<float>(args, DNNL_ARG_DST);
+        std::fill(rows, rows + n * classes, 0.f);
+        for (int64_t i = 0; i < n; i++) {
+          if (label[i] >= 0 && label[i] < classes) rows[i * classes + label[i]] = 1.f;
+        }
+      },
+      {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, out.mem()}});
+  return out.finish();
+}
+
 }  // namespace
 
 void registerMovement(Napi::Env env, Napi::Object exports) {
@@ -253,6 +257,7 @@ void registerMovement(Napi::Env env, Napi::Object exports) {
   CONVNETS_EXPORT(exports, "slice", Slice);
   CONVNETS_EXPORT(exports, "pad", Pad);
   CONVNETS_EXPORT(exports, "concat", Concat);
+  CONVNETS_EXPORT(exports, "oneHot", OneHot);
 }
 
 }  // namespace convnets

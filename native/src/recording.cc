@@ -7,6 +7,7 @@
 // the pooling of its output are replayed image by image where that pays (image_by_image.cc).
 #include "recording.h"
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -25,6 +26,14 @@ struct Pin {
 
 std::unordered_map<void*, Pin> pins;
 
+/** One recording less uses `block`: with none left, a block its owner freed goes back to the pool. */
+void unpin(void* block) {
+  auto it = pins.find(block);
+  if (--it->second.recordings > 0) return;
+  if (it->second.freed) returnBlock(block, it->second.bytes);
+  pins.erase(it);
+}
+
 /**
  * Recorded primitive calls run in order (one, or a convolution and its pooling image by image), or a hand-written
  * kernel and the memory it runs on.
@@ -33,6 +42,7 @@ struct Step {
   std::vector<PrimitiveCall> calls;
   HandWritten handWritten;
   Args args;  // the hand-written kernel's
+  bool elementwise = false;  // the hand-written kernel's (recording.h)
   void run() {
     if (handWritten) handWritten(args);
     for (auto& call : calls) call.run();
@@ -72,6 +82,13 @@ bool readOnly(int arg) {
          (arg >= kPostOpArgs && arg % kPostOpArgs == DNNL_ARG_SRC_1);
 }
 
+/** An input's memory as the recording started: the run may release its storage, never the block (it is pinned). */
+struct Block {
+  void* data;
+  memory::desc md;
+  size_t bytes;
+};
+
 /**
  * A storage the recorded run read as its input. Each replay points the calls that read it at the replay's input
  * (no copy) when it can: same layout, and the recorded run neither wrote it nor returned a view of it. Otherwise
@@ -84,18 +101,27 @@ struct Input {
   bool movable = true;
   void* bound;  // where the readers point now
 
-  Input(const Storage* s, const std::vector<Step>& steps, const std::vector<Storage*>& outputs)
-      : recorded(s->data), md(s->md), bound(s->data) {
-    const auto within = [&](const void* p) { return p >= s->data && p < static_cast<char*>(s->data) + s->bytes; };
+  Input(const Block& block, const std::vector<Step>& steps, const std::vector<Storage*>& outputs)
+      : recorded(block.data), md(block.md), bound(block.data) {
+    const auto within = [&](const void* p) {
+      return p >= block.data && p < static_cast<char*>(block.data) + block.bytes;
+    };
     for (const Step& step : steps) {
       step.forEachArg([&](int arg, const memory& mem) {
         void* at = mem.get_data_handle();
         if (!within(at)) return;
         movable = movable && readOnly(arg);
-        readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(s->data));
+        readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(block.data));
       });
     }
     for (const Storage* output : outputs) movable = movable && !within(output->data);
+  }
+
+  /** Makes `block` the recorded input: its readers point there, and a replay copies any other storage into it. */
+  void moveTo(void* block) {
+    recorded = block;
+    movable = false;
+    bind(block);
   }
 
   /** Points the readers at `block`. */
@@ -105,16 +131,22 @@ struct Input {
     bound = block;
   }
 
-  /** Makes the recorded calls read `s`'s values: in place, or copied into the recorded input. */
-  void take(Storage* s, const Napi::Env& env) {
+  /**
+   * Makes the recorded calls read `s`'s values: in place, or copied into the recorded input when `s` is memory the
+   * calls write (a training step's parameters, which its update rewrites).
+   */
+  void take(Storage* s, const std::vector<void*>& written, const Napi::Env& env) {
     const Dims dims = md.dims();
     if (s->elements != product(dims) || s->md.data_type() != md.data_type()) {
       throw Napi::Error::New(env, "replay: an input's size or type differs from the recorded run's");
     }
-    if (movable && s->md == md) return bind(s->data);
+    const auto first = std::lower_bound(written.begin(), written.end(), s->data);
+    const bool rewritten =
+        first != written.end() && static_cast<char*>(*first) < static_cast<char*>(s->data) + s->bytes;
+    if (movable && s->md == md && !rewritten) return bind(s->data);
     Temps temps;
-    const memory values = viewPlain(s, dims, temps);
-    std::memcpy(recorded, values.get_data_handle(), md.get_size());
+    const memory values = isPlain(md) ? viewPlain(s, dims, temps) : viewAs(s, md, temps);
+    if (values.get_data_handle() != recorded) std::memcpy(recorded, values.get_data_handle(), md.get_size());
     bind(recorded);
   }
 };
@@ -122,7 +154,10 @@ struct Input {
 class Recording {
  public:
   std::vector<Step> steps;
+  std::vector<Block> inputBlocks;  // as the recording started
   std::vector<Input> inputs;
+  // Where the calls write, sorted: an input found there is copied before the calls run, never read in place.
+  std::vector<void*> written;
   // False once the run read values back, uploaded or cast (notRecordable): a replay would not repeat what
   // JavaScript did with them.
   bool replayable = true;
@@ -137,16 +172,40 @@ class Recording {
     if (used.insert(block).second) pins[block].recordings++;
   }
 
+  /**
+   * Makes input `i` read where the recorded run left its next value (`next`: a training step's updated parameter),
+   * so that a replay updates it in place, with no copy, and the input's own block leaves the recording. Done only
+   * where that reads the same values: every call reading the input runs before the first call touching `next`'s
+   * memory, or is that call and elementwise.
+   */
+  void carry(size_t i, const Storage* next) {
+    const Block& block = inputBlocks[i];
+    if (next->data == block.data || next->md != block.md) return;
+    const auto within = [](const void* p, const void* begin, size_t bytes) {
+      return p >= begin && p < static_cast<const char*>(begin) + bytes;
+    };
+    constexpr size_t kNone = static_cast<size_t>(-1);
+    size_t lastRead = kNone, firstTouch = kNone;
+    for (size_t k = 0; k < steps.size(); k++) {
+      steps[k].forEachArg([&](int, const memory& mem) {
+        const void* at = mem.get_data_handle();
+        if (within(at, block.data, block.bytes)) lastRead = k;
+        if (firstTouch == kNone && within(at, next->data, next->bytes)) firstTouch = k;
+      });
+    }
+    if (firstTouch == kNone || (lastRead != kNone && lastRead > firstTouch)) return;
+    if (lastRead == firstTouch && !steps[lastRead].elementwise) return;
+    inputs[i].moveTo(next->data);
+    if (used.erase(block.data) > 0) unpin(block.data);
+  }
+
   /** Unpins every block it used (one its owner already freed goes back to the pool) and forgets its steps. */
   void release() {
-    for (void* block : used) {
-      auto it = pins.find(block);
-      if (--it->second.recordings > 0) continue;
-      if (it->second.freed) returnBlock(block, it->second.bytes);
-      pins.erase(it);
-    }
+    for (void* block : used) unpin(block);
     steps.clear();
+    inputBlocks.clear();
     inputs.clear();
+    written.clear();
     used.clear();
     born.clear();
     spare.clear();
@@ -160,13 +219,6 @@ std::unique_ptr<Recording> active;
 
 void finalizeRecording(Napi::Env, Recording* r) { delete r; }
 
-/** startRecording(): primitive calls from now on are recorded as well as run. */
-Napi::Value StartRecording(const Napi::CallbackInfo& info) {
-  if (active) throw Napi::Error::New(info.Env(), "startRecording: a recording is already being made");
-  active = std::make_unique<Recording>();
-  return info.Env().Undefined();
-}
-
 std::vector<Storage*> storages(const Napi::Value& handles) {
   if (!handles.IsArray()) throw Napi::TypeError::New(handles.Env(), "expected an array of storage handles");
   auto array = handles.As<Napi::Array>();
@@ -176,19 +228,43 @@ std::vector<Storage*> storages(const Napi::Value& handles) {
 }
 
 /**
- * finishRecording(inputs, outputs) → the recording, or null when the run did something a replay cannot repeat.
- * `inputs` are the plain storages the run read as its inputs, `outputs` those it returned.
+ * startRecording(inputs): primitive calls from now on are recorded as well as run. `inputs` are the storages the
+ * run reads as its inputs, which each replay replaces; the run may release them (a training step's parameters).
+ */
+Napi::Value StartRecording(const Napi::CallbackInfo& info) {
+  if (active) throw Napi::Error::New(info.Env(), "startRecording: a recording is already being made");
+  auto starting = std::make_unique<Recording>();
+  for (Storage* input : storages(info[0])) {
+    starting->use(input->data);  // pinned: a replay may copy into it, even if no recorded call reads it
+    starting->inputBlocks.push_back({input->data, input->md, input->bytes});
+  }
+  active = std::move(starting);
+  return info.Env().Undefined();
+}
+
+/**
+ * finishRecording(outputs, next) → the recording, or null when the run did something a replay cannot repeat.
+ * `outputs` are the storages the run returned; `next`, for each input, the storage holding the value the next
+ * replay will be given for it (a training step's updated parameter), or null (Recording::carry).
  */
 Napi::Value FinishRecording(const Napi::CallbackInfo& info) {
   if (!active) throw Napi::Error::New(info.Env(), "finishRecording: no recording is being made");
   std::unique_ptr<Recording> done = std::move(active);
   if (!done->replayable) return info.Env().Null();
   pairImageByImage(done->steps);
-  const std::vector<Storage*> outputs = storages(info[1]);
-  for (Storage* input : storages(info[0])) {
-    if (!isPlain(input->md)) throw Napi::Error::New(info.Env(), "finishRecording: an input is not plain");
-    done->use(input->data);  // a replay may copy into it, even if no recorded call reads it
-    done->inputs.emplace_back(input, done->steps, outputs);
+  for (const Step& step : done->steps) {
+    step.forEachArg([&](int arg, const memory& mem) {
+      if (!readOnly(arg) && arg != DNNL_ARG_SCRATCHPAD) done->written.push_back(mem.get_data_handle());
+    });
+  }
+  std::sort(done->written.begin(), done->written.end());
+  const std::vector<Storage*> outputs = storages(info[0]);
+  for (const Block& block : done->inputBlocks) done->inputs.emplace_back(block, done->steps, outputs);
+  if (info[1].IsArray()) {
+    const auto next = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < next.Length() && i < done->inputs.size(); i++) {
+      if (given(next.Get(i))) done->carry(i, unwrap(next.Get(i)));
+    }
   }
   return Napi::External<Recording>::New(info.Env(), done.release(), finalizeRecording);
 }
@@ -205,7 +281,7 @@ Napi::Value Replay(const Napi::CallbackInfo& info) {
   const std::vector<Storage*> inputs = storages(info[1]);
   if (inputs.size() != r->inputs.size()) throw Napi::Error::New(info.Env(), "replay: wrong number of inputs");
   notRecordable();  // a replay inside a recording would not be captured call by call
-  for (size_t i = 0; i < inputs.size(); i++) r->inputs[i].take(inputs[i], info.Env());
+  for (size_t i = 0; i < inputs.size(); i++) r->inputs[i].take(inputs[i], r->written, info.Env());
   for (auto& step : r->steps) step.run();
   return info.Env().Undefined();
 }
@@ -231,11 +307,11 @@ void recordCall(const PrimitiveCall& call) {
   active->steps.push_back({{call}, nullptr, {}});
 }
 
-void runHandWritten(const HandWritten& kernel, const Args& args) {
+void runHandWritten(const HandWritten& kernel, const Args& args, bool elementwise) {
   kernel(args);
   if (!active || !active->replayable) return;
   for (const auto& [arg, mem] : args) active->use(mem.get_data_handle());
-  active->steps.push_back({{}, kernel, args});
+  active->steps.push_back({{}, kernel, args, elementwise});
 }
 
 void notRecordable() {

@@ -24,8 +24,12 @@ template <class T>
 T* dataOf(const Args& args, int arg) {
   return static_cast<T*>(args.at(arg).get_data_handle());
 }
-/** Runs a hand-written kernel on `args`, and adds it to the recording being made, if any. */
-void runHandWritten(const HandWritten& kernel, const Args& args);
+/**
+ * Runs a hand-written kernel on `args`, and adds it to the recording being made, if any. `elementwise`: each output
+ * element depends on the same element of the inputs alone (axpby, a cast, a copy), so the kernel may write where it
+ * reads, as a replayed training step does when it updates a parameter in the memory it read it from.
+ */
+void runHandWritten(const HandWritten& kernel, const Args& args, bool elementwise = false);
 
 /** Marks the recording being made, if any, as one a replay cannot repeat (a value read, an upload). */
 void notRecordable();

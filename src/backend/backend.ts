@@ -153,10 +153,16 @@ export interface Recording {
 export interface Recorder {
   /**
    * Runs fn and records its kernel calls; null when one of them cannot be replayed (a value read or uploaded).
-   * `inputs` are what the calls read as the run's inputs (plain storages made by cast()), which each replay
-   * replaces; fn returns the storages it outputs.
+   * `inputs` are what the calls read as the run's inputs, which each replay replaces; fn may
+   * release them, and returns the storages it outputs. `next`, called after fn: for each input, the storage that
+   * now holds the value the next replay will be given for it (a training step's updated parameter), or null; a
+   * backend may then have the replay read and write it in place.
    */
-  record(inputs: readonly Storage[], fn: () => readonly Storage[]): Recording | null;
+  record(
+    inputs: readonly Storage[],
+    fn: () => readonly Storage[],
+    next?: () => readonly (Storage | null)[],
+  ): Recording | null;
 }
 
 /** What `convnets info` prints about a backend. */

@@ -116,6 +116,25 @@ export abstract class Optimizer<
     });
   }
 
+  /** The tensors of its per-parameter state (momentum buffers, moment estimates), parameter by parameter. */
+  stateTensors(): Tensor[] {
+    return [...this.state.values()].flatMap((state) =>
+      Object.values(state).filter((v) => v instanceof Tensor),
+    );
+  }
+
+  /**
+   * What its next update depends on besides tensors: every group's options and the numbers in its state (Adam's
+   * step counts). A recorded training step is replayed only while this stays the same (train/step-replay.ts).
+   */
+  settingsKey(): string {
+    const groups = this.paramGroups.map(({ params, ...options }) => ({ ...options, params: params.length }));
+    const numbers = [...this.state.values()].flatMap((state) =>
+      Object.values(state).filter((v) => typeof v === 'number'),
+    );
+    return JSON.stringify([groups, numbers]);
+  }
+
   /** Releases every parameter's gradient and sets it to null (PyTorch's `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
     for (const group of this.paramGroups) {

@@ -25,6 +25,7 @@ import type { EpochRecord } from './history.js';
 import { ClassificationMetrics, type EvaluationResult } from './metrics.js';
 import { checkTtaOptions, logMeanSoftmax, logProbabilitiesWithTta, type TtaOptions } from './tta.js';
 import { checkpointMeta } from './trained.js';
+import { StepReplay, type StepOutputs } from './step-replay.js';
 import type { StepInfo } from './progress.js';
 import { checkOptions } from '../options.js';
 
@@ -216,7 +217,7 @@ function disposeBatch(batch: Batch): void {
 
 interface StepResult {
   loss: number;
-  logits: Float32Array | null;
+  logits: Float32Array;
 }
 
 /**
@@ -269,23 +270,31 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     history.push(...state.history);
   }
 
-  const trainStep = (batch: Batch, position: StepPosition): StepResult =>
-    withRecompute(options.recompute, () =>
-      scope(() => {
-        optimizer.zeroGrad();
-        // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
-        const outputs = callWithAuxiliary(model, batch.images);
-        const logits = outputs.logits;
-        const loss = lossWithAuxiliary(outputs, batch.labels, lossFn);
-        const value = loss.item();
-        if (!Number.isFinite(value)) return { loss: value, logits: null };
-        loss.backward();
-        for (const callback of callbacks) callback.onGradients?.(position);
-        if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
-        optimizer.step();
-        return { loss: value, logits: Float32Array.from(logits.data()) };
-      }),
-    );
+  let position: StepPosition = { epoch: 0, step: 0, steps: 0 };
+  const runStep = (images: Tensor, labels: Tensor): StepOutputs =>
+    scope(() => {
+      optimizer.zeroGrad();
+      // A model with auxiliary classifiers (GoogLeNet's) adds their weighted losses to the main one.
+      const outputs = callWithAuxiliary(model, images);
+      const loss = lossWithAuxiliary(outputs, labels, lossFn);
+      loss.backward();
+      for (const callback of callbacks) callback.onGradients?.(position);
+      if (clipGradNorm !== undefined) clipGradients(params, clipGradNorm);
+      optimizer.step();
+      return { loss, logits: outputs.logits };
+    });
+  // Replayed from a recording once steps repeat, unless something is to run between backward and the update.
+  const replayable = clipGradNorm === undefined && callbacks.every((callback) => !callback.onGradients);
+  const replay = replayable ? new StepReplay(model, optimizer, runStep) : null;
+  const trainStep = (batch: Batch, at: StepPosition): StepResult =>
+    withRecompute(options.recompute, () => {
+      position = at;
+      const { loss, logits } = replay?.run(batch.images, batch.labels) ?? runStep(batch.images, batch.labels);
+      const result = { loss: loss.item(), logits: Float32Array.from(logits.data()) };
+      loss.dispose();
+      logits.dispose();
+      return result;
+    });
 
   const { signal, checkpointDir } = options;
   const kept = () =>
@@ -309,38 +318,43 @@ export async function fit(model: Module, loader: DataLoader, options: FitOptions
     model.train();
     loader.setEpoch(epoch);
     let step = 0;
-    for await (const batch of loader) {
-      if (signal !== undefined) await signalsDelivered();
-      if (signal?.aborted) {
-        disposeBatch(batch);
-        throw stopped(epoch, step, steps);
+    try {
+      for await (const batch of loader) {
+        if (signal !== undefined) await signalsDelivered();
+        if (signal?.aborted) {
+          disposeBatch(batch);
+          throw stopped(epoch, step, steps);
+        }
+        step++;
+        let result: StepResult;
+        const labels = Int32Array.from(batch.labels.data());
+        try {
+          result = trainStep(batch, { epoch: epoch + 1, step, steps });
+        } finally {
+          disposeBatch(batch);
+        }
+        if (!Number.isFinite(result.loss)) {
+          throw new ValueError(
+            `fit: the loss is ${result.loss} at epoch ${epoch + 1}, step ${step} of ${steps}; training stopped after that step's update (${kept()}). Try a lower learning rate or clipGradNorm.`,
+          );
+        }
+        metrics.update(result.logits, labels, result.loss);
+        const info: StepInfo = {
+          epoch: epoch + 1,
+          epochs,
+          step,
+          steps,
+          loss: metrics.loss,
+          top1: metrics.top1,
+          images: metrics.samples,
+          seconds: (performance.now() - started) / 1000,
+        };
+        options.onStep?.(info);
+        for (const callback of callbacks) callback.onStep?.(info);
       }
-      step++;
-      let result: StepResult;
-      const labels = Int32Array.from(batch.labels.data());
-      try {
-        result = trainStep(batch, { epoch: epoch + 1, step, steps });
-      } finally {
-        disposeBatch(batch);
-      }
-      if (result.logits === null) {
-        throw new ValueError(
-          `fit: the loss is ${result.loss} at epoch ${epoch + 1}, step ${step} of ${steps}; training stopped before that update (${kept()}). Try a lower learning rate or clipGradNorm.`,
-        );
-      }
-      metrics.update(result.logits, labels, result.loss);
-      const info: StepInfo = {
-        epoch: epoch + 1,
-        epochs,
-        step,
-        steps,
-        loss: metrics.loss,
-        top1: metrics.top1,
-        images: metrics.samples,
-        seconds: (performance.now() - started) / 1000,
-      };
-      options.onStep?.(info);
-      for (const callback of callbacks) callback.onStep?.(info);
+    } finally {
+      // The recording pins the memory of every block the step used: evaluation starts from a free pool.
+      replay?.release();
     }
     const trainSeconds = (performance.now() - started) / 1000;
     // Stopped before the epoch is saved, validation included: its checkpoint would be incomplete.

@@ -108,3 +108,4 @@ export {
 } from './feature-cache.js';
 export { transfer, type TransferOptions, type TransferResult } from './transfer-learning.js';
 export { pretrained, preprocessingTransform, type Pretrained } from './pretrained.js';
+export { StepReplay, type StepOutputs, type TrainingStep } from './step-replay.js';

@@ -94,8 +94,8 @@ export interface Addon {
   setBatchInvariantGradients(on: boolean): void;
   isBlocked(x: Handle): boolean;
 
-  startRecording(): void;
-  finishRecording(inputs: Handle[], outputs: Handle[]): RecordingHandle | null;
+  startRecording(inputs: Handle[]): void;
+  finishRecording(outputs: Handle[], next?: (Handle | null)[]): RecordingHandle | null;
   replay(recording: RecordingHandle, inputs: Handle[]): void;
   releaseRecording(recording: RecordingHandle): void;
   recordingSteps(recording: RecordingHandle): number;
@@ -113,6 +113,7 @@ export interface Addon {
   slice(x: Handle, dims: Dims, begin: readonly number[], size: readonly number[]): Handle;
   pad(x: Handle, dims: Dims, before: readonly number[], after: readonly number[], value: number): Handle;
   concat(xs: Handle[], dims: Dims[], axis: number): Handle;
+  oneHot(labels: Handle, n: number, numClasses: number): Handle;
 
   conv2d(
     x: Handle,

@@ -146,19 +146,20 @@ export class NativeBackend implements Backend {
   }
 
   readonly recorder: Recorder = {
-    record: (inputs, fn) => {
+    record: (inputs, fn, next) => {
       const addon = this.addon;
       const handles = (storages: readonly Storage[]) => storages.map((s) => this.handle(s));
-      addon.startRecording();
-      let ends: [Handle[], Handle[]];
+      addon.startRecording(handles(inputs));
+      let outputs: Handle[];
       try {
-        ends = [handles(inputs), handles(fn())];
+        outputs = handles(fn());
       } catch (error) {
-        const unfinished = addon.finishRecording([], []);
+        const unfinished = addon.finishRecording([]);
         if (unfinished !== null) addon.releaseRecording(unfinished);
         throw error;
       }
-      const recording = addon.finishRecording(...ends);
+      const nextHandles = next?.().map((s) => (s === null ? null : this.handle(s)));
+      const recording = addon.finishRecording(outputs, nextHandles);
       if (recording === null) return null;
       return {
         replay: (replayed) => addon.replay(recording, handles(replayed)),
@@ -339,8 +340,7 @@ export class NativeBackend implements Backend {
   }
 
   oneHot(labels: Storage, n: number, numClasses: number): Storage {
-    // reference: a scatter, no oneDNN primitive
-    return this.viaReference([[labels, [n]]], [n, numClasses], (r, [l]) => r.oneHot(l, n, numClasses));
+    return this.wrap(this.addon.oneHot(this.handle(labels), n, numClasses), [n, numClasses]);
   }
 
   im2col(x: Storage, xShape: Shape, kernel: readonly [number, number], attrs: Conv2dAttrs): Storage {

@@ -1,10 +1,13 @@
 import { ValueError } from '../../errors.js';
 import {
+  add,
   batchNorm,
+  cast,
   keep,
   localResponseNorm,
   noGrad,
   ones,
+  scope,
   tensor,
   zeros,
   type LocalResponseNormOptions,
@@ -112,9 +115,14 @@ export abstract class BatchNorm extends Module {
     const tracked = this.numBatchesTracked;
     let momentum = this.momentum ?? 0;
     if (this.training && tracked !== null) {
-      const count = tracked.item() + 1;
-      tracked.assign(tensor(Int32Array.of(count), []));
-      if (this.momentum === null) momentum = 1 / count;
+      if (this.momentum === null) {
+        const count = tracked.item() + 1;
+        tracked.assign(tensor(Int32Array.of(count), []));
+        momentum = 1 / count;
+      } else {
+        // Counted by kernels, not read back: a recorded training step (train/step-replay.ts) counts on replay too.
+        tracked.assign(scope(() => cast(add(cast(tracked, 'float32'), 1), 'int32')));
+      }
     }
     // As PyTorch: without running statistics, evaluation normalises by the batch's own.
     const useBatchStatistics = this.training || runningMean === null || runningVar === null;

@@ -1,4 +1,4 @@
-import type { BinaryOp, UnaryOp } from '../../backend/backend.js';
+import type { BinaryOp, DType, UnaryOp } from '../../backend/backend.js';
 import { broadcastShapes, sameShape } from '../../backend/shapes.js';
 import { ShapeError, formatShape } from '../../errors.js';
 import { isRecomputable, record, recordRecompute, withValuesOf } from '../autograd.js';
@@ -64,6 +64,12 @@ function winShare(a: Tensor, b: Tensor): Tensor {
 function asTensor(value: Operand, other: Operand): Tensor {
   if (typeof value !== 'number') return value;
   return typeof other === 'number' ? scalar(value) : full([], value, { backend: other.backend });
+}
+
+/** The values as `dtype` (float32 to int32 truncates toward zero), cut from the graph: PyTorch's `x.to(dtype)`. */
+export function cast(x: Tensor, dtype: DType): Tensor {
+  const backend = backendOf('cast', [x], true);
+  return new Tensor(backend.cast(x.storage, x.shape, dtype), x.shape, dtype, backend);
 }
 
 /** Sums a broadcast gradient back down to the shape of the input it flowed from. */

@@ -2,6 +2,7 @@ import { ShapeError, ValueError, formatShape } from '../../errors.js';
 import { Tensor } from '../tensor.js';
 import { add, mul, neg, square, sub } from './arithmetic.js';
 import { backendOf, wrap } from './common.js';
+import { checkLabels } from './labels.js';
 import { mean, sum } from './reduce.js';
 import { logSoftmax } from './softmax.js';
 import { checkOptions } from '../../options.js';
@@ -26,21 +27,6 @@ export function oneHot(labels: Tensor, numClasses: number): Tensor {
   checkLabels('oneHot', labels, numClasses);
   const backend = backendOf('oneHot', [labels], true);
   return wrap(backend.oneHot(labels.storage, labels.size, numClasses), [labels.size, numClasses], backend);
-}
-
-/** Labels must be 1-D int32 class indices in [0, numClasses); `op` names the caller in the error. */
-function checkLabels(op: string, labels: Tensor, numClasses: number): void {
-  if (labels.dtype !== 'int32' || labels.rank !== 1) {
-    throw new ValueError(
-      `${op}: labels must be a 1-D int32 tensor of class indices, ` +
-        `got ${labels.dtype} ${formatShape(labels.shape)}`,
-    );
-  }
-  const values = labels.data();
-  const bad = values.findIndex((v) => v < 0 || v >= numClasses);
-  if (bad >= 0) {
-    throw new ValueError(`${op}: label ${values[bad]} at index ${bad} is outside [0, ${numClasses})`);
-  }
 }
 
 /** Negative log-likelihood of int32 labels under log-probabilities [N, C]. */

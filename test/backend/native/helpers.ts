@@ -1,5 +1,13 @@
 import '../../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
-import type { Backend, Conv2dAttrs, Shape, Storage, TypedArray } from '../../../src/backend/backend.js';
+import type {
+  Backend,
+  Conv2dAttrs,
+  Recorder,
+  Recording,
+  Shape,
+  Storage,
+  TypedArray,
+} from '../../../src/backend/backend.js';
 import { nativeUnavailableReason } from '../../../src/backend/native/addon.js';
 import { NativeBackend } from '../../../src/backend/native/index.js';
 import { ReferenceBackend } from '../../../src/backend/reference/index.js';
@@ -83,4 +91,28 @@ export function agree(
   );
   expected.forEach((e, i) => assertClose(actual[i], e, tolerance, `${what} [${layout}] output ${i}`));
   return expected;
+}
+
+/** Counts the recordings made, refused and replayed through the backend's recorder. */
+export function spyOn(recorder: Recorder): { recorded: number; refused: number; replays: number } {
+  const counts = { recorded: 0, refused: 0, replays: 0 };
+  const record = recorder.record;
+  recorder.record = (inputs, fn, next) => {
+    const recording = record(inputs, fn, next);
+    if (recording === null) {
+      counts.refused++;
+      return null;
+    }
+    counts.recorded++;
+    const counted: Recording = {
+      replay: (inputs) => {
+        counts.replays++;
+        recording.replay(inputs);
+      },
+      steps: () => recording.steps(),
+      release: () => recording.release(),
+    };
+    return counted;
+  };
+  return counts;
 }

@@ -3,7 +3,7 @@
 // and a run that reads values is never replayed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Recorder, Recording, Storage } from '../../../src/backend/backend.js';
+import type { Storage } from '../../../src/backend/backend.js';
 import { getBackend, setBackend } from '../../../src/backend/registry.js';
 import { OnnxModel, buildOnnxModel, decodeOnnx, optimizeForInference } from '../../../src/io/onnx/index.js';
 import { floatTensorProto } from '../../../src/graph/onnx-ir.js';
@@ -13,33 +13,9 @@ import type { Module } from '../../../src/nn/index.js';
 import { sizeOf } from '../../../src/backend/shapes.js';
 import { Generator, type Tensor, noGrad, randn } from '../../../src/tensor/index.js';
 import { assertClose, modelBytes, node, randomiseBatchNorms } from '../../graph/helpers.js';
-import { native, skipNative } from './helpers.js';
+import { native, skipNative, spyOn } from './helpers.js';
 
 process.env.CONVNETS_THREADS ??= '1';
-
-/** Counts the recordings made, refused and replayed through the backend's recorder. */
-function spyOn(recorder: Recorder): { recorded: number; refused: number; replays: number } {
-  const counts = { recorded: 0, refused: 0, replays: 0 };
-  const record = recorder.record;
-  recorder.record = (inputs, fn) => {
-    const recording = record(inputs, fn);
-    if (recording === null) {
-      counts.refused++;
-      return null;
-    }
-    counts.recorded++;
-    const counted: Recording = {
-      replay: (inputs) => {
-        counts.replays++;
-        recording.replay(inputs);
-      },
-      steps: () => recording.steps(),
-      release: () => recording.release(),
-    };
-    return counted;
-  };
-  return counts;
-}
 
 function replaysAgree(net: Module, shape: number[], what: string): void {
   const counts = spyOn(getBackend().recorder!);
