@@ -82,15 +82,16 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Memory(const Napi::CallbackInfo& info) {
-  int64_t storages = 0, bytes = 0, collected = 0, pooled = 0, system = 0;
+  int64_t storages = 0, bytes = 0, collected = 0, pooled = 0, system = 0, peak = 0;
   liveCounts(storages, bytes, collected);
-  heldCounts(pooled, system);
-  auto out = Napi::Array::New(info.Env(), 5);
+  heldCounts(pooled, system, peak);
+  auto out = Napi::Array::New(info.Env(), 6);
   out.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(storages)));
   out.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(bytes)));
   out.Set(2u, Napi::Number::New(info.Env(), static_cast<double>(collected)));
   out.Set(3u, Napi::Number::New(info.Env(), static_cast<double>(pooled)));
   out.Set(4u, Napi::Number::New(info.Env(), static_cast<double>(system)));
+  out.Set(5u, Napi::Number::New(info.Env(), static_cast<double>(peak)));
   return out;
 }
 

@@ -251,9 +251,10 @@ void liveCounts(int64_t& storages, int64_t& bytes, int64_t& collected) {
   collected = collectedStorages;
 }
 
-void heldCounts(int64_t& pooled, int64_t& system) {
+void heldCounts(int64_t& pooled, int64_t& system, int64_t& peakInUse) {
   pooled = static_cast<int64_t>(pooledBytes);
   system = static_cast<int64_t>(systemBytes);
+  peakInUse = static_cast<int64_t>(peakInUseBytes);
 }
 
 memory Temps::make(const memory::desc& md) {

@@ -76,8 +76,11 @@ Storage* unwrap(const Napi::Value& value, const Dims& dims, const char* what);
  * storages the garbage collector freed unreleased.
  */
 void liveCounts(int64_t& storages, int64_t& bytes, int64_t& collected);
-/** Bytes freed blocks keep for reuse, and all bytes taken from the system and not given back (pool included). */
-void heldCounts(int64_t& pooled, int64_t& system);
+/**
+ * Bytes freed blocks keep for reuse, all bytes taken from the system and not given back (pool included), and the
+ * most bytes ever in use at once (live storages and temporaries, no pool).
+ */
+void heldCounts(int64_t& pooled, int64_t& system, int64_t& peakInUse);
 
 /** A 64-byte-aligned block of at least `bytes`, from the reuse pool, the recording being made, or the system. */
 void* allocateBlock(size_t bytes);

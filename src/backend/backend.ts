@@ -132,6 +132,8 @@ export interface MemoryInfo {
    * process's resident memory that is the backend's. Backends that do not know leave it out.
    */
   heldBytes?: number;
+  /** The most bytes the backend ever had in use at once (live storages and temporaries, no pool); where it knows. */
+  peakBytes?: number;
 }
 
 /** Kernel calls captured as they ran, to run again on the same memory (Recorder). */

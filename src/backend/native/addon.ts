@@ -85,7 +85,14 @@ export interface Addon {
   read(x: Handle, dims: Dims, into: TypedArray): void;
   fill(dims: Dims, value: number, dtype: DTypeCode): Handle;
   release(x: Handle): void;
-  memory(): [storages: number, bytes: number, collected: number, pooledBytes: number, heldBytes: number];
+  memory(): [
+    storages: number,
+    bytes: number,
+    collected: number,
+    pooledBytes: number,
+    heldBytes: number,
+    peakBytes: number,
+  ];
   reshape(x: Handle, dims: Dims, newDims: Dims): Handle;
   cast(x: Handle, dims: Dims, dtype: DTypeCode): Handle;
   info(): LibraryInfo;

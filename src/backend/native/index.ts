@@ -255,8 +255,8 @@ export class NativeBackend implements Backend {
 
   /** Live storages and bytes of every native backend in this process (they share the addon's memory). */
   memory(): MemoryInfo {
-    const [storages, bytes, collected, pooledBytes, heldBytes] = this.addon.memory();
-    return { storages, bytes, collected, pooledBytes, heldBytes };
+    const [storages, bytes, collected, pooledBytes, heldBytes, peakBytes] = this.addon.memory();
+    return { storages, bytes, collected, pooledBytes, heldBytes, peakBytes };
   }
 
   cast(x: Storage, shape: Shape, dtype: DType): Storage {

@@ -655,8 +655,9 @@ test(
     backend.release(x);
     backend.release(y);
     assert.deepEqual(live(), before);
-    const { pooledBytes, heldBytes } = backend.memory();
+    const { pooledBytes, heldBytes, peakBytes } = backend.memory();
     assert.ok(pooledBytes! >= 64 && heldBytes! >= pooledBytes!, 'the released blocks wait in the pool');
+    assert.ok(peakBytes! >= before.bytes + 28, 'the peak in use counts both storages');
     assert.throws(() => backend.read(x, [3]), BackendError);
     assert.throws(() => backend.unary('relu', y, [2, 2]), /released/);
     assert.throws(() => backend.read(foreignStorage(), [1]), /another backend/);
