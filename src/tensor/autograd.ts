@@ -1,5 +1,5 @@
 import { BackendError, ValueError, formatShape } from '../errors.js';
-import { keep, scope } from './scope.js';
+import { isInternal, keep, scope } from './scope.js';
 import type { GradNode, Tensor } from './tensor.js';
 import { add } from './ops/arithmetic.js';
 import { onesLike } from './creation.js';
@@ -190,6 +190,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
     }
   }
   const recomputed = new Recomputed(order);
+  const consumed = retainGraph ? null : new Consumed(order);
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     grads.set(root, grad ?? onesLike(root));
@@ -198,6 +199,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       const node = t.node;
       if (g === undefined) {
         recomputed.passed(node);
+        consumed?.passed(node);
         continue;
       }
       grads.delete(t);
@@ -209,6 +211,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       // The scope releases the rule's temporaries; the gradients it returns survive.
       const inputGrads = scope(() => node.backward(g));
       recomputed.passed(node);
+      consumed?.passed(node);
       // A rule may hand dy straight through, or one tensor to several inputs: each input gets its own.
       const handedOut = new Set<Tensor>(g === grad ? [g] : []);
       const unused = new Set<Tensor>();
@@ -242,6 +245,36 @@ function missingValues(t: Tensor): Tensor | undefined {
   if (t.node === null) return t.disposed ? t : undefined;
   return t.node.reads.find((r) => r.disposed && !isRecomputable(r));
 }
+
+/**
+ * What a module call made and only its recorded graph holds (isInternal: a BatchNorm's input, a ReLU's output),
+ * released once the pass is past the last rule reading it, as PyTorch frees a saved tensor with its graph node:
+ * the activations go as backward() walks down the network, not when the step's scope ends.
+ */
+class Consumed {
+  /** Rules still to come that read each internal tensor. */
+  readonly #readersLeft = new Map<Tensor, number>();
+
+  constructor(order: readonly Tensor[]) {
+    for (const t of order)
+      for (const r of readBy(t.node))
+        if (isInternal(r)) this.#readersLeft.set(r, (this.#readersLeft.get(r) ?? 0) + 1);
+  }
+
+  /** The pass is past `node`: releases what no later rule reads. */
+  passed(node: GradNode | null): void {
+    for (const r of readBy(node)) {
+      const left = this.#readersLeft.get(r);
+      if (left === undefined) continue;
+      this.#readersLeft.set(r, left - 1);
+      if (left === 1) r.releaseValues();
+    }
+  }
+}
+
+/** The tensors a node's rule reads: its reads and what it saved, each once. */
+const readBy = (node: GradNode | null): Set<Tensor> =>
+  new Set([...(node?.reads ?? []), ...(node?.saved ?? [])]);
 
 /**
  * The released values one backward() pass computes again (recordRecompute): each just before the first rule that

@@ -14,6 +14,16 @@ interface Disposable {
 const stack: Set<Disposable>[] = [];
 /** The entries of `stack` that module calls opened (callScope), as opposed to a caller's scope(). */
 const callScopes = new WeakSet<Set<Disposable>>();
+/**
+ * Tensors a module call made and did not return, kept because its recorded graph reads them: nothing but that graph
+ * can hold them, so backward() may release each once its last rule has read it (isInternal).
+ */
+const internal = new WeakSet<Disposable>();
+
+/** Whether only the recorded graph holds t: made inside a module call (callScope) that did not return it. */
+export function isInternal(t: Disposable): boolean {
+  return internal.has(t);
+}
 
 /** Called by every new tensor. */
 export function track(t: Disposable): void {
@@ -76,8 +86,11 @@ export function callScope<T extends Disposable>(fn: () => T): T {
   }
   const releaseRest = result.node === null || result.node === undefined;
   for (const t of tracked) {
-    if (t === result || !releaseRest) track(t);
-    else t.dispose();
+    if (t !== result && releaseRest) t.dispose();
+    else {
+      if (t !== result) internal.add(t);
+      track(t);
+    }
   }
   return result;
 }

@@ -1,14 +1,16 @@
 // A module call that records no gradient releases what it made but its output, and a chain of modules each
-// intermediate once the next has read it; what a hook, an observer or a module keeping tensors holds stays.
+// intermediate once the next has read it; backward() releases what only the recorded graph holds as it passes it;
+// what a hook, an observer or a module keeping tensors holds stays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BasicBlock } from '../../src/models/resnet.js';
+import { BasicBlock, resnet18 } from '../../src/models/resnet.js';
 import { Linear, Module, ReLU, Sequential, observeCalls } from '../../src/nn/index.js';
 import {
   Generator,
   add,
   batchNorm,
   conv2d,
+  crossEntropy,
   mul,
   noGrad,
   randn,
@@ -129,9 +131,10 @@ for (const recompute of [false, true])
     const loss = sum(mul(y, y));
     const beforeBackward = unreleased();
     loss.backward();
-    // New: the gradients of x and of the six parameters; relu1's output, if computed again for conv2's rule and
-    // relu1's, went once they had read it.
-    assert.equal(unreleased(), beforeBackward + 7);
+    // New: the gradients of x and of the six parameters. Gone: all the block's graph held but its output (conv1's and
+    // conv2's outputs, relu1's, the batch means and variances, the mask), each once backward() was past the last rule
+    // reading it; relu1's output, if computed again for conv2's rule and relu1's, went once they had read it.
+    assert.equal(unreleased(), beforeBackward + 7 - (recompute ? 6 : 7) - mask);
 
     // The same computation in plain ops, nothing released, on copies of the block's parameters.
     const copy = (name: string) =>
@@ -159,3 +162,18 @@ for (const recompute of [false, true])
     ] as const)
       assert.deepEqual(block.getParameter(name)!.grad!.toArray(), twin.grad!.toArray(), name);
   });
+
+test('backward() releases a network’s activations as it passes them, before the update', () => {
+  const net = resnet18({ seed: 1, numClasses: 10 });
+  const x = randn([2, 3, 32, 32], { generator: new Generator(2) });
+  const labels = tensor([3, 7], [2], { dtype: 'int32' });
+  const live = () => getBackend().memory().bytes;
+  const before = live();
+  const loss = crossEntropy(net.call(x), labels);
+  const activations = live() - before;
+  loss.backward();
+  const gradients = net.parameters().reduce((bytes, p) => bytes + 4 * p.grad!.size, 0);
+  // Left besides the gradients: the logits, the loss and crossEntropy's own tensors, made outside any module.
+  const left = live() - before - gradients;
+  assert.ok(left < activations / 50, `${left} bytes left of ${activations}`);
+});
