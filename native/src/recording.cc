@@ -26,6 +26,11 @@ struct Pin {
 
 std::unordered_map<void*, Pin> pins;
 
+/** Whether `p` lies in the `bytes` from `begin`. */
+bool within(const void* p, const void* begin, size_t bytes) {
+  return p >= begin && p < static_cast<const char*>(begin) + bytes;
+}
+
 /** One recording less uses `block`: with none left, a block its owner freed goes back to the pool. */
 void unpin(void* block) {
   auto it = pins.find(block);
@@ -103,18 +108,15 @@ struct Input {
 
   Input(const Block& block, const std::vector<Step>& steps, const std::vector<Storage*>& outputs)
       : recorded(block.data), md(block.md), bound(block.data) {
-    const auto within = [&](const void* p) {
-      return p >= block.data && p < static_cast<char*>(block.data) + block.bytes;
-    };
     for (const Step& step : steps) {
       step.forEachArg([&](int arg, const memory& mem) {
         void* at = mem.get_data_handle();
-        if (!within(at)) return;
+        if (!within(at, block.data, block.bytes)) return;
         movable = movable && readOnly(arg);
         readers.emplace_back(mem, static_cast<char*>(at) - static_cast<char*>(block.data));
       });
     }
-    for (const Storage* output : outputs) movable = movable && !within(output->data);
+    for (const Storage* output : outputs) movable = movable && !within(output->data, block.data, block.bytes);
   }
 
   /** Makes `block` the recorded input: its readers point there, and a replay copies any other storage into it. */
@@ -141,8 +143,7 @@ struct Input {
       throw Napi::Error::New(env, "replay: an input's size or type differs from the recorded run's");
     }
     const auto first = std::lower_bound(written.begin(), written.end(), s->data);
-    const bool rewritten =
-        first != written.end() && static_cast<char*>(*first) < static_cast<char*>(s->data) + s->bytes;
+    const bool rewritten = first != written.end() && within(*first, s->data, s->bytes);
     if (movable && s->md == md && !rewritten) return bind(s->data);
     Temps temps;
     const memory values = isPlain(md) ? viewPlain(s, dims, temps) : viewAs(s, md, temps);
@@ -158,8 +159,8 @@ class Recording {
   std::vector<Input> inputs;
   // Where the calls write, sorted: an input found there is copied before the calls run, never read in place.
   std::vector<void*> written;
-  // False once the run read values back, uploaded or cast (notRecordable): a replay would not repeat what
-  // JavaScript did with them.
+  // False once the run read values back or uploaded (notRecordable): a replay would not repeat what JavaScript did
+  // with them.
   bool replayable = true;
   bool released = false;
   std::unordered_set<void*> used;
@@ -181,9 +182,6 @@ class Recording {
   void carry(size_t i, const Storage* next) {
     const Block& block = inputBlocks[i];
     if (next->data == block.data || next->md != block.md) return;
-    const auto within = [](const void* p, const void* begin, size_t bytes) {
-      return p >= begin && p < static_cast<const char*>(begin) + bytes;
-    };
     constexpr size_t kNone = static_cast<size_t>(-1);
     size_t lastRead = kNone, firstTouch = kNone;
     for (size_t k = 0; k < steps.size(); k++) {

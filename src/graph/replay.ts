@@ -5,6 +5,7 @@
  */
 import type { Backend, Recorder, Recording, Storage } from '../backend/backend.js';
 import { isGradEnabled } from '../tensor/autograd.js';
+import { cast } from '../tensor/ops/arithmetic.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Value } from './values.js';
@@ -20,9 +21,6 @@ interface Recorded {
   /** The graph's constants and the storage each held when recorded: a replay reads those. */
   constants: [Tensor, Storage][];
 }
-
-const copyOf = (backend: Backend, t: Tensor): Tensor =>
-  new Tensor(backend.cast(t.storage, t.shape, t.dtype), t.shape, t.dtype, backend);
 
 /** The backend's recorder when a run may be recorded: no gradients, every input a float32 tensor on it. */
 function recorderFor(inputs: readonly Value[]): [Backend, Recorder] | null {
@@ -76,7 +74,7 @@ export class GraphReplay {
     inputs: Tensor[],
     runGraph: RunGraph,
   ): Map<string, Value> {
-    const staged = inputs.map((x) => keep(copyOf(backend, x)));
+    const staged = inputs.map((x) => keep(cast(x, x.dtype)));
     let results = new Map<string, Value>();
     const outputs = new Map<string, Tensor>();
     const recording = recorder.record(
@@ -116,7 +114,7 @@ export class GraphReplay {
 
   /** Copies, since the next replay overwrites the recorded outputs. */
   private copyOutputs(backend: Backend, recorded: Recorded): Map<string, Value> {
-    return new Map([...recorded.outputs].map(([name, t]) => [name, copyOf(backend, t)]));
+    return new Map([...recorded.outputs].map(([name, t]) => [name, cast(t, t.dtype)]));
   }
 }
 

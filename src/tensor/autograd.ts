@@ -190,7 +190,12 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
     }
   }
   const recomputed = new Recomputed(order);
-  const consumed = retainGraph ? null : new Consumed(order);
+  const consumed = retainGraph ? null : consumedBy(order);
+  // Past a node: what it computed again and what only the graph held go once no later rule reads them.
+  const passed = (node: GradNode | null): void => {
+    recomputed.passed(node);
+    for (const r of consumed?.passed(node) ?? []) r.releaseValues();
+  };
   const grads = new Map<Tensor, Tensor>();
   noGrad(() => {
     grads.set(root, grad ?? onesLike(root));
@@ -198,8 +203,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       const g = grads.get(t);
       const node = t.node;
       if (g === undefined) {
-        recomputed.passed(node);
-        consumed?.passed(node);
+        passed(node);
         continue;
       }
       grads.delete(t);
@@ -210,8 +214,7 @@ export function runBackward(root: Tensor, grad: Tensor | undefined, retainGraph:
       recomputed.restore(node);
       // The scope releases the rule's temporaries; the gradients it returns survive.
       const inputGrads = scope(() => node.backward(g));
-      recomputed.passed(node);
-      consumed?.passed(node);
+      passed(node);
       // A rule may hand dy straight through, or one tensor to several inputs: each input gets its own.
       const handedOut = new Set<Tensor>(g === grad ? [g] : []);
       const unused = new Set<Tensor>();
@@ -247,49 +250,58 @@ function missingValues(t: Tensor): Tensor | undefined {
 }
 
 /**
- * What a module call made and only its recorded graph holds (isInternal: a BatchNorm's input, a ReLU's output),
- * released once the pass is past the last rule reading it, as PyTorch frees a saved tensor with its graph node:
- * the activations go as backward() walks down the network, not when the step's scope ends.
+ * For the tensors `counted` selects, how many rules still to come in one backward() pass read each (`readsOf`):
+ * what lets the pass release a value once it is past its last reader.
  */
-class Consumed {
-  /** Rules still to come that read each internal tensor. */
-  readonly #readersLeft = new Map<Tensor, number>();
+class ReadersLeft {
+  readonly #left = new Map<Tensor, number>();
 
-  constructor(order: readonly Tensor[]) {
+  constructor(
+    order: readonly Tensor[],
+    private readonly readsOf: (node: GradNode | null) => Iterable<Tensor>,
+    counted: (t: Tensor) => boolean,
+  ) {
     for (const t of order)
-      for (const r of readBy(t.node))
-        if (isInternal(r)) this.#readersLeft.set(r, (this.#readersLeft.get(r) ?? 0) + 1);
+      for (const r of readsOf(t.node)) if (counted(r)) this.#left.set(r, (this.#left.get(r) ?? 0) + 1);
   }
 
-  /** The pass is past `node`: releases what no later rule reads. */
-  passed(node: GradNode | null): void {
-    for (const r of readBy(node)) {
-      const left = this.#readersLeft.get(r);
+  /** The pass is past `node` (its rule ran or had no gradient to run on): the counted tensors no later rule reads. */
+  passed(node: GradNode | null): Tensor[] {
+    const done: Tensor[] = [];
+    for (const r of this.readsOf(node)) {
+      const left = this.#left.get(r);
       if (left === undefined) continue;
-      this.#readersLeft.set(r, left - 1);
-      if (left === 1) r.releaseValues();
+      this.#left.set(r, left - 1);
+      if (left === 1) done.push(r);
     }
+    return done;
   }
 }
 
-/** The tensors a node's rule reads: its reads and what it saved, each once. */
-const readBy = (node: GradNode | null): Set<Tensor> =>
-  new Set([...(node?.reads ?? []), ...(node?.saved ?? [])]);
+/**
+ * What a module call made and only its recorded graph holds (isInternal: a BatchNorm's input, a ReLU's output),
+ * released once the pass is past the last rule reading it (its reads or what it saved), as PyTorch frees a saved
+ * tensor with its graph node: the activations go as backward() walks down the network, not when the step's scope
+ * ends.
+ */
+const consumedBy = (order: readonly Tensor[]): ReadersLeft =>
+  new ReadersLeft(order, (node) => new Set([...(node?.reads ?? []), ...(node?.saved ?? [])]), isInternal);
 
 /**
  * The released values one backward() pass computes again (recordRecompute): each just before the first rule that
  * reads it, released again once the pass is past the last.
  */
 class Recomputed {
-  /** Rules still to come that read each recomputable tensor. */
-  readonly #readersLeft = new Map<Tensor, number>();
+  readonly #readers: ReadersLeft;
   /** The tensors this pass computed again and holds now. */
   readonly #held = new Set<Tensor>();
 
   constructor(order: readonly Tensor[]) {
-    for (const t of order)
-      for (const r of t.node?.reads ?? [])
-        if (recipes.has(r)) this.#readersLeft.set(r, (this.#readersLeft.get(r) ?? 0) + 1);
+    this.#readers = new ReadersLeft(
+      order,
+      (node) => node?.reads ?? [],
+      (r) => recipes.has(r),
+    );
   }
 
   /** Computes again the released values the rule of `node` reads. */
@@ -303,12 +315,7 @@ class Recomputed {
 
   /** The pass is past `node` (its rule ran or had no gradient to run on): releases what no later rule reads. */
   passed(node: GradNode | null): void {
-    for (const r of node?.reads ?? []) {
-      const left = this.#readersLeft.get(r);
-      if (left === undefined) continue;
-      this.#readersLeft.set(r, left - 1);
-      if (left === 1 && this.#held.delete(r)) r.releaseValues();
-    }
+    for (const r of this.#readers.passed(node)) if (this.#held.delete(r)) r.releaseValues();
   }
 }
 

@@ -2,15 +2,17 @@
  * Training steps replayed from a recording of their kernel calls (Backend.recorder): forward, loss, backward and
  * the optimizer's update run with no JavaScript between kernels once the shapes, the optimizer's settings and the
  * model's modes repeat. The first two steps with given settings run op by op, the third is recorded (unless the
- * second took long: LONGEST_RECORDED_MS), later ones replay it. The training state (parameters, buffers, the optimizer's state) is both what a replay reads and what
- * it writes: each replay copies the state's current values into the memory the recorded step read them from.
+ * second took long: LONGEST_RECORDED_MS), later ones replay it. The training state (parameters, buffers, the
+ * optimizer's state) is both what a replay reads and what it writes: the backend updates it in place where the
+ * recorded calls allow, and otherwise copies its current values into the memory the recorded step read them from.
  */
 import type { Recorder, Recording, Storage } from '../backend/backend.js';
 import type { Module } from '../nn/module.js';
 import type { AnyOptimizer } from '../optim/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkLabels } from '../tensor/ops/labels.js';
-import { Tensor } from '../tensor/tensor.js';
+import { cast } from '../tensor/ops/arithmetic.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** What a step returns: its loss (a scalar) and the logits the loss was computed from. */
 export interface StepOutputs {
@@ -27,19 +29,21 @@ interface Recorded {
   outputs: StepOutputs;
   /** Each state tensor and the storage it held after the recorded step: the memory a replay writes. */
   state: [Tensor, Storage][];
-  numClasses: number;
 }
 
 /**
- * Steps that run op by op for longer are not recorded. The JavaScript between kernels costs a CIFAR ResNet-20 step
- * (about 500 kernels) 6–7 ms of its 180 ms here; a step of 500 ms or more would gain about 1 %, while its
- * recording holds the step's memory and the state's old blocks (ResNet-50 at 224, batch 32: 3,765 MiB peak against
- * 3,407 op by op).
+ * Steps that run op by op for longer are not recorded. A replay saves the JavaScript between kernels: a CIFAR
+ * ResNet-20 step at batch 128 (about 500 kernels) took 204–210 ms op by op and 170–199 ms replayed here, so a step
+ * of 500 ms or more would gain a few per cent at most, while its recording holds the step's memory (ResNet-50 at
+ * 224, batch 32: 3,765 MiB peak against 3,407 op by op).
  */
 const LONGEST_RECORDED_MS = 500;
 
-const copyOf = (t: Tensor): Tensor =>
-  new Tensor(t.backend.cast(t.storage, t.shape, t.dtype), t.shape, t.dtype, t.backend);
+/** Copies of a step's outputs, which the next replay rewrites. */
+const copyOf = ({ loss, logits }: StepOutputs): StepOutputs => ({
+  loss: cast(loss, loss.dtype),
+  logits: cast(logits, logits.dtype),
+});
 
 /**
  * A training step that replays a recording of its kernels when it can (the native backend; a step that reads no
@@ -128,17 +132,15 @@ export class StepReplay {
     // Checked now: a recorded step may read no value, and crossEntropy does not read labels it has checked.
     checkLabels('crossEntropy', labels, this.#numClasses);
     const before = this.state();
-    let outputs: StepOutputs | null = null;
+    let done!: StepOutputs; // record() runs the step before it returns
     const recording = recorder.record(
       [images.storage, labels.storage, ...before.map((t) => t.storage)],
       () => {
-        outputs = this.step(images, labels);
-        return [outputs.loss.storage, outputs.logits.storage];
+        done = this.step(images, labels);
+        return [done.loss.storage, done.logits.storage];
       },
       () => [null, null, ...before.map((t) => t.storage)],
     );
-    const done = outputs as StepOutputs | null;
-    if (done === null) throw new Error('StepReplay: the recorded step returned nothing');
     const after = this.state();
     const sameState = after.length === before.length && after.every((t, i) => t === before[i]);
     if (recording === null || !sameState) {
@@ -152,15 +154,14 @@ export class StepReplay {
       recording,
       outputs: done,
       state: after.map((t) => [t, t.storage]),
-      numClasses: this.#numClasses,
     };
-    return { loss: copyOf(done.loss), logits: copyOf(done.logits) };
+    return copyOf(done);
   }
 
   private replay(recorded: Recorded, images: Tensor, labels: Tensor): StepOutputs {
-    checkLabels('crossEntropy', labels, recorded.numClasses);
+    checkLabels('crossEntropy', labels, this.#numClasses);
     const state = recorded.state.map(([, storage]) => storage);
     recorded.recording.replay([images.storage, labels.storage, ...state]);
-    return { loss: copyOf(recorded.outputs.loss), logits: copyOf(recorded.outputs.logits) };
+    return copyOf(recorded.outputs);
   }
 }
