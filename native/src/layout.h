@@ -38,7 +38,7 @@ memory viewPlain(Storage* s, const Dims& dims, Temps& temps);
 memory viewAs(Storage* s, const memory::desc& md, Temps& temps);
 /**
  * Like viewAs, but a reordered copy stays with the storage's buffer for the next call that asks for the same
- * layout: for weights, which every forward and backward pass reads unchanged.
+ * layout: for weights that are not being trained, which every call reads unchanged.
  */
 memory viewKept(Storage* s, const memory::desc& md, Temps& temps);
 

@@ -23,8 +23,8 @@ using Args = std::unordered_map<int, memory>;
 struct Buffer {
   void* data;
   size_t bytes;
-  // The same values reordered into the layouts primitives asked for (viewKept): weights are read in one layout
-  // by every call, and a buffer's values never change. Freed with the buffer.
+  // The same values reordered into the layouts primitives asked for (viewKept): weights not being trained are read
+  // in one layout by every call, and a buffer's values never change. Freed with the buffer.
   std::vector<std::pair<memory::desc, std::unique_ptr<Buffer>>> kept;
   explicit Buffer(size_t size);
   ~Buffer();

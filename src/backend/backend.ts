@@ -58,6 +58,11 @@ export interface ConvPostOps {
    * caller releases `add` right after without reading it again.
    */
   addInPlace?: boolean;
+  /**
+   * The weights are being trained: the optimizer replaces them before another call reads them, so a backend
+   * keeps no copy of them in another layout for later calls.
+   */
+  trainedWeights?: boolean;
 }
 
 export interface Pool2dAttrs {
@@ -256,7 +261,7 @@ export interface Backend {
     attrs: Conv2dAttrs,
     post?: ConvPostOps,
   ): Storage;
-  /** Gradient of conv2d with respect to its input. */
+  /** Gradient of conv2d with respect to its input; `trainedWeights` as in ConvPostOps. */
   conv2dBackwardData(
     dy: Storage,
     dyShape: Shape,
@@ -264,6 +269,7 @@ export interface Backend {
     wShape: Shape,
     xShape: Shape,
     attrs: Conv2dAttrs,
+    trainedWeights?: boolean,
   ): Storage;
   /** Gradient of conv2d with respect to its weights. */
   conv2dBackwardFilter(

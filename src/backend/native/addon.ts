@@ -48,6 +48,8 @@ export interface ConvPostOpsByHandle {
   relu: boolean;
   /** The caller releases `add` after the call: its buffer may become the output's. */
   addInPlace: boolean;
+  /** The weights are being trained: no reordered copy of them is kept for later calls. */
+  trainedWeights: boolean;
 }
 
 /** A pooling's shapes and window as the addon reads them (pooling_norm.cc's PoolGeometry). */
@@ -99,6 +101,7 @@ export interface Addon {
   setThreads(threads: number): number;
   setBlockedLayouts(blocked: boolean): void;
   setBatchInvariantGradients(on: boolean): void;
+  setWinograd(on: boolean): void;
   isBlocked(x: Handle): boolean;
 
   startRecording(inputs: Handle[]): void;
@@ -129,7 +132,7 @@ export interface Addon {
     geometry: ConvGeometry,
     post: ConvPostOpsByHandle,
   ): Handle;
-  conv2dBackwardData(dy: Handle, w: Handle, geometry: ConvGeometry): Handle;
+  conv2dBackwardData(dy: Handle, w: Handle, geometry: ConvGeometry, trainedWeights: boolean): Handle;
   conv2dBackwardFilter(x: Handle, dy: Handle, geometry: ConvGeometry): Handle;
 
   pool2d(

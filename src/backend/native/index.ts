@@ -78,6 +78,13 @@ function batchInvariantFromEnvironment(): boolean {
   return raw === '1';
 }
 
+/** CONVNETS_WINOGRAD=0 runs every convolution by the direct algorithm (setWinograd). */
+function winogradFromEnvironment(): boolean {
+  const raw = process.env.CONVNETS_WINOGRAD ?? '1';
+  if (raw !== '0' && raw !== '1') throw new ValueError(`CONVNETS_WINOGRAD=${raw}: expected 0 or 1`);
+  return raw === '1';
+}
+
 const dtypeCode = (dtype: DType) => (dtype === 'int32' ? 1 : 0);
 
 function convGeometry(xShape: Shape, wShape: Shape, yShape: Shape, attrs: Conv2dAttrs): ConvGeometry {
@@ -143,6 +150,7 @@ export class NativeBackend implements Backend {
     this.threads = this.addon.setThreads(threadCount());
     this.addon.setBlockedLayouts(blockedLayoutsFromEnvironment());
     this.addon.setBatchInvariantGradients(batchInvariantFromEnvironment());
+    this.addon.setWinograd(winogradFromEnvironment());
   }
 
   readonly recorder: Recorder = {
@@ -198,6 +206,15 @@ export class NativeBackend implements Backend {
    */
   setBatchInvariantGradients(on: boolean): void {
     this.addon.setBatchInvariantGradients(on);
+  }
+
+  /**
+   * Whether 3×3 convolutions compiled from now on may run by Winograd's algorithm where it is faster (32 channels
+   * and more, stride 1, enough 4×4 output tiles): 1.6-2.9x faster on AVX-512, with results about 2e-6 of the
+   * largest output away from the direct algorithm's. On by default; off, every convolution runs directly.
+   */
+  setWinograd(on: boolean): void {
+    this.addon.setWinograd(on);
   }
 
   /** Whether a storage is held in one of oneDNN's blocked layouts (tests check that layouts flow). */
@@ -369,6 +386,7 @@ export class NativeBackend implements Backend {
         add: post.add ? this.handle(post.add) : null,
         relu: post.relu ?? false,
         addInPlace: post.addInPlace ?? false,
+        trainedWeights: post.trainedWeights ?? false,
       },
     );
     return this.wrap(y, yShape);
@@ -381,10 +399,12 @@ export class NativeBackend implements Backend {
     wShape: Shape,
     xShape: Shape,
     attrs: Conv2dAttrs,
+    trainedWeights = false,
   ): Storage {
     checkConvOutputGradient('conv2dBackwardData', xShape, wShape, dyShape, attrs);
     const geometry = convGeometry(xShape, wShape, dyShape, attrs);
-    return this.wrap(this.addon.conv2dBackwardData(this.handle(dy), this.handle(w), geometry), xShape);
+    const dx = this.addon.conv2dBackwardData(this.handle(dy), this.handle(w), geometry, trainedWeights);
+    return this.wrap(dx, xShape);
   }
 
   conv2dBackwardFilter(

@@ -112,6 +112,7 @@ export function conv2dFused(
       add: add?.storage ?? null,
       relu,
       addInPlace: consumeAdd,
+      trainedWeights: isGradEnabled() && weight.requiresGrad,
     }),
     shape,
     backend,
@@ -145,7 +146,15 @@ export function conv2dBackwardData(
 ): Tensor {
   const backend = backendOf('conv2d backward-data', [dy, weight]);
   return wrap(
-    backend.conv2dBackwardData(dy.storage, dy.shape, weight.storage, weight.shape, xShape, attrs),
+    backend.conv2dBackwardData(
+      dy.storage,
+      dy.shape,
+      weight.storage,
+      weight.shape,
+      xShape,
+      attrs,
+      weight.requiresGrad,
+    ),
     xShape,
     backend,
   );

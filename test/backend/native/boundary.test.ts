@@ -28,7 +28,7 @@ test(
     for (const [x, w, y, message] of cases) {
       const size = (s: number[]) => s.reduce((a, d) => a * d, 1);
       const geometry = { x, w, y, ...attrs };
-      const post = { add: null, relu: false, addInPlace: false };
+      const post = { add: null, relu: false, addInPlace: false, trainedWeights: false };
       assert.throws(
         () =>
           addon.conv2d(

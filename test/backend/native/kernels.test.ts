@@ -59,9 +59,19 @@ function randomConv(random: Random): ConvCase {
   };
 }
 
+/** 2 × 4 × 4 output tiles of 4×4: the fewest for which Winograd's algorithm pays. */
+const winogradCase: ConvCase = {
+  xShape: [2, 32, 16, 16],
+  wShape: [48, 32, 3, 3],
+  attrs: { stride: [1, 1], padding: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
+  bias: true,
+};
+
 /**
- * Shapes where oneDNN takes its JIT paths: channel counts of 16 and more, the 3-channel first layer, depthwise; and
- * 16 channels in and out at batch 8 and 32×32, which run channels-last (native/src/convolution.cc).
+ * Shapes where oneDNN takes its JIT paths: channel counts of 16 and more, the 3-channel first layer, depthwise;
+ * 16 channels in and out at batch 8 and 32×32, which run channels-last; and 3×3 convolutions with 32 channels and
+ * more over 32 output tiles of 4×4, which run by Winograd's algorithm where oneDNN has it for the padding
+ * (native/src/convolution.cc).
  */
 const convShapes: ConvCase[] = [
   {
@@ -93,6 +103,19 @@ const convShapes: ConvCase[] = [
     wShape: [32, 16, 1, 1],
     attrs: { stride: [2, 2], padding: [0, 0, 0, 0], dilation: [1, 1], groups: 1 },
     bias: false,
+  },
+  winogradCase,
+  {
+    xShape: [8, 32, 10, 10],
+    wShape: [32, 32, 3, 3],
+    attrs: { stride: [1, 1], padding: [0, 0, 0, 0], dilation: [1, 1], groups: 1 },
+    bias: false,
+  },
+  {
+    xShape: [2, 32, 16, 16],
+    wShape: [32, 32, 3, 3],
+    attrs: { stride: [1, 1], padding: [2, 2, 2, 2], dilation: [1, 1], groups: 1 },
+    bias: true,
   },
   {
     xShape: [1, 64, 7, 7],
@@ -629,6 +652,80 @@ for (const layout of layouts) {
     }
   });
 }
+
+test(
+  "a 3×3 convolution with 32 channels over 32 tiles runs by Winograd, within 1e-5 of the largest of the direct kernel's values",
+  { skip: skipNative },
+  () => {
+    const backend = native();
+    const random = generator(7);
+    const c = winogradCase;
+    const yShape = conv2dOutputShape(c.xShape, c.wShape, c.attrs);
+    const inputs = [floats(random, c.xShape), floats(random, c.wShape), floats(random, yShape)];
+    const passes = (winograd: boolean): Float32Array[] => {
+      backend.setWinograd(winograd);
+      const [x, w, dy] = inputs.map((i) => backend.upload(i.values, i.shape));
+      const outputs = [
+        backend.conv2d(x, c.xShape, w, c.wShape, null, c.attrs),
+        backend.conv2dBackwardData(dy, yShape, w, c.wShape, c.xShape, c.attrs),
+        backend.conv2dBackwardFilter(x, c.xShape, dy, yShape, c.wShape, c.attrs),
+      ];
+      const values = outputs.map((o) => backend.read(o, [o.size]) as Float32Array);
+      for (const s of [x, w, dy, ...outputs]) backend.release(s);
+      return values;
+    };
+    const direct = passes(false);
+    const winograd = passes(true);
+    for (const [i, pass] of ['forward', 'backward-data', 'backward-weights'].entries()) {
+      assert.ok(
+        winograd[i].some((v, j) => v !== direct[i][j]),
+        `${pass}: the same bits as the direct kernel's, so not Winograd's`,
+      );
+      const largest = Math.max(...direct[i].map(Math.abs));
+      const furthest = Math.max(...winograd[i].map((v, j) => Math.abs(v - direct[i][j])));
+      assert.ok(
+        furthest <= 1e-5 * largest,
+        `${pass}: Winograd ${furthest} from direct, largest value ${largest}`,
+      );
+    }
+  },
+);
+
+test(
+  'weights keep their reordered copy for later calls unless they are being trained',
+  { skip: skipNative },
+  () => {
+    const backend = native();
+    const c = winogradCase;
+    const yShape = conv2dOutputShape(c.xShape, c.wShape, c.attrs);
+    const x = backend.fill(c.xShape, 1, 'float32');
+    const dy = backend.fill(yShape, 1, 'float32');
+    // The live bytes a forward and a backward-data call leave behind them, and what the next pair gives.
+    const leftBehind = (trainedWeights: boolean): [number, Float32Array] => {
+      const w = backend.fill(c.wShape, 0.5, 'float32');
+      const before = backend.memory().bytes;
+      const outputs = [
+        backend.conv2d(x, c.xShape, w, c.wShape, null, c.attrs, { trainedWeights }),
+        backend.conv2dBackwardData(dy, yShape, w, c.wShape, c.xShape, c.attrs, trainedWeights),
+      ];
+      const [y] = outputs.map((o) => backend.read(o, [o.size]) as Float32Array);
+      for (const o of outputs) backend.release(o);
+      const left = backend.memory().bytes - before;
+      backend.release(w);
+      return [left, y];
+    };
+    const [trainedLeft, trainedY] = leftBehind(true);
+    const [frozenLeft, frozenY] = leftBehind(false);
+    assert.equal(trainedLeft, 0, 'trained weights: no copy kept');
+    assert.ok(
+      frozenLeft >= sizeOf(c.wShape) * 4,
+      `frozen weights: ${frozenLeft} bytes kept, a copy at least`,
+    );
+    assert.deepEqual(trainedY, frozenY);
+    backend.release(x);
+    backend.release(dy);
+  },
+);
 
 test(
   'native storage: counts, release, use after release, fill, int32 round trip',

@@ -4,13 +4,11 @@
 // reclaims give their memory back.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { setBackend } from '../../../src/backend/registry.js';
 import * as nn from '../../../src/nn/index.js';
 import * as optim from '../../../src/optim/index.js';
 import { Generator, crossEntropy, randn, relu, scope, tensor } from '../../../src/tensor/index.js';
-import { skipNative } from './helpers.js';
+import { gc, skipNative } from './helpers.js';
 
 // One thread unless told otherwise: these long loops test values and memory, not parallelism (the kernel tests run
 // on every core), and on a loaded machine two OpenMP threads wait on each other at every barrier.
@@ -33,10 +31,6 @@ function net(generator: Generator): nn.Sequential {
     new nn.Linear(16, 4, { generator }),
   );
 }
-
-// A gc() function without starting node with --expose-gc.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 const MiB = 2 ** 20;
 
