@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,8 @@ import { saveWeights, writeNpy } from '../../src/io/index.js';
 import * as models from '../../src/models/index.js';
 import { rand } from '../../src/tensor/index.js';
 import { saveCheckpoint } from '../../src/train/index.js';
-import { assertOneLineFailure, assertUsageFailure } from './helpers.js';
+import { nativeUnavailableReason } from '../../src/backend/native/addon.js';
+import { assertOneLineFailure, assertUsageFailure, cli, cliMain } from './helpers.js';
 
 test('predict: a missing or wrong file is one line naming it', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'convnets-failures-'));
@@ -103,3 +105,20 @@ test('a negative number is an option value, checked as any other', () => {
   );
   assertUsageFailure(['summary', 'lenet5', '--input'], /Option '--input <value>' argument missing$/);
 });
+
+test(
+  'CONVNETS_WINOGRAD: info says how native convolutions run, and a bad value is one line',
+  { skip: nativeUnavailableReason() ?? false },
+  () => {
+    const info = (value?: string) =>
+      cli(['info'], cliMain, {
+        CONVNETS_BACKEND: 'native',
+        ...(value === undefined ? {} : { CONVNETS_WINOGRAD: value }),
+      });
+    assert.match(info().stdout, /^conv +Winograd's algorithm for 3×3 where faster, else direct$/m);
+    assert.match(info('0').stdout, /^conv +direct only$/m);
+    const bad = info('yes');
+    assert.equal(bad.status, 1);
+    assert.equal(bad.stderr, 'convnets info: CONVNETS_WINOGRAD=yes: expected 0 or 1\n');
+  },
+);

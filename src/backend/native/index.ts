@@ -144,13 +144,14 @@ export class NativeBackend implements Backend {
   readonly threads: number;
   private readonly addon: Addon;
   private readonly reference: Backend = new ReferenceBackend();
+  private winograd = true;
 
   constructor() {
     this.addon = loadAddon();
     this.threads = this.addon.setThreads(threadCount());
     this.addon.setBlockedLayouts(blockedLayoutsFromEnvironment());
     this.addon.setBatchInvariantGradients(batchInvariantFromEnvironment());
-    this.addon.setWinograd(winogradFromEnvironment());
+    this.setWinograd(winogradFromEnvironment());
   }
 
   readonly recorder: Recorder = {
@@ -183,7 +184,12 @@ export class NativeBackend implements Backend {
     return {
       name: this.name,
       threads: this.threads,
-      details: { oneDNN: library.version, isa: library.isa, layout },
+      details: {
+        oneDNN: library.version,
+        isa: library.isa,
+        layout,
+        conv: this.winograd ? "Winograd's algorithm for 3×3 where faster, else direct" : 'direct only',
+      },
     };
   }
 
@@ -215,6 +221,7 @@ export class NativeBackend implements Backend {
    */
   setWinograd(on: boolean): void {
     this.addon.setWinograd(on);
+    this.winograd = on;
   }
 
   /** Whether a storage is held in one of oneDNN's blocked layouts (tests check that layouts flow). */
