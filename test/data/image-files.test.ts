@@ -4,13 +4,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { imageFiles, loader } from '../../src/data/index.js';
+import { gc } from '../memory.js';
 import { loadSharp, writeImageFolder } from '../train/data-files.js';
-
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'convnets-image-files-'));
@@ -98,7 +94,7 @@ test('imageFiles keeps memory flat: a folder many times the batches in flight ne
     const batchSize = 10;
     const prefetch = 2;
     const batches = loader(dataset, { batchSize, workers: 1, prefetch });
-    collectGarbage();
+    gc();
     const baseline = process.memoryUsage().arrayBuffers;
     let peak = 0;
     let images = 0;
@@ -107,7 +103,7 @@ test('imageFiles keeps memory flat: a folder many times the batches in flight ne
       batch.images.dispose();
       batch.labels.dispose();
       if (images % 50 === 0) {
-        collectGarbage();
+        gc();
         peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
       }
     }

@@ -1,6 +1,4 @@
 import '../../../src/index.js'; // the Node entry: registers the native backend for setBackend('native')
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import type {
   Backend,
   Conv2dAttrs,
@@ -28,21 +26,6 @@ let nativeBackend: NativeBackend | null = null;
 export function native(): NativeBackend {
   nativeBackend ??= new NativeBackend();
   return nativeBackend;
-}
-
-// A gc() function without starting node with --expose-gc.
-setFlagsFromString('--expose-gc');
-export const gc = runInNewContext('gc') as () => void;
-
-/**
- * Collects what earlier tests left to the garbage collector, and lets the finalizers release their native storages
- * (some run in a later turn of the event loop), so that a count of live storages taken next holds only live ones.
- */
-export async function collectGarbage(): Promise<void> {
-  for (let i = 0; i < 2; i++) {
-    gc();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
 }
 
 /** 'plain': plain inputs, and every output kept plain; 'blocked': blocked inputs, and outputs left blocked. */

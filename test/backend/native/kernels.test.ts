@@ -700,7 +700,7 @@ test(
     const yShape = conv2dOutputShape(c.xShape, c.wShape, c.attrs);
     const x = backend.fill(c.xShape, 1, 'float32');
     const dy = backend.fill(yShape, 1, 'float32');
-    // The live bytes a forward and a backward-data call leave behind them, and what the next pair gives.
+    // The live bytes a forward and a backward-data call leave behind them, and the forward's output.
     const leftBehind = (trainedWeights: boolean): [number, Float32Array] => {
       const w = backend.fill(c.wShape, 0.5, 'float32');
       const before = backend.memory().bytes;

@@ -8,7 +8,8 @@ import { setBackend } from '../../../src/backend/registry.js';
 import * as nn from '../../../src/nn/index.js';
 import * as optim from '../../../src/optim/index.js';
 import { Generator, crossEntropy, randn, relu, scope, tensor } from '../../../src/tensor/index.js';
-import { gc, skipNative } from './helpers.js';
+import { gc } from '../../memory.js';
+import { skipNative } from './helpers.js';
 
 // One thread unless told otherwise: these long loops test values and memory, not parallelism (the kernel tests run
 // on every core), and on a loaded machine two OpenMP threads wait on each other at every barrier.

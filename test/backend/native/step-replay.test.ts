@@ -11,7 +11,8 @@ import * as optim from '../../../src/optim/index.js';
 import { Generator, crossEntropy, randn, scope, tensor, type Tensor } from '../../../src/tensor/index.js';
 import { fit } from '../../../src/train/fit.js';
 import { StepReplay, type TrainingStep } from '../../../src/train/step-replay.js';
-import { collectGarbage, skipNative, spyOn } from './helpers.js';
+import { collectGarbage } from '../../memory.js';
+import { skipNative, spyOn } from './helpers.js';
 
 process.env.CONVNETS_THREADS ??= '1';
 

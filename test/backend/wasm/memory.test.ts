@@ -3,8 +3,6 @@
 // unreachable give their blocks back, and each instance owns its memory. Skipped where the .wasm is not built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { getBackend, setBackend } from '../../../src/backend/registry.js';
 import { WasmBackend } from '../../../src/backend/wasm/index.js';
 import { loadWasmModule, loadWasmThreading } from '../../../src/backend/wasm/node-loader.js';
@@ -12,11 +10,8 @@ import { BackendError, ShapeError } from '../../../src/errors.js';
 import * as nn from '../../../src/nn/index.js';
 import * as optim from '../../../src/optim/index.js';
 import { Generator, crossEntropy, randn, scope, tensor } from '../../../src/tensor/index.js';
-import { unreleased } from '../../memory.js';
+import { gc, unreleased } from '../../memory.js';
 import { skipWasm } from './helpers.js';
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** Convolution, batch norm, ReLU, both poolings and a linear layer: the kernels that run in wasm. */
 function trainingStep(generator: Generator): () => number {
