@@ -8,8 +8,9 @@ export const infoCommand = defineCommand({
   summary: 'version, backend and thread count',
   synopsis: [''],
   description:
-    'Prints the running backend (CONVNETS_BACKEND chooses one: native, reference), what it runs on, a faster backend\n' +
-    'that is not running and why, the thread count (CONVNETS_THREADS sets it) and the Node.js version.',
+    'Prints the running backend (CONVNETS_BACKEND chooses one: native, reference), what it runs on (on native, how\n' +
+    "3×3 convolutions run: CONVNETS_WINOGRAD=0 keeps them off Winograd's algorithm), a faster backend that is not\n" +
+    'running and why, the thread count (CONVNETS_THREADS sets it) and the Node.js version.',
   options: {},
   examples: ['convnets info', 'CONVNETS_BACKEND=reference convnets info'],
   run: ({ positionals }) => {
